@@ -1,0 +1,214 @@
+"""`deep-research`: run a research from the terminal. Settings are read here, once, and passed down.
+
+Exit codes: 0 report written · 1 the run failed · 2 bad settings or input · 3 the question needs clarifying ·
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from rich.console import Console
+
+from .engine.config import EngineConfig, ResearchResult
+from .engine.events import Event
+from .engine.run import ResearchEngine
+from .errors import ConfigError, DeepResearchError, InputError
+from .llm.factory import ModelHub
+from .settings import Settings
+from .tools.base import ResearchTool
+from .tools.memory import InMemoryDocuments
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CLARIFY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+SCRIPTED_MODEL = "openai:scripted"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deep-research", description="Deep research with cited reports.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="research a question and write a cited markdown report")
+    run.add_argument("question", help="what to research")
+    run.add_argument("--model", help="model for every stage, as provider:model (e.g. openai:gpt-4.1)")
+    for stage in ("research", "summarization", "compression", "final-report"):
+        run.add_argument(f"--{stage}-model", help=f"model for the {stage.replace('-', ' ')} stage")
+    run.add_argument("--base-url", help="OpenAI-compatible server for the 'compatible' provider (Ollama, vLLM, ...)")
+    run.add_argument("--concurrency", type=int, help="research units running at once (default 5)")
+    run.add_argument("--max-tool-calls", type=int, help="tool calls per researcher (default 10)")
+    run.add_argument("--max-iterations", type=int, help="supervisor turns (default 6)")
+    run.add_argument("--no-clarify", action="store_true", help="never stop to ask a clarifying question")
+    run.add_argument("--docs", type=Path, help="a folder of .md/.txt/.rst files to research in")
+    run.add_argument("-o", "--output", type=Path, help="report path (default ./reports/<run id>.md)")
+    run.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
+    run.add_argument(
+        "--scripted",
+        nargs="?",
+        const="",
+        metavar="SCENARIO.json",
+        help="use the bundled scripted LLM server instead of a real model (demos and benchmarks)",
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="no live progress")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {
+        "research_model": args.research_model or args.model,
+        "summarization_model": args.summarization_model,
+        "compression_model": args.compression_model,
+        "final_report_model": args.final_report_model,
+        "compatible_base_url": args.base_url,
+        "max_concurrent_research_units": args.concurrency,
+        "max_tool_calls": args.max_tool_calls,
+        "max_supervisor_iterations": args.max_iterations,
+    }
+    if args.no_clarify:
+        overrides["allow_clarification"] = False
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"]) or "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"{field} (DEEP_RESEARCH_{field.upper()} or its flag): {message}")
+    return "invalid settings:\n  " + "\n  ".join(lines)
+
+
+def load_tools(docs: Path | None) -> list[ResearchTool]:
+    if docs is None:
+        return []
+    if not docs.is_dir():
+        raise InputError(f"--docs: {docs} is not a folder")
+    tool = InMemoryDocuments.from_directory(docs)
+    if not tool.documents:
+        raise InputError(f"--docs: no .md, .txt or .rst files under {docs}")
+    return [tool]
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside `path`, then rename, so a crash never leaves half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class ProgressView:
+    """Renders events on stderr: a status line that follows the run, plus one line per notable event."""
+
+    def __init__(self, console: Console, quiet: bool) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.status: Any = None
+
+    def __call__(self, event: Event) -> None:
+        if self.quiet:
+            return
+        if self.status is not None:
+            self.status.update(event.progress.describe())
+        if event.kind in ("phase", "researcher_started", "researcher_finished", "warning"):
+            style = {"warning": "yellow", "researcher_finished": "green" if event.data.get("ok") else "red"}
+            self.console.print(f"[{event.progress.elapsed_s:6.1f}s] {event.message}", style=style.get(event.kind),
+                               markup=False, highlight=False)
+
+
+@contextlib.asynccontextmanager
+async def scripted_backend(scenario_path: str, settings: Settings) -> AsyncIterator[Settings]:
+    from .llm.scripted import Scenario, ScriptedLLMServer
+
+    scenario = Scenario.model_validate_json(Path(scenario_path).read_text()) if scenario_path else Scenario()
+    async with ScriptedLLMServer(scenario) as server:
+        yield settings.model_copy(update={"research_model": SCRIPTED_MODEL, "openai_base_url": server.openai_base_url,
+                                          "summarization_model": None, "compression_model": None,
+                                          "final_report_model": None})
+
+
+async def run_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    tools = load_tools(args.docs)
+    view = ProgressView(console, args.quiet)
+    async with contextlib.AsyncExitStack() as stack:
+        if args.scripted is not None:
+            settings = await stack.enter_async_context(scripted_backend(args.scripted, settings))
+        hub = await stack.enter_async_context(ModelHub(settings))
+        engine = ResearchEngine(hub.stage_models(), tools, EngineConfig.from_settings(settings))
+        if not tools:
+            console.print("note: no research tools configured (--docs DIR); researchers can only reason.",
+                          style="yellow")
+        if not args.quiet:
+            view.status = stack.enter_context(console.status("starting"))
+        result = await engine.run(args.question, on_event=view)
+    return report_result(args, result, console)
+
+
+def report_result(args: argparse.Namespace, result: ResearchResult, console: Console) -> int:
+    if result.status == "needs_clarification":
+        console.print(f"The question needs clarifying first:\n  {result.clarification}\n"
+                      "Ask again with more detail, or pass --no-clarify.")
+        return EXIT_CLARIFY
+    path = args.output or Path("reports") / f"{result.run_id}.md"
+    write_atomically(path, result.report)
+    stats = result.citations
+    failed = len(result.failed_units)
+    console.print(
+        f"report: {path}\n"
+        f"  {len(result.units)} researchers ({failed} failed) · {stats.cited} sources cited, {stats.unused} unused, "
+        f"{stats.dropped} unverifiable citations dropped · {result.usage.get('calls')} model calls, "
+        f"{result.usage.get('input_tokens', 0) + result.usage.get('output_tokens', 0)} tokens"
+        f" · {result.elapsed_s:.1f} s",
+        highlight=False,
+    )
+    if args.json:
+        print(json.dumps({"run_id": result.run_id, "report": str(path), "title": result.title,
+                          "citations": vars(stats), "usage": result.usage, "warnings": result.warnings,
+                          "failed_topics": [u.topic for u in result.failed_units]}))
+    else:
+        print(path)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=True)
+    logging.basicConfig(level=os.environ.get("DEEP_RESEARCH_LOG_LEVEL", "WARNING"), stream=sys.stderr)
+    try:
+        settings = settings_from_args(args)
+        return asyncio.run(run_command(args, settings, console))
+    except ValidationError as exc:
+        console.print(f"error: {describe_validation_error(exc)}", style="red", highlight=False)
+        return EXIT_USAGE
+    except (ConfigError, InputError) as exc:
+        console.print(f"error: {exc}", style="red", highlight=False)
+        return EXIT_USAGE
+    except DeepResearchError as exc:
+        console.print(f"research failed: {_one_line(exc)}", style="red", highlight=False)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        console.print("interrupted; no report was written", style="yellow")
+        return EXIT_INTERRUPTED
+
+
+def _one_line(exc: BaseException) -> str:
+    return re.sub(r"\s+", " ", str(exc)).strip() or type(exc).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The engine's own view of settings, and what a run produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ..settings import Settings
+from .sources import CitationStats, Source
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    max_concurrent_units: int = 5
+    max_supervisor_iterations: int = 6
+    max_tool_calls: int = 10
+    allow_clarification: bool = True
+    researcher_timeout_s: float = 900.0
+    tool_timeout_s: float = 60.0
+    report_truncation_retries: int = 3
+    max_report_tokens: int = 8_000
+    max_question_chars: int = 20_000
+    max_document_chars: int = 20_000  # per document shown to a researcher
+    max_run_tokens: int | None = None
+    max_run_cost_usd: float | None = None
+    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EngineConfig:
+        return cls(
+            max_concurrent_units=settings.max_concurrent_research_units,
+            max_supervisor_iterations=settings.max_supervisor_iterations,
+            max_tool_calls=settings.max_tool_calls,
+            allow_clarification=settings.allow_clarification,
+            researcher_timeout_s=settings.researcher_timeout_s,
+            tool_timeout_s=settings.tool_timeout_s,
+            report_truncation_retries=settings.report_truncation_retries,
+            max_report_tokens=settings.max_report_tokens,
+            max_question_chars=settings.max_question_chars,
+            max_run_tokens=settings.max_run_tokens,
+            max_run_cost_usd=settings.max_run_cost_usd,
+            prices=dict(settings.prices),
+        )
+
+
+class ClarifyWithUser(BaseModel):
+    """Whether the request needs a clarifying question before research starts."""
+
+    need_clarification: bool = Field(description="True only if a question must be asked before researching")
+    question: str = Field(default="", description="The clarifying question, when one is needed")
+    verification: str = Field(default="", description="What will be researched, when no question is needed")
+
+
+class ResearchBrief(BaseModel):
+    """The research brief that guides the research."""
+
+    research_brief: str = Field(min_length=1, description="One detailed paragraph describing what to research")
+
+
+@dataclass(slots=True)
+class UnitOutcome:
+    """One research unit: its topic and either cited notes or why it failed."""
+
+    topic: str
+    ok: bool
+    note: str = ""
+    error: str = ""
+    tool_calls: int = 0
+    source_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ResearchResult:
+    run_id: str
+    question: str
+    status: Literal["completed", "needs_clarification"]
+    clarification: str = ""
+    brief: str = ""
+    units: list[UnitOutcome] = field(default_factory=list)
+    report: str = ""
+    title: str = ""
+    sources: list[Source] = field(default_factory=list)
+    citations: CitationStats = field(default_factory=CitationStats)
+    usage: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def failed_units(self) -> list[UnitOutcome]:
+        return [u for u in self.units if not u.ok]

@@ -1,0 +1,36 @@
+"""State shared by every stage of one run: metered models, tools, the source registry, progress, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass, field
+
+from ..llm.factory import StageModels
+from ..llm.usage import UsageMeter
+from ..tools.base import ResearchTool
+from .config import EngineConfig
+from .events import ProgressTracker
+from .sources import SourceRegistry
+
+
+@dataclass
+class RunContext:
+    run_id: str
+    models: StageModels  # already bound to `meter`
+    tools: dict[str, ResearchTool]
+    config: EngineConfig
+    meter: UsageMeter
+    tracker: ProgressTracker
+    registry: SourceRegistry = field(default_factory=SourceRegistry)
+    # Run-wide, so units from every supervisor turn share one queue and never exceed the limit together.
+    unit_slots: asyncio.Semaphore = field(init=False)
+    warnings: list[str] = field(default_factory=list)
+    date: str = field(default_factory=lambda: dt.date.today().isoformat())
+
+    def __post_init__(self) -> None:
+        self.unit_slots = asyncio.Semaphore(self.config.max_concurrent_units)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.tracker.update("warning", message)

@@ -1,0 +1,103 @@
+"""The engine's entry point: question in, cited report out, through scope → research → write."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+
+from ..errors import InputError
+from ..llm.factory import StageModels
+from ..llm.usage import CallRecord, UsageMeter
+from ..tools.base import ResearchTool
+from .config import ClarifyWithUser, EngineConfig, ResearchResult
+from .context import RunContext
+from .events import EventSink, ProgressTracker
+from .scope import clarify, write_brief
+from .supervisor import supervise
+from .writer import write_report
+
+
+class ResearchEngine:
+    """Stateless between runs: models, tools and limits are given once; each `run` has its own context."""
+
+    def __init__(self, models: StageModels, tools: Sequence[ResearchTool], config: EngineConfig) -> None:
+        names = [t.name for t in tools]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tool names must be unique, got {names}")
+        self.models = models
+        self.tools = {t.name: t for t in tools}
+        self.config = config
+
+    def validate_question(self, question: str) -> str:
+        text = (question or "").strip()
+        if not text:
+            raise InputError("question: must not be empty")
+        if len(text) > self.config.max_question_chars:
+            raise InputError(
+                f"question: {len(text)} characters is over the limit of {self.config.max_question_chars} "
+                "(DEEP_RESEARCH_MAX_QUESTION_CHARS)"
+            )
+        return text
+
+    def _context(self, run_id: str, on_event: EventSink | None) -> RunContext:
+        tracker = ProgressTracker(on_event)
+        meter = UsageMeter(
+            prices=self.config.prices, max_tokens=self.config.max_run_tokens, max_cost_usd=self.config.max_run_cost_usd
+        )
+
+        def on_record(record: CallRecord) -> None:
+            tracker.bump("tokens", f"{record.stage} call to {record.model}", {"stage": record.stage,
+                         "model": record.model}, model_calls=1, tokens=record.input_tokens + record.output_tokens)
+
+        meter.on_record = on_record
+        return RunContext(run_id, self.models.with_meter(meter), self.tools, self.config, meter, tracker)
+
+    async def clarify(self, question: str, *, on_event: EventSink | None = None) -> ClarifyWithUser:
+        text = self.validate_question(question)
+        ctx = self._context(new_run_id(), on_event)
+        return await clarify(ctx.models.research, text, date=ctx.date)
+
+    async def run(
+        self,
+        question: str,
+        *,
+        on_event: EventSink | None = None,
+        run_id: str | None = None,
+        clarify_first: bool | None = None,
+        brief: str | None = None,
+    ) -> ResearchResult:
+        """Research `question`. With clarification on (the config's default unless `clarify_first` says), a
+        question that needs clarifying ends the run early with status "needs_clarification". A given `brief`
+        skips the scope phase. Cancelling the awaiting task cancels every researcher and tool call."""
+        text = self.validate_question(question)
+        started = time.perf_counter()
+        ctx = self._context(run_id or new_run_id(), on_event)
+        result = ResearchResult(run_id=ctx.run_id, question=text, status="completed")
+        if brief is None:
+            ctx.tracker.update("phase", "scoping the question", {"phase": "scope"}, phase="scope")
+            wants_clarify = self.config.allow_clarification if clarify_first is None else clarify_first
+            if wants_clarify:
+                decision = await clarify(ctx.models.research, text, date=ctx.date)
+                if decision.need_clarification:
+                    result.status = "needs_clarification"
+                    result.clarification = decision.question.strip()
+                    return self._finish(ctx, result, started)
+            brief = await write_brief(ctx.models.research, text, date=ctx.date)
+        result.brief = brief
+        ctx.tracker.update("phase", "researching", {"phase": "research"}, phase="research")
+        result.units = await supervise(ctx, brief)
+        report, title, sources, stats = await write_report(ctx, brief, result.units)
+        result.report, result.title, result.sources, result.citations = report, title, sources, stats
+        return self._finish(ctx, result, started)
+
+    def _finish(self, ctx: RunContext, result: ResearchResult, started: float) -> ResearchResult:
+        result.usage = ctx.meter.summary()
+        result.warnings = list(ctx.warnings)
+        result.elapsed_s = time.perf_counter() - started
+        ctx.tracker.update("phase", "done", {"phase": "done"}, phase="done")
+        return result
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8]

@@ -1,0 +1,81 @@
+"""Write phase: one report from the notes, fitted to the writer model's window, with citations made true."""
+
+from __future__ import annotations
+
+import re
+
+from .. import prompts
+from ..errors import BudgetExceeded, ContextLengthError, ProviderError
+from ..llm.base import Message
+from ..llm.client import ModelCaller
+from .config import UnitOutcome
+from .context import RunContext
+from .sources import CitationStats, Source, finalize_report
+
+CHARS_PER_TOKEN = 4  # rough, and deliberately pessimistic below via SAFETY
+SAFETY = 0.85
+
+
+def findings_text(units: list[UnitOutcome]) -> str:
+    blocks = [f"## {u.topic}\n\n{u.note}" for u in units if u.ok and u.note.strip()]
+    return "\n\n".join(blocks) or "No findings were gathered."
+
+
+async def write_report(
+    ctx: RunContext, brief: str, units: list[UnitOutcome], *, instructions: str = ""
+) -> tuple[str, str, list[Source], CitationStats]:
+    """Return (markdown, title, cited sources, citation stats). Degrades to the notes themselves when the writer
+    model fails for good or the budget is spent, and says so in the report."""
+    ctx.tracker.update("phase", "writing the report", {"phase": "write"}, phase="write")
+    findings = findings_text(units)
+    try:
+        draft = await _draft(ctx, ctx.models.final_report, brief, findings, instructions)
+    except (ProviderError, BudgetExceeded) as exc:
+        ctx.warn(f"the report model failed ({exc}); the report below is assembled from the researchers' notes")
+        draft = f"# Research findings\n\n> The report model failed ({exc}); below are the researchers' notes.\n\n"
+        draft += findings
+    failed = [u for u in units if not u.ok]
+    if failed:
+        gaps = "\n".join(f"- {u.topic}: {u.error}" for u in failed)
+        draft += f"\n\n## Research gaps\n\nThese topics could not be researched:\n{gaps}\n"
+    report, sources, stats = finalize_report(draft, ctx.registry)
+    return report, report_title(report), sources, stats
+
+
+async def _draft(ctx: RunContext, model: ModelCaller, brief: str, findings: str, instructions: str) -> str:
+    system = Message.system(prompts.REPORT_SYSTEM.format(date=ctx.date))
+    extra = f"\nAdditional instructions for this report:\n{instructions}\n" if instructions.strip() else ""
+    text = findings
+    cap: int | None = None
+    for attempt in range(ctx.config.report_truncation_retries + 1):
+        user = Message.user(prompts.REPORT_USER.format(brief=brief, findings=text, instructions=extra))
+        try:
+            response = await model.chat([system, user], stage="report", max_tokens=ctx.config.max_report_tokens)
+            return response.text
+        except ContextLengthError as exc:
+            if attempt == ctx.config.report_truncation_retries:
+                raise
+            cap = _next_cap(cap, exc.limit or model.context_window, system.content + brief + extra, ctx)
+            text = _truncate(findings, cap)
+    raise AssertionError("unreachable")
+
+
+def _next_cap(previous: int | None, limit_tokens: int, overhead: str, ctx: RunContext) -> int:
+    """First cut: what fits the model's window beside the prompt and the answer; then 10% less each time."""
+    if previous is not None:
+        return int(previous * 0.9)
+    reserve = min(ctx.config.max_report_tokens, limit_tokens // 4)
+    budget_tokens = limit_tokens - len(overhead) // CHARS_PER_TOKEN - reserve
+    return max(500, int(budget_tokens * CHARS_PER_TOKEN * SAFETY))
+
+
+def _truncate(findings: str, cap: int) -> str:
+    if len(findings) <= cap:
+        return findings
+    cut = findings.rfind("\n", 0, cap)
+    return findings[: cut if cut > cap // 2 else cap] + prompts.FINDINGS_TRUNCATED
+
+
+def report_title(report: str) -> str:
+    match = re.search(r"^#\s+(.+)$", report, re.MULTILINE)
+    return match.group(1).strip() if match else "Research report"

@@ -1,0 +1,117 @@
+"""What the engine calls: one provider model plus retries, timeouts, structured output and usage accounting.
+
+Retries are ours, not the SDKs' (they are built with max_retries=0), so that every attempt is bounded by our
+timeout, counted, and waits what the provider's Retry-After asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .. import prompts
+from ..errors import ProviderError, ProviderTimeout, StructuredOutputError
+from .base import ChatModel, ChatResponse, Message, OutputSchema, ToolSpec
+from .jsonrepair import parse_json_object
+from .usage import UsageMeter, now
+
+log = logging.getLogger(__name__)
+T = TypeVar("T", bound=BaseModel)
+
+MAX_RETRY_WAIT_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_retries: int = 3
+    base_delay_s: float = 0.5
+    structured_retries: int = 2
+
+    def delay(self, attempt: int, error: ProviderError) -> float:
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_WAIT_S)
+        # Full jitter keeps many researchers that failed together from retrying in lockstep.
+        return random.uniform(0, min(self.base_delay_s * 2**attempt, MAX_RETRY_WAIT_S))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCaller:
+    model: ChatModel
+    name: str  # "provider:model", the key of price and context-window tables
+    context_window: int
+    timeout_s: float
+    retry: RetryPolicy
+    meter: UsageMeter | None = None
+
+    def with_meter(self, meter: UsageMeter) -> ModelCaller:
+        return replace(self, meter=meter)
+
+    async def chat(
+        self,
+        messages: list[Message],
+        *,
+        stage: str,
+        tools: list[ToolSpec] | None = None,
+        output: OutputSchema | None = None,
+        max_tokens: int | None = None,
+    ) -> ChatResponse:
+        """One model call with retries on retryable failures; raises the last ProviderError when they run out."""
+        attempt = 0
+        while True:
+            if self.meter is not None:
+                self.meter.check()
+            started = now()
+            try:
+                # The SDK has the same timeout; ours also bounds connection set-up and anything the SDK misses.
+                async with asyncio.timeout(self.timeout_s + 1.0):
+                    response = await self.model.complete(
+                        messages, tools=tools, output=output, max_tokens=max_tokens, timeout=self.timeout_s
+                    )
+            except TimeoutError:
+                error: ProviderError = ProviderTimeout(f"{self.name} did not answer within {self.timeout_s:g} s")
+            except ProviderError as exc:
+                error = exc
+            else:
+                if self.meter is not None:
+                    self.meter.record(stage, self.name, response.usage, now() - started)
+                return response
+            if not error.retryable or attempt >= self.retry.max_retries:
+                raise error
+            delay = self.retry.delay(attempt, error)
+            log.info("%s failed (%s); retry %d in %.2f s", self.name, error, attempt + 1, delay)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    async def structured(self, messages: list[Message], schema: type[T], *, stage: str, name: str) -> T:
+        """Ask for a JSON object matching `schema`: parse, repair, and on failure ask again with the error shown."""
+        output = OutputSchema(name=name, schema=schema.model_json_schema(), description=schema.__doc__ or name)
+        conversation = list(messages)
+        last_error = "no reply"
+        for _ in range(self.retry.structured_retries + 1):
+            response = await self.chat(conversation, stage=stage, output=output)
+            raw = response.raw_json if response.raw_json is not None else response.text
+            try:
+                return schema.model_validate(parse_json_object(raw))
+            except (ValueError, ValidationError) as exc:
+                last_error = _short(exc)
+                shown = raw if isinstance(raw, str) else str(raw)
+                conversation += [
+                    Message("assistant", shown[:4000] or "(empty)"),
+                    Message.user(prompts.STRUCTURED_RETRY.format(schema=name, error=last_error)),
+                ]
+        raise StructuredOutputError(
+            f"{self.name} gave no valid {name} JSON after {self.retry.structured_retries + 1} tries: {last_error}"
+        )
+
+
+def _short(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc']) or 'value'}: {first['msg']}"
+    return str(exc)[:200]

@@ -1,0 +1,139 @@
+"""Builds the per-stage models from settings, on one pooled HTTP client per provider, and closes them."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import anthropic
+import httpx2
+import openai
+
+from ..errors import ConfigError
+from ..settings import Settings, parse_model_string
+from .anthropic_messages import AnthropicModel
+from .base import ChatModel
+from .client import ModelCaller, RetryPolicy
+from .openai_chat import OpenAIChatModel
+
+STAGES = ("research", "summarization", "compression", "final_report")
+
+
+@dataclass(frozen=True, slots=True)
+class StageModels:
+    research: ModelCaller
+    summarization: ModelCaller
+    compression: ModelCaller
+    final_report: ModelCaller
+
+    def with_meter(self, meter: Any) -> StageModels:
+        return StageModels(*(getattr(self, s).with_meter(meter) for s in STAGES))
+
+
+def check_models_configured(settings: Settings) -> dict[str, str]:
+    """The model string of every stage; ConfigError naming what to set when a model or its key is missing."""
+    if not settings.research_model:
+        raise ConfigError(
+            "no model is configured: set DEEP_RESEARCH_RESEARCH_MODEL (e.g. openai:gpt-4.1 or "
+            "anthropic:claude-sonnet-4-5), or pass --model"
+        )
+    chosen: dict[str, str] = {}
+    for stage in STAGES:
+        value = settings.stage_model(stage)
+        assert value is not None
+        try:
+            provider, _ = parse_model_string(value)
+        except ValueError as exc:
+            raise ConfigError(f"DEEP_RESEARCH_{stage.upper()}_MODEL: {exc}") from None
+        if provider == "openai" and settings.openai_api_key is None and not settings.openai_base_url:
+            raise ConfigError(f"{value} needs an API key: set OPENAI_API_KEY")
+        if provider == "anthropic" and settings.anthropic_api_key is None and not settings.anthropic_base_url:
+            raise ConfigError(f"{value} needs an API key: set ANTHROPIC_API_KEY")
+        if provider == "compatible" and not settings.compatible_base_url:
+            raise ConfigError(
+                f"{value} needs a server: set DEEP_RESEARCH_COMPATIBLE_BASE_URL "
+                "(e.g. http://localhost:11434/v1 for Ollama)"
+            )
+        chosen[stage] = value
+    return chosen
+
+
+class ModelHub:
+    """Owns one SDK client (and its httpx2 pool) per provider for the life of the process.
+
+    Use as `async with ModelHub(settings) as hub: models = hub.stage_models()`.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.chosen = check_models_configured(settings)
+        self._stack = AsyncExitStack()
+        self._clients: dict[str, Any] = {}
+
+    async def __aenter__(self) -> ModelHub:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()
+        self._clients.clear()
+
+    def _http_client(self) -> httpx2.AsyncClient:
+        limit = self.settings.http_max_connections
+        return httpx2.AsyncClient(
+            limits=httpx2.Limits(max_connections=limit, max_keepalive_connections=limit),
+            timeout=httpx2.Timeout(self.settings.call_timeout_s, connect=10.0),
+        )
+
+    def _client(self, provider: str) -> Any:
+        if provider in self._clients:
+            return self._clients[provider]
+        s = self.settings
+        http = self._http_client()
+        client: Any
+        if provider == "anthropic":
+            key = s.anthropic_api_key.get_secret_value() if s.anthropic_api_key else "unused"
+            client = anthropic.AsyncAnthropic(
+                api_key=key, base_url=s.anthropic_base_url, http_client=http, max_retries=0
+            )
+        else:
+            if provider == "openai":
+                secret, base_url = s.openai_api_key, s.openai_base_url
+            else:
+                secret, base_url = s.compatible_api_key, s.compatible_base_url
+            key = secret.get_secret_value() if secret else "unused"
+            kwargs: dict[str, Any] = {"api_key": key, "http_client": http, "max_retries": 0}
+            if base_url:
+                kwargs["base_url"] = base_url
+            client = openai.AsyncOpenAI(**kwargs)
+        self._stack.push_async_callback(client.close)
+        self._clients[provider] = client
+        return client
+
+    def model(self, model_string: str) -> ChatModel:
+        provider, name = parse_model_string(model_string)
+        client = self._client(provider)
+        if provider == "anthropic":
+            return AnthropicModel(client, name)
+        return OpenAIChatModel(client, name, provider=provider)
+
+    def stage_models(self) -> StageModels:
+        s = self.settings
+        retry = RetryPolicy(s.max_retries, s.retry_base_delay_s, s.structured_retries)
+        callers = {
+            stage: ModelCaller(
+                model=self.model(value),
+                name=value,
+                context_window=s.context_window(value),
+                timeout_s=s.call_timeout_s,
+                retry=retry,
+            )
+            for stage, value in self.chosen.items()
+        }
+        return StageModels(**callers)

@@ -1,0 +1,85 @@
+"""Token and cost accounting for one run, and the run's budget."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import BudgetExceeded
+from .base import Usage
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    stage: str
+    model: str  # "provider:model"
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None
+    seconds: float
+
+
+@dataclass
+class UsageMeter:
+    """Records every model call of one run; `check()` raises BudgetExceeded once the budget is spent."""
+
+    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+    max_tokens: int | None = None
+    max_cost_usd: float | None = None
+    on_record: Callable[[CallRecord], None] | None = None
+    calls: list[CallRecord] = field(default_factory=list)
+
+    def record(self, stage: str, model: str, usage: Usage, seconds: float) -> CallRecord:
+        price = self.prices.get(model)
+        cost = (usage.input_tokens * price[0] + usage.output_tokens * price[1]) / 1e6 if price else None
+        record = CallRecord(stage, model, usage.input_tokens, usage.output_tokens, cost, seconds)
+        self.calls.append(record)
+        if self.on_record is not None:
+            self.on_record(record)
+        return record
+
+    @property
+    def input_tokens(self) -> int:
+        return sum(c.input_tokens for c in self.calls)
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(c.output_tokens for c in self.calls)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def cost_usd(self) -> float | None:
+        """Known cost; None when no call had a price (unknown models are not guessed at)."""
+        costs = [c.cost_usd for c in self.calls if c.cost_usd is not None]
+        return sum(costs) if costs else None
+
+    def check(self) -> None:
+        if self.max_tokens is not None and self.total_tokens >= self.max_tokens:
+            raise BudgetExceeded(f"token budget spent: {self.total_tokens} of {self.max_tokens} tokens used")
+        cost = self.cost_usd
+        if self.max_cost_usd is not None and cost is not None and cost >= self.max_cost_usd:
+            raise BudgetExceeded(f"cost budget spent: ${cost:.4f} of ${self.max_cost_usd:.4f}")
+
+    def summary(self) -> dict[str, Any]:
+        by_stage: dict[str, dict[str, int]] = {}
+        for c in self.calls:
+            entry = by_stage.setdefault(c.stage, {"calls": 0, "input_tokens": 0, "output_tokens": 0})
+            entry["calls"] += 1
+            entry["input_tokens"] += c.input_tokens
+            entry["output_tokens"] += c.output_tokens
+        return {
+            "calls": len(self.calls),
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd,
+            "by_stage": by_stage,
+        }
+
+
+def now() -> float:
+    return time.perf_counter()

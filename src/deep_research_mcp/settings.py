@@ -1,0 +1,116 @@
+"""Settings, read once at the entry point (CLI or server) and passed down; nothing here runs at import time.
+
+Environment variables use the prefix `DEEP_RESEARCH_` (e.g. `DEEP_RESEARCH_RESEARCH_MODEL=openai:gpt-4.1`); the
+provider keys also honour their standard names, `OPENAI_API_KEY` and `ANTHROPIC_API_KEY`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROVIDERS = ("openai", "anthropic", "compatible")
+
+# USD per million tokens (input, output). A small table for the budget; override with DEEP_RESEARCH_PRICES.
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "openai:gpt-4.1": (2.0, 8.0),
+    "openai:gpt-4.1-mini": (0.4, 1.6),
+    "openai:gpt-4.1-nano": (0.1, 0.4),
+    "openai:gpt-4o": (2.5, 10.0),
+    "openai:gpt-4o-mini": (0.15, 0.6),
+    "anthropic:claude-sonnet-4-5": (3.0, 15.0),
+    "anthropic:claude-opus-4-1": (15.0, 75.0),
+    "anthropic:claude-haiku-4-5": (1.0, 5.0),
+}
+
+# Context windows in tokens, used to cut the findings before the report call when the provider does not say.
+DEFAULT_CONTEXT_WINDOWS: dict[str, int] = {
+    "openai:gpt-4.1": 1_047_576,
+    "openai:gpt-4.1-mini": 1_047_576,
+    "openai:gpt-4.1-nano": 1_047_576,
+    "openai:gpt-4o": 128_000,
+    "openai:gpt-4o-mini": 128_000,
+    "anthropic:claude-sonnet-4-5": 200_000,
+    "anthropic:claude-opus-4-1": 200_000,
+    "anthropic:claude-haiku-4-5": 200_000,
+}
+FALLBACK_CONTEXT_WINDOW = 32_000
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "deep-research-mcp"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DEEP_RESEARCH_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
+    )
+
+    # Per-stage models as "provider:model". Unset stages use research_model.
+    research_model: str | None = None
+    summarization_model: str | None = None
+    compression_model: str | None = None
+    final_report_model: str | None = None
+
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DEEP_RESEARCH_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DEEP_RESEARCH_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")
+    )
+    openai_base_url: str | None = None
+    anthropic_base_url: str | None = None
+    # The "compatible" provider: any OpenAI-compatible server (Ollama, vLLM, LM Studio, OpenRouter).
+    compatible_base_url: str | None = None
+    compatible_api_key: SecretStr | None = None
+
+    max_concurrent_research_units: PositiveInt = 5
+    max_supervisor_iterations: PositiveInt = 6
+    max_tool_calls: PositiveInt = 10  # per researcher
+    allow_clarification: bool = True
+    call_timeout_s: PositiveFloat = 120.0  # one model call
+    researcher_timeout_s: PositiveFloat = 900.0  # one researcher, tools and compression included
+    tool_timeout_s: PositiveFloat = 60.0
+    max_retries: int = Field(default=3, ge=0, le=10)  # per model call, on 429/5xx/timeouts/connection errors
+    retry_base_delay_s: float = Field(default=0.5, ge=0, le=60)  # exponential backoff base when no Retry-After
+    structured_retries: int = Field(default=2, ge=0, le=5)  # extra tries when a model's JSON does not parse
+    report_truncation_retries: int = Field(default=3, ge=0, le=10)
+    max_report_tokens: PositiveInt = 8_000
+    max_question_chars: PositiveInt = 20_000
+
+    max_run_tokens: PositiveInt | None = None
+    max_run_cost_usd: PositiveFloat | None = None
+    prices: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+    context_windows: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_CONTEXT_WINDOWS))
+
+    http_max_connections: PositiveInt = 50
+    data_dir: Path = Field(default_factory=default_data_dir)
+
+    @field_validator("research_model", "summarization_model", "compression_model", "final_report_model")
+    @classmethod
+    def _model_string(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parse_model_string(value)
+        return value.strip()
+
+    def stage_model(self, stage: str) -> str | None:
+        """The model string for a stage ('research', 'summarization', 'compression', 'final_report')."""
+        return getattr(self, f"{stage}_model") or self.research_model
+
+    def context_window(self, model: str) -> int:
+        return self.context_windows.get(model, FALLBACK_CONTEXT_WINDOW)
+
+
+def parse_model_string(value: str) -> tuple[str, str]:
+    """Split "provider:model"; raise ValueError (pydantic turns it into a field error) when malformed."""
+    provider, sep, model = value.strip().partition(":")
+    if not sep or not provider or not model.strip():
+        raise ValueError(f"model must look like 'provider:model' (e.g. 'openai:gpt-4.1'), got {value!r}")
+    if provider not in PROVIDERS:
+        raise ValueError(f"unknown provider {provider!r} in {value!r}; known providers: {', '.join(PROVIDERS)}")
+    return provider, model.strip()

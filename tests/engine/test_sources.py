@@ -1,0 +1,66 @@
+from deep_research_mcp.engine.sources import SourceRegistry, finalize_report, normalize_locator, scrub_citations
+from deep_research_mcp.tools.base import Document
+
+
+def registry_with(*locators: str) -> SourceRegistry:
+    registry = SourceRegistry()
+    for n, locator in enumerate(locators, start=1):
+        registry.register(Document(locator, f"Title {n}", "text"))
+    return registry
+
+
+def test_registering_the_same_page_twice_gives_one_id() -> None:
+    registry = SourceRegistry()
+    a = registry.register(Document("https://Example.com/a/#intro", "A", "x"))
+    b = registry.register(Document("https://example.com:443/a", "A again", "y"))
+    c = registry.register(Document("docs/b.md", "B", "z"))
+    assert (a.id, b.id, c.id) == ("S1", "S1", "S2")
+    assert len(registry) == 2
+
+
+def test_normalize_keeps_query_and_non_default_port() -> None:
+    assert normalize_locator("http://h:8080/p/?q=1#f") == "http://h:8080/p?q=1"
+    assert normalize_locator("/abs/path.md") == "/abs/path.md"
+
+
+def test_report_is_renumbered_by_first_use_and_sources_come_from_the_registry() -> None:
+    registry = registry_with("https://a.example/1", "https://b.example/2", "docs/c.md")
+    text = "# Title\n\nFirst [S3]. Second [S1, S3]. Third [S1]."
+    report, sources, stats = finalize_report(text, registry)
+    assert "First [1]. Second [2, 1]. Third [2]." in report
+    assert [s.id for s in sources] == ["S3", "S1"]
+    assert report.endswith("## Sources\n\n1. Title 3 — `docs/c.md`\n2. [Title 1](https://a.example/1)\n")
+    assert (stats.cited, stats.dropped, stats.unused, stats.registered) == (2, 0, 1, 3)
+
+
+def test_invented_ids_links_urls_and_sources_sections_are_dropped_and_counted() -> None:
+    registry = registry_with("https://real.example/page")
+    text = (
+        "# R\n\nA fact [S1]. An invented one [S999]. A bare number [4]. "
+        "See [this page](https://invented.example/x) and https://invented.example/y. "
+        "A real link [here](https://real.example/page/).\n\n"
+        "## References\n\n1. https://invented.example/z\n- [Fake](https://invented.example/w)\n\n## After\n\nKept."
+    )
+    report, sources, stats = finalize_report(text, registry)
+    assert "invented.example" not in report
+    assert "[S" not in report and "[4]" not in report
+    assert "A fact [1]." in report and "A real link here [1]." in report
+    assert "## After\n\nKept." in report
+    assert [s.locator for s in sources] == ["https://real.example/page"]
+    # S999, [4], the invented link, the bare URL, and the two items of the model's own references section.
+    assert stats.dropped == 6
+    assert report.count("## Sources") == 1
+
+
+def test_scrub_keeps_markdown_without_citations_untouched() -> None:
+    registry = registry_with("x.md")
+    text = "Use `a[0]` carefully; a [link](docs/x.md) stays; [S1] cites."
+    scrubbed = scrub_citations(text, registry)
+    assert scrubbed.text == text
+    assert scrubbed.cited_ids == ["S1"]
+
+
+def test_report_without_citations_has_no_sources_section() -> None:
+    report, sources, stats = finalize_report("# Nothing\n\nNo facts.", registry_with("a.md"))
+    assert "## Sources" not in report
+    assert sources == [] and stats.unused == 1
