@@ -55,8 +55,12 @@ async def _draft(ctx: RunContext, model: ModelCaller, brief: str, findings: str,
         except ContextLengthError as exc:
             if attempt == ctx.config.report_truncation_retries:
                 raise
-            cap = _next_cap(cap, exc.limit or model.context_window, system.content + brief + extra, ctx)
+            limit = exc.limit or model.context_window
+            cap = _next_cap(cap, limit, system.content + brief + extra, ctx)
             text = _truncate(findings, cap)
+            ctx.warn(
+                f"findings cut from {len(findings)} to {len(text)} characters to fit {model.name} ({limit} tokens)"
+            )
     raise AssertionError("unreachable")
 
 
