@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -178,7 +179,7 @@ def report_result(args: argparse.Namespace, result: ResearchResult, console: Con
     )
     if args.json:
         print(json.dumps({"run_id": result.run_id, "report": str(path), "title": result.title,
-                          "citations": vars(stats), "usage": result.usage, "warnings": result.warnings,
+                          "citations": dataclasses.asdict(stats), "usage": result.usage, "warnings": result.warnings,
                           "failed_topics": [u.topic for u in result.failed_units]}))
     else:
         print(path)

@@ -26,6 +26,7 @@ class RunContext:
     # Run-wide, so units from every supervisor turn share one queue and never exceed the limit together.
     unit_slots: asyncio.Semaphore = field(init=False)
     warnings: list[str] = field(default_factory=list)
+    notes_dropped: int = 0  # unverifiable citations removed from researchers' notes, added to the run's total
     date: str = field(default_factory=lambda: dt.date.today().isoformat())
 
     def __post_init__(self) -> None:

@@ -163,6 +163,7 @@ async def _compress(ctx: RunContext, topic: str, messages: list[Message]) -> str
             return _excerpt_note(ctx, transcript)
         scrubbed = scrub_citations(response.text, ctx.registry)
         if scrubbed.dropped:
+            ctx.notes_dropped += scrubbed.dropped
             ctx.tracker.update("warning", f"dropped {scrubbed.dropped} unverifiable citations from notes")
         return scrubbed.text
     ctx.warn(f"findings for {topic[:60]!r} never fit the compression model; keeping document excerpts instead")

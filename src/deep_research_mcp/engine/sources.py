@@ -36,7 +36,7 @@ class Source:
 @dataclass(slots=True)
 class CitationStats:
     cited: int = 0  # distinct registry sources the report cites
-    dropped: int = 0  # citations removed because they pointed at nothing retrieved
+    dropped: int = 0  # citations removed (from notes and report) because they pointed at nothing retrieved
     unused: int = 0  # registered sources the report never cites
     registered: int = 0
 

@@ -39,6 +39,7 @@ async def write_report(
         gaps = "\n".join(f"- {u.topic}: {u.error}" for u in failed)
         draft += f"\n\n## Research gaps\n\nThese topics could not be researched:\n{gaps}\n"
     report, sources, stats = finalize_report(draft, ctx.registry)
+    stats.dropped += ctx.notes_dropped
     return report, report_title(report), sources, stats
 
 

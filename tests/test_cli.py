@@ -1,0 +1,113 @@
+"""The `deep-research` command: exit codes, messages that name what to set, and a real run through the script."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deep_research_mcp.cli import main
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_no_model_configured_names_the_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "run", "What is FTS5?")
+    assert code == 2 and "DEEP_RESEARCH_RESEARCH_MODEL" in err and "Traceback" not in err
+
+
+def test_missing_key_names_the_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "run", "What is FTS5?", "--model", "anthropic:claude-sonnet-4-5")
+    assert code == 2 and "ANTHROPIC_API_KEY" in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "field"),
+    [
+        (["--model", "gpt-4.1"], "research_model"),
+        (["--model", "google:gemini"], "unknown provider"),
+        (["--model", "openai:x", "--concurrency", "0"], "max_concurrent_research_units"),
+        (["--model", "openai:x", "--max-tool-calls", "-2"], "max_tool_calls"),
+    ],
+)
+def test_bad_settings_exit_2_naming_the_field(capsys: pytest.CaptureFixture[str], flags: list[str], field: str) -> None:
+    code, _, err = run_cli(capsys, "run", "q?", *flags)
+    assert code == 2 and field in err and "Traceback" not in err
+
+
+def test_empty_question_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "run", "   ", "--scripted", "-q")
+    assert code == 2 and "question" in err
+
+
+def test_missing_docs_folder_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run_cli(capsys, "run", "q?", "--scripted", "--docs", str(tmp_path / "nope"))
+    assert code == 2 and "is not a folder" in err
+
+
+def test_scripted_run_over_docs_writes_a_cited_report(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_path = tmp_path / "out" / "report.md"
+    code, out, err = run_cli(
+        capsys, "run", "How are citations checked?", "--scripted", "--no-clarify", "--docs", str(DOCS),
+        "-o", str(out_path), "--json",
+    )
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["report"] == str(out_path) and summary["citations"]["cited"] > 0
+    report = out_path.read_text()
+    assert "## Sources" in report and "docs/" in report
+    assert "researching" in err and "report:" in err
+    assert not [p for p in out_path.parent.iterdir() if p.name.startswith(".")]  # no temp file left behind
+
+
+def test_question_needing_clarification_exits_3_without_a_report(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    scenario = tmp_path / "scenario.json"
+    scenario.write_text(json.dumps({"needs_clarification": True}))
+    out_path = tmp_path / "r.md"
+    code, _, err = run_cli(capsys, "run", "Tell me about it", "--scripted", str(scenario), "-o", str(out_path), "-q")
+    assert code == 3 and "clarifying" in err and not out_path.exists()
+
+
+def test_refused_connection_exits_1_with_the_cause(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    async def free_port() -> int:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        server.close()
+        await server.wait_closed()
+        return port
+
+    port = asyncio.run(free_port())
+    monkeypatch.setenv("DEEP_RESEARCH_MAX_RETRIES", "0")
+    out_path = tmp_path / "r.md"
+    code, _, err = run_cli(capsys, "run", "q?", "--model", "compatible:llama", "--base-url",
+                           f"http://127.0.0.1:{port}/v1", "-o", str(out_path), "-q")
+    assert code == 1 and "cannot reach" in err and "Traceback" not in err and not out_path.exists()
+
+
+def test_console_script_runs_end_to_end(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("deep-research")
+    out_path = tmp_path / "report.md"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEEP_RESEARCH_")}
+    done = subprocess.run(
+        [str(script), "run", "What does the write phase do?", "--docs", str(DOCS), "--scripted", "--no-clarify",
+         "-o", str(out_path)],
+        capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(out_path)
+    assert out_path.read_text().startswith("# ")
