@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     structured_retries: int = Field(default=2, ge=0, le=5)  # extra tries when a model's JSON does not parse
     report_truncation_retries: int = Field(default=3, ge=0, le=10)
     max_report_tokens: PositiveInt = 8_000
+    summarize_over_chars: PositiveInt = 8_000  # longer retrieved documents are summarized before researchers read them
+    summarization_timeout_s: PositiveFloat = 60.0  # then an extractive summary stands in
+    max_concurrent_summaries: PositiveInt = 8
     max_question_chars: PositiveInt = 20_000
 
     max_run_tokens: PositiveInt | None = None

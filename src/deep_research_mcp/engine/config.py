@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..settings import Settings
+from .reading import ReadingLimits
 from .sources import CitationStats, Source
 
 
@@ -22,7 +23,7 @@ class EngineConfig:
     report_truncation_retries: int = 3
     max_report_tokens: int = 8_000
     max_question_chars: int = 20_000
-    max_document_chars: int = 20_000  # per document shown to a researcher
+    reading: ReadingLimits = field(default_factory=ReadingLimits)
     max_run_tokens: int | None = None
     max_run_cost_usd: float | None = None
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -42,6 +43,11 @@ class EngineConfig:
             max_run_tokens=settings.max_run_tokens,
             max_run_cost_usd=settings.max_run_cost_usd,
             prices=dict(settings.prices),
+            reading=ReadingLimits(
+                summarize_over_chars=settings.summarize_over_chars,
+                summarization_timeout_s=settings.summarization_timeout_s,
+                max_concurrent_summaries=settings.max_concurrent_summaries,
+            ),
         )
 
 
@@ -84,6 +90,7 @@ class ResearchResult:
     sources: list[Source] = field(default_factory=list)
     citations: CitationStats = field(default_factory=CitationStats)
     usage: dict[str, Any] = field(default_factory=dict)
+    reading: dict[str, int] = field(default_factory=dict)  # documents registered, summarized, extractive fallbacks
     warnings: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
 

@@ -11,6 +11,7 @@ from ..llm.usage import UsageMeter
 from ..tools.base import ResearchTool
 from .config import EngineConfig
 from .events import ProgressTracker
+from .reading import Reader
 from .sources import SourceRegistry
 
 
@@ -22,6 +23,7 @@ class RunContext:
     config: EngineConfig
     meter: UsageMeter
     tracker: ProgressTracker
+    reader: Reader
     registry: SourceRegistry = field(default_factory=SourceRegistry)
     # Run-wide, so units from every supervisor turn share one queue and never exceed the limit together.
     unit_slots: asyncio.Semaphore = field(init=False)

@@ -9,9 +9,11 @@ from typing import Any
 from .. import prompts
 from ..errors import BudgetExceeded, ContextLengthError, ProviderError
 from ..llm.base import Message, ToolCall, ToolSpec
+from ..tools.base import Document
 from .config import UnitOutcome
 from .context import RunContext
-from .sources import scrub_citations
+from .reading import quote
+from .sources import Source, scrub_citations
 
 log = logging.getLogger(__name__)
 
@@ -113,18 +115,35 @@ async def call_tool(ctx: RunContext, call: ToolCall, topic: str, seen: list[str]
         return f"Error: {call.name} failed: {exc}"
     parts = [result.text.strip()] if result.text.strip() else []
     before = len(ctx.registry)
-    for document in result.documents:
-        source = ctx.registry.register(document)
-        if source.id not in seen:
-            seen.append(source.id)
-        content = document.content[: ctx.config.max_document_chars]
+    focus = f"{topic} ({_args(call.arguments)})"
+    shown: dict[str, str] = {}
+    async with asyncio.TaskGroup() as group:  # long documents of one result are summarized in parallel
+        for document in result.documents:
+            source = ctx.registry.register(document)
+            if source.id in seen or source.id in shown:
+                shown.setdefault(source.id, "")
+                continue
+            shown[source.id] = ""
+            group.create_task(_read_into(ctx, source, document, focus, shown))
+    for source_id, digest in shown.items():
+        source = ctx.registry.get(source_id)
+        assert source is not None
+        if source_id in seen:
+            parts.append(f"[{source.id}] {source.title or source.locator} (already shown above)")
+            continue
+        seen.append(source_id)
         parts.append(
-            f'[{source.id}] {source.title or source.locator}\nLocation: {source.locator}\n'
-            f'<document id="{source.id}">\n{content}\n</document>'
+            f"[{source.id}] {source.title or source.locator}\nLocation: {source.locator}\n"
+            f'<document id="{source.id}">\n{quote(digest)}\n</document>'
         )
     if len(ctx.registry) != before:
         ctx.tracker.update("tool_call", f"{len(ctx.registry)} sources", sources=len(ctx.registry))
     return "\n\n".join(parts) or "No results."
+
+
+async def _read_into(ctx: RunContext, source: Source, document: Document, focus: str, out: dict[str, str]) -> None:
+    digest = await ctx.reader.digest(source, document, focus)
+    out[source.id] = digest[: ctx.config.reading.max_document_chars]
 
 
 def _transcript(messages: list[Message]) -> str:

@@ -13,6 +13,7 @@ from ..tools.base import ResearchTool
 from .config import ClarifyWithUser, EngineConfig, ResearchResult
 from .context import RunContext
 from .events import EventSink, ProgressTracker
+from .reading import Reader
 from .scope import clarify, write_brief
 from .supervisor import supervise
 from .writer import write_report
@@ -51,7 +52,9 @@ class ResearchEngine:
                          "model": record.model}, model_calls=1, tokens=record.input_tokens + record.output_tokens)
 
         meter.on_record = on_record
-        return RunContext(run_id, self.models.with_meter(meter), self.tools, self.config, meter, tracker)
+        models = self.models.with_meter(meter)
+        reader = Reader(models.summarization, self.config.reading)
+        return RunContext(run_id, models, self.tools, self.config, meter, tracker, reader)
 
     async def clarify(self, question: str, *, on_event: EventSink | None = None) -> ClarifyWithUser:
         text = self.validate_question(question)
@@ -93,6 +96,8 @@ class ResearchEngine:
 
     def _finish(self, ctx: RunContext, result: ResearchResult, started: float) -> ResearchResult:
         result.usage = ctx.meter.summary()
+        result.reading = {"documents": len(ctx.registry), "summarized": ctx.reader.summaries,
+                          "extractive": ctx.reader.extractive_fallbacks}
         result.warnings = list(ctx.warnings)
         result.elapsed_s = time.perf_counter() - started
         ctx.tracker.update("phase", "done", {"phase": "done"}, phase="done")

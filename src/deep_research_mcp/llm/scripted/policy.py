@@ -137,7 +137,7 @@ def classify(req: ScriptedRequest) -> str:
         return "supervisor"
     if names:
         return "researcher"
-    for stage in ("compress", "report"):
+    for stage in ("compress", "report", "summarize"):
         if prompts.STAGE_MARKERS[stage] in req.system:
             return stage
     return "other"
@@ -178,6 +178,7 @@ class ScriptedPolicy:
             "researcher": self._researcher,
             "compress": self._compress,
             "report": self._report,
+            "summarize": self._summarize,
         }
         handler = handlers.get(stage)
         if handler is not None:
@@ -247,6 +248,13 @@ class ScriptedPolicy:
         if self.scenario.invent_citations:
             text += "\n" + _INVENTED_INLINE
         return Answer(text=text)
+
+    def _summarize(self, req: ScriptedRequest) -> Answer:
+        # A faithful-looking summary: the document's opening sentences, so tests can see which page it came from.
+        text = _first(req.user_texts())
+        body = text.split("<document>", 1)[-1].split("</document>", 1)[0]
+        sentences = re.split(r"(?<=[.!?])\s+", " ".join(body.split()))
+        return Answer(text="Summary: " + " ".join(sentences[:2]))
 
     def _report(self, req: ScriptedRequest) -> Answer:
         ids = cited_ids(req.user_texts())

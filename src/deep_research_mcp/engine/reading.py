@@ -1,0 +1,118 @@
+"""How researchers read documents: once per run, long ones summarized, always shown as quoted data.
+
+A document is digested the first time any researcher retrieves it; every later retrieval in the run, by any
+researcher, reuses that digest (single-flight, so two researchers hitting one page at once pay for one summary).
+Long documents are summarized by the summarization model under a run-wide semaphore; when the model fails or takes
+too long, an extractive summary (the sentences that best match the researcher's focus) stands in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+
+from .. import prompts
+from ..errors import BudgetExceeded, ProviderError
+from ..llm.base import Message
+from ..llm.client import ModelCaller
+from ..tools.base import Document
+from .sources import Source
+
+log = logging.getLogger(__name__)
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+_WORD = re.compile(r"[a-z0-9]{3,}")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingLimits:
+    summarize_over_chars: int = 8_000  # shorter documents are shown whole
+    max_summary_input_chars: int = 50_000  # what the summarizer sees of a long page
+    max_document_chars: int = 20_000  # hard cap on text shown when not summarized
+    summary_words: int = 400
+    summarization_timeout_s: float = 60.0
+    max_concurrent_summaries: int = 8
+    extractive_chars: int = 2_000
+
+
+@dataclass
+class Reader:
+    """Per-run digest store. `digest` returns what a model is shown for a document (without the quoting)."""
+
+    model: ModelCaller | None  # None: never summarize with a model, only extractively
+    limits: ReadingLimits = field(default_factory=ReadingLimits)
+    digests: dict[str, str] = field(default_factory=dict)
+    summaries: int = 0
+    extractive_fallbacks: int = 0
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(self.limits.max_concurrent_summaries)
+
+    async def digest(self, source: Source, document: Document, focus: str) -> str:
+        if source.id in self.digests:
+            return self.digests[source.id]
+        lock = self._locks.setdefault(source.id, asyncio.Lock())
+        async with lock:  # single-flight: whoever waited here finds the digest ready
+            if source.id not in self.digests:
+                self.digests[source.id] = await self._make(document, focus)
+            return self.digests[source.id]
+
+    async def _make(self, document: Document, focus: str) -> str:
+        text = document.content.strip()
+        if len(text) <= self.limits.summarize_over_chars:
+            return text
+        if self.model is not None:
+            try:
+                async with self._slots, asyncio.timeout(self.limits.summarization_timeout_s):
+                    summary = await self._summarize(self.model, document, focus)
+                if summary:
+                    self.summaries += 1
+                    return summary
+            except (TimeoutError, ProviderError, BudgetExceeded) as exc:
+                log.info("summarizing %s failed (%s); using an extractive summary", document.locator, exc)
+        self.extractive_fallbacks += 1
+        return extractive_summary(text, focus, self.limits.extractive_chars)
+
+    async def _summarize(self, model: ModelCaller, document: Document, focus: str) -> str:
+        content = quote(document.content[: self.limits.max_summary_input_chars])
+        messages = [
+            Message.system(prompts.SUMMARIZE_SYSTEM.format(max_words=self.limits.summary_words)),
+            Message.user(prompts.SUMMARIZE_USER.format(focus=focus, title=document.title, content=content)),
+        ]
+        response = await model.chat(messages, stage="summarize", max_tokens=self.limits.summary_words * 2)
+        return response.text.strip()
+
+
+def quote(text: str) -> str:
+    """Neutralize anything that would close the <document> wrapper early, so page text cannot pose as ours."""
+    return re.sub(r"</?\s*document\b", lambda m: m.group(0).replace("<", "&lt;"), text, flags=re.IGNORECASE)
+
+
+def extractive_summary(text: str, focus: str, max_chars: int) -> str:
+    """The sentences most about `focus`, in document order, within `max_chars`; the opening counts a little extra
+    because pages tend to state their point first."""
+    sentences = [s.strip() for s in _SENTENCE_END.split(" ".join(text.split())) if s.strip()]
+    if not sentences:
+        return ""
+    terms = set(_WORD.findall(focus.lower()))
+
+    def score(index: int, sentence: str) -> float:
+        words = _WORD.findall(sentence.lower())
+        overlap = len(terms.intersection(words))
+        has_figure = bool(re.search(r"\d", sentence))
+        return overlap * 2 + has_figure * 0.5 + (1.0 if index < 3 else 0.0) - len(sentence) / 2_000
+
+    ranked = sorted(range(len(sentences)), key=lambda i: -score(i, sentences[i]))
+    chosen: list[int] = []
+    used = 0
+    for index in ranked:
+        length = len(sentences[index]) + 1
+        if used + length > max_chars:
+            continue
+        chosen.append(index)
+        used += length
+    return "[extractive summary] " + " ".join(sentences[i] for i in sorted(chosen))
