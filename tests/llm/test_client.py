@@ -126,3 +126,38 @@ def test_prompts_name_the_engine_tools() -> None:
     assert prompts.CONDUCT_RESEARCH in prompts.SUPERVISOR_SYSTEM.format(
         date="d", conduct=prompts.CONDUCT_RESEARCH, think="think", complete="done", max_units=5, max_iterations=6
     )
+
+
+async def test_fallback_takes_over_only_after_the_model_worked_this_run() -> None:
+    backup = FakeModel(text("from the fallback"))
+    meter = UsageMeter()
+    failing = [ProviderHTTPError("down", status=503) for _ in range(3)]
+    bound = caller(FakeModel(text("first"), *failing), fallback=backup).with_meter(meter)
+    assert (await bound.chat([Message.user("q")], stage="brief")).text == "first"
+    response = await bound.chat([Message.user("q")], stage="report")
+    assert response.text == "from the fallback"
+    assert meter.fallbacks == [("report", "fake:m", "down")]
+    assert [c.model for c in meter.calls] == ["fake:m", "offline:extractive"]
+
+
+async def test_no_fallback_for_a_model_that_never_answered_or_for_context_length() -> None:
+    backup = FakeModel(text("unused"))
+    never = caller(FakeModel(*(ProviderHTTPError("refused", status=503) for _ in range(3))), fallback=backup)
+    with pytest.raises(ProviderHTTPError):
+        await never.with_meter(UsageMeter()).chat([Message.user("q")], stage="s")
+    worked = caller(FakeModel(text("ok"), ContextLengthError("long", limit=10)), fallback=backup).with_meter(
+        UsageMeter()
+    )
+    await worked.chat([Message.user("q")], stage="s")
+    with pytest.raises(ContextLengthError):
+        await worked.chat([Message.user("q")], stage="s")
+    assert backup.requests == []
+
+
+async def test_structured_output_falls_back_when_json_never_parses() -> None:
+    backup = FakeModel(ChatResponse(raw_json={"research_brief": "offline brief"}))
+    meter = UsageMeter()
+    bound = caller(FakeModel(text("warm-up"), text("prose"), text("more prose")), fallback=backup).with_meter(meter)
+    await bound.chat([Message.user("q")], stage="s")
+    brief = await bound.structured([Message.user("q")], ResearchBrief, stage="brief", name="ResearchBrief")
+    assert brief.research_brief == "offline brief" and meter.fallbacks[0][0] == "brief"

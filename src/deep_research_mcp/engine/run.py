@@ -91,6 +91,13 @@ class ResearchEngine:
         ctx.tracker.update("phase", "researching", {"phase": "research"}, phase="research")
         result.units = await supervise(ctx, brief)
         report, title, sources, stats = await write_report(ctx, brief, result.units)
+        if ctx.meter.fallbacks:
+            stages = sorted({stage for stage, _, _ in ctx.meter.fallbacks})
+            failed = sorted({model for _, model, _ in ctx.meter.fallbacks})
+            note = (f"{len(ctx.meter.fallbacks)} step(s) ({', '.join(stages)}) were done by the offline engine "
+                    f"after {', '.join(failed)} failed for good.")
+            ctx.warn(note)
+            report = insert_note(report, note)
         result.report, result.title, result.sources, result.citations = report, title, sources, stats
         return self._finish(ctx, result, started)
 
@@ -102,6 +109,13 @@ class ResearchEngine:
         result.elapsed_s = time.perf_counter() - started
         ctx.tracker.update("phase", "done", {"phase": "done"}, phase="done")
         return result
+
+
+def insert_note(report: str, note: str) -> str:
+    """Put a blockquote note under the report's title, where a reader sees it first."""
+    lines = report.split("\n")
+    at = 1 if lines and lines[0].startswith("# ") else 0
+    return "\n".join([*lines[:at], "", f"> Note: {note}", *lines[at:]])
 
 
 def new_run_id() -> str:

@@ -15,7 +15,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .. import prompts
-from ..errors import ProviderError, ProviderTimeout, StructuredOutputError
+from ..errors import ContextLengthError, ProviderError, ProviderTimeout, StructuredOutputError
 from .base import ChatModel, ChatResponse, Message, OutputSchema, ToolSpec
 from .jsonrepair import parse_json_object
 from .usage import UsageMeter, now
@@ -48,9 +48,27 @@ class ModelCaller:
     timeout_s: float
     retry: RetryPolicy
     meter: UsageMeter | None = None
+    # Takes over a step when this model fails for good mid-run (it had answered earlier in the same run). A model
+    # that never answered is left to fail loudly: that is misconfiguration, which a fallback would only hide.
+    fallback: ChatModel | None = None
+    fallback_name: str = "offline:extractive"
 
     def with_meter(self, meter: UsageMeter) -> ModelCaller:
         return replace(self, meter=meter)
+
+    def _can_fall_back(self) -> bool:
+        return self.fallback is not None and self.meter is not None and self.name in self.meter.succeeded
+
+    async def _fall_back(
+        self, messages: list[Message], stage: str, error: ProviderError, **kwargs: object
+    ) -> ChatResponse:
+        assert self.fallback is not None and self.meter is not None
+        log.warning("%s failed for good at %s (%s); the offline engine takes this step", self.name, stage, error)
+        self.meter.fallbacks.append((stage, self.name, str(error)[:200]))
+        started = now()
+        response = await self.fallback.complete(messages, **kwargs)  # type: ignore[arg-type]
+        self.meter.record(stage, self.fallback_name, response.usage, now() - started)
+        return response
 
     async def chat(
         self,
@@ -61,7 +79,26 @@ class ModelCaller:
         output: OutputSchema | None = None,
         max_tokens: int | None = None,
     ) -> ChatResponse:
-        """One model call with retries on retryable failures; raises the last ProviderError when they run out."""
+        """One model call with retries on retryable failures. When they run out: the fallback model if one may take
+        over (see `fallback`), else the last ProviderError. Context-length errors are the caller's to handle."""
+        try:
+            return await self._chat(messages, stage=stage, tools=tools, output=output, max_tokens=max_tokens)
+        except ContextLengthError:
+            raise
+        except ProviderError as exc:
+            if not self._can_fall_back():
+                raise
+            return await self._fall_back(messages, stage, exc, tools=tools, output=output, max_tokens=max_tokens)
+
+    async def _chat(
+        self,
+        messages: list[Message],
+        *,
+        stage: str,
+        tools: list[ToolSpec] | None,
+        output: OutputSchema | None,
+        max_tokens: int | None,
+    ) -> ChatResponse:
         attempt = 0
         while True:
             if self.meter is not None:
@@ -105,9 +142,14 @@ class ModelCaller:
                     Message("assistant", shown[:4000] or "(empty)"),
                     Message.user(prompts.STRUCTURED_RETRY.format(schema=name, error=last_error)),
                 ]
-        raise StructuredOutputError(
+        error = StructuredOutputError(
             f"{self.name} gave no valid {name} JSON after {self.retry.structured_retries + 1} tries: {last_error}"
         )
+        if not self._can_fall_back():
+            raise error
+        response = await self._fall_back(messages, stage, error, output=output)
+        raw = response.raw_json if response.raw_json is not None else response.text
+        return schema.model_validate(parse_json_object(raw))
 
 
 def _short(exc: Exception) -> str:

@@ -30,12 +30,15 @@ class UsageMeter:
     max_cost_usd: float | None = None
     on_record: Callable[[CallRecord], None] | None = None
     calls: list[CallRecord] = field(default_factory=list)
+    succeeded: set[str] = field(default_factory=set)  # models that answered at least once this run
+    fallbacks: list[tuple[str, str, str]] = field(default_factory=list)  # (stage, failed model, error)
 
     def record(self, stage: str, model: str, usage: Usage, seconds: float) -> CallRecord:
         price = self.prices.get(model)
         cost = (usage.input_tokens * price[0] + usage.output_tokens * price[1]) / 1e6 if price else None
         record = CallRecord(stage, model, usage.input_tokens, usage.output_tokens, cost, seconds)
         self.calls.append(record)
+        self.succeeded.add(model)
         if self.on_record is not None:
             self.on_record(record)
         return record
@@ -78,6 +81,7 @@ class UsageMeter:
             "output_tokens": self.output_tokens,
             "cost_usd": self.cost_usd,
             "by_stage": by_stage,
+            "fallbacks": len(self.fallbacks),
         }
 
 
