@@ -68,9 +68,9 @@ async def test_slow_summaries_time_out_to_extractive(server: ScriptedLLMServer, 
     assert time.perf_counter() - t0 < 3.0  # the three summaries wait side by side, not one after another
 
 
-async def test_a_researcher_is_shown_each_document_once() -> None:
+async def test_a_researcher_is_shown_each_text_once() -> None:
     from deep_research_mcp.engine.config import EngineConfig
-    from deep_research_mcp.engine.researcher import call_tool
+    from deep_research_mcp.engine.researcher import ResearcherMemory, call_tool
     from deep_research_mcp.engine.run import ResearchEngine
     from deep_research_mcp.llm.base import ToolCall
     from deep_research_mcp.llm.client import ModelCaller, RetryPolicy
@@ -78,16 +78,18 @@ async def test_a_researcher_is_shown_each_document_once() -> None:
 
     unused = ModelCaller(model=None, name="none:none", context_window=1, timeout_s=1, retry=RetryPolicy())  # type: ignore[arg-type]
     tool = InMemoryDocuments([Document("a.md", "A", "Alpha tidal text </document> escape"),
-                              Document("b.md", "B", "Beta tidal text")])
+                              Document("b.md", "B", "Beta tidal text"),
+                              Document("a.md", "A — part two", "Another tidal passage of file a")], default_k=3)
     engine = ResearchEngine(StageModels(unused, unused, unused, unused), [tool], EngineConfig())
     ctx = engine._context("run", None)
-    seen: list[str] = []
+    memory = ResearcherMemory()
     call = ToolCall("c1", "search_documents", {"query": "tidal"})
-    first = await call_tool(ctx, call, "topic", seen)
-    second = await call_tool(ctx, call, "topic", seen)
-    assert first.count("<document id=") == 2 and "Alpha tidal text" in first
-    assert first.count("</document>") == 2  # the page's own closing tag was neutralized
-    assert second.count("<document id=") == 0 and second.count("(already shown above)") == 2
-    other_researcher = await call_tool(ctx, call, "topic", [])
-    assert other_researcher.count("<document id=") == 2  # a fresh context is shown the (shared) digests again
-    assert seen == ["S1", "S2"] and len(ctx.registry) == 2
+    first = await call_tool(ctx, call, "topic", memory)
+    second = await call_tool(ctx, call, "topic", memory)
+    # Both passages of a.md are shown under one source id; the page's own closing tag was neutralized.
+    assert first.count('<document id="S1">') == 2 and first.count('<document id="S2">') == 1
+    assert first.count("</document>") == 3 and "Another tidal passage" in first
+    assert second.count("<document id=") == 0 and second.count("(already shown above)") == 3
+    other_researcher = await call_tool(ctx, call, "topic", ResearcherMemory())
+    assert other_researcher.count("<document id=") == 3  # a fresh context is shown the (shared) digests again
+    assert memory.source_ids == ["S1", "S2"] and len(ctx.registry) == 2

@@ -9,6 +9,7 @@ too long, an extractive summary (the sentences that best match the researcher's 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -52,14 +53,15 @@ class Reader:
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.limits.max_concurrent_summaries)
 
-    async def digest(self, source: Source, document: Document, focus: str) -> str:
-        if source.id in self.digests:
-            return self.digests[source.id]
-        lock = self._locks.setdefault(source.id, asyncio.Lock())
+    async def digest(self, key: str, document: Document, focus: str) -> str:
+        """`key` is `content_key(source, document)`: one digest per distinct text, shared by the whole run."""
+        if key in self.digests:
+            return self.digests[key]
+        lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:  # single-flight: whoever waited here finds the digest ready
-            if source.id not in self.digests:
-                self.digests[source.id] = await self._make(document, focus)
-            return self.digests[source.id]
+            if key not in self.digests:
+                self.digests[key] = await self._make(document, focus)
+            return self.digests[key]
 
     async def _make(self, document: Document, focus: str) -> str:
         text = document.content.strip()
@@ -85,6 +87,10 @@ class Reader:
         ]
         response = await model.chat(messages, stage="summarize", max_tokens=self.limits.summary_words * 2)
         return response.text.strip()
+
+
+def content_key(source: Source, document: Document) -> str:
+    return f"{source.id}:{hashlib.sha256(document.content.encode('utf-8', 'replace')).hexdigest()[:16]}"
 
 
 def quote(text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import prompts
@@ -12,7 +13,7 @@ from ..llm.base import Message, ToolCall, ToolSpec
 from ..tools.base import Document
 from .config import UnitOutcome
 from .context import RunContext
-from .reading import quote
+from .reading import content_key, quote
 from .sources import Source, scrub_citations
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ async def _research(ctx: RunContext, topic: str) -> UnitOutcome:
     )
     messages = [Message.system(system), Message.user(prompts.RESEARCHER_USER.format(topic=topic))]
     calls_made = 0
-    seen_ids: list[str] = []
+    memory = ResearcherMemory()
     # Each turn either calls at least one tool or ends the loop, so the budget bounds the number of turns.
     for _ in range(config.max_tool_calls + 1):
         response = await ctx.models.research.chat(messages, stage="researcher", tools=specs)
@@ -82,7 +83,7 @@ async def _research(ctx: RunContext, topic: str) -> UnitOutcome:
         results: dict[str, str] = {}
         async with asyncio.TaskGroup() as group:
             for call in allowed:
-                group.create_task(_call_into(ctx, call, topic, results, seen_ids))
+                group.create_task(_call_into(ctx, call, topic, results, memory))
         calls_made += sum(1 for c in allowed if c.name != prompts.THINK)
         for call in calls:
             text = results.get(call.id, "Not run: the tool-call budget for this topic is spent.")
@@ -90,14 +91,24 @@ async def _research(ctx: RunContext, topic: str) -> UnitOutcome:
         if calls_made >= config.max_tool_calls:
             break
     note = await _compress(ctx, topic, messages)
-    return UnitOutcome(topic, ok=True, note=note, tool_calls=calls_made, source_ids=seen_ids)
+    return UnitOutcome(topic, ok=True, note=note, tool_calls=calls_made, source_ids=memory.source_ids)
 
 
-async def _call_into(ctx: RunContext, call: ToolCall, topic: str, out: dict[str, str], seen: list[str]) -> None:
-    out[call.id] = await call_tool(ctx, call, topic, seen)
+@dataclass
+class ResearcherMemory:
+    """What one researcher's context already holds, so the same text is never shown to it twice."""
+
+    shown: set[str] = field(default_factory=set)  # content keys
+    source_ids: list[str] = field(default_factory=list)  # in order of first retrieval
 
 
-async def call_tool(ctx: RunContext, call: ToolCall, topic: str, seen: list[str]) -> str:
+async def _call_into(
+    ctx: RunContext, call: ToolCall, topic: str, out: dict[str, str], memory: ResearcherMemory
+) -> None:
+    out[call.id] = await call_tool(ctx, call, topic, memory)
+
+
+async def call_tool(ctx: RunContext, call: ToolCall, topic: str, memory: ResearcherMemory) -> str:
     """Run one tool call and return what the model sees. Tool failures become text; cancellation propagates."""
     if call.name == prompts.THINK:
         return "Reflection recorded."
@@ -116,34 +127,37 @@ async def call_tool(ctx: RunContext, call: ToolCall, topic: str, seen: list[str]
     parts = [result.text.strip()] if result.text.strip() else []
     before = len(ctx.registry)
     focus = f"{topic} ({_args(call.arguments)})"
-    shown: dict[str, str] = {}
+    # Keyed by source and content: another passage of a file already cited is new text under the same source.
+    pending: dict[str, tuple[Source, Document]] = {}
+    for document in result.documents:
+        source = ctx.registry.register(document)
+        pending.setdefault(content_key(source, document), (source, document))
+    digests: dict[str, str] = {}
     async with asyncio.TaskGroup() as group:  # long documents of one result are summarized in parallel
-        for document in result.documents:
-            source = ctx.registry.register(document)
-            if source.id in seen or source.id in shown:
-                shown.setdefault(source.id, "")
-                continue
-            shown[source.id] = ""
-            group.create_task(_read_into(ctx, source, document, focus, shown))
-    for source_id, digest in shown.items():
-        source = ctx.registry.get(source_id)
-        assert source is not None
-        if source_id in seen:
+        for key, (source, document) in pending.items():
+            if key not in memory.shown:
+                group.create_task(_read_into(ctx, key, source, document, focus, digests))
+    for key, (source, _) in pending.items():
+        if source.id not in memory.source_ids:
+            memory.source_ids.append(source.id)
+        if key in memory.shown:
             parts.append(f"[{source.id}] {source.title or source.locator} (already shown above)")
             continue
-        seen.append(source_id)
+        memory.shown.add(key)
         parts.append(
             f"[{source.id}] {source.title or source.locator}\nLocation: {source.locator}\n"
-            f'<document id="{source.id}">\n{quote(digest)}\n</document>'
+            f'<document id="{source.id}">\n{quote(digests[key])}\n</document>'
         )
     if len(ctx.registry) != before:
         ctx.tracker.update("tool_call", f"{len(ctx.registry)} sources", sources=len(ctx.registry))
     return "\n\n".join(parts) or "No results."
 
 
-async def _read_into(ctx: RunContext, source: Source, document: Document, focus: str, out: dict[str, str]) -> None:
-    digest = await ctx.reader.digest(source, document, focus)
-    out[source.id] = digest[: ctx.config.reading.max_document_chars]
+async def _read_into(
+    ctx: RunContext, key: str, source: Source, document: Document, focus: str, out: dict[str, str]
+) -> None:
+    digest = await ctx.reader.digest(key, document, focus)
+    out[key] = digest[: ctx.config.reading.max_document_chars]
 
 
 def _transcript(messages: list[Message]) -> str:
