@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="use the bundled scripted LLM server instead of a real model (demos and benchmarks)",
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no live progress")
+    index = sub.add_parser("index", help="build or update the full-text index of a folder of documents")
+    index.add_argument("dir", type=Path, help="folder of .md/.markdown/.txt/.rst/.html/.htm files")
+    index.add_argument("--db", type=Path, help="index file (default: <data dir>/index/<hash of the folder>.sqlite)")
+    index.add_argument("-q", "--quiet", action="store_true", help="no live progress")
     return parser
 
 
@@ -186,11 +190,51 @@ def report_result(args: argparse.Namespace, result: ResearchResult, console: Con
     return EXIT_OK
 
 
+def index_command(args: argparse.Namespace, console: Console) -> int:
+    """Build or update the index of a folder; prints the index path on stdout, like `run` prints the report's."""
+    from .tools.localdocs import DocumentIndex, IndexStats, default_index_path
+
+    root: Path = args.dir
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder" if root.exists() else f"{root} does not exist")
+    db_path = args.db or default_index_path(Settings().data_dir, root)
+    last_line = 0.0
+
+    def progress(stats: IndexStats) -> None:
+        nonlocal last_line
+        if args.quiet:
+            return
+        if status is not None:
+            status.update(stats.describe())
+        elif stats.seconds - last_line >= 2.0:  # not a terminal (a log): a line every few seconds, not per batch
+            last_line = stats.seconds
+            console.print(stats.describe(), markup=False, highlight=False)
+
+    with contextlib.ExitStack() as stack:
+        status = stack.enter_context(console.status("indexing")) if console.is_terminal and not args.quiet else None
+        index = stack.enter_context(DocumentIndex(db_path))
+        stats = index.index_directory(root, progress=progress)
+    if stats.indexed + stats.unchanged == 0:
+        raise InputError(f"no documents under {root} (looked for .md, .markdown, .txt, .rst, .html and .htm files)")
+    rate = stats.seen / stats.seconds if stats.seconds > 0 else 0.0
+    console.print(
+        f"indexed {stats.indexed:,} files, {stats.unchanged:,} unchanged, {stats.removed:,} removed, "
+        f"{stats.skipped:,} skipped ({stats.skipped_binary:,} binary, {stats.skipped_large:,} too large, "
+        f"{stats.skipped_unsupported:,} other types), {stats.errors:,} errors in {stats.seconds:.1f} s "
+        f"({rate:,.0f} files/s)",
+        markup=False, highlight=False,
+    )
+    print(db_path)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(stderr=True, soft_wrap=True)
     logging.basicConfig(level=os.environ.get("DEEP_RESEARCH_LOG_LEVEL", "WARNING"), stream=sys.stderr)
     try:
+        if args.command == "index":
+            return index_command(args, console)
         settings = settings_from_args(args)
         return asyncio.run(run_command(args, settings, console))
     except ValidationError as exc:

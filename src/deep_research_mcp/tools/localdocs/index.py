@@ -1,0 +1,409 @@
+"""A persistent full-text index of a folder of documents: SQLite FTS5 with BM25 ranking, updated incrementally.
+
+One database file per indexed folder (see `default_index_path`). Files are tracked by (mtime_ns, size) and sha256,
+so a re-run only reads what changed. The class is synchronous and thread-safe: a writer connection for indexing and
+a reader connection for searches, each behind its own lock, so with WAL a search never waits for an indexing batch.
+Async callers run it with `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from ...errors import InputError
+from .parsing import SUPPORTED_SUFFIXES, chunk_sections, decode_text, parse_document
+
+SCHEMA_VERSION = 1
+DEFAULT_MAX_FILE_BYTES = 5_000_000
+BATCH_FILES = 200
+MAX_QUERY_TERMS = 32
+# Directories that are never documents and can be huge; hidden entries (".git", ".venv", ...) are skipped as well.
+SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages"})
+# BM25 column weights: title, heading, text. A match in a heading says more about a passage than one in its body.
+BM25_WEIGHTS = (3.0, 2.0, 1.0)
+_TERM = re.compile(r"[^\W_]+")
+_STOPWORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how", "in", "is", "it", "of",
+    "on", "or", "that", "the", "this", "to", "was", "what", "when", "where", "which", "who", "why", "with",
+})
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    mtime_ns INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    title TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    section INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_by_file ON passages(file_id, seq);
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    title, heading, text, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+
+
+@dataclass(slots=True)
+class IndexStats:
+    """What one `index_directory` pass did. `seen` counts every regular file met, supported or not."""
+
+    seen: int = 0
+    indexed: int = 0  # new or changed files (re)written to the index
+    unchanged: int = 0
+    removed: int = 0
+    skipped_binary: int = 0
+    skipped_large: int = 0
+    skipped_unsupported: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+
+    @property
+    def skipped(self) -> int:
+        return self.skipped_binary + self.skipped_large + self.skipped_unsupported
+
+    def describe(self) -> str:
+        return (
+            f"{self.seen:,} files seen · {self.indexed:,} indexed · {self.unchanged:,} unchanged · "
+            f"{self.removed:,} removed · {self.skipped:,} skipped · {self.errors:,} errors · {self.seconds:.1f} s"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    path: str
+    title: str  # the document's title
+    heading: str  # the section's heading ("" before the first heading)
+    snippet: str  # the text around the match, matches marked **like this**
+    text: str
+    score: float  # higher is better (negated bm25)
+
+
+Progress = Callable[[IndexStats], None]
+
+
+def default_index_path(data_dir: Path, root: Path) -> Path:
+    """Where the CLI and server keep the index of `root`: one file per resolved folder path."""
+    digest = hashlib.sha256(str(Path(root).expanduser().resolve()).encode()).hexdigest()[:16]
+    return Path(data_dir) / "index" / f"{digest}.sqlite"
+
+
+def fts_query(query: str, operator: str = "OR") -> str:
+    """Arbitrary user text as a safe FTS5 expression: each word quoted (so NEAR, AND, `*`, `-`, `"` are just words or
+    gone), joined by `operator`. Stopwords are dropped unless nothing else is left. "" when there is no word."""
+    words = list(dict.fromkeys(w.lower() for w in _TERM.findall(query)))
+    content = [w for w in words if w not in _STOPWORDS] or words
+    return f" {operator} ".join(f'"{w}"' for w in content[:MAX_QUERY_TERMS])
+
+
+class DocumentIndex:
+    """The index stored at `db_path`. Create the folder (mode 0o700) and the file (0o600) when missing."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = Path(db_path).expanduser()
+        try:
+            _make_private_dirs(self.db_path.parent)
+            if not self.db_path.exists():
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(self.db_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise InputError(f"cannot create the index file {self.db_path}: {exc.strerror or exc}") from exc
+        self._write_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._stop = threading.Event()
+        try:
+            self._writer = _connect(self.db_path)
+            self._ensure_schema()
+            self._reader = _connect(self.db_path)
+        except sqlite3.DatabaseError as exc:
+            with contextlib.suppress(AttributeError):
+                self._writer.close()
+            raise InputError(f"the index {self.db_path} cannot be used ({exc}); delete it to rebuild") from exc
+
+    def __enter__(self) -> DocumentIndex:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop a running `index_directory` at the next file (its last batch is rolled back) and close."""
+        self._stop.set()
+        with self._write_lock:
+            self._writer.close()
+        with self._read_lock:
+            self._reader.close()
+
+    def _ensure_schema(self) -> None:
+        version = self._writer.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):  # written by another version: it is only a cache, so start over
+            self._writer.executescript("DROP TABLE IF EXISTS passages_fts; DROP TABLE IF EXISTS passages; "
+                                       "DROP TABLE IF EXISTS files;")
+        self._writer.executescript(_SCHEMA)
+        self._writer.execute("CREATE TEMP TABLE IF NOT EXISTS seen (id INTEGER PRIMARY KEY)")
+
+    # -- indexing ------------------------------------------------------------------------------------------------
+
+    def index_directory(
+        self, root: Path, *, progress: Progress | None = None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    ) -> IndexStats:
+        """Bring the index up to date with the files under `root`; `progress` gets a snapshot every batch."""
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise InputError(f"{root} is not a folder" if root.exists() else f"{root} does not exist")
+        root = root.resolve()
+        stats = IndexStats()
+        started = time.perf_counter()
+
+        def report() -> None:
+            stats.seconds = time.perf_counter() - started
+            if progress is not None:
+                progress(dataclasses.replace(stats))
+
+        with self._write_lock:
+            db = self._writer
+            try:
+                db.execute("DELETE FROM temp.seen")
+                with contextlib.closing(_walk(root, stats)) as files:
+                    self._index_files(db, files, stats, max_file_bytes, report)
+                stats.removed = self._sweep(db, root)
+                db.execute("DELETE FROM temp.seen")
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
+        report()
+        return stats
+
+    def _index_files(
+        self, db: sqlite3.Connection, files: Iterator[os.DirEntry[str]], stats: IndexStats, limit: int,
+        report: Callable[[], None],
+    ) -> None:
+        for entry in files:
+            if self._stop.is_set():
+                raise InterruptedError("the index was closed while indexing")
+            stats.seen += 1
+            self._index_file(db, entry, stats, limit)
+            if stats.seen % BATCH_FILES == 0:
+                db.commit()
+                report()
+
+    def _index_file(self, db: sqlite3.Connection, entry: os.DirEntry[str], stats: IndexStats, limit: int) -> None:
+        if os.path.splitext(entry.name)[1].lower() not in SUPPORTED_SUFFIXES or entry.is_symlink():
+            stats.skipped_unsupported += 1
+            return
+        try:
+            info = entry.stat(follow_symlinks=False)
+            row = db.execute("SELECT id, mtime_ns, size, sha256 FROM files WHERE path = ?", (entry.path,)).fetchone()
+            if row is not None and (row[1], row[2]) == (info.st_mtime_ns, info.st_size):
+                db.execute("INSERT OR IGNORE INTO temp.seen VALUES (?)", (row[0],))
+                stats.unchanged += 1
+                return
+            if info.st_size > limit:
+                stats.skipped_large += 1
+                return
+            with open(entry.path, "rb") as handle:
+                data = handle.read(limit + 1)  # the file may have grown since stat
+        except OSError:
+            stats.errors += 1
+            return
+        if len(data) > limit:
+            stats.skipped_large += 1
+            return
+        text = decode_text(data)
+        if text is None:
+            stats.skipped_binary += 1
+            return
+        digest = hashlib.sha256(data).hexdigest()
+        if row is not None and row[3] == digest:  # touched, not changed
+            db.execute("UPDATE files SET mtime_ns = ?, size = ? WHERE id = ?", (info.st_mtime_ns, info.st_size, row[0]))
+            db.execute("INSERT OR IGNORE INTO temp.seen VALUES (?)", (row[0],))
+            stats.unchanged += 1
+            return
+        parsed = parse_document(entry.name, text)
+        if row is None:
+            file_id = db.execute(
+                "INSERT INTO files (path, mtime_ns, size, sha256, title) VALUES (?, ?, ?, ?, ?)",
+                (entry.path, info.st_mtime_ns, info.st_size, digest, parsed.title),
+            ).lastrowid
+        else:
+            file_id = row[0]
+            _delete_passages(db, file_id)
+            db.execute(
+                "UPDATE files SET mtime_ns = ?, size = ?, sha256 = ?, title = ? WHERE id = ?",
+                (info.st_mtime_ns, info.st_size, digest, parsed.title, file_id),
+            )
+        for seq, chunk in enumerate(chunk_sections(parsed.sections)):
+            passage_id = db.execute(
+                "INSERT INTO passages (file_id, seq, section) VALUES (?, ?, ?)", (file_id, seq, chunk.section)
+            ).lastrowid
+            db.execute(
+                "INSERT INTO passages_fts (rowid, title, heading, text) VALUES (?, ?, ?, ?)",
+                (passage_id, parsed.title, chunk.heading, chunk.text),
+            )
+        db.execute("INSERT OR IGNORE INTO temp.seen VALUES (?)", (file_id,))
+        stats.indexed += 1
+
+    def _sweep(self, db: sqlite3.Connection, root: Path) -> int:
+        """Drop files under `root` this pass did not keep: deleted, now binary, too large or unreadable. Other
+        folders sharing the database are left alone."""
+        prefix = str(root).rstrip(os.sep) + os.sep
+        gone = [
+            file_id
+            for (file_id,) in db.execute(
+                "SELECT id FROM files WHERE substr(path, 1, ?) = ? AND id NOT IN (SELECT id FROM temp.seen)",
+                (len(prefix), prefix),
+            )
+        ]
+        for file_id in gone:
+            _delete_passages(db, file_id)
+            db.execute("DELETE FROM files WHERE id = ?", (file_id,))
+        return len(gone)
+
+    # -- reading -------------------------------------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 5) -> list[Passage]:
+        """The `k` best passages for arbitrary text: passages with every word first, then any word."""
+        k = max(1, int(k))
+        found: list[Passage] = []
+        strict, loose = fts_query(query, "AND"), fts_query(query, "OR")
+        for expression in dict.fromkeys(e for e in (strict, loose) if e):
+            seen = {(p.path, p.text) for p in found}
+            found += [p for p in self._match(expression, k) if (p.path, p.text) not in seen]
+            if len(found) >= k:
+                break
+        return found[:k]
+
+    def _match(self, expression: str, k: int) -> list[Passage]:
+        sql = f"""
+            SELECT f.path, fts.title, fts.heading, snippet(passages_fts, 2, '**', '**', '…', 40), fts.text,
+                   bm25(passages_fts, {", ".join(map(str, BM25_WEIGHTS))}) AS score
+            FROM passages_fts AS fts JOIN passages AS p ON p.id = fts.rowid JOIN files AS f ON f.id = p.file_id
+            WHERE passages_fts MATCH ? ORDER BY score LIMIT ?"""
+        with self._read_lock:
+            rows = self._reader.execute(sql, (expression, k)).fetchall()
+        return [Passage(path, title, heading, snippet, text, -score) for path, title, heading, snippet, text, score
+                in rows]
+
+    def read(self, path: str, section: str | None = None) -> tuple[str, str]:
+        """(title, text) of an indexed document, or of its first section whose heading matches `section`
+        (exactly, ignoring case, else as a substring). `path` may also be a unique tail such as "guide/intro.md"."""
+        with self._read_lock:
+            file_id, _, title = self._resolve(path)
+            rows = self._reader.execute(
+                "SELECT p.section, fts.heading, fts.text FROM passages AS p JOIN passages_fts AS fts "
+                "ON fts.rowid = p.id WHERE p.file_id = ? ORDER BY p.seq",
+                (file_id,),
+            ).fetchall()
+        if section is None or not section.strip():
+            return title, "\n\n".join(text for _, _, text in rows)
+        wanted = " ".join(section.split()).casefold()
+        headings = list(dict.fromkeys((ordinal, heading) for ordinal, heading, _ in rows))
+        match = next((h for h in headings if h[1].casefold() == wanted), None) or next(
+            (h for h in headings if wanted in h[1].casefold()), None
+        )
+        if match is None:
+            known = ", ".join(repr(h) for _, h in headings if h)[:2_000] or "none"
+            raise InputError(f"no section {section!r} in {path}; its sections are: {known}")
+        return f"{title} — {match[1]}", "\n\n".join(text for ordinal, _, text in rows if ordinal == match[0])
+
+    def locate(self, path: str) -> str:
+        """The indexed absolute path that `path` names (itself, a relative tail, or an unresolved form)."""
+        with self._read_lock:
+            return self._resolve(path)[1]
+
+    def _resolve(self, path: str) -> tuple[int, str, str]:
+        missing = InputError(f"{path!r} is not in the document index; use a path from a search result")
+        given = path.strip()
+        if not given or "\x00" in given:
+            raise missing
+        candidates = [given]
+        with contextlib.suppress(OSError, ValueError):
+            candidates.append(str(Path(given).expanduser().resolve()))
+        for candidate in dict.fromkeys(candidates):
+            row = self._reader.execute("SELECT id, path, title FROM files WHERE path = ?", (candidate,)).fetchone()
+            if row is not None:
+                return row[0], row[1], row[2]
+        relative = os.path.normpath(given)
+        if not os.path.isabs(relative) and not relative.startswith(".."):
+            tail = os.sep + relative
+            rows = self._reader.execute(
+                "SELECT id, path, title FROM files WHERE substr(path, -?) = ? LIMIT 2", (len(tail), tail)
+            ).fetchall()
+            if len(rows) == 1:  # an ambiguous tail is refused rather than guessed
+                return rows[0][0], rows[0][1], rows[0][2]
+        raise missing
+
+    def document_count(self, root: Path | None = None) -> int:
+        """Indexed files, all of them or those under `root`."""
+        with self._read_lock:
+            if root is None:
+                return int(self._reader.execute("SELECT count(*) FROM files").fetchone()[0])
+            prefix = str(Path(root).expanduser().resolve()).rstrip(os.sep) + os.sep
+            query = "SELECT count(*) FROM files WHERE substr(path, 1, ?) = ?"
+            return int(self._reader.execute(query, (len(prefix), prefix)).fetchone()[0])
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # check_same_thread=False: calls arrive on asyncio.to_thread workers; each connection has its own lock.
+    db = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable at checkpoints, and the index is rebuildable
+    return db
+
+
+def _make_private_dirs(directory: Path) -> None:
+    """Create missing folders with mode 0o700; existing ones (the user's own, say /tmp) keep their mode."""
+    missing: list[Path] = []
+    current = directory.absolute()
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+
+
+def _delete_passages(db: sqlite3.Connection, file_id: int) -> None:
+    db.execute("DELETE FROM passages_fts WHERE rowid IN (SELECT id FROM passages WHERE file_id = ?)", (file_id,))
+    db.execute("DELETE FROM passages WHERE file_id = ?", (file_id,))
+
+
+def _walk(root: Path, stats: IndexStats) -> Iterator[os.DirEntry[str]]:
+    """Files under `root`, lazily: only the folders still to visit are held, never the tree. Symlinked folders are
+    not entered, so nothing outside `root` gets in and link loops cannot happen."""
+    pending = [str(root)]
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            if entry.name not in SKIPPED_DIRS:
+                                pending.append(entry.path)
+                        elif entry.is_file():  # a symlink to a file counts; _index_file skips it
+                            yield entry
+                    except OSError:
+                        stats.errors += 1
+        except OSError:
+            stats.errors += 1

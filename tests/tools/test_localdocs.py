@@ -1,0 +1,398 @@
+"""The local-document index and its tools, on real files: sections, ranking, hostile queries, incremental updates."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deep_research_mcp.errors import InputError
+from deep_research_mcp.tools.localdocs import (
+    DocumentIndex,
+    IndexStats,
+    close_local_documents,
+    default_index_path,
+    fts_query,
+    open_local_documents,
+)
+from deep_research_mcp.tools.localdocs.parsing import PASSAGE_CHARS, chunk_sections, parse_document
+
+MARKDOWN = """---
+title: "Tidal Power Handbook"
+---
+An opening paragraph before any heading.
+
+# Turbines
+
+Tidal turbines spin in the current.
+
+```
+# a shell comment, not a heading
+```
+
+## Lagoons
+
+A lagoon stores water behind a wall.
+
+Barrages
+--------
+
+Barrages span an estuary.
+"""
+
+RST = """==========
+Wave Atlas
+==========
+
+Intro.
+
+Oscillating columns
+-------------------
+
+Air pushed by waves drives a turbine.
+
+Point absorbers
+---------------
+
+Buoys bob.
+"""
+
+HTML = """<html><head><title>Ocean Thermal</title><script>var hidden = "scriptword";</script></head>
+<body><nav>menu</nav><h1>OTEC basics</h1><p>Warm surface water boils ammonia.</p>
+<h2>Cold water pipe</h2><p>The pipe reaches a kilometre down.</p></body></html>"""
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    write(root / "handbook.md", MARKDOWN)
+    write(root / "waves" / "atlas.rst", RST)
+    write(root / "otec.html", HTML)
+    write(root / "notes.txt", "Plain notes on salinity gradients.\n\nSecond paragraph.")
+    return root
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[DocumentIndex]:
+    with DocumentIndex(tmp_path / "state" / "index" / "docs.sqlite") as opened:
+        yield opened
+
+
+# -- parsing -----------------------------------------------------------------------------------------------------
+
+
+def test_markdown_sections_titles_and_fences() -> None:
+    parsed = parse_document("handbook.md", MARKDOWN)
+    assert parsed.title == "Tidal Power Handbook"  # front matter wins over the first heading
+    assert [(s.heading, s.level) for s in parsed.sections] == [("", 0), ("Turbines", 1), ("Lagoons", 2),
+                                                               ("Barrages", 2)]
+    assert "# a shell comment" in parsed.sections[1].body
+    assert parse_document("x.markdown", "Intro\n\n# First\ntext").title == "First"
+    assert parse_document("x.md", "no headings at all").title == "x.md"
+
+
+def test_markdown_rules_are_not_headings() -> None:
+    parsed = parse_document("x.md", "# T\n\nline one\nline two\n---\n\n- item\n---\n\n---\nafter rule")
+    assert [s.heading for s in parsed.sections] == ["T"]
+
+
+def test_rst_titles_with_overlines_and_levels() -> None:
+    parsed = parse_document("atlas.rst", RST)
+    assert parsed.title == "Wave Atlas"
+    assert [(s.heading, s.level) for s in parsed.sections] == [("Wave Atlas", 1), ("Oscillating columns", 2),
+                                                               ("Point absorbers", 2)]
+    assert "=====" not in " ".join(s.body for s in parsed.sections)
+    short = parse_document("x.rst", "Long title text\n===\n\nbody")  # underline shorter than the title: prose
+    assert [s.heading for s in short.sections] == [""]
+
+
+def test_html_visible_text_title_and_sections() -> None:
+    parsed = parse_document("otec.html", HTML)
+    assert parsed.title == "Ocean Thermal"
+    assert [s.heading for s in parsed.sections] == ["", "OTEC basics", "Cold water pipe"]  # "" holds the nav text
+    assert "scriptword" not in str(parsed.sections)
+
+
+def test_plain_text_is_one_section_titled_by_file_name() -> None:
+    parsed = parse_document("notes.txt", "# not markdown here\r\nline\r\n")
+    assert parsed.title == "notes.txt" and len(parsed.sections) == 1 and "\r" not in parsed.sections[0].body
+
+
+def test_long_sections_are_chunked_on_paragraph_boundaries() -> None:
+    paragraphs = [f"Paragraph {n} " + "word " * 60 for n in range(40)]
+    giant = "x" * 5_000  # one unbroken token: cut anyway
+    parsed = parse_document("long.md", "# Long\n\n" + "\n\n".join(paragraphs) + "\n\n" + giant)
+    chunks = chunk_sections(parsed.sections)
+    assert len(chunks) > 5 and all(len(c.text) <= PASSAGE_CHARS for c in chunks)
+    assert all(c.heading == "Long" and c.section == 0 for c in chunks)
+    assert chunks[0].text.startswith("# Long\n\nParagraph 0 ")
+    assert all(c.text.startswith(("Paragraph", "x")) for c in chunks[1:])  # never cut inside a paragraph
+
+
+# -- index and search --------------------------------------------------------------------------------------------
+
+
+def test_index_search_and_read(index: DocumentIndex, docs: Path) -> None:
+    stats = index.index_directory(docs)
+    assert (stats.seen, stats.indexed, stats.unchanged, stats.errors) == (4, 4, 0, 0)
+    [hit] = index.search("ammonia boils", k=3)[:1]
+    assert hit.path == str((docs / "otec.html").resolve()) and hit.title == "Ocean Thermal"
+    assert hit.heading == "OTEC basics" and "**ammonia**" in hit.snippet and hit.score > 0
+    title, text = index.read(str(docs / "handbook.md"))
+    assert title == "Tidal Power Handbook"
+    assert text.startswith("An opening paragraph") and "## Lagoons" in text and text.index("Turbines") < text.index(
+        "Barrages")
+    assert index.read(str(docs / "waves" / "atlas.rst"), "point ABSORBERS") == (
+        "Wave Atlas — Point absorbers", "## Point absorbers\n\nBuoys bob.")
+    assert index.read("waves/atlas.rst", "oscillating")[0] == "Wave Atlas — Oscillating columns"  # tail, substring
+    with pytest.raises(InputError, match="not in the document index"):
+        index.read(str(docs / "missing.md"))
+    with pytest.raises(InputError, match="'Turbines'"):  # an unknown section lists the real ones
+        index.read(str(docs / "handbook.md"), "Nonexistent")
+    assert index.document_count() == 4 and index.document_count(docs / "waves") == 1
+
+
+def test_bm25_ranks_the_best_match_first(index: DocumentIndex, tmp_path: Path) -> None:
+    root = tmp_path / "rank"
+    write(root / "focused.md", "# Photovoltaic cells\n\nPhotovoltaic cells convert light. Photovoltaic panels.")
+    write(root / "passing.md", "# Gardening\n\nTomatoes, beans and one photovoltaic lamp in a long list of things "
+                               + "unrelated garden words " * 30)
+    write(root / "neither.md", "# Cooking\n\nBread and butter.")
+    index.index_directory(root)
+    hits = index.search("photovoltaic cells")
+    assert [Path(h.path).name for h in hits] == ["focused.md", "passing.md"]
+    assert hits[0].score > hits[1].score
+    # AND-first: a passage with every word outranks one with a single very frequent word.
+    write(root / "spam.md", "# Cells\n\n" + "cells " * 50)
+    index.index_directory(root)
+    assert Path(index.search("photovoltaic cells", k=3)[0].path).name == "focused.md"
+
+
+def test_stemming_and_diacritics(index: DocumentIndex, tmp_path: Path) -> None:
+    write(tmp_path / "d" / "a.md", "# Café culture\n\nThe researchers were indexing documents.")
+    index.index_directory(tmp_path / "d")
+    assert index.search("cafe")[0].heading == "Café culture"
+    assert index.search("index document research")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"', '""', "*", "a*", "NEAR(", "NEAR(a b", "-", "-tidal", "AND OR", "AND", "NOT", "(", ")", "tidal)", "^",
+     "col:tidal", "🌊", "🌊 tidal 🌊", "", "   ", "'", "x" * 5_000, "tidal " * 200, "_", "a_b", "\x00", "{a b}"],
+)
+def test_hostile_queries_never_raise(index: DocumentIndex, docs: Path, query: str) -> None:
+    index.index_directory(docs)
+    hits = index.search(query, k=5)
+    assert isinstance(hits, list) and len(hits) <= 5
+
+
+def test_fts_query_quotes_every_word() -> None:
+    assert fts_query('NEAR("tidal" * -power)') == '"near" OR "tidal" OR "power"'
+    assert fts_query("the power of the tide", "AND") == '"power" AND "tide"'
+    assert fts_query("the of") == '"the" OR "of"'  # only stopwords: keep them rather than search nothing
+    assert fts_query("🌊 ... ***") == ""
+
+
+# -- incremental updates -----------------------------------------------------------------------------------------
+
+
+def test_incremental_touch_edit_delete(index: DocumentIndex, docs: Path) -> None:
+    index.index_directory(docs)
+    again = index.index_directory(docs)
+    assert (again.indexed, again.unchanged, again.removed) == (0, 4, 0)
+
+    notes = docs / "notes.txt"
+    later = time.time_ns() + 5_000_000_000
+    os.utime(notes, ns=(later, later))  # touched, same bytes: no reparse, mtime remembered
+    touched = index.index_directory(docs)
+    assert (touched.indexed, touched.unchanged) == (0, 4)
+    assert index.index_directory(docs).unchanged == 4
+
+    write(docs / "handbook.md", "# Turbines\n\nNow about axial flow rotors.")
+    write(docs / "new.md", "# New\n\nFresh narwhal facts.")
+    (docs / "waves" / "atlas.rst").unlink()
+    changed = index.index_directory(docs)
+    assert (changed.indexed, changed.unchanged, changed.removed) == (2, 2, 1)
+    assert index.search("axial rotors")[0].path.endswith("handbook.md")
+    assert not index.search("lagoon")  # the old text of the edited file is gone
+    assert not index.search("buoys")  # and so is the deleted file
+    assert index.search("narwhal")[0].title == "New"
+
+
+def test_folders_sharing_one_database_do_not_remove_each_other(index: DocumentIndex, tmp_path: Path) -> None:
+    write(tmp_path / "a" / "one.md", "# One\n\nalpha")
+    write(tmp_path / "ab" / "two.md", "# Two\n\nbeta")  # a sibling whose name extends the other's
+    index.index_directory(tmp_path / "a")
+    index.index_directory(tmp_path / "ab")
+    assert index.index_directory(tmp_path / "a").removed == 0
+    assert index.document_count() == 2
+
+
+def test_binary_huge_non_utf8_unsupported_and_symlinks(index: DocumentIndex, tmp_path: Path) -> None:
+    root = tmp_path / "mixed"
+    write(root / "ok.md", "# Fine\n\nordinary")
+    write(root / "binary.txt", b"PK\x03\x04\x00\x00" + bytes(range(256)))
+    write(root / "huge.md", "# Huge\n\n" + "z" * 20_000)
+    write(root / "latin1.txt", "Caf\xe9 cr\xe8me br\xfbl\xe9e".encode("latin-1"))
+    write(root / "utf16.txt", "utf sixteen marmalade".encode("utf-16"))
+    write(root / "image.png", b"\x89PNG")
+    write(root / ".hidden" / "secret.md", "# Secret\n\nhiddenword")
+    outside = write(tmp_path / "outside" / "leak.md", "# Leak\n\nleakword")
+    (root / "link.md").symlink_to(outside)
+    (root / "linkdir").symlink_to(outside.parent, target_is_directory=True)
+    stats = index.index_directory(root, max_file_bytes=10_000)
+    assert (stats.indexed, stats.skipped_binary, stats.skipped_large, stats.errors) == (3, 1, 1, 0)
+    assert stats.skipped_unsupported == 2  # image.png and the file symlink
+    assert not index.search("leakword") and not index.search("hiddenword")
+    [hit] = index.search("crème marmalade", k=1) or [None]
+    assert hit is not None
+    _, text = index.read(str(root / "latin1.txt"))
+    assert "\ufffd" in text and "Caf" in text
+    assert index.search("marmalade")[0].path.endswith("utf16.txt")
+
+    # A file that turns binary or grows too big leaves the index.
+    write(root / "ok.md", b"\x00\x01")
+    assert index.index_directory(root, max_file_bytes=10_000).removed == 1
+
+
+def test_many_files_with_progress(index: DocumentIndex, tmp_path: Path) -> None:
+    root = tmp_path / "many"
+    for n in range(3_000):
+        write(root / f"d{n % 30:02d}" / f"f{n}.md", f"# Note {n}\n\nItem {n} mentions token{n % 97} and lorem.")
+    snapshots: list[IndexStats] = []
+    started = time.perf_counter()
+    stats = index.index_directory(root, progress=snapshots.append)
+    elapsed = time.perf_counter() - started
+    assert stats.indexed == 3_000 and stats.seen == 3_000
+    assert len(snapshots) >= 15  # one per 200-file batch, plus the final one
+    assert [s.seen for s in snapshots] == sorted(s.seen for s in snapshots) and snapshots[-1] == stats
+    assert elapsed < 8, f"3,000 small files took {elapsed:.1f} s"
+    assert len(index.search("token42", k=10)) == 10
+    assert index.index_directory(root).unchanged == 3_000
+
+
+def test_database_location_modes_and_recovery(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    path = default_index_path(data_dir, tmp_path / "." / "docs")
+    assert path == default_index_path(data_dir, tmp_path / "docs") and path.parent == data_dir / "index"
+    assert len(path.stem) == 16 and path.suffix == ".sqlite"
+    with DocumentIndex(path):
+        pass
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    with sqlite3.connect(path) as old:  # an index from another schema version is rebuilt, not misread
+        old.execute("PRAGMA user_version = 99")
+    old.close()
+    with DocumentIndex(path) as reopened:
+        assert reopened.document_count() == 0
+
+    garbage = write(tmp_path / "garbage.sqlite", b"this is not a database at all" * 100)
+    with pytest.raises(InputError, match="delete it to rebuild"):
+        DocumentIndex(garbage)
+    with pytest.raises(InputError, match="cannot create the index file"):
+        DocumentIndex(garbage / "below-a-file.sqlite")
+
+
+def test_missing_folder_is_an_input_error(index: DocumentIndex, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        index.index_directory(tmp_path / "nope")
+    write(tmp_path / "file.md", "x")
+    with pytest.raises(InputError, match="is not a folder"):
+        index.index_directory(tmp_path / "file.md")
+
+
+# -- tools -------------------------------------------------------------------------------------------------------
+
+
+async def test_tools_return_documents_with_absolute_paths(docs: Path, tmp_path: Path) -> None:
+    progress: list[IndexStats] = []
+    tools = await open_local_documents(docs, tmp_path / "db.sqlite", progress=progress.append)
+    try:
+        search, read = tools
+        assert (search.name, read.name) == ("search_documents", "read_document") and progress
+        result = await search.call({"query": "turbine", "k": 10})
+        assert result.documents and "read_document" in result.text
+        assert all(Path(d.locator).is_absolute() and Path(d.locator).is_file() for d in result.documents)
+        assert len({d.locator for d in result.documents}) == len(result.documents)  # one document per file
+        titles = {Path(d.locator).name: d.title for d in result.documents}
+        assert titles["handbook.md"] == "Tidal Power Handbook — Turbines"
+        assert "Wave Atlas" in titles["atlas.rst"]
+
+        assert len((await search.call({"query": "water", "k": 1})).documents) == 1
+        assert len((await search.call({"query": "water", "k": "lots"})).documents) >= 1  # junk k: default
+        assert "Give a query" in (await search.call({"query": "  "})).text
+        assert "No local documents" in (await search.call({"query": "zeppelin"})).text
+
+        whole = await read.call({"path": "handbook.md"})
+        [doc] = whole.documents
+        assert doc.locator == str((docs / "handbook.md").resolve()) and "Barrages span" in doc.content
+        part = await read.call({"path": doc.locator, "section": "lagoons"})
+        assert part.documents[0].content == "## Lagoons\n\nA lagoon stores water behind a wall."
+        assert part.documents[0].locator == doc.locator
+        assert "not in the document index" in (await read.call({"path": "/etc/passwd"})).text
+        assert "no section" in (await read.call({"path": doc.locator, "section": "zzz"})).text
+        assert (await read.call({"path": doc.locator, "section": None})).documents
+    finally:
+        close_local_documents(tools)
+
+
+async def test_read_document_caps_long_text_and_searches_run_concurrently(tmp_path: Path) -> None:
+    root = tmp_path / "long"
+    write(root / "big.md", "# Big\n\n" + "\n\n".join(f"Paragraph {n} " + "filler " * 100 for n in range(200)))
+    tools = await open_local_documents(root, tmp_path / "db.sqlite")
+    try:
+        search, read = tools
+        read.max_chars = 10_000  # type: ignore[attr-defined]
+        [doc] = (await read.call({"path": str(root / "big.md")})).documents
+        assert len(doc.content) < 10_200 and "more characters not shown" in doc.content
+        results = await asyncio.gather(*(search.call({"query": f"paragraph {n}"}) for n in range(40)))
+        assert all(r.documents for r in results)
+    finally:
+        close_local_documents(tools)
+
+
+async def test_open_local_documents_refuses_missing_and_empty_folders(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        await open_local_documents(tmp_path / "nope", tmp_path / "db.sqlite")
+    write(tmp_path / "empty" / "picture.jpg", b"\xff\xd8")
+    with pytest.raises(InputError, match="no documents"):
+        await open_local_documents(tmp_path / "empty", tmp_path / "db.sqlite")
+
+
+def test_close_stops_a_running_build_at_the_next_file(tmp_path: Path) -> None:
+    root = tmp_path / "stop"
+    for n in range(450):
+        write(root / f"f{n}.txt", f"note {n}")
+    index = DocumentIndex(tmp_path / "db.sqlite")
+    closer: list[threading.Thread] = []
+
+    def progress(stats: IndexStats) -> None:
+        if not closer:  # close from another thread, as a cancelled open_local_documents does
+            closer.append(threading.Thread(target=index.close))
+            closer[0].start()
+            time.sleep(0.2)  # let close() flag the stop and wait for the writer
+
+    with pytest.raises(InterruptedError):
+        index.index_directory(root, progress=progress)
+    closer[0].join(timeout=5)
+    assert not closer[0].is_alive()
+    with DocumentIndex(tmp_path / "db.sqlite") as reopened:  # the first batch was committed, the rest not
+        assert reopened.document_count() == 200
