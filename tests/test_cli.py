@@ -53,7 +53,7 @@ def test_empty_question_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_missing_docs_folder_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run_cli(capsys, "run", "q?", "--scripted", "--docs", str(tmp_path / "nope"))
-    assert code == 2 and "is not a folder" in err
+    assert code == 2 and "does not exist" in err
 
 
 def test_scripted_run_over_docs_writes_a_cited_report(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -111,3 +111,9 @@ def test_console_script_runs_end_to_end(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(out_path)
     assert out_path.read_text().startswith("# ")
+
+
+def test_empty_docs_folder_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    code, _, err = run_cli(capsys, "run", "q?", "--scripted", "--docs", str(tmp_path), "-q")
+    assert code == 2 and "no documents to index" in err

@@ -29,8 +29,7 @@ from .engine.run import ResearchEngine
 from .errors import ConfigError, DeepResearchError, InputError
 from .llm.factory import ModelHub
 from .settings import Settings
-from .tools.base import ResearchTool
-from .tools.memory import InMemoryDocuments
+from .tools.toolbox import open_toolbox
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CLARIFY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 SCRIPTED_MODEL = "openai:scripted"
@@ -92,17 +91,6 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "invalid settings:\n  " + "\n  ".join(lines)
 
 
-def load_tools(docs: Path | None) -> list[ResearchTool]:
-    if docs is None:
-        return []
-    if not docs.is_dir():
-        raise InputError(f"--docs: {docs} is not a folder")
-    tool = InMemoryDocuments.from_directory(docs)
-    if not tool.documents:
-        raise InputError(f"--docs: no .md, .txt or .rst files under {docs}")
-    return [tool]
-
-
 def write_atomically(path: Path, text: str) -> None:
     """Write to a temporary file beside `path`, then rename, so a crash never leaves half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,15 +136,17 @@ async def scripted_backend(scenario_path: str, settings: Settings) -> AsyncItera
 
 
 async def run_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    tools = load_tools(args.docs)
     view = ProgressView(console, args.quiet)
     async with contextlib.AsyncExitStack() as stack:
         if args.scripted is not None:
             settings = await stack.enter_async_context(scripted_backend(args.scripted, settings))
         hub = await stack.enter_async_context(ModelHub(settings))
+        if args.docs is not None and not args.quiet:
+            console.print(f"indexing {args.docs} (incremental)", highlight=False)
+        tools = await stack.enter_async_context(open_toolbox(settings, docs=args.docs))
         engine = ResearchEngine(hub.stage_models(), tools, EngineConfig.from_settings(settings))
-        if not tools:
-            console.print("note: no research tools configured (--docs DIR); researchers can only reason.",
+        if args.docs is None:
+            console.print("note: no local documents given (--docs DIR); researchers can only fetch URLs they know.",
                           style="yellow")
         if not args.quiet:
             view.status = stack.enter_context(console.status("starting"))
@@ -190,14 +180,14 @@ def report_result(args: argparse.Namespace, result: ResearchResult, console: Con
     return EXIT_OK
 
 
-def index_command(args: argparse.Namespace, console: Console) -> int:
+def index_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     """Build or update the index of a folder; prints the index path on stdout, like `run` prints the report's."""
     from .tools.localdocs import DocumentIndex, IndexStats, default_index_path
 
     root: Path = args.dir
     if not root.is_dir():
         raise InputError(f"{root} is not a folder" if root.exists() else f"{root} does not exist")
-    db_path = args.db or default_index_path(Settings().data_dir, root)
+    db_path = args.db or default_index_path(settings.data_dir, root)
     last_line = 0.0
 
     def progress(stats: IndexStats) -> None:
@@ -234,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("DEEP_RESEARCH_LOG_LEVEL", "WARNING"), stream=sys.stderr)
     try:
         if args.command == "index":
-            return index_command(args, console)
+            return index_command(args, Settings(), console)
         settings = settings_from_args(args)
         return asyncio.run(run_command(args, settings, console))
     except ValidationError as exc:

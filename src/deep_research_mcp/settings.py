@@ -91,6 +91,18 @@ class Settings(BaseSettings):
     context_windows: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_CONTEXT_WINDOWS))
 
     http_max_connections: PositiveInt = 50
+    http_max_connections_per_host: PositiveInt = 8
+    http_dns_cache_ttl_s: PositiveInt = 60
+
+    # fetch_url: on unless switched off; refuses private, loopback and link-local addresses unless allowed here
+    # (networks such as "10.1.0.0/16" or host names such as "wiki.corp", "*.corp"; JSON list in the environment).
+    fetch_enabled: bool = True
+    fetch_allow: list[str] = Field(default_factory=list)
+    fetch_timeout_s: PositiveFloat = 20.0
+    fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+    fetch_max_bytes: PositiveInt = 5_000_000
+    fetch_max_decompressed_bytes: PositiveInt = 10_000_000
+    fetch_max_chars: PositiveInt = 50_000
     data_dir: Path = Field(default_factory=default_data_dir)
 
     @field_validator("research_model", "summarization_model", "compression_model", "final_report_model")
