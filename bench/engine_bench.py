@@ -21,6 +21,7 @@ import math
 import os
 import platform
 import resource
+import signal
 import statistics
 import sys
 import tempfile
@@ -140,6 +141,8 @@ class RunMeasure:
     researcher_s: list[float]
     citations: int
     warnings: list[str]
+    engine_cpu_s: float
+    server_cpu_s: float | None
 
 
 @dataclass(slots=True)
@@ -204,6 +207,11 @@ class ServerProcess:
             assert self._proc.stdout is not None
             line = await asyncio.wait_for(self._proc.stdout.readline(), SERVER_START_TIMEOUT_S)
             self.url = line.decode().strip()
+            if not line:
+                # EOF: the server is exiting by itself. Let it finish, so stop() does not signal a dead process
+                # (Popen.send_signal reaps it first and races asyncio's child watcher, which then logs a warning).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._proc.wait(), SERVER_STOP_TIMEOUT_S)
             if not self.url.startswith("http://"):
                 raise RuntimeError(f"scripted server did not start: {self._stderr()}")
         except BaseException:
@@ -223,12 +231,29 @@ class ServerProcess:
         proc, self._proc = self._proc, None
         if proc is None or proc.returncode is not None:
             return
-        proc.terminate()
         try:
+            with contextlib.suppress(ProcessLookupError):  # it may have exited since the check above
+                proc.terminate()
             await asyncio.wait_for(proc.wait(), SERVER_STOP_TIMEOUT_S)
         except TimeoutError:
             proc.kill()
             await proc.wait()
+        finally:
+            if proc.returncode is None:
+                # Interrupted while waiting (a second Ctrl-C): still never leave the server running.
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+
+    def cpu_s(self) -> float | None:
+        """The server's CPU seconds so far (Linux /proc), to tell its share of the overhead from the engine's."""
+        if self._proc is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        # utime and stime are fields 14 and 15 of stat(5); the split above starts at field 3.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     async def stats(self, client: httpx2.AsyncClient) -> dict[str, Any]:
         response = await client.get(self.url + "/stats")
@@ -299,10 +324,14 @@ async def run_once(engine: ResearchEngine, tool: InMemoryDocuments, server: Serv
                    client: httpx2.AsyncClient) -> RunMeasure:
     before = await server.stats(client)
     tools_before = tool.calls
+    server_cpu = server.cpu_s()
     clock = PhaseClock()
+    cpu = time.process_time()
     clock.started = started = time.perf_counter()
     result = await engine.run(QUESTION, on_event=clock)
     wall = time.perf_counter() - started
+    engine_cpu = time.process_time() - cpu
+    server_cpu_after = server.cpu_s()
     after = await server.stats(client)
     # Deltas, because repeats of a scenario share one server whose counters only grow.
     by_stage = {
@@ -322,6 +351,8 @@ async def run_once(engine: ResearchEngine, tool: InMemoryDocuments, server: Serv
         researcher_s=clock.unit_s,
         citations=result.citations.cited,
         warnings=result.warnings,
+        engine_cpu_s=engine_cpu,
+        server_cpu_s=None if server_cpu is None or server_cpu_after is None else server_cpu_after - server_cpu,
     )
 
 
@@ -415,6 +446,9 @@ def details(r: ScenarioResult) -> str:
         unit_floor = spec.tool_calls * (spec.llm_latency_s + spec.tool_latency_s) + 2 * spec.llm_latency_s
         out.append(f"- one researcher: mean {statistics.mean(run.researcher_s):.3f} s, max {max(run.researcher_s):.3f}"
                    f" s (floor {unit_floor:.2f} s)")
+    server_cpu = "n/a" if run.server_cpu_s is None else f"{run.server_cpu_s:.2f} s"
+    out.append(f"- CPU during the run: engine process {run.engine_cpu_s:.3f} s, scripted server {server_cpu}"
+               " (2 cores shared; clock-tick resolution for the server)")
     if len(r.runs) > 1:
         serial = 5 + spec.waves * (spec.tool_calls + 2)
         out.append(f"- walls: {', '.join(f'{w:.3f}' for w in r.walls)} s; median {r.wall_s:.3f}, min {min(r.walls):.3f}"
@@ -431,10 +465,18 @@ def machine() -> str:
     return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
-def as_json(results: list[ScenarioResult], quick: bool, rss: dict[str, Any]) -> dict[str, Any]:
+def load_average() -> float | None:
+    # Other work on the machine shows up as overhead (the zero-latency run is CPU-bound), so it is printed alongside.
+    with contextlib.suppress(OSError, AttributeError):
+        return os.getloadavg()[0]
+    return None
+
+
+def as_json(results: list[ScenarioResult], quick: bool, rss: dict[str, Any], load: dict[str, Any]) -> dict[str, Any]:
     return {
         "date": dt.date.today().isoformat(),
         "machine": machine(),
+        "load_average_1min": load,
         "quick": quick,
         "rss": rss,
         "scenarios": [
@@ -460,6 +502,11 @@ def as_json(results: list[ScenarioResult], quick: bool, rss: dict[str, Any]) -> 
 
 async def main_async(specs: list[Spec], *, quick: bool, json_path: Path | None) -> int:
     results: list[ScenarioResult] = []
+    main_task = asyncio.current_task()
+    if main_task is not None and sys.platform != "win32":
+        # SIGTERM would otherwise end the process on the spot and orphan the server; cancelling runs the finallys.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp:
         for spec in specs:
             print(f"running {spec.name}: {spec.title}, floor {spec.floor_s():.2f} s ...", file=sys.stderr, flush=True)
@@ -469,6 +516,7 @@ async def main_async(specs: list[Spec], *, quick: bool, json_path: Path | None) 
             results.append(result)
             print(f"  wall {result.wall_s:.3f} s", file=sys.stderr, flush=True)
 
+    load_after = load_average()
     # The RSS figure is the one after the widest fan-out (20 topics); without that scenario, after the last one.
     widest = next((r for r in results if r.spec.name == "20-topics"), results[-1])
     rss_label, peak = widest.spec.name, widest.rss_after_mb
@@ -477,6 +525,8 @@ async def main_async(specs: list[Spec], *, quick: bool, json_path: Path | None) 
     print()
     mode = " — QUICK (latencies × 0.1)" if quick else ""
     print(f"Engine benchmark — {dt.date.today().isoformat()} — {machine()}{mode}")
+    if load_before is not None and load_after is not None:
+        print(f"Load average (1 min): {load_before:.2f} before, {load_after:.2f} after")
     print()
     print(table(results))
     print()
@@ -492,7 +542,8 @@ async def main_async(specs: list[Spec], *, quick: bool, json_path: Path | None) 
     problems = [p for r in results for p in r.problems]
     if json_path is not None:
         rss = {"baseline_mb": base, "peak_mb": peak, "after": rss_label, "target_mb": RSS_TARGET_MB}
-        json_path.write_text(json.dumps(as_json(results, quick, rss), indent=2), encoding="utf-8")
+        load = {"before": load_before, "after": load_after}
+        json_path.write_text(json.dumps(as_json(results, quick, rss, load), indent=2), encoding="utf-8")
         print(f"results written to {json_path}")
     return 1 if problems else 0
 
@@ -507,7 +558,11 @@ def main(argv: list[str] | None = None) -> int:
     specs = [s for s in SPECS if not args.only or s.name in args.only]
     if args.quick:
         specs = [s.scaled(QUICK_SCALE) for s in specs]
-    return asyncio.run(main_async(specs, quick=args.quick, json_path=args.json))
+    try:
+        return asyncio.run(main_async(specs, quick=args.quick, json_path=args.json))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted; the scripted server was stopped", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
