@@ -1,0 +1,80 @@
+"""All configured upstream servers: their shared sessions, and the research tools they currently offer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Self, TextIO
+
+import mcp_types as types
+
+from .config import ServerConfig, load_mcp_config
+from .sessions import UpstreamSession, describe
+from .tool import UpstreamTool, unique_tool_names
+
+log = logging.getLogger(__name__)
+
+
+class UpstreamManager:
+    """Owns one `UpstreamSession` per server. Create once per process; `close()` (or `async with`) on shutdown.
+
+    Nothing connects until `tools()` or a tool call needs it. A server that cannot be reached is left out of
+    `tools()` (the reason is in `errors` and the log) rather than failing the others.
+    """
+
+    def __init__(self, servers: Mapping[str, ServerConfig], *, errlog: TextIO | None = None) -> None:
+        self.sessions: dict[str, UpstreamSession] = {
+            name: UpstreamSession(name, config, errlog=errlog) for name, config in servers.items()
+        }
+        self.errors: dict[str, str] = {}  # server -> why its tools are missing from the last tools()
+
+    @classmethod
+    def from_config_file(cls, path: str | Path, *, errlog: TextIO | None = None) -> UpstreamManager:
+        return cls(load_mcp_config(path), errlog=errlog)
+
+    @property
+    def sessions_opened(self) -> int:
+        """Sessions opened so far, all servers together (reconnects count)."""
+        return sum(session.opened for session in self.sessions.values())
+
+    async def tools(self) -> list[UpstreamTool]:
+        """The allowed tools of every reachable server, named `<server>__<tool>`; refetched only after a change."""
+        listings: dict[str, list[types.Tool]] = {}
+        async with asyncio.TaskGroup() as tg:
+            for name, session in self.sessions.items():
+                tg.create_task(self._list_one(name, session, listings))
+        chosen = [
+            (name, tool)
+            for name, session in self.sessions.items()
+            for tool in listings.get(name, [])
+            if session.config.allows(tool.name)
+        ]
+        names = unique_tool_names((server, tool.name) for server, tool in chosen)
+        return [UpstreamTool(self.sessions[server], tool, names[(server, tool.name)]) for server, tool in chosen]
+
+    async def _list_one(self, name: str, session: UpstreamSession, out: dict[str, list[types.Tool]]) -> None:
+        # Catches everything but cancellation: one broken server must not cancel its siblings' listings.
+        try:
+            out[name] = await session.list_tools()
+        except Exception as exc:
+            reason = describe(exc)
+            self.errors[name] = reason
+            log.warning("upstream MCP server %r offers no tools: %s", name, reason)
+        else:
+            self.errors.pop(name, None)
+
+    async def close(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            for session in self.sessions.values():
+                tg.create_task(session.close())
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()

@@ -1,0 +1,180 @@
+"""A tiny search MCP server of our own, the upstream the upstream-tool tests and the benchmark talk to.
+
+    python tests/tools/upstream/search_server.py                      # stdio
+    python tests/tools/upstream/search_server.py --http [--port 0]    # streamable HTTP on 127.0.0.1
+
+In HTTP mode it prints `PORT=<n>` on stdout once the socket listens, so a parent can use port 0. It serves a small
+fixed corpus and a handful of tools that each exercise one result shape (structured content, resource links,
+embedded resources, plain text, images) or one failure (isError, slow, oversized).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+
+import mcp_types as types
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import BaseModel
+
+CORPUS: list[dict[str, str]] = [
+    {
+        "url": "https://corpus.test/tidal-lagoons",
+        "title": "Tidal lagoons",
+        "content": "Tidal lagoons store energy by impounding sea water behind a sea wall and releasing it through "
+        "turbines when the tide turns.",
+    },
+    {
+        "url": "https://corpus.test/pumped-hydro",
+        "title": "Pumped hydro storage",
+        "content": "Pumped hydro stores energy by pumping water uphill when power is cheap and releasing it "
+        "through turbines when it is needed.",
+    },
+    {
+        "url": "https://corpus.test/flywheels",
+        "title": "Flywheels",
+        "content": "Flywheels store energy as rotational momentum in a heavy spinning rotor.",
+    },
+    {
+        "url": "https://corpus.test/batteries",
+        "title": "Grid batteries",
+        "content": "Grid batteries store energy chemically and answer demand within milliseconds.",
+    },
+]
+
+
+class Hit(BaseModel):
+    url: str
+    title: str
+    snippet: str
+
+
+class SearchResults(BaseModel):
+    results: list[Hit]
+
+
+def _rank(query: str, k: int) -> list[dict[str, str]]:
+    terms = {t for t in query.lower().split() if len(t) > 2}
+    scored = [(sum(t in (d["title"] + " " + d["content"]).lower() for t in terms), i) for i, d in enumerate(CORPUS)]
+    return [CORPUS[i] for score, i in sorted(scored, key=lambda p: (-p[0], p[1]))[:k] if score > 0]
+
+
+def build_server() -> MCPServer:
+    server = MCPServer(
+        "corpus-search", instructions="Search a small fixed corpus about energy storage.", log_level="WARNING"
+    )
+
+    @server.tool(description="Search the corpus; results carry url, title and snippet as structured content.")
+    def search(query: str, k: int = 3) -> SearchResults:
+        return SearchResults(results=[Hit(url=d["url"], title=d["title"], snippet=d["content"]) for d in
+                                      _rank(query, k)])
+
+    @server.tool(description="Search the corpus; results are resource links.")
+    def search_links(query: str, k: int = 3) -> types.CallToolResult:
+        links: list[types.ContentBlock] = [
+            types.ResourceLink(uri=d["url"], name=d["title"].lower().replace(" ", "-"), title=d["title"],
+                               description=d["content"])
+            for d in _rank(query, k)
+        ]
+        return types.CallToolResult(content=links)
+
+    @server.tool(description="Read one corpus page as an embedded text resource.")
+    def read(url: str) -> types.CallToolResult:
+        for d in CORPUS:
+            if d["url"] == url:
+                page = types.TextResourceContents(uri=url, mime_type="text/markdown", text=f"# {d['title']}\n\n"
+                                                  f"{d['content']}")
+                return types.CallToolResult(content=[types.EmbeddedResource(resource=page)])
+        raise ToolError(f"no such page: {url}")
+
+    @server.tool(description="Answer in plain text; mentions a source link when one matches.", structured_output=False)
+    def plain(query: str) -> str:
+        hits = _rank(query, 1)
+        if not hits:
+            return f"Nothing about {query!r} in the corpus."
+        return f"The best match is {hits[0]['title']} at {hits[0]['url']} : {hits[0]['content']}"
+
+    @server.tool(description="Return a chart image, a binary resource and a caption.")
+    def chart() -> types.CallToolResult:
+        blob = types.BlobResourceContents(uri="https://corpus.test/chart.bin", mime_type="application/octet-stream",
+                                          blob="AAAA")
+        return types.CallToolResult(content=[
+            types.ImageContent(data="iVBORw0KGgo=", mime_type="image/png"),
+            types.EmbeddedResource(resource=blob),
+            types.TextContent(text="Storage capacity by type."),
+        ])
+
+    @server.tool(description="Return a text of exactly `chars` characters.")
+    def big(chars: int) -> str:
+        return ("energy storage " * (chars // 15 + 1))[:chars]
+
+    @server.tool(description="Always fails with the given message.")
+    def fail(message: str) -> str:
+        raise ToolError(message)
+
+    @server.tool(description="Sleep, then answer.")
+    async def slow(seconds: float) -> str:
+        await asyncio.sleep(seconds)
+        return f"slept {seconds}"
+
+    @server.tool(description="The value of one HTTP request header (empty over stdio).", structured_output=False)
+    def header(name: str, ctx: Context) -> str:
+        return (ctx.headers or {}).get(name.lower(), "")
+
+    @server.tool(description="Exit the server process at once, as a crash would.")
+    def crash() -> str:
+        os._exit(1)
+
+    @server.tool(description="The server's process id (tests kill it).")
+    def pid() -> int:
+        return os.getpid()
+
+    @server.tool(description="Register a new tool `extra` and tell the client the tool list changed.")
+    async def add_tool(ctx: Context) -> str:
+        def extra(query: str) -> str:
+            return f"extra answer for {query}"
+
+        server.add_tool(extra, description="A tool that appears at run time.")
+        # The 2026 wire delivers list changes only on subscriptions/listen streams; older wires send them directly.
+        if ctx.request_context.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            await ctx.notify_tools_changed()
+        else:
+            await ctx.request_context.session.send_tool_list_changed()
+        return "added"
+
+    return server
+
+
+async def serve_http(server: MCPServer, port: int) -> None:
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    # Listening before the port is announced: a client that connects while uvicorn still starts waits in the
+    # backlog instead of being refused.
+    sock.listen(128)
+    print(f"PORT={sock.getsockname()[1]}", flush=True)
+    config = uvicorn.Config(server.streamable_http_app(), log_level="warning", lifespan="on")
+    await uvicorn.Server(config).serve(sockets=[sock])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    server = build_server()
+    if args.http:
+        asyncio.run(serve_http(server, args.port))
+    else:
+        server.run("stdio")
+
+
+if __name__ == "__main__":
+    main()
