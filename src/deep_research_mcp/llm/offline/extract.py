@@ -1,0 +1,368 @@
+"""Extractive reading without a model: markdown-aware sentence splitting, crude stemming, BM25-style ranking.
+
+Everything here works on the few documents one researcher retrieved, never on a whole corpus, so simple
+per-call statistics (document frequencies over the candidate sentences) are both cheap and good enough.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Hyphenated, dotted and snake_case compounds stay one token ("deep-research-mcp" is a name, not three words).
+_TOKEN = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
+_PART = re.compile(r"[-_.]")
+
+
+def word_set(text: str) -> frozenset[str]:
+    """A word list written as one string, so long lists stay readable."""
+    return frozenset(text.split())
+
+
+STOPWORDS = word_set(
+    """a about above after again against all also am an and any are aren as at be because been before being below
+    between both but by can cannot could did didn do does doesn doing don down during each either else ever every few
+    for from further get gets got had has have having he her here hers herself him himself his how i if in into is isn
+    it its itself just let me might more most much must my myself need no nor not now of off on once one only or other
+    our ours out over own per please same shall she should so some such than that the their theirs them themselves
+    then there these they this those through thus to too under until up upon us very via was wasn we were what when
+    where whether which while who whom whose why will with within without would yet you your yours"""
+)
+# Question scaffolding: words that shape a request but say nothing about its subject.
+GENERIC = word_set(
+    """compare compared comparing comparison difference differences differ differs distinguish explain describe
+    overview tell know want like way ways thing things work works working mean means meaning versus vs kind kinds
+    type types main key major primary important example examples better best worse worst list give show find
+    happen happens happened use used using handle handles handled handling keep keeps kept make makes made
+    making ensure ensures deal deals dealt"""
+)
+_ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|cf|approx|dr|mr|mrs|ms|st|no|fig|inc|ltd|jr|sr)\.$", re.IGNORECASE)
+_INITIAL = re.compile(r"\b[A-Z]\.$")  # "J. Smith", but not "13.5 m."
+_ANAPHORA = re.compile(r"^(?:it|its|this|these|that|those|they|their|he|she|his|her)\b", re.IGNORECASE)
+_BOILERPLATE = re.compile(r"^(?:see|read|click|visit|learn more|for more|check out|subscribe|sign up)\b", re.IGNORECASE)
+# Any word may open a sentence ("… as low as 49%. deep-research-mcp makes …"); abbreviations are merged back after.
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[`*_]?[A-Za-z0-9])")
+_FENCE = re.compile(r"^(```|~~~)")
+_HEADING = re.compile(r"^#{1,6}(\s|$)")
+_RULE = re.compile(r"^([-*_=]\s*){3,}$")
+_TABLE_SEPARATOR = re.compile(r"^\|?[\s:|-]+\|[\s:|-]*$")
+_HTML_LINE = re.compile(r"^<[^>]+>$|^<!--.*-->$")
+_LIST_ITEM = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?(?P<body>.+)$")
+_CODE_SPAN = re.compile(r"`[^`\n]*`")
+_CITATION_LIKE = re.compile(r"\s*\[\s*S?\d+(?:\s*[,;]\s*S?\d+)*\s*\]")
+_UNIT = re.compile(
+    r"\d(?:[\d.,]*)\s?(?:%|percent|[kmgt]?w\b|[kmgt]wh\b|km\b|cm\b|mm\b|m\b|kg\b|g\b|t\b|ms\b|s\b|sec|seconds?\b|"
+    r"minutes?\b|hours?\b|days?\b|weeks?\b|months?\b|years?\b|°|[kmgt]b\b|usd\b|eur\b|tokens?\b|chars?\b|"
+    r"characters\b|times\b|x\b)|[$€£]\s?\d",
+    re.IGNORECASE,
+)
+_CODE_LIKE = re.compile(r"`[^`]+`|\b\w+_\w+\b|\b[a-z]+[A-Z]\w*\b|\b\w+\(\)|(?<!\w)--?[a-z][\w-]+|\b\w+\.\w+\(")
+_PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z]{2,}")
+
+
+def stem(word: str) -> str:
+    """Crude suffix stripping so "stores", "stored", "storing" and "store" meet; not a linguistic stemmer."""
+    if len(word) <= 3 or word.isdigit():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("sses"):
+        word = word[:-2]
+    elif word.endswith("ing") and len(word) > 5:
+        word = word[:-3]
+    elif (word.endswith("ed") and len(word) > 4) or (word.endswith("es") and len(word) > 4 and word[-3] in "sxzh"):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if word.endswith("e") and len(word) > 4:
+        word = word[:-1]
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed words that carry meaning, in order, repeats kept (term frequencies count)."""
+    out: list[str] = []
+    for word in _TOKEN.findall(text.lower()):
+        parts = _PART.split(word)
+        # A compound also counts as its parts here (not in queries), so "research" finds "deep-research-mcp".
+        for part in [word, *parts] if len(parts) > 1 else parts:
+            if part not in STOPWORDS and (len(part) > 1 or part.isdigit()):
+                out.append(stem(part))
+    return out
+
+
+def content_terms(text: str) -> list[str]:
+    """Distinct stemmed subject terms of a question or topic: no stopwords, no question scaffolding."""
+    seen: dict[str, None] = {}
+    for word in _TOKEN.findall(text.lower()):
+        if word in STOPWORDS or word in GENERIC or (len(word) < 2 and not word.isdigit()):
+            continue
+        seen.setdefault(stem(word), None)
+    return list(seen)
+
+
+def words(text: str) -> set[str]:
+    return set(_TOKEN.findall(text.lower()))
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def split_sentences(markdown: str) -> list[str]:
+    """Prose sentences of a markdown (or plain) text: headings, code, tables and rules are skipped; every list
+    item is a sentence of its own; inline markup is removed but its text kept."""
+    return [sentence for sentence, _ in split_passages(markdown)]
+
+
+def split_passages(markdown: str) -> list[tuple[str, str]]:
+    """`split_sentences` with the heading each sentence stands under: a heading often names what a terse sentence
+    is about ("## Costs" over "Barrages are expensive to build")."""
+    blocks: list[tuple[str, str]] = []
+    block: list[str] = []
+    heading = ""
+    in_fence = False
+    last_blank = True
+
+    def flush() -> None:
+        if block:
+            blocks.append((" ".join(block), heading))
+            block.clear()
+
+    for raw in markdown.splitlines():
+        line = raw.strip()
+        if _FENCE.match(line):
+            flush()
+            in_fence = not in_fence
+            continue
+        if in_fence:
+            continue
+        if not line:
+            flush()
+            last_blank = True
+            continue
+        indented_code = last_blank and not block and raw.startswith(("    ", "\t"))
+        last_blank = False
+        if _HEADING.match(line):
+            flush()
+            heading = clean_inline(line.lstrip("#").strip())
+            continue
+        if indented_code or _RULE.match(line) or _HTML_LINE.match(line) or _is_table(line):
+            flush()
+            continue
+        line = re.sub(r"^(>\s?)+", "", line).strip()
+        item = _LIST_ITEM.match(line)
+        if item:
+            flush()  # a list item is its own sentence unit; lines that follow without a gap continue it
+            line = item.group("body")
+        block.append(line)
+    flush()
+    return [(sentence, where) for text, where in blocks for sentence in _sentences_of(clean_inline(text))]
+
+
+def _is_table(line: str) -> bool:
+    return line.startswith("|") or bool(_TABLE_SEPARATOR.match(line)) or line.count(" | ") >= 2
+
+
+def clean_inline(text: str) -> str:
+    """Drop markup and anything that would pose as a citation; code spans stay as they are."""
+    parts: list[str] = []
+    position = 0
+    for match in _CODE_SPAN.finditer(text):
+        parts.append(_clean_prose(text[position : match.start()]))
+        parts.append(match.group(0))
+        position = match.end()
+    parts.append(_clean_prose(text[position:]))
+    return " ".join("".join(parts).split())
+
+
+def _clean_prose(text: str) -> str:
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"\[([^\]]+)\]\[[^\]]*\]", r"\1", text)
+    # Bracketed numbers and bare URLs in page text would read as citations to the engine's citation pass.
+    text = _CITATION_LIKE.sub("", text)
+    text = re.sub(r"<?https?://[^\s>)\]]+>?", "", text)
+    text = re.sub(r"</?[a-zA-Z][^>]*>", "", text)
+    text = re.sub(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", r"\2", text)
+    text = re.sub(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])", r"\1", text)
+    text = re.sub(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])", r"\1", text)
+    return re.sub(r"~~(.+?)~~", r"\1", text)
+
+
+def _sentences_of(block: str) -> list[str]:
+    pieces = [p.strip() for p in _SENTENCE_BREAK.split(block) if p.strip()]
+    merged: list[str] = []
+    for piece in pieces:
+        if merged and (_ABBREVIATION.search(merged[-1]) or _INITIAL.search(merged[-1])):
+            merged[-1] = f"{merged[-1]} {piece}"
+        else:
+            merged.append(piece)
+    return [finish(s) for s in merged if _TOKEN.search(s.lower())]
+
+
+def finish(sentence: str) -> str:
+    """One sentence ending in terminal punctuation (list items and colons become statements)."""
+    text = sentence.strip().rstrip(":;,").rstrip()
+    if not re.search(r"[.!?][\"')\]]?$", text):
+        text += "."
+    return text
+
+
+def fact_count(sentence: str) -> int:
+    """How concrete a sentence is: figures, units, names and code-like tokens, capped so they only break ties."""
+    count = 0
+    if re.search(r"\d", sentence):
+        count += 1
+    if _UNIT.search(sentence):
+        count += 1
+    count += min(2, len(_PROPER.findall(sentence)))
+    if _CODE_LIKE.search(sentence):
+        count += 1
+    return min(count, 4)
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    index: int
+    score: float
+    matched: int
+
+
+def rank(
+    texts: Sequence[str], query: str, *, head: str = "", contexts: Sequence[str] | None = None,
+    priors: Sequence[float] | None = None, min_matches: int | None = None,
+) -> list[Ranked]:
+    """Texts that are about `query`, best first. BM25 over the given texts only; terms of `head` (the subject of a
+    "subject: focus" topic) count more, and its head word must appear.
+
+    A text qualifies with one query term, or two when the query has four or more terms, because long queries
+    match incidental words. A text's context (its document title and heading) can supply missing terms, with a
+    small weight, so a terse sentence under "## Costs" still counts as being about costs."""
+    query_terms = content_terms(query)
+    head_terms = set(content_terms(head))
+    if not query_terms or not texts:
+        return []
+    need = min_matches if min_matches is not None else (2 if len(query_terms) >= 4 else 1)
+    need = max(1, min(need, len(query_terms)))
+    bags = [Counter(terms(t)) for t in texts]
+    around = [set(terms(c)) for c in contexts] if contexts is not None else [set() for _ in texts]
+    lengths = [sum(b.values()) for b in bags]
+    average = (sum(lengths) / len(lengths)) or 1.0
+    df = Counter(t for bag in bags for t in set(bag) if t in query_terms or t in head_terms)
+    n = len(texts)
+    idf = {t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in {*query_terms, *head_terms}}
+    # The subject's head word (English noun phrases end in it) must be there: in "tidal lagoons", "tidal" alone
+    # would admit every barrage sentence. A word no candidate has cannot be required, but one of them must be there.
+    ordered_head = content_terms(head)
+    key = next((t for t in reversed(ordered_head) if df[t] or any(t in c for c in around)), None)
+    if head_terms and key is None:
+        return []  # none of the retrieved text names the subject: nothing here is about it
+    k1, b = 1.2, 0.75
+    out: list[Ranked] = []
+    for index, (bag, text) in enumerate(zip(bags, texts, strict=True)):
+        direct = [t for t in query_terms if t in bag]
+        implied = [t for t in query_terms if t not in bag and t in around[index]]
+        matched = direct + implied
+        if len(matched) < need or (key is not None and key not in matched):
+            continue
+        norm = k1 * (1 - b + b * lengths[index] / average)
+        weight = {t: idf[t] * (1.5 if t in head_terms else 1.0) for t in matched}
+        relevance = sum(weight[t] * bag[t] * (k1 + 1) / (bag[t] + norm) for t in direct)
+        relevance += sum(0.5 * weight[t] for t in implied)
+        relevance *= 0.25 + len(matched) / len(query_terms)  # covering more of the query beats repeating a term
+        size = len(text.split())
+        shape = 0.5 if size < 6 else 0.6 if size > 60 else 1.0
+        if text.rstrip().endswith("?"):
+            shape *= 0.7  # a question in the source is rarely the answer
+        if _ANAPHORA.match(text):
+            shape *= 0.75  # "It has 24 turbines" needs the sentence before it; prefer self-contained ones
+        if _BOILERPLATE.match(text):
+            shape *= 0.5  # "See the X page" names the subject without saying anything about it
+        prior = priors[index] if priors is not None else 1.0
+        out.append(Ranked(index, relevance * (1 + 0.1 * fact_count(text)) * shape * prior, len(matched)))
+    out.sort(key=lambda r: (-r.score, r.index))
+    return out
+
+
+def pick(
+    texts: Sequence[str], ranked: Sequence[Ranked], *, limit: int, max_words: int | None = None,
+    threshold: float = 0.6,
+) -> list[tuple[int, list[int]]]:
+    """Greedy best-first choice without near-duplicates: (chosen index, indices of its near-duplicates).
+
+    Near-duplicates of a chosen text are reported rather than lost, so a fact found in two documents can cite both.
+    """
+    chosen: list[tuple[int, list[int]]] = []
+    bags: list[set[str]] = []
+    used_words = 0
+    for item in ranked:
+        bag = words(texts[item.index])
+        duplicate = next((i for i, other in enumerate(bags) if jaccard(bag, other) >= threshold), None)
+        if duplicate is not None:
+            chosen[duplicate][1].append(item.index)
+            continue
+        if len(chosen) >= limit:
+            continue  # keep scanning only to collect duplicates of what was chosen
+        size = len(texts[item.index].split())
+        if max_words is not None and chosen and used_words + size > max_words:
+            continue
+        chosen.append((item.index, []))
+        bags.append(bag)
+        used_words += size
+    return chosen
+
+
+RELATIVE_FLOOR = 0.4
+LEAD_PRIOR = 1.2
+
+# --- researcher transcripts ----------------------------------------------------------------------------------
+
+_DOCUMENT = re.compile(r'<document id="(S\d+)">\n?(.*?)\n?</document>', re.DOTALL)
+_TITLE = re.compile(r"^\[(S\d+)\] (.+)$", re.MULTILINE)
+
+
+def documents(transcript: str) -> dict[str, tuple[str, str]]:
+    """(title, text) by source id from the engine's `<document id="S<n>">` blocks; an id shown more than once
+    keeps each distinct text."""
+    titles = {sid: title.removesuffix(" (already shown above)") for sid, title in _TITLE.findall(transcript)}
+    texts: dict[str, list[str]] = {}
+    for source_id, raw in _DOCUMENT.findall(transcript):
+        text = raw.strip().removeprefix("[extractive summary]").strip()
+        seen = texts.setdefault(source_id, [])
+        if text and text not in seen:
+            seen.append(text)
+    return {sid: (titles.get(sid, ""), "\n\n".join(parts)) for sid, parts in texts.items()}
+
+
+def cited_sentences(
+    docs: dict[str, tuple[str, str]], topic: str, limit: int = 8
+) -> list[tuple[str, list[str]]]:
+    """The sentences of `docs` most about `topic`, best first, each with the ids of the documents that state it."""
+    texts: list[str] = []
+    contexts: list[str] = []
+    priors: list[float] = []
+    owners: list[str] = []
+    for source_id, (title, text) in docs.items():
+        for position, (sentence, heading) in enumerate(split_passages(text)):
+            texts.append(sentence)
+            contexts.append(f"{title} {heading}")
+            priors.append(LEAD_PRIOR if position < 3 else 1.0)  # pages tend to state their point first
+            owners.append(source_id)
+    head = topic.partition(": ")[0] if ": " in topic else ""
+    ranked = rank(texts, topic, head=head, contexts=contexts, priors=priors)
+    # Far weaker sentences only pad the notes once strong matches exist. The third best sets the bar, so a single
+    # outstanding sentence does not push out ordinary good ones.
+    if ranked:
+        bar = RELATIVE_FLOOR * ranked[min(2, len(ranked) - 1)].score
+        ranked = [r for r in ranked if r.score >= bar]
+    out: list[tuple[str, list[str]]] = []
+    for index, duplicates in pick(texts, ranked, limit=limit):
+        ids = list(dict.fromkeys([owners[index], *(owners[d] for d in duplicates)]))[:3]
+        out.append((texts[index], ids))
+    return out
