@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     prices: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
     context_windows: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_CONTEXT_WINDOWS))
 
+    # Upstream MCP servers used as research tools: a host-style {"mcpServers": {...}} file (see README).
+    mcp_config: Path | None = None
+
     http_max_connections: PositiveInt = 50
     http_max_connections_per_host: PositiveInt = 8
     http_dns_cache_ttl_s: PositiveInt = 60

@@ -5,6 +5,7 @@ The CLI enters it once per run; the MCP server's lifespan enters it once per pro
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -15,14 +16,18 @@ from .fetch import FetchUrlTool
 from .http_pool import HttpPool
 from .localdocs import IndexStats, close_local_documents, default_index_path, open_local_documents
 from .ssrf import GuardedResolver, SsrfGuard
+from .upstream import UpstreamManager
+
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
 async def open_toolbox(
     settings: Settings, *, docs: Path | None = None, index_progress: Callable[[IndexStats], None] | None = None
 ) -> AsyncIterator[list[ResearchTool]]:
-    """Yield the configured tools: local documents when `docs` is given (indexed incrementally first) and
-    fetch_url unless switched off. Everything is closed on exit."""
+    """Yield the configured tools: local documents when `docs` is given (indexed incrementally first), fetch_url
+    unless switched off, and the tools of the upstream MCP servers in `settings.mcp_config`. Everything is closed on
+    exit; an upstream server that cannot be reached is logged and left out."""
     async with AsyncExitStack() as stack:
         tools: list[ResearchTool] = []
         if docs is not None:
@@ -47,4 +52,10 @@ async def open_toolbox(
                     timeout_s=settings.fetch_timeout_s,
                 )
             )
+        if settings.mcp_config is not None:
+            manager = UpstreamManager.from_config_file(settings.mcp_config)
+            stack.push_async_callback(manager.close)
+            tools += await manager.tools()  # also warms slow starters (npx) before the first research call
+            for name, reason in manager.errors.items():
+                log.warning("upstream MCP server %r is unavailable and left out: %s", name, reason)
         yield tools
