@@ -8,4 +8,4 @@ if [ ! -x .venv/bin/deep-research ]; then
   .venv/bin/python -m pip install -q -e .
 fi
 question=${1:-"How does deep-research-mcp keep citations honest, and how does it run researchers in parallel?"}
-exec .venv/bin/deep-research run "$question" --docs docs --scripted --no-clarify
+exec .venv/bin/deep-research run "$question" --docs docs

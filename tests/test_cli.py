@@ -22,9 +22,20 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return code, out, err
 
 
-def test_no_model_configured_names_the_variable(capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_model_and_no_documents_says_what_to_pass(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "run", "What is FTS5?")
-    assert code == 2 and "DEEP_RESEARCH_RESEARCH_MODEL" in err and "Traceback" not in err
+    assert code == 2 and "--docs" in err and "DEEP_RESEARCH_RESEARCH_MODEL" in err and "Traceback" not in err
+
+
+def test_no_model_runs_the_offline_engine_over_docs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_path = tmp_path / "offline.md"
+    code, out, err = run_cli(capsys, "run", "How does the engine keep citations honest?", "--docs", str(DOCS),
+                             "-o", str(out_path), "--json")
+    assert code == 0, err
+    assert "using the offline engine" in err and "DEEP_RESEARCH_RESEARCH_MODEL" in err
+    report = out_path.read_text()
+    assert report.startswith("# ") and "## Sources" in report and "citations.md" in report
+    assert json.loads(out)["usage"]["by_stage"]["report"]["calls"] == 1
 
 
 def test_missing_key_names_the_variable(capsys: pytest.CaptureFixture[str]) -> None:

@@ -141,6 +141,18 @@ async def run_command(args: argparse.Namespace, settings: Settings, console: Con
         if args.scripted is not None:
             settings = await stack.enter_async_context(scripted_backend(args.scripted, settings))
         hub = await stack.enter_async_context(ModelHub(settings))
+        if hub.offline_only:
+            if args.docs is None and settings.mcp_config is None:
+                raise InputError(
+                    "no model is configured and no documents were given: the offline engine researches local "
+                    "documents, so pass --docs DIR (or set DEEP_RESEARCH_MCP_CONFIG to upstream search servers); "
+                    "to use a model, set DEEP_RESEARCH_RESEARCH_MODEL or pass --model (e.g. openai:gpt-4.1)"
+                )
+            console.print(
+                "no model configured (DEEP_RESEARCH_RESEARCH_MODEL / --model): using the offline engine, "
+                "extractive, no key and no network",
+                style="cyan", highlight=False,
+            )
         if args.docs is not None and not args.quiet:
             console.print(f"indexing {args.docs} (incremental)", highlight=False)
         tools = await stack.enter_async_context(open_toolbox(settings, docs=args.docs))

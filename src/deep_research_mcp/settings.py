@@ -12,7 +12,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROVIDERS = ("openai", "anthropic", "compatible")
+PROVIDERS = ("openai", "anthropic", "compatible", "offline")
+OFFLINE_MODEL = "offline:extractive"
 
 # USD per million tokens (input, output). A small table for the budget; override with DEEP_RESEARCH_PRICES.
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -50,7 +51,8 @@ class Settings(BaseSettings):
         env_prefix="DEEP_RESEARCH_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
     )
 
-    # Per-stage models as "provider:model". Unset stages use research_model.
+    # Per-stage models as "provider:model". Unset stages use research_model; with none set, the offline engine
+    # ("offline:extractive") does every stage with no key and no network.
     research_model: str | None = None
     summarization_model: str | None = None
     compression_model: str | None = None
@@ -72,6 +74,7 @@ class Settings(BaseSettings):
     max_supervisor_iterations: PositiveInt = 6
     max_tool_calls: PositiveInt = 10  # per researcher
     allow_clarification: bool = True
+    offline_fallback: bool = True  # a step whose model fails for good mid-run is done by the offline engine
     call_timeout_s: PositiveFloat = 120.0  # one model call
     researcher_timeout_s: PositiveFloat = 900.0  # one researcher, tools and compression included
     tool_timeout_s: PositiveFloat = 60.0
@@ -121,6 +124,8 @@ class Settings(BaseSettings):
         return getattr(self, f"{stage}_model") or self.research_model
 
     def context_window(self, model: str) -> int:
+        if model.startswith("offline:"):
+            return 10**9  # extractive: it reads whatever it is given
         return self.context_windows.get(model, FALLBACK_CONTEXT_WINDOW)
 
 

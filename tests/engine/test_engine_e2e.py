@@ -82,7 +82,7 @@ async def test_a_failing_researcher_is_isolated(server: ScriptedLLMServer, make_
         topics=3, tool_calls_per_researcher=1,
         failures=[FailureRule(kind="500", stage="researcher", match="Topic 2:", times=None)],
     )
-    async with make_engine() as engine:
+    async with make_engine(offline_fallback=False) as engine:
         result = await engine.run(QUESTION)
     failed = result.failed_units
     assert len(failed) == 1 and failed[0].topic.startswith("Topic 2:") and "HTTP 500" in failed[0].error
@@ -249,3 +249,21 @@ async def test_slow_tools_in_one_turn_run_concurrently(server: ScriptedLLMServer
         result = await engine.run(QUESTION)
     assert tool.calls == 4 and result.units[0].tool_calls == 4
     assert time.perf_counter() - t0 < 1.0  # four 0.3 s calls, awaited together
+
+
+async def test_a_model_that_fails_for_good_mid_run_hands_the_step_to_the_offline_engine(
+    server: ScriptedLLMServer, make_engine: EngineFactory
+) -> None:
+    server.scenario = Scenario(
+        topics=2, tool_calls_per_researcher=1,
+        failures=[FailureRule(kind="500", stage="researcher", match="Topic 2:", times=None),
+                  FailureRule(kind="500", stage="report", times=None)],
+    )
+    async with make_engine(max_retries=1) as engine:
+        result = await engine.run(QUESTION)
+    assert all(u.ok for u in result.units)
+    assert result.usage["fallbacks"] >= 2
+    assert result.usage["by_stage"]["report"]["calls"] == 1  # only the offline engine's call is recorded
+    note = next(line for line in result.report.splitlines() if line.startswith("> Note:"))
+    assert "offline engine" in note and "report" in note and "researcher" in note
+    assert result.citations.cited > 0 and "## Sources" in result.report

@@ -52,7 +52,7 @@ async def test_long_documents_are_summarized_once_per_run(
 async def test_failed_summaries_fall_back_to_extractive(server: ScriptedLLMServer, make_engine: EngineFactory) -> None:
     server.scenario = Scenario(topics=2, tool_calls_per_researcher=1,
                                failures=[FailureRule(kind="500", stage="summarize", times=None)])
-    async with make_engine(tools=[long_corpus()], max_retries=1) as engine:
+    async with make_engine(tools=[long_corpus()], max_retries=1, offline_fallback=False) as engine:
         result = await engine.run(QUESTION)
     assert result.reading["extractive"] == 3 and result.reading["summarized"] == 0
     assert all(u.ok for u in result.units) and result.citations.cited > 0

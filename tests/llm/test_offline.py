@@ -352,3 +352,13 @@ def test_report_when_nothing_was_found() -> None:
     gathered = write_report(prompts.REPORT_USER.format(brief="x y", findings="No findings were gathered.",
                                                        instructions=""))
     assert "No findings were gathered" in gathered
+
+
+def test_findings_accept_markers_before_or_after_the_full_stop_and_ignore_code() -> None:
+    from deep_research_mcp.llm.offline.model import parse_findings
+
+    (section,) = parse_findings("## Topic\n\nTides turn turbines [S1]. Lagoons hold water. [S2, S3] Use `[S4]` here.\n")
+    assert [(text, ids) for text, ids in section.notes] == [
+        ("Tides turn turbines.", ["S1"]),
+        ("Lagoons hold water.", ["S2", "S3"]),
+    ]

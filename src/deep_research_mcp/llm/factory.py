@@ -12,10 +12,11 @@ import httpx2
 import openai
 
 from ..errors import ConfigError
-from ..settings import Settings, parse_model_string
+from ..settings import OFFLINE_MODEL, Settings, parse_model_string
 from .anthropic_messages import AnthropicModel
 from .base import ChatModel
 from .client import ModelCaller, RetryPolicy
+from .offline import OfflineModel
 from .openai_chat import OpenAIChatModel
 
 STAGES = ("research", "summarization", "compression", "final_report")
@@ -33,16 +34,11 @@ class StageModels:
 
 
 def check_models_configured(settings: Settings) -> dict[str, str]:
-    """The model string of every stage; ConfigError naming what to set when a model or its key is missing."""
-    if not settings.research_model:
-        raise ConfigError(
-            "no model is configured: set DEEP_RESEARCH_RESEARCH_MODEL (e.g. openai:gpt-4.1 or "
-            "anthropic:claude-sonnet-4-5), or pass --model"
-        )
+    """The model string of every stage (the offline engine where none is set); ConfigError naming what to set when
+    a model's key or server is missing."""
     chosen: dict[str, str] = {}
     for stage in STAGES:
-        value = settings.stage_model(stage)
-        assert value is not None
+        value = settings.stage_model(stage) or OFFLINE_MODEL
         try:
             provider, _ = parse_model_string(value)
         except ValueError as exc:
@@ -116,8 +112,15 @@ class ModelHub:
         self._clients[provider] = client
         return client
 
+    @property
+    def offline_only(self) -> bool:
+        """True when no stage has a real model: the run is the offline engine's."""
+        return all(value.startswith("offline:") for value in self.chosen.values())
+
     def model(self, model_string: str) -> ChatModel:
         provider, name = parse_model_string(model_string)
+        if provider == "offline":
+            return OfflineModel()
         client = self._client(provider)
         if provider == "anthropic":
             return AnthropicModel(client, name)
@@ -133,6 +136,8 @@ class ModelHub:
                 context_window=s.context_window(value),
                 timeout_s=s.call_timeout_s,
                 retry=retry,
+                fallback=OfflineModel() if s.offline_fallback and not value.startswith("offline:") else None,
+                fallback_name=OFFLINE_MODEL,
             )
             for stage, value in self.chosen.items()
         }

@@ -28,8 +28,11 @@ NOTHING_FOUND = "No relevant passages were found for this topic."
 
 _CALL_LINE = re.compile(r"^Tool call ([\w.-]+)\((.*)\)$", re.MULTILINE)
 _ARGUMENT = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
-# Only markers that end a note line cite it; a marker inside the sentence may be quoted code ("`[S2]`").
-_TRAILING_MARKERS = re.compile(r"^(?P<text>.*?)(?P<marks>(?:\s*\[S\d+(?:\s*,\s*S\d+)*\])+)\s*$")
+# A cited sentence ends in its markers, before or after the closing punctuation ("fact [S1]." or "fact. [S1]"),
+# followed by a space or the line's end: so a marker in quoted code ("`[S2]`") is no citation.
+_CITED_SENTENCE = re.compile(
+    r"(?P<text>.+?)(?P<marks>(?:\s*\[S\d+(?:\s*,\s*S\d+)*\])+)(?P<end>[.!?;:]?)(?=\s|$)"
+)
 _BUDGET = re.compile(r"at most (\d+) tool calls")
 
 
@@ -249,13 +252,13 @@ def parse_findings(findings: str) -> list[Section]:
             if line.startswith((NOTHING_FOUND, "No sources were read")):
                 section.nothing = line
                 continue
-            cited = _TRAILING_MARKERS.match(line)
-            if cited is None or "<document" in body:
+            if "<document" in body:
                 continue
-            ids = re.findall(r"S\d+", cited.group("marks"))
-            text = cited.group("text").strip()
-            if text:
-                section.notes.append((finish(text), list(dict.fromkeys(ids))))
+            for cited in _CITED_SENTENCE.finditer(line):
+                ids = re.findall(r"S\d+", cited.group("marks"))
+                text = (cited.group("text").strip() + cited.group("end")).strip()
+                if text.strip(".!?;: "):
+                    section.notes.append((finish(text), list(dict.fromkeys(ids))))
         sections.append(section)
     return sections
 
