@@ -18,6 +18,7 @@ from typing import Any
 
 from ... import prompts
 from ..base import ChatResponse, Message, OutputSchema, ToolCall, ToolSpec, Usage
+from ..stages import stage_of
 from .extract import Ranked, cited_sentences, documents, finish, pick, rank, split_passages, words
 from .planner import ENGINE_TOOLS, QUERY_NAMES, fill_object, plan_topics, research_queries, search_tools, tool_arguments
 
@@ -135,19 +136,11 @@ class _Request:
 
 
 def classify(messages: list[Message], tools: list[ToolSpec] | None, output: OutputSchema | None) -> str:
-    """The stage of a request, from its shape first and the system prompt's marker line last."""
-    if output is not None:
-        return {prompts.CLARIFY_SCHEMA: "clarify", prompts.BRIEF_SCHEMA: "brief"}.get(output.name, "other")
-    names = {t.name for t in tools or []}
-    if prompts.CONDUCT_RESEARCH in names:
-        return "supervisor"
-    if names:
-        return "researcher"
-    system = "\n".join(m.content for m in messages if m.role == "system")
-    for stage in ("compress", "report", "summarize"):
-        if prompts.STAGE_MARKERS[stage] in system:
-            return stage
-    return "other"
+    return stage_of(
+        system="\n".join(m.content for m in messages if m.role == "system"),
+        tool_names={t.name for t in tools or []},
+        schema_name=output.name if output is not None else None,
+    )
 
 
 def _strip_template(text: str, template: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ... import prompts
 from ..base import Message, OutputSchema, ToolCall, ToolSpec
+from ..stages import stage_of
 from .scenario import Scenario
 
 # Matches both "[S3]" and combined markers like "[S1, S2]".
@@ -127,20 +128,11 @@ def estimate_tokens(text: str) -> int:
 
 
 def classify(req: ScriptedRequest) -> str:
-    if req.output is not None:
-        if req.output.name == prompts.CLARIFY_SCHEMA:
-            return "clarify"
-        if req.output.name == prompts.BRIEF_SCHEMA:
-            return "brief"
-    names = {t.name for t in req.tools}
-    if prompts.CONDUCT_RESEARCH in names:
-        return "supervisor"
-    if names:
-        return "researcher"
-    for stage in ("compress", "report", "summarize"):
-        if prompts.STAGE_MARKERS[stage] in req.system:
-            return stage
-    return "other"
+    return stage_of(
+        system=req.system,
+        tool_names={t.name for t in req.tools},
+        schema_name=req.output.name if req.output is not None else None,
+    )
 
 
 def broken_json(obj: dict[str, Any]) -> str:
