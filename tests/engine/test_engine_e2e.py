@@ -42,7 +42,8 @@ async def test_full_run_writes_a_cited_report(server: ScriptedLLMServer, make_en
     assert result.usage["calls"] == 16 and result.usage["input_tokens"] > 0
     assert result.usage["input_tokens"] + result.usage["output_tokens"] == events[-1].progress.tokens
     kinds = {e.kind for e in events}
-    assert {"phase", "researcher_started", "researcher_finished", "tool_call", "tokens"} <= kinds
+    assert {"phase", "researcher_started", "researcher_finished", "tool_call", "sources", "tokens"} <= kinds
+    assert sum(e.kind == "tool_call" for e in events) == 6 == events[-1].progress.tool_calls
     assert events[-1].progress.phase == "done" and events[-1].progress.researchers_done == 3
 
 

@@ -18,7 +18,8 @@ EventKind = Literal[
     "researcher_queued",
     "researcher_started",
     "researcher_finished",  # data: ok, error
-    "tool_call",  # data: tool, unit
+    "tool_call",  # data: tool, topic
+    "sources",  # the run's source registry grew (progress.sources)
     "tokens",  # data: stage, model
     "warning",
 ]

@@ -149,7 +149,7 @@ async def call_tool(ctx: RunContext, call: ToolCall, topic: str, memory: Researc
             f'<document id="{source.id}">\n{quote(digests[key])}\n</document>'
         )
     if len(ctx.registry) != before:
-        ctx.tracker.update("tool_call", f"{len(ctx.registry)} sources", sources=len(ctx.registry))
+        ctx.tracker.update("sources", f"{len(ctx.registry)} sources", sources=len(ctx.registry))
     return "\n\n".join(parts) or "No results."
 
 
