@@ -87,7 +87,8 @@ class ResearchResult:
     units: list[UnitOutcome] = field(default_factory=list)
     report: str = ""
     title: str = ""
-    sources: list[Source] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)  # cited by the report, numbered as the report numbers them
+    registry: list[Source] = field(default_factory=list)  # every document read, by the notes' [S<n>] ids
     citations: CitationStats = field(default_factory=CitationStats)
     usage: dict[str, Any] = field(default_factory=dict)
     reading: dict[str, int] = field(default_factory=dict)  # documents registered, summarized, extractive fallbacks

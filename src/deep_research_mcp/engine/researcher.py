@@ -53,7 +53,8 @@ async def run_researcher(ctx: RunContext, topic: str) -> UnitOutcome:
             log.exception("researcher failed on %r", topic)
             outcome = UnitOutcome(topic, ok=False, error=f"{type(exc).__name__}: {exc}")
         if outcome.ok:
-            tracker.bump("researcher_finished", f"finished: {topic[:80]}", {"topic": topic, "ok": True},
+            tracker.bump("researcher_finished", f"finished: {topic[:80]}",
+                         {"topic": topic, "ok": True, "note": outcome.note},
                          researchers_running=-1, researchers_done=1)
         else:
             tracker.bump("researcher_finished", f"failed: {topic[:80]} ({outcome.error})",

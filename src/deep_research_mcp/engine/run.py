@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from ..errors import InputError
 from ..llm.factory import StageModels
 from ..llm.usage import CallRecord, UsageMeter
-from ..tools.base import ResearchTool
-from .config import ClarifyWithUser, EngineConfig, ResearchResult
+from ..tools.base import Document, ResearchTool
+from .config import ClarifyWithUser, EngineConfig, ResearchResult, UnitOutcome
 from .context import RunContext
 from .events import EventSink, ProgressTracker
 from .reading import Reader
 from .scope import clarify, write_brief
+from .sources import Source
 from .supervisor import supervise
 from .writer import write_report
 
@@ -61,6 +62,15 @@ class ResearchEngine:
         ctx = self._context(new_run_id(), on_event)
         return await clarify(ctx.models.research, text, date=ctx.date)
 
+    async def scope(self, question: str, *, on_event: EventSink | None = None) -> tuple[ClarifyWithUser, str]:
+        """The scope phase alone: whether to ask the user first, and (when not) the research brief."""
+        text = self.validate_question(question)
+        ctx = self._context(new_run_id(), on_event)
+        decision = await clarify(ctx.models.research, text, date=ctx.date)
+        if decision.need_clarification:
+            return decision, ""
+        return decision, await write_brief(ctx.models.research, text, date=ctx.date)
+
     async def run(
         self,
         question: str,
@@ -101,8 +111,35 @@ class ResearchEngine:
         result.report, result.title, result.sources, result.citations = report, title, sources, stats
         return self._finish(ctx, result, started)
 
+    async def rewrite(
+        self,
+        question: str,
+        *,
+        brief: str,
+        units: Sequence[UnitOutcome],
+        registry: Sequence[Source],
+        instructions: str = "",
+        on_event: EventSink | None = None,
+        run_id: str | None = None,
+    ) -> ResearchResult:
+        """Write the report again from a finished run's notes and sources, in another form, without researching.
+
+        `registry` must be the run's full registry in id order (S1, S2, ...): the notes cite those ids."""
+        started = time.perf_counter()
+        ctx = self._context(run_id or new_run_id(), on_event)
+        for expected, source in enumerate(registry, start=1):
+            restored = ctx.registry.register(Document(source.locator, source.title, ""))
+            if restored.id != source.id or source.id != f"S{expected}":
+                raise InputError(f"stored sources are out of order at {source.id}; cannot rewrite this run")
+        result = ResearchResult(run_id=ctx.run_id, question=question, status="completed", brief=brief,
+                                units=list(units))
+        report, title, sources, stats = await write_report(ctx, brief, result.units, instructions=instructions)
+        result.report, result.title, result.sources, result.citations = report, title, sources, stats
+        return self._finish(ctx, result, started)
+
     def _finish(self, ctx: RunContext, result: ResearchResult, started: float) -> ResearchResult:
         result.usage = ctx.meter.summary()
+        result.registry = ctx.registry.all()
         result.reading = {"documents": len(ctx.registry), "summarized": ctx.reader.summaries,
                           "extractive": ctx.reader.extractive_fallbacks}
         result.warnings = list(ctx.warnings)

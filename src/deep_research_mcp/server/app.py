@@ -1,0 +1,137 @@
+"""The server factory and its lifespan: everything long-lived is opened once here and closed on the way out.
+
+`build_server(settings)` returns an `MCPServer` whose lifespan owns the model clients (one httpx2 pool per provider),
+the research tools (HTTP pool, document index, upstream MCP sessions), the cache, the run store and the run manager,
+and yields them as one frozen `AppState`. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mcp.server import MCPServer
+
+from ..engine.config import EngineConfig
+from ..engine.run import ResearchEngine
+from ..llm.factory import ModelHub
+from ..settings import Settings
+from ..tools.toolbox import open_toolbox
+from .runs import RunManager
+from .store import DiskRunStore, RedisRunStore, RunStore
+
+log = logging.getLogger(__name__)
+
+SERVER_NAME = "deep-research"
+INSTRUCTIONS = (
+    "Deep research with cited reports. For a question that needs reading many sources: call `clarify` first if the "
+    "question may be ambiguous, then `research` (waits, with progress) or, in hosts that end tool calls after about "
+    "a minute, `research_start` and poll `research_status` every ~10 s until finished, then `research_result`. "
+    "Results are compact; the full report is the resource `research://runs/{run_id}/report`. `write` rewrites a "
+    "finished run's report in another form (shorter, another audience or language) without new research."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    settings: Settings
+    engine: ResearchEngine
+    runs: RunManager
+    store: RunStore
+    offline: bool  # no model configured: the offline engine does every stage
+
+
+def redis_url(settings: Settings) -> str | None:
+    value: Any = getattr(settings, "redis_url", None)
+    if value is None:
+        return None
+    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+
+
+def open_store(settings: Settings) -> RunStore:
+    url = redis_url(settings)
+    if url:
+        return RedisRunStore(url)
+    return DiskRunStore(settings.runs_dir or Path(settings.data_dir) / "runs")
+
+
+def unavailable_reason(hub: ModelHub, settings: Settings) -> str | None:
+    if hub.offline_only and settings.docs_dir is None and settings.mcp_config is None:
+        return ("no model and no documents are configured: set DEEP_RESEARCH_DOCS_DIR to a folder of documents for "
+                "the offline engine, or DEEP_RESEARCH_MCP_CONFIG to upstream search servers, or a model with "
+                "DEEP_RESEARCH_RESEARCH_MODEL (e.g. openai:gpt-4.1) and its API key")
+    return None
+
+
+@contextlib.asynccontextmanager
+async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
+    async with contextlib.AsyncExitStack() as stack:
+        hub = await stack.enter_async_context(ModelHub(settings))
+        if settings.docs_dir is not None and not Path(settings.docs_dir).is_dir():
+            log.error("DEEP_RESEARCH_DOCS_DIR=%s is not a folder; local documents are left out", settings.docs_dir)
+            docs = None
+        else:
+            docs = settings.docs_dir
+        tools = await stack.enter_async_context(open_toolbox(settings, docs=docs))
+        engine = ResearchEngine(hub.stage_models(), tools, EngineConfig.from_settings(settings))
+        store = open_store(settings)
+        stack.push_async_callback(store.close)
+        runs = await stack.enter_async_context(
+            RunManager(engine, store, max_running=settings.max_concurrent_runs,
+                       unavailable=unavailable_reason(hub, settings))
+        )
+        if hub.offline_only:
+            log.warning("no model configured: the offline engine (extractive, no key, no network) does the research")
+        log.info("deep-research server ready: %d research tools, run store %s", len(tools), type(store).__name__)
+        yield AppState(settings=settings, engine=engine, runs=runs, store=store, offline=hub.offline_only)
+
+
+def build_server(settings: Settings, *, auth: Any = None, token_verifier: Any = None) -> MCPServer[AppState]:
+    """The MCP server for these settings. `auth`/`token_verifier` are given by the HTTP entry point when it needs
+    bearer auth (see `server.http`)."""
+    from . import resources, tools
+    from .tasks import TasksExtension
+
+    running: list[AppState] = []  # the live state, for the few handlers the SDK gives no request context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        async with app_lifespan(settings) as state:
+            running.append(state)
+            try:
+                yield state
+            finally:
+                running.remove(state)
+
+    def current_state() -> AppState:
+        if not running:
+            raise RuntimeError("the server is not running")
+        return running[-1]
+
+    server: MCPServer[AppState] = MCPServer(
+        SERVER_NAME,
+        title="Deep Research",
+        instructions=INSTRUCTIONS,
+        version=_version(),
+        lifespan=lifespan,
+        auth=auth,
+        token_verifier=token_verifier,
+        extensions=[TasksExtension(poll_interval_ms=settings.task_poll_interval_ms, ttl_ms=settings.task_ttl_ms)],
+        log_level="WARNING",
+    )
+    tools.register(server)
+    resources.register(server, current_state)
+    return server
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("deep-research-mcp")
+    except PackageNotFoundError:
+        return "0"

@@ -1,0 +1,80 @@
+"""Resources (`research://runs`, and each run's report, sources and notes) and the `deep_research` prompt."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError
+
+from .app import AppState
+from .runs import UnknownRun
+from .store import RunRecord
+
+
+async def _record(ctx: Context[AppState, Any], run_id: str) -> RunRecord:
+    try:
+        return await ctx.request_context.lifespan_context.runs.get(run_id)
+    except UnknownRun as exc:
+        raise ResourceError(str(exc)) from None
+
+
+def notes_markdown(record: RunRecord) -> str:
+    blocks = [f"# Research notes: {record.question[:200]}", "", f"Brief: {record.brief}" if record.brief else ""]
+    for note in record.notes:
+        blocks += [f"## {note.topic}", "", note.note if note.ok else f"(failed: {note.error})", ""]
+    if record.registry:
+        blocks += ["## Sources read", ""]
+        blocks += [f"- [{s.id}] {s.title or s.locator} — {s.locator}" for s in record.registry]
+    return "\n".join(blocks).strip() + "\n"
+
+
+def register(server: MCPServer[AppState], current_state: Callable[[], AppState]) -> None:
+    """`current_state` returns the running lifespan's state: static resources get no request context."""
+
+    @server.resource("research://runs", name="runs", title="Research runs", mime_type="application/json",
+                     description="The newest runs this server keeps: id, kind, status, question, title, times")
+    async def runs() -> str:
+        listed = await current_state().store.list(limit=100)
+        return json.dumps([r.model_dump() for r in listed], indent=1)
+
+    @server.resource("research://runs/{run_id}/report", name="report", title="Research report",
+                     mime_type="text/markdown", description="A run's full cited report (markdown)")
+    async def report(run_id: str, ctx: Context[AppState, Any]) -> str:
+        record = await _record(ctx, run_id)
+        if not record.report:
+            raise ResourceError(f"run {record.run_id} has no report yet ({record.status}: {record.message})")
+        return record.report
+
+    @server.resource("research://runs/{run_id}/sources", name="sources", title="Research sources",
+                     mime_type="application/json",
+                     description="A run's sources: the ones the report cites, and every document read")
+    async def sources(run_id: str, ctx: Context[AppState, Any]) -> str:
+        record = await _record(ctx, run_id)
+        return json.dumps({"run_id": record.run_id,
+                           "cited": [{"n": i, **s.model_dump()} for i, s in enumerate(record.sources, start=1)],
+                           "read": [s.model_dump() for s in record.registry]}, indent=1)
+
+    @server.resource("research://runs/{run_id}/notes", name="notes", title="Research notes",
+                     mime_type="text/markdown",
+                     description="A run's brief and each researcher's cited notes ([S<n>] ids, see sources)")
+    async def notes(run_id: str, ctx: Context[AppState, Any]) -> str:
+        return notes_markdown(await _record(ctx, run_id))
+
+    @server.prompt(name="deep_research", title="Deep research",
+                   description="Research a question in depth with this server's tools and answer with citations")
+    def deep_research(question: str) -> str:
+        return (
+            f"Research this question in depth: {question}\n\n"
+            "1. Call `clarify` with the question. If it needs clarification, ask me its question and stop.\n"
+            "2. Otherwise call `research_start` with the question and the brief it returned, then call "
+            "`research_status` about every 10 seconds, telling me the phase and findings so far, until it says "
+            "finished.\n"
+            "3. Call `research_result`, give me its answer with the [n] citations and the sources list, and "
+            "offer the full report (its resource link)."
+        )
+
+    del runs, report, sources, notes, deep_research

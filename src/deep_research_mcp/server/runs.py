@@ -1,0 +1,330 @@
+"""Runs that outlive the tool call that started them: start, status, result, cancel, rewrite.
+
+Every run is a task in the manager's task group (owned by the server's lifespan). Its record lives in the run store
+from the moment `start` returns, is written again as the run moves (at most every `persist_interval_s`, and at once
+when it ends), and ends in a terminal status whatever happens: completed, needs_clarification, failed, cancelled,
+or interrupted (the server stopped under it). A record still "running" whose owner stopped writing for
+`stale_after_s` belongs to a replica that died: it is reported, and stored, as interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import logging
+import re
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..engine.config import EngineConfig, ResearchResult, UnitOutcome
+from ..engine.events import Event
+from ..engine.run import ResearchEngine, new_run_id
+from ..engine.sources import Source
+from ..errors import DeepResearchError, InputError
+from .store import RunRecord, RunStore, StoredNote, StoredSource, utc_now
+
+log = logging.getLogger(__name__)
+
+Heartbeat = Callable[[RunRecord], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Per-run overrides of the engine's limits; None keeps the server's setting."""
+
+    max_concurrent_units: int | None = None
+    max_tool_calls: int | None = None
+    max_supervisor_iterations: int | None = None
+    clarify: bool = False
+
+    def apply(self, config: EngineConfig) -> EngineConfig:
+        changes = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k != "clarify"}
+        return dataclasses.replace(config, **changes)
+
+
+class UnknownRun(InputError):
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"unknown run id {run_id!r}; the resource research://runs lists the runs this server keeps")
+
+
+@dataclass
+class _Live:
+    record: RunRecord
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    cancelled_by_user: bool = False
+    dirty: bool = True
+
+
+class RunManager:
+    """Starts runs in the background and answers for them. Enter it once (the server's lifespan does)."""
+
+    def __init__(
+        self,
+        engine: ResearchEngine,
+        store: RunStore,
+        *,
+        replica_id: str | None = None,
+        max_running: int = 2,
+        persist_interval_s: float = 1.0,
+        stale_after_s: float = 30.0,
+        unavailable: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.replica_id = replica_id or uuid.uuid4().hex[:12]
+        self.persist_interval_s = persist_interval_s
+        self.stale_after_s = stale_after_s
+        # Why research cannot run at all (e.g. no model and no documents): said on every start, not at boot, so a
+        # host still lists the tools and the user sees the reason where they asked.
+        self.unavailable = unavailable
+        self._slots = asyncio.Semaphore(max_running)
+        self._live: dict[str, _Live] = {}
+        # Finished runs, newest last: answers stay right even while the store is unreachable.
+        self._recent: OrderedDict[str, RunRecord] = OrderedDict()
+        self._group: asyncio.TaskGroup | None = None
+        self._stack = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> RunManager:
+        self._group = await self._stack.enter_async_context(asyncio.TaskGroup())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for live in list(self._live.values()):
+            if live.task is not None:
+                live.task.cancel()  # each run records itself as interrupted on the way out
+        await self._stack.aclose()
+        self._group = None
+
+    # -- starting -------------------------------------------------------------------------------------------------
+
+    async def start(self, question: str, *, brief: str | None = None, options: RunOptions | None = None) -> RunRecord:
+        """Validate, store the run, start it; return its record (durable before this returns)."""
+        if self.unavailable:
+            raise InputError(self.unavailable)
+        text = self.engine.validate_question(question)
+        options = options or RunOptions()
+        engine = ResearchEngine(self.engine.models, list(self.engine.tools.values()), options.apply(self.engine.config))
+        record = RunRecord(run_id=new_run_id(), question=text, options=_options_dict(options), owner=self.replica_id,
+                           brief=(brief or "").strip(), message="queued")
+
+        async def work(on_event: Callable[[Event], None]) -> ResearchResult:
+            return await engine.run(text, on_event=on_event, run_id=record.run_id, clarify_first=options.clarify,
+                                    brief=record.brief or None)
+
+        return await self._launch(record, work)
+
+    async def rewrite(self, run_id: str, instructions: str = "") -> RunRecord:
+        """Start writing a finished run's report again from its stored notes and sources (no new research)."""
+        parent = await self.get(run_id)
+        if parent.kind != "research" or parent.status != "completed":
+            raise InputError(f"run {run_id} is {parent.status}; only a completed research run can be written again")
+        if len(instructions) > self.engine.config.max_question_chars:
+            raise InputError(f"instructions: over {self.engine.config.max_question_chars} characters")
+        record = RunRecord(run_id=new_run_id(), kind="rewrite", question=parent.question, parent_run_id=run_id,
+                           options={"instructions": instructions}, owner=self.replica_id, brief=parent.brief,
+                           notes=list(parent.notes), registry=list(parent.registry), message="queued")
+        units = [UnitOutcome(n.topic, n.ok, note=n.note, error=n.error) for n in parent.notes]
+        registry = [Source(s.id, s.locator, s.title) for s in parent.registry]
+
+        async def work(on_event: Callable[[Event], None]) -> ResearchResult:
+            return await self.engine.rewrite(parent.question, brief=parent.brief, units=units, registry=registry,
+                                             instructions=instructions, on_event=on_event, run_id=record.run_id)
+
+        return await self._launch(record, work)
+
+    async def _launch(
+        self, record: RunRecord, work: Callable[[Callable[[Event], None]], Awaitable[ResearchResult]]
+    ) -> RunRecord:
+        if self._group is None:
+            raise RuntimeError("RunManager used outside its context")
+        live = _Live(record)
+        await self.store.put(record)  # durable first: a status call right after start must find it
+        self._live[record.run_id] = live
+        live.task = self._group.create_task(self._run(live, work), name=f"run {record.run_id}")
+        return record.model_copy(deep=True)
+
+    async def _run(self, live: _Live, work: Callable[[Callable[[Event], None]], Awaitable[ResearchResult]]) -> None:
+        record = live.record
+        try:
+            async with self._slots:
+                record.message = "started"
+                live.dirty = True
+                async with asyncio.TaskGroup() as group:
+                    keeper = group.create_task(self._keep(live))
+                    try:
+                        result = await work(lambda event: self._on_event(live, event))
+                    finally:
+                        keeper.cancel()
+            _apply_result(record, result)
+        except asyncio.CancelledError:
+            record.status = "cancelled" if live.cancelled_by_user or record.cancel_requested else "interrupted"
+            record.message = ("cancelled on request" if record.status == "cancelled"
+                              else "the server stopped during this run; start it again to resume from the cache")
+        except DeepResearchError as exc:
+            record.status, record.error = "failed", _one_line(exc)
+            record.message = f"failed: {record.error}"
+        except Exception as exc:  # a bug must end the run visibly, not leave it "running" forever
+            log.exception("run %s failed unexpectedly", record.run_id)
+            record.status, record.error = "failed", f"internal error ({type(exc).__name__}); see the server log"
+            record.message = f"failed: {record.error}"
+        finally:
+            # Shielded: the final record must reach the store even while the server is cancelling this task.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._persist(live, final=True))
+            self._recent[record.run_id] = record
+            while len(self._recent) > 200:
+                self._recent.popitem(last=False)
+            self._live.pop(record.run_id, None)
+            live.done.set()
+
+    def _on_event(self, live: _Live, event: Event) -> None:
+        record = live.record
+        record.progress = dataclasses.asdict(event.progress)
+        record.phase = event.progress.phase
+        record.message = event.progress.describe()
+        if event.kind == "researcher_finished":
+            data = event.data
+            record.notes.append(StoredNote(topic=str(data.get("topic", "")), ok=bool(data.get("ok")),
+                                           note=str(data.get("note", "")), error=str(data.get("error", ""))))
+        elif event.kind == "warning":
+            record.warnings.append(event.message)
+        live.dirty = True
+
+    async def _keep(self, live: _Live) -> None:
+        """Write the record while it changes (and as a heartbeat); pick up cancels asked on another replica."""
+        beats = 0
+        while True:
+            await asyncio.sleep(self.persist_interval_s)
+            beats += 1
+            if live.dirty or beats % 5 == 0:
+                await self._persist(live)
+            if await self._cancel_asked_elsewhere(live):
+                live.cancelled_by_user = True
+                if live.task is not None:
+                    live.task.cancel()
+                return
+
+    async def _cancel_asked_elsewhere(self, live: _Live) -> bool:
+        try:
+            return await self.store.cancel_requested(live.record.run_id)
+        except Exception as exc:
+            log.warning("run store unreachable while checking for a cancel: %s", exc)
+            return False
+
+    async def _persist(self, live: _Live, *, final: bool = False) -> None:
+        live.dirty = False
+        try:
+            await self.store.put(live.record)
+        except Exception as exc:  # the store being down must not kill the research; the next write retries
+            live.dirty = True
+            level = logging.ERROR if final else logging.WARNING
+            log.log(level, "could not write run %s to the run store: %s", live.record.run_id, exc)
+
+    # -- answering --------------------------------------------------------------------------------------------------
+
+    async def get(self, run_id: str) -> RunRecord:
+        """The run's current record: live when it runs here, else from the store (stale owners → interrupted)."""
+        run_id = (run_id or "").strip()
+        live = self._live.get(run_id)
+        if live is not None:
+            return live.record.model_copy(deep=True)
+        if run_id in self._recent:
+            return self._recent[run_id].model_copy(deep=True)
+        record = await self.store.get(run_id)
+        if record is None:
+            raise UnknownRun(run_id)
+        if not record.finished and self._is_stale(record):
+            record.status = "interrupted"
+            record.message = "the server running it stopped; start it again to resume from the cache"
+            await self.store.put(record)
+        return record
+
+    def _is_stale(self, record: RunRecord) -> bool:
+        if record.owner == self.replica_id:
+            return True  # ours, yet not live here: it died with an earlier incarnation of this process
+        updated = dt.datetime.fromisoformat(record.updated_at.replace("Z", "+00:00"))
+        return (dt.datetime.now(dt.UTC) - updated).total_seconds() > self.stale_after_s
+
+    async def cancel(self, run_id: str) -> tuple[RunRecord, str]:
+        """Ask a run to stop. Returns the record and what happened, in words; cancelling twice is not an error."""
+        record = await self.get(run_id)
+        if record.finished:
+            return record, f"run {record.run_id} had already ended ({record.status}); nothing to cancel"
+        live = self._live.get(record.run_id)
+        if live is not None:
+            if live.cancelled_by_user:
+                return record, f"cancel of run {record.run_id} was already requested; it is stopping"
+            live.cancelled_by_user = True
+            if live.task is not None:
+                live.task.cancel()
+            await live.done.wait()  # local cancels are quick (task groups reach every researcher)
+            return live.record.model_copy(deep=True), f"run {record.run_id} cancelled"
+        if record.cancel_requested:
+            return record, f"cancel of run {record.run_id} was already requested; it is stopping"
+        await self.store.request_cancel(record.run_id)
+        record.cancel_requested = True
+        return record, f"cancel of run {record.run_id} requested from the replica running it"
+
+    async def wait(self, run_id: str, *, heartbeat: Heartbeat | None = None, interval_s: float = 2.0) -> RunRecord:
+        """Wait for a run to end, calling `heartbeat` with its record at least every `interval_s`.
+
+        Cancelling the waiter cancels the run: this is what a client's `notifications/cancelled` on `research` means.
+        """
+        live = self._live.get(run_id)
+        try:
+            while True:
+                if live is not None:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(interval_s):
+                            await live.done.wait()
+                else:
+                    await asyncio.sleep(interval_s)
+                record = await self.get(run_id)
+                if record.finished:
+                    return record
+                if heartbeat is not None:
+                    await heartbeat(record)
+        except asyncio.CancelledError:
+            if live is not None and not live.done.is_set():
+                live.cancelled_by_user = True
+                if live.task is not None:
+                    live.task.cancel()
+            raise
+
+
+def _apply_result(record: RunRecord, result: ResearchResult) -> None:
+    record.status = result.status
+    record.phase = "done"
+    record.clarification = result.clarification
+    record.brief = result.brief or record.brief
+    if record.kind == "research":
+        # The engine's list is complete and ordered by the supervisor; the event-built list was for status only.
+        record.notes = [StoredNote(topic=u.topic, ok=u.ok, note=u.note, error=u.error) for u in result.units]
+        record.registry = [_stored(s) for s in result.registry]
+    record.sources = [_stored(s) for s in result.sources]
+    record.report, record.title = result.report, result.title
+    record.citations = dataclasses.asdict(result.citations)
+    record.usage, record.warnings, record.elapsed_s = result.usage, list(result.warnings), result.elapsed_s
+    failed = len(result.failed_units)
+    record.message = (f"needs clarification: {result.clarification}" if result.status == "needs_clarification"
+                      else f"completed: {len(result.units)} researchers ({failed} failed), "
+                           f"{result.citations.cited} sources cited")
+    record.updated_at = utc_now()
+
+
+def _stored(source: Source) -> StoredSource:
+    return StoredSource(id=source.id, locator=source.locator, title=source.title)
+
+
+def _options_dict(options: RunOptions) -> dict[str, Any]:
+    return {k: v for k, v in dataclasses.asdict(options).items() if v is not None}
+
+
+def _one_line(exc: BaseException) -> str:
+    return re.sub(r"\s+", " ", str(exc)).strip() or type(exc).__name__

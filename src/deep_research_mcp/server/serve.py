@@ -1,0 +1,141 @@
+"""Running the server: stdio (the default, what desktop hosts spawn) or streamable HTTP with bearer auth.
+
+Over stdio, stdout carries protocol only; every log line goes to stderr. Over HTTP the server refuses to listen
+beyond loopback unless bearer auth is configured, checks Host and Origin (DNS-rebinding protection), and checks
+each token's audience itself (the SDK's verifier hook does not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import logging
+import socket
+import sys
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.transport_security import TransportSecuritySettings
+
+from ..errors import ConfigError
+from ..settings import Settings
+from .app import build_server
+
+log = logging.getLogger(__name__)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class BearerVerifier:
+    """Accepts the static token from settings, and HS256 JWTs signed with the shared secret whose `aud` is ours.
+
+    Every accepted token is reported as issued for this server's URL, so the SDK's resource check agrees."""
+
+    def __init__(self, settings: Settings, resource_url: str) -> None:
+        self._static = settings.auth_token.get_secret_value().encode() if settings.auth_token else None
+        self._secret = settings.auth_jwt_secret.get_secret_value() if settings.auth_jwt_secret else None
+        self.audience = settings.auth_audience or resource_url
+        self.resource_url = resource_url
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        if self._static is not None and hmac.compare_digest(token.encode(), self._static):
+            return AccessToken(token=token, client_id="static-token", scopes=[], resource=self.resource_url)
+        if self._secret is None or token.count(".") != 2:
+            return None
+        import jwt
+
+        try:
+            claims = jwt.decode(token, self._secret, algorithms=["HS256"], audience=self.audience,
+                                options={"require": ["exp", "aud"]})
+        except jwt.PyJWTError as exc:
+            log.info("bearer token refused: %s", exc)  # the reason, never the token
+            return None
+        return AccessToken(token=token, client_id=str(claims.get("sub") or "jwt"), scopes=[],
+                           expires_at=int(claims["exp"]), resource=self.resource_url, subject=claims.get("sub"))
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def auth_configured(settings: Settings) -> bool:
+    return settings.auth_token is not None or settings.auth_jwt_secret is not None
+
+
+def transport_security(settings: Settings, host: str, port: int) -> TransportSecuritySettings:
+    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+    origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*", *settings.allowed_origins]
+    if not is_loopback(host):
+        hosts.append(f"{host}:{port}")
+    if settings.public_url:
+        public = urlsplit(settings.public_url)
+        hosts.append(public.netloc)
+        origins.append(f"{public.scheme}://{public.netloc}")
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts,
+                                     allowed_origins=origins)
+
+
+async def serve_stdio(settings: Settings) -> None:
+    await build_server(settings).run_stdio_async()
+
+
+async def serve_http(
+    settings: Settings, *, host: str, port: int, on_ready: Callable[[str], None] | None = None
+) -> None:
+    """Serve streamable HTTP at http://host:port/mcp until cancelled. Port 0 picks a free port; `on_ready` gets
+    the URL once the socket listens."""
+    import uvicorn
+
+    if not is_loopback(host) and not auth_configured(settings):
+        raise ConfigError(
+            f"refusing to listen on {host} without authentication: set DEEP_RESEARCH_AUTH_TOKEN (or "
+            "DEEP_RESEARCH_AUTH_JWT_SECRET), or listen on 127.0.0.1"
+        )
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    url = settings.public_url or f"http://{shown}:{bound}/mcp"
+    auth = verifier = None
+    if auth_configured(settings):
+        verifier = BearerVerifier(settings, url)
+        # This server is only a resource server: the "issuer" is where tokens come from, which for a static token
+        # or a shared-secret JWT is this deployment itself.
+        auth = AuthSettings(issuer_url=url, resource_server_url=url, validate_token_resource=False)
+    server = build_server(settings, auth=auth, token_verifier=verifier)
+    app = server.streamable_http_app(transport_security=transport_security(settings, host, bound), host=host)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    userver = uvicorn.Server(config)
+    userver.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # our caller owns signals
+
+    sock.listen(128)
+
+    async def announce() -> None:
+        while not userver.started:  # uvicorn sets it once the lifespan ran and the socket serves
+            if userver.should_exit:
+                return
+            await asyncio.sleep(0.02)
+        print(f"deep-research MCP server listening on {url}", file=sys.stderr, flush=True)
+        if on_ready is not None:
+            on_ready(url)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            watcher = group.create_task(announce())
+            await userver.serve(sockets=[sock])
+            watcher.cancel()
+    finally:
+        sock.close()

@@ -1,0 +1,233 @@
+"""The run store: every run's question, brief, notes, sources, report and status, kept where a restart finds them.
+
+On disk by default (one JSON file per run, written atomically); in Redis when `DEEP_RESEARCH_REDIS_URL` is set, so
+several server replicas see the same runs: a run started on one can be polled, cancelled or rewritten on another.
+Records are pydantic models dumped as JSON: nothing is pickled, and a file a human opens is readable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field, ValidationError
+
+log = logging.getLogger(__name__)
+
+RunStatus = Literal["running", "completed", "needs_clarification", "failed", "cancelled", "interrupted"]
+TERMINAL: frozenset[str] = frozenset({"completed", "needs_clarification", "failed", "cancelled", "interrupted"})
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class StoredSource(BaseModel):
+    id: str
+    locator: str
+    title: str
+
+
+class StoredNote(BaseModel):
+    topic: str
+    ok: bool
+    note: str = ""
+    error: str = ""
+
+
+class RunRecord(BaseModel):
+    """One run as clients and replicas see it. `progress` is the engine's counter snapshot while it runs."""
+
+    run_id: str
+    kind: Literal["research", "rewrite"] = "research"
+    question: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    status: RunStatus = "running"
+    phase: str = "starting"
+    message: str = ""
+    progress: dict[str, Any] = Field(default_factory=dict)
+    created_at: str = Field(default_factory=utc_now)
+    updated_at: str = Field(default_factory=utc_now)
+    owner: str = ""  # the replica running it; another replica forwards a cancel through the store
+    cancel_requested: bool = False
+    parent_run_id: str | None = None  # for a rewrite: the run whose findings it used
+    brief: str = ""
+    clarification: str = ""
+    notes: list[StoredNote] = Field(default_factory=list)
+    registry: list[StoredSource] = Field(default_factory=list)  # every source read, by the notes' [S<n>] ids
+    sources: list[StoredSource] = Field(default_factory=list)  # the sources the report cites, in report order
+    report: str = ""
+    title: str = ""
+    citations: dict[str, int] = Field(default_factory=dict)
+    usage: dict[str, Any] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    error: str = ""
+    elapsed_s: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    kind: str
+    question: str
+    status: str
+    title: str
+    created_at: str
+    updated_at: str
+
+
+def summarize(record: RunRecord) -> RunSummary:
+    return RunSummary(run_id=record.run_id, kind=record.kind, question=record.question[:200], status=record.status,
+                      title=record.title, created_at=record.created_at, updated_at=record.updated_at)
+
+
+class RunStore(Protocol):
+    async def get(self, run_id: str) -> RunRecord | None: ...
+
+    async def put(self, record: RunRecord) -> None: ...
+
+    async def list(self, limit: int = 50) -> list[RunSummary]: ...
+
+    async def request_cancel(self, run_id: str) -> None: ...
+
+    async def cancel_requested(self, run_id: str) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+def valid_run_id(run_id: str) -> bool:
+    """Run ids become file names and Redis keys: letters, digits, '-' and '_' only, bounded length."""
+    return 0 < len(run_id) <= 64 and all(c.isalnum() or c in "-_" for c in run_id)
+
+
+class DiskRunStore:
+    """One `<run id>.json` per run under `root` (private), replaced atomically on every write."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = asyncio.Lock()  # serializes this process's writes; rename keeps readers whole anyway
+
+    def _path(self, run_id: str) -> Path:
+        return self.root / f"{run_id}.json"
+
+    async def get(self, run_id: str) -> RunRecord | None:
+        if not valid_run_id(run_id):
+            return None
+        return await asyncio.to_thread(self._read, self._path(run_id))
+
+    def _read(self, path: Path) -> RunRecord | None:
+        try:
+            return RunRecord.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValidationError) as exc:
+            log.warning("run record %s is unreadable and ignored: %s", path.name, exc)
+            return None
+
+    async def put(self, record: RunRecord) -> None:
+        record.updated_at = utc_now()
+        data = record.model_dump_json().encode()
+        async with self._lock:
+            await asyncio.to_thread(_write_atomically, self._path(record.run_id), data)
+
+    async def list(self, limit: int = 50) -> list[RunSummary]:
+        def newest() -> list[RunRecord]:
+            paths = sorted(self.root.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+            records = (self._read(p) for p in paths[: limit * 2])
+            return [r for r in records if r is not None][:limit]
+
+        return [summarize(r) for r in await asyncio.to_thread(newest)]
+
+    async def request_cancel(self, run_id: str) -> None:
+        record = await self.get(run_id)
+        if record is not None and not record.finished:
+            record.cancel_requested = True
+            await self.put(record)
+
+    async def cancel_requested(self, run_id: str) -> bool:
+        record = await self.get(run_id)
+        return record is not None and record.cancel_requested
+
+    async def close(self) -> None:
+        return None
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class RedisRunStore:
+    """Runs as JSON strings under `<prefix>run:<id>`, newest first in the sorted set `<prefix>runs`.
+
+    The cancel flag is its own key so that a replica asking for a cancel never races the owner's record writes."""
+
+    def __init__(self, url: str, *, prefix: str = "deep-research:", timeout_s: float = 2.0) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        self.prefix = prefix
+
+    def _key(self, run_id: str) -> str:
+        return f"{self.prefix}run:{run_id}"
+
+    async def get(self, run_id: str) -> RunRecord | None:
+        if not valid_run_id(run_id):
+            return None
+        raw = await self._redis.get(self._key(run_id))
+        if raw is None:
+            return None
+        try:
+            return RunRecord.model_validate_json(raw)
+        except ValidationError as exc:
+            log.warning("run record %s in Redis is unreadable and ignored: %s", run_id, exc)
+            return None
+
+    async def put(self, record: RunRecord) -> None:
+        record.updated_at = utc_now()
+        created = dt.datetime.fromisoformat(record.created_at.replace("Z", "+00:00")).timestamp()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._key(record.run_id), record.model_dump_json())
+            pipe.zadd(f"{self.prefix}runs", {record.run_id: created})
+            await pipe.execute()
+
+    async def list(self, limit: int = 50) -> list[RunSummary]:
+        ids: Sequence[bytes] = await self._redis.zrevrange(f"{self.prefix}runs", 0, max(0, limit - 1))
+        if not ids:
+            return []
+        raws = await self._redis.mget([self._key(i.decode()) for i in ids])
+        out = []
+        for raw in raws:
+            if raw is None:
+                continue
+            with contextlib.suppress(ValidationError):
+                out.append(summarize(RunRecord.model_validate_json(raw)))
+        return out
+
+    async def request_cancel(self, run_id: str) -> None:
+        await self._redis.set(f"{self._key(run_id)}:cancel", json.dumps(utc_now()))
+
+    async def cancel_requested(self, run_id: str) -> bool:
+        return bool(await self._redis.exists(f"{self._key(run_id)}:cancel"))
+
+    async def close(self) -> None:
+        await self._redis.aclose()

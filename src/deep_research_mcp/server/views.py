@@ -1,0 +1,189 @@
+"""What clients see of a run: compact, typed results sized far below hosts' tool-output caps (~25k tokens).
+
+The full report never travels in a tool result; a resource link points at it (`research://runs/{id}/report`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from mcp_types import CallToolResult, ResourceLink, TextContent
+from pydantic import BaseModel, Field
+
+from .store import RunRecord
+
+ANSWER_CHARS = 3_000  # a few paragraphs: enough to answer, small enough for any host
+NOTE_PREVIEW_CHARS = 600
+MAX_LISTED_SOURCES = 20
+MAX_LISTED_WARNINGS = 5
+
+
+class SourceRef(BaseModel):
+    n: int = Field(description="The number the report cites it by, as [n]")
+    title: str
+    locator: str = Field(description="URL or file path")
+
+
+class Usage(BaseModel):
+    model_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    cache_hits: int = 0
+
+
+class ResearchSummary(BaseModel):
+    """A finished (or ended) run, compact. The full report is the resource at `report_uri`."""
+
+    run_id: str
+    status: str = Field(description="completed, needs_clarification, failed, cancelled or interrupted")
+    title: str = ""
+    answer: str = Field("", description="The report's opening: the executive answer, with [n] citations")
+    clarification: str = Field("", description="The question to ask the user, when status is needs_clarification")
+    error: str = ""
+    sources_count: int = Field(0, description="Sources the report cites")
+    citations_dropped: int = Field(0, description="Citations removed because they pointed at nothing retrieved")
+    sources: list[SourceRef] = Field(default_factory=list, description="The cited sources (first 20)")
+    failed_topics: list[str] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    elapsed_s: float = 0.0
+    report_uri: str = ""
+    warnings: list[str] = Field(default_factory=list)
+
+
+class NotePreview(BaseModel):
+    topic: str
+    ok: bool
+    preview: str = Field(description="The start of the researcher's cited notes, or why it failed")
+
+
+class RunStatusView(BaseModel):
+    """Where a run is. Poll with research_status; fetch the outcome with research_result once `finished`."""
+
+    run_id: str
+    status: Literal["running", "completed", "needs_clarification", "failed", "cancelled", "interrupted"]
+    finished: bool
+    phase: str
+    message: str = Field(description="One human-readable line: phase, researchers done/running, sources found")
+    researchers_done: int = 0
+    researchers_running: int = 0
+    researchers_queued: int = 0
+    researchers_failed: int = 0
+    sources_found: int = 0
+    elapsed_s: float = 0.0
+    findings_so_far: list[NotePreview] = Field(default_factory=list)
+    created_at: str = ""
+    updated_at: str = ""
+
+
+class StartedRun(BaseModel):
+    run_id: str
+    status: str
+    message: str = Field(description="What to do next")
+
+
+class CancelView(BaseModel):
+    run_id: str
+    status: str
+    message: str
+
+
+class ClarifyView(BaseModel):
+    """Whether to ask the user something first; if not, the research brief to pass to research or research_start."""
+
+    need_clarification: bool
+    question: str = Field("", description="The clarifying question to ask the user")
+    brief: str = Field("", description="The research brief, when no clarification is needed")
+
+
+def report_uri(run_id: str) -> str:
+    return f"research://runs/{run_id}/report"
+
+
+def executive_answer(report: str, limit: int = ANSWER_CHARS) -> str:
+    """The report's opening paragraphs, up to the first later section or `limit` characters, whole paragraphs."""
+    body = re.sub(r"\A\s*#\s+[^\n]*\n", "", report).strip()
+    body = body.split("\n## Sources", 1)[0]
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", body) if p.strip()]
+    taken: list[str] = []
+    size = 0
+    for paragraph in paragraphs:
+        if paragraph.startswith("## ") and size >= 400:
+            break
+        if size + len(paragraph) > limit:
+            if not taken:
+                taken.append(paragraph[: limit - 1].rstrip() + "…")
+            break
+        taken.append(paragraph)
+        size += len(paragraph) + 2
+    return "\n\n".join(taken)
+
+
+def summary_of(record: RunRecord) -> ResearchSummary:
+    usage = record.usage or {}
+    return ResearchSummary(
+        run_id=record.run_id,
+        status=record.status,
+        title=record.title,
+        answer=executive_answer(record.report) if record.report else "",
+        clarification=record.clarification,
+        error=record.error,
+        sources_count=int(record.citations.get("cited", len(record.sources))),
+        citations_dropped=int(record.citations.get("dropped", 0)),
+        sources=[SourceRef(n=i, title=s.title or s.locator, locator=s.locator)
+                 for i, s in enumerate(record.sources[:MAX_LISTED_SOURCES], start=1)],
+        failed_topics=[n.topic for n in record.notes if not n.ok],
+        usage=Usage(model_calls=int(usage.get("calls", 0)), input_tokens=int(usage.get("input_tokens", 0)),
+                    output_tokens=int(usage.get("output_tokens", 0)), cost_usd=usage.get("cost_usd"),
+                    cache_hits=int(usage.get("cache_hits", 0))),
+        elapsed_s=round(record.elapsed_s, 2),
+        report_uri=report_uri(record.run_id) if record.report else "",
+        warnings=record.warnings[:MAX_LISTED_WARNINGS],
+    )
+
+
+def status_of(record: RunRecord) -> RunStatusView:
+    progress: dict[str, Any] = record.progress or {}
+    return RunStatusView(
+        run_id=record.run_id,
+        status=record.status,
+        finished=record.finished,
+        phase=record.phase,
+        message=record.message,
+        researchers_done=int(progress.get("researchers_done", 0)),
+        researchers_running=int(progress.get("researchers_running", 0)),
+        researchers_queued=int(progress.get("researchers_queued", 0)),
+        researchers_failed=int(progress.get("researchers_failed", 0)),
+        sources_found=int(progress.get("sources", 0)),
+        elapsed_s=round(float(progress.get("elapsed_s", record.elapsed_s)), 2),
+        findings_so_far=[NotePreview(topic=n.topic, ok=n.ok, preview=_preview(n.note if n.ok else n.error))
+                         for n in record.notes],
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
+
+
+def _preview(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= NOTE_PREVIEW_CHARS else text[: NOTE_PREVIEW_CHARS - 1].rstrip() + "…"
+
+
+def tool_result(record: RunRecord) -> CallToolResult:
+    """The `research`/`research_result`/`write` result: a short text for the model, the typed summary, and a link."""
+    summary = summary_of(record)
+    if record.status == "completed":
+        lines = [f"# {summary.title}\n" if summary.title else "", summary.answer, "",
+                 f"{summary.sources_count} sources cited · run {record.run_id} · full report: {summary.report_uri}"]
+    elif record.status == "needs_clarification":
+        lines = [f"The question needs clarifying before research: {record.clarification}",
+                 "Ask the user, then call research again with the clarified question."]
+    else:
+        lines = [f"Run {record.run_id} ended {record.status}: {record.error or record.message}"]
+    content: list[Any] = [TextContent(type="text", text="\n".join(lines).strip())]
+    if summary.report_uri:
+        content.append(ResourceLink(type="resource_link", uri=summary.report_uri, name=f"report-{record.run_id}",
+                                    title=summary.title or "Research report", mime_type="text/markdown",
+                                    size=len(record.report.encode())))
+    return CallToolResult(content=content, structured_content=summary.model_dump(mode="json"),
+                          is_error=record.status in ("failed", "cancelled", "interrupted"))
