@@ -1,5 +1,12 @@
+import re
+from pathlib import Path
+
 from deep_research_mcp.engine.sources import SourceRegistry, finalize_report, normalize_locator, scrub_citations
+from deep_research_mcp.llm.scripted import Scenario, ScriptedLLMServer
 from deep_research_mcp.tools.base import Document
+from deep_research_mcp.tools.localdocs.tools import close_local_documents, open_local_documents
+
+from .conftest import QUESTION, EngineFactory
 
 
 def registry_with(*locators: str) -> SourceRegistry:
@@ -64,3 +71,39 @@ def test_report_without_citations_has_no_sources_section() -> None:
     report, sources, stats = finalize_report("# Nothing\n\nNo facts.", registry_with("a.md"))
     assert "## Sources" not in report
     assert sources == [] and stats.unused == 1
+
+
+HANDBOOK = """---
+title: Tidal Power Handbook
+---
+# Turbines
+
+Tidal power plants store energy as water held back until turbines release it.
+
+# Lagoons
+
+A tidal lagoon stores energy behind a sea wall; power plants empty it through turbines.
+"""
+ATLAS = "Wave Atlas\n==========\n\nPoint absorbers\n---------------\n\nBuoys store energy from tidal swell.\n"
+
+
+async def test_local_files_are_listed_by_their_title_whichever_section_was_found(
+    server: ScriptedLLMServer, make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "handbook.md").write_text(HANDBOOK, encoding="utf-8")
+    (docs / "atlas.rst").write_text(ATLAS, encoding="utf-8")
+    server.scenario = Scenario(topics=2, tool_calls_per_researcher=2)
+    tools = await open_local_documents(docs, tmp_path / "index.sqlite")
+    try:
+        async with make_engine(tools=tools) as engine:
+            result = await engine.run(QUESTION)
+    finally:
+        close_local_documents(tools)
+    sources = result.report.split("## Sources", 1)[1]
+    listed = re.findall(r"^\d+\. (.+) — `(.+)`$", sources, re.MULTILINE)
+    assert sorted(listed) == [
+        ("Tidal Power Handbook", str((docs / "handbook.md").resolve())),
+        ("Wave Atlas", str((docs / "atlas.rst").resolve())),
+    ]

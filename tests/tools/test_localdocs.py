@@ -332,9 +332,11 @@ async def test_tools_return_documents_with_absolute_paths(docs: Path, tmp_path: 
         assert result.documents and "read_document" in result.text
         assert all(Path(d.locator).is_absolute() and Path(d.locator).is_file() for d in result.documents)
         assert len({d.locator for d in result.documents}) == len(result.documents)  # one document per file
+        # Documents carry the file's title, so a source is not named after whichever section matched first.
         titles = {Path(d.locator).name: d.title for d in result.documents}
-        assert titles["handbook.md"] == "Tidal Power Handbook — Turbines"
-        assert "Wave Atlas" in titles["atlas.rst"]
+        assert titles["handbook.md"] == "Tidal Power Handbook" and titles["atlas.rst"] == "Wave Atlas"
+        handbook = next(d for d in result.documents if d.locator.endswith("handbook.md"))
+        assert handbook.content.startswith("# Turbines")  # the section is named in the text instead
 
         assert len((await search.call({"query": "water", "k": 1})).documents) == 1
         assert len((await search.call({"query": "water", "k": "lots"})).documents) >= 1  # junk k: default
@@ -346,7 +348,7 @@ async def test_tools_return_documents_with_absolute_paths(docs: Path, tmp_path: 
         assert doc.locator == str((docs / "handbook.md").resolve()) and "Barrages span" in doc.content
         part = await read.call({"path": doc.locator, "section": "lagoons"})
         assert part.documents[0].content == "## Lagoons\n\nA lagoon stores water behind a wall."
-        assert part.documents[0].locator == doc.locator
+        assert (part.documents[0].locator, part.documents[0].title) == (doc.locator, "Tidal Power Handbook")
         assert "not in the document index" in (await read.call({"path": "/etc/passwd"})).text
         assert "no section" in (await read.call({"path": doc.locator, "section": "zzz"})).text
         assert (await read.call({"path": doc.locator, "section": None})).documents
@@ -365,6 +367,9 @@ async def test_read_document_caps_long_text_and_searches_run_concurrently(tmp_pa
         assert len(doc.content) < 10_200 and "more characters not shown" in doc.content
         results = await asyncio.gather(*(search.call({"query": f"paragraph {n}"}) for n in range(40)))
         assert all(r.documents for r in results)
+        # A passage from the middle of a section says which section it continues.
+        [late] = (await search.call({"query": "paragraph 150", "k": 1})).documents
+        assert late.title == "Big" and late.content.startswith("[section: Big]\n")
     finally:
         close_local_documents(tools)
 

@@ -5,7 +5,15 @@
 
 In HTTP mode it prints `PORT=<n>` on stdout once the socket listens, so a parent can use port 0. It serves a small
 fixed corpus and a handful of tools that each exercise one result shape (structured content, resource links,
-embedded resources, plain text, images) or one failure (isError, slow, oversized).
+embedded resources, plain text, images) or one failure (isError, slow, oversized). Tools that only read are
+annotated `readOnlyHint` (as careful servers do) unless `--no-annotations` (as many servers ship).
+
+Switches for the tests that kill it:
+    --state-dir DIR    `record` appends its notes to DIR/records.txt, so a test can count how often a call ran;
+                       a `search` query or `record` note containing "crash-once" exits the process mid-call the first
+                       time any server sharing DIR sees one (after `record` has written its note)
+    --block-on REGEX   a `search` whose query matches writes "BLOCKED pid=<pid>" to stderr and never answers, so a
+                       test can kill the server while that call is in flight
 """
 
 from __future__ import annotations
@@ -13,7 +21,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import socket
+import sys
+from pathlib import Path
 
 import mcp_types as types
 from mcp.server import MCPServer
@@ -64,17 +75,50 @@ def _rank(query: str, k: int) -> list[dict[str, str]]:
     return [CORPUS[i] for score, i in sorted(scored, key=lambda p: (-p[0], p[1]))[:k] if score > 0]
 
 
-def build_server() -> MCPServer:
+CRASH_ONCE = "crash-once"
+
+
+def _crash_once(text: str, state_dir: Path | None) -> None:
+    """Exit as a crash would, the first time `text` asks for it among the servers sharing `state_dir`."""
+    if CRASH_ONCE not in text:
+        return
+    if state_dir is None:
+        raise ToolError(f"{CRASH_ONCE} needs the server to run with --state-dir")
+    try:
+        (state_dir / "crashed").touch(exist_ok=False)
+    except FileExistsError:
+        return
+    os._exit(1)
+
+
+def build_server(
+    *, annotate: bool = True, state_dir: Path | None = None, block_on: re.Pattern[str] | None = None
+) -> MCPServer:
     server = MCPServer(
         "corpus-search", instructions="Search a small fixed corpus about energy storage.", log_level="WARNING"
     )
+    read_only = types.ToolAnnotations(read_only_hint=True) if annotate else None
 
-    @server.tool(description="Search the corpus; results carry url, title and snippet as structured content.")
-    def search(query: str, k: int = 3) -> SearchResults:
+    @server.tool(description="Search the corpus; results carry url, title and snippet as structured content.",
+                 annotations=read_only)
+    async def search(query: str, k: int = 3) -> SearchResults:
+        if block_on is not None and block_on.search(query):
+            print(f"BLOCKED pid={os.getpid()}", file=sys.stderr, flush=True)
+            await asyncio.Event().wait()  # until the test kills the process
+        _crash_once(query, state_dir)
         return SearchResults(results=[Hit(url=d["url"], title=d["title"], snippet=d["content"]) for d in
                                       _rank(query, k)])
 
-    @server.tool(description="Search the corpus; results are resource links.")
+    @server.tool(description="Append a note to the server's record (not idempotent: each call adds a line).")
+    def record(note: str) -> str:
+        if state_dir is None:
+            raise ToolError("record needs the server to run with --state-dir")
+        with (state_dir / "records.txt").open("a", encoding="utf-8") as records:
+            records.write(note + "\n")
+        _crash_once(note, state_dir)  # after the write: the call took effect, its answer never comes
+        return f"recorded {len((state_dir / 'records.txt').read_text(encoding='utf-8').splitlines())}"
+
+    @server.tool(description="Search the corpus; results are resource links.", annotations=read_only)
     def search_links(query: str, k: int = 3) -> types.CallToolResult:
         links: list[types.ContentBlock] = [
             types.ResourceLink(uri=d["url"], name=d["title"].lower().replace(" ", "-"), title=d["title"],
@@ -83,7 +127,7 @@ def build_server() -> MCPServer:
         ]
         return types.CallToolResult(content=links)
 
-    @server.tool(description="Read one corpus page as an embedded text resource.")
+    @server.tool(description="Read one corpus page as an embedded text resource.", annotations=read_only)
     def read(url: str) -> types.CallToolResult:
         for d in CORPUS:
             if d["url"] == url:
@@ -92,14 +136,15 @@ def build_server() -> MCPServer:
                 return types.CallToolResult(content=[types.EmbeddedResource(resource=page)])
         raise ToolError(f"no such page: {url}")
 
-    @server.tool(description="Answer in plain text; mentions a source link when one matches.", structured_output=False)
+    @server.tool(description="Answer in plain text; mentions a source link when one matches.", structured_output=False,
+                 annotations=read_only)
     def plain(query: str) -> str:
         hits = _rank(query, 1)
         if not hits:
             return f"Nothing about {query!r} in the corpus."
         return f"The best match is {hits[0]['title']} at {hits[0]['url']} : {hits[0]['content']}"
 
-    @server.tool(description="Return a chart image, a binary resource and a caption.")
+    @server.tool(description="Return a chart image, a binary resource and a caption.", annotations=read_only)
     def chart() -> types.CallToolResult:
         blob = types.BlobResourceContents(uri="https://corpus.test/chart.bin", mime_type="application/octet-stream",
                                           blob="AAAA")
@@ -109,20 +154,21 @@ def build_server() -> MCPServer:
             types.TextContent(text="Storage capacity by type."),
         ])
 
-    @server.tool(description="Return a text of exactly `chars` characters.")
+    @server.tool(description="Return a text of exactly `chars` characters.", annotations=read_only)
     def big(chars: int) -> str:
         return ("energy storage " * (chars // 15 + 1))[:chars]
 
-    @server.tool(description="Always fails with the given message.")
+    @server.tool(description="Always fails with the given message.", annotations=read_only)
     def fail(message: str) -> str:
         raise ToolError(message)
 
-    @server.tool(description="Sleep, then answer.")
+    @server.tool(description="Sleep, then answer.", annotations=read_only)
     async def slow(seconds: float) -> str:
         await asyncio.sleep(seconds)
         return f"slept {seconds}"
 
-    @server.tool(description="The value of one HTTP request header (empty over stdio).", structured_output=False)
+    @server.tool(description="The value of one HTTP request header (empty over stdio).", structured_output=False,
+                 annotations=read_only)
     def header(name: str, ctx: Context) -> str:
         return (ctx.headers or {}).get(name.lower(), "")
 
@@ -130,7 +176,7 @@ def build_server() -> MCPServer:
     def crash() -> str:
         os._exit(1)
 
-    @server.tool(description="The server's process id (tests kill it).")
+    @server.tool(description="The server's process id (tests kill it).", annotations=read_only)
     def pid() -> int:
         return os.getpid()
 
@@ -168,8 +214,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--no-annotations", action="store_true", help="no readOnlyHint on any tool")
+    parser.add_argument("--state-dir", type=Path, help="where `record` and crash-once keep their state")
+    parser.add_argument("--block-on", type=re.compile, help="a search query matching this regex never answers")
     args = parser.parse_args(argv)
-    server = build_server()
+    server = build_server(annotate=not args.no_annotations, state_dir=args.state_dir, block_on=args.block_on)
     if args.http:
         asyncio.run(serve_http(server, args.port))
     else:

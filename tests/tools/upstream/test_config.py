@@ -22,7 +22,7 @@ def test_claude_desktop_stdio_shape_with_defaults() -> None:
     assert (config.command, config.args, config.env, config.cwd) == ("uvx", ["mcp-server-fetch"], {"A": "1"}, "/tmp")
     assert (config.max_concurrency, config.timeout_seconds, config.max_result_chars) == (4, 30.0, 100_000)
     assert config.startup_timeout_seconds == 60.0
-    assert config.allow_tools is None and config.deny_tools == []
+    assert config.allow_tools is None and config.deny_tools == [] and config.retry_unsafe is False
 
 
 @pytest.mark.parametrize("kind", ["http", "streamable-http", "streamableHttp", None])
@@ -39,8 +39,9 @@ def test_claude_code_explicit_stdio_type_and_our_extras() -> None:
     config = one({
         "type": "stdio", "command": "npx", "allowTools": ["read_*"], "denyTools": ["read_media_file"],
         "maxConcurrency": 2, "timeoutSeconds": 5, "maxResultChars": 1000, "startupTimeoutSeconds": 120,
+        "retryUnsafe": True,
     })
-    assert isinstance(config, StdioServerConfig)
+    assert isinstance(config, StdioServerConfig) and config.retry_unsafe is True
     assert (config.max_concurrency, config.timeout_seconds, config.max_result_chars) == (2, 5.0, 1000)
     assert config.startup_timeout_seconds == 120.0
     assert config.allows("read_text_file")
@@ -86,6 +87,7 @@ def test_env_expansion_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPat
         ({"command": "x", "maxConcurrency": 0}, "maxConcurrency", "greater than 0"),
         ({"command": "x", "timeoutSeconds": -1}, "timeoutSeconds", "greater than 0"),
         ({"command": "x", "denyTools": "write_*"}, "denyTools", "list"),
+        ({"command": "x", "retryUnsafe": "yes"}, "retryUnsafe", "boolean"),
         ({"url": "ftp://h/mcp"}, "url", "http"),
         ({"type": "sse", "url": "http://h/sse"}, "type", "SSE"),
         ({"type": "websocket", "url": "ws://h"}, "type", "unknown transport"),

@@ -152,7 +152,8 @@ async def test_killed_upstream_is_reopened_exactly_once(make_manager: ManagerFac
 
 
 async def test_reconnect_is_tried_once_per_call() -> None:
-    session = UpstreamSession("corpus", stdio_config())
+    # retryUnsafe: `crash` is not marked safe to repeat, and repeating it is what this test is about.
+    session = UpstreamSession("corpus", stdio_config(retryUnsafe=True))
     try:
         # `crash` kills the server every time: the first session dies, the one reopen dies, then the call gives up.
         with pytest.raises(ToolCallError, match="corpus/crash failed"):

@@ -6,15 +6,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from deep_research_mcp.errors import ToolCallError
 from deep_research_mcp.tools.upstream import StdioServerConfig
 
+from ..conftest import PageServer
 from .conftest import ManagerFactory, by_name
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -28,21 +27,8 @@ PAGE = """<html><head><title>Tidal notes</title></head><body><article>
 
 
 @pytest.fixture
-async def page_url() -> AsyncIterator[str]:
-    async def page(_: web.Request) -> web.Response:
-        return web.Response(text=PAGE, content_type="text/html")
-
-    app = web.Application()
-    app.router.add_get("/tidal", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        assert runner.addresses
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/tidal"
-    finally:
-        await runner.cleanup()
+async def page_url(serve_pages: PageServer) -> str:
+    return await serve_pages({"/tidal": PAGE}) + "/tidal"
 
 
 async def test_mcp_server_fetch_reads_a_local_page(make_manager: ManagerFactory, page_url: str) -> None:

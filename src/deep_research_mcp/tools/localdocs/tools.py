@@ -1,8 +1,9 @@
 """The research tools over a `DocumentIndex`: `search_documents` and `read_document`.
 
 SQLite calls run on worker threads (`asyncio.to_thread`) so a search never stalls the event loop. Every document a
-tool returns has the file's absolute path as its locator: the path is the source, whichever passage or section of
-it was shown.
+tool returns has the file's absolute path as its locator and the file's own title as its title: the file is the
+source, whichever passage or section of it was shown (the run's registry knows a path by the first title it sees,
+so a heading in the title would name the whole file after one section). Sections are named in the text instead.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ def _int_in(value: Any, low: int, high: int, default: int) -> int:
         return default
 
 
-def _label(title: str, heading: str) -> str:
-    return f"{title} — {heading}" if heading and heading != title else title
+def _passage(hit: Passage) -> str:
+    # A section's first passage opens with its heading; later ones say which section they continue.
+    if hit.heading and not hit.text.lstrip().startswith("#"):
+        return f"[section: {hit.heading}]\n{hit.text}"
+    return hit.text
 
 
 class SearchDocumentsTool:
@@ -70,9 +74,8 @@ class SearchDocumentsTool:
         documents: list[Document] = []
         lines = [f"{len(by_path)} matching files for {query!r}; read_document(path, section) returns more text."]
         for path, hits in by_path.items():
-            best = hits[0]
-            content = "\n\n[…]\n\n".join(hit.text for hit in hits)
-            documents.append(Document(locator=path, title=_label(best.title, best.heading), content=content))
+            content = "\n\n[…]\n\n".join(_passage(hit) for hit in hits)
+            documents.append(Document(locator=path, title=hits[0].title, content=content))
             sections = ", ".join(dict.fromkeys(repr(hit.heading) for hit in hits if hit.heading))
             lines.append(f"- {path}" + (f" (sections {sections})" if sections else ""))
         return ToolResult(documents=documents, text="\n".join(lines))
@@ -115,7 +118,12 @@ class ReadDocumentTool:
     def _read(self, path: str, section: str | None) -> tuple[str, str, str]:
         # The locator is the indexed absolute path even when the model gave a relative tail of it.
         locator = self.index.locate(path)
-        return (locator, *self.index.read(locator, section))
+        title, text = self.index.read(locator)
+        if section is not None:
+            # The index labels a section "title — heading"; the document keeps the file's title (see above), and
+            # the section's text opens with its heading. One more query of one file's rows, on a worker thread.
+            text = self.index.read(locator, section)[1]
+        return locator, title, text
 
 
 async def open_local_documents(root: Path, db_path: Path, progress: Progress | None = None) -> list[ResearchTool]:

@@ -16,6 +16,9 @@ Our own optional keys, per server:
     timeoutSeconds           one request (a tool call, a tool listing) once connected (default 30)
     startupTimeoutSeconds    starting the server and the handshake, e.g. an `npx` download (default 60)
     maxResultChars           characters of one result kept for the model; the rest is cut with a note (default 100000)
+    retryUnsafe              true repeats a call cut off by a lost connection even when the server does not mark the
+                             tool read-only or idempotent, so it may run twice (default false: the model is told the
+                             call may or may not have happened)
     disabled                 true skips the server (the Cline / Roo Code spelling)
 
 Any other key is an error: a misspelt `allowTools` silently allowing every tool is worse than refusing to start.
@@ -49,6 +52,7 @@ class _ServerBase(BaseModel):
     timeout_seconds: PositiveFloat = Field(default=30.0, alias="timeoutSeconds")
     startup_timeout_seconds: PositiveFloat = Field(default=60.0, alias="startupTimeoutSeconds")
     max_result_chars: PositiveInt = Field(default=100_000, alias="maxResultChars")
+    retry_unsafe: bool = Field(default=False, alias="retryUnsafe")
     disabled: bool = False
 
     def allows(self, tool: str) -> bool:

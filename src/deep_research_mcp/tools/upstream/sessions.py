@@ -9,6 +9,12 @@ by the same task. Callers come and go (researchers time out, runs end), so no ca
 lives in a dedicated runner task that enters the contexts, publishes the connected client, parks until told to
 stop, and exits the contexts itself. Callers only send requests through the published client, which the SDK
 supports from any task.
+
+A session whose server is gone is noticed two ways: the transport's read stream ends (a stdio server exited; the
+runner then retires the session, so the next call opens a fresh one before sending anything), or a call fails with a
+lost connection. A call cut off that way may or may not have run on the server, so it is repeated on a fresh session
+only when that is harmless: the server marks the tool read-only or idempotent, or its config says `retryUnsafe`.
+Otherwise the caller gets a ToolCallError saying so, and the next call reconnects.
 """
 
 from __future__ import annotations
@@ -20,12 +26,14 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
+from types import TracebackType
 from typing import Any, TextIO, TypeVar
 
 import anyio
 import httpx2
 import mcp_types as types
 from mcp import Client, StdioServerParameters
+from mcp.client import Transport
 from mcp.client.session import IncomingMessage
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -69,6 +77,17 @@ def is_disconnect(exc: BaseException) -> bool:
     )
 
 
+def never_delivered(exc: BaseException) -> bool:
+    """Whether a disconnect proves the server did not run the request: no connection could be made, or an HTTP
+    server that restarted refused our old session id (404) before dispatching anything. Every other lost connection
+    may have cut off a call that ran."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    if isinstance(exc, MCPError):
+        return exc.code == types.INVALID_REQUEST and exc.message == "Session terminated"
+    return isinstance(exc, httpx2.ConnectError)
+
+
 def describe(exc: BaseException) -> str:
     """A one-line reason, with task-group wrappers peeled off so the user sees the real error."""
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
@@ -85,6 +104,70 @@ class _Live:
     ready: asyncio.Future[Client] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    lost: bool = False  # the transport delivers nothing more: a request sent now could never be answered
+
+    @property
+    def usable(self) -> bool:
+        ready = self.ready
+        return ready.done() and not ready.cancelled() and ready.exception() is None and not self.lost
+
+    def transport_ended(self) -> None:
+        self.lost = True
+        self.stop.set()  # the runner retires the session; the next caller opens a fresh one
+
+
+class _Unrepeatable(Exception):
+    """A lost connection cut off a call that must not be sent twice; `__cause__` is the disconnect."""
+
+
+class _WatchedReadStream:
+    """A transport's read stream that tells its session when it ends, i.e. when the server can answer no more.
+
+    Without it a session whose stdio server died between calls looks alive until a request is sent into it, and
+    that request's failure could not be told apart from one that reached the server.
+    """
+
+    def __init__(self, inner: Any, on_end: Callable[[], None]) -> None:
+        self._inner = inner
+        self._on_end = on_end
+
+    @property
+    def last_context(self) -> Any:  # the SDK reads the sender's contextvars off context-aware streams
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> Any:
+        try:
+            return await self._inner.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self._on_end()
+            raise
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def __aiter__(self) -> _WatchedReadStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> _WatchedReadStream:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        return await self._inner.__aexit__(exc_type, exc, tb)
+
+
+@contextlib.asynccontextmanager
+async def _watched(transport: Transport, on_end: Callable[[], None]) -> AsyncIterator[tuple[Any, Any]]:
+    async with transport as (read_stream, write_stream):
+        yield _WatchedReadStream(read_stream, on_end), write_stream
 
 
 class UpstreamSession:
@@ -108,7 +191,7 @@ class UpstreamSession:
     @property
     def connected(self) -> bool:
         live = self._live
-        return live is not None and live.ready.done() and not live.ready.cancelled() and live.ready.exception() is None
+        return live is not None and live.usable
 
     @property
     def tools_stale(self) -> bool:
@@ -121,7 +204,17 @@ class UpstreamSession:
         # covers the request alone (startup has its own bound, see _run).
         async with self._semaphore:
             try:
-                return await self._with_reconnect(lambda client: client.call_tool(tool, arguments))
+                return await self._with_reconnect(
+                    lambda client: client.call_tool(tool, arguments), repeatable=lambda: self.repeatable(tool)
+                )
+            except _Unrepeatable as exc:
+                lost = describe(exc.__cause__) if exc.__cause__ is not None else "connection lost"
+                raise ToolCallError(
+                    f"{self.name}/{tool}: the connection to the server was lost during this call ({lost}), so the "
+                    f"call may or may not have taken effect there. It was not repeated because the server does not "
+                    f"mark {tool!r} read-only or idempotent. The next call restarts the connection; check before "
+                    f"calling it again."
+                ) from exc.__cause__
             except TimeoutError:
                 raise ToolCallError(f"{self.name}/{tool} did not answer within {timeout:g} s") from None
             except ToolCallError:
@@ -132,6 +225,21 @@ class UpstreamSession:
                 raise ToolCallError(f"{self.name}/{tool} failed: {describe(exc)}") from exc
             except Exception as exc:  # the boundary: whatever an upstream does wrong is one failed tool call
                 raise ToolCallError(f"{self.name}/{tool} failed: {describe(exc)}") from exc
+
+    def repeatable(self, tool: str) -> bool:
+        """Whether a call of `tool` cut off by a lost connection may be sent again on a fresh session.
+
+        Only when the server's annotations say a second run changes nothing (`readOnlyHint` or `idempotentHint`:
+        hints, but the only word on it there is), or the server's config entry sets `retryUnsafe`. A tool we have
+        not listed is unknown, and unknown is unsafe.
+        """
+        if self.config.retry_unsafe:
+            return True
+        for known in self._tools or ():
+            if known.name == tool:
+                hints = known.annotations
+                return hints is not None and (hints.read_only_hint is True or hints.idempotent_hint is True)
+        return False
 
     async def list_tools(self) -> list[types.Tool]:
         """The upstream's tools, fetched once and again after it says its list changed (or after a reconnect).
@@ -186,8 +294,11 @@ class UpstreamSession:
                 break
         return tools
 
-    async def _with_reconnect(self, operation: Callable[[Client], Awaitable[_T]]) -> _T:
-        """Run `operation` within the per-call timeout; if the connection turns out dead, reopen and run it again."""
+    async def _with_reconnect(
+        self, operation: Callable[[Client], Awaitable[_T]], *, repeatable: Callable[[], bool] = lambda: True
+    ) -> _T:
+        """Run `operation` within the per-call timeout; if the connection turns out dead, reopen and run it again,
+        unless it may already have run and `repeatable()` says running it twice could do harm (_Unrepeatable)."""
         client, generation = await self._client()
         try:
             async with asyncio.timeout(self.config.timeout_seconds):
@@ -195,8 +306,12 @@ class UpstreamSession:
         except Exception as exc:
             if not is_disconnect(exc) or self._closed:
                 raise
+            self._restart(generation)
+            if not never_delivered(exc) and not repeatable():
+                log.warning("upstream %s: connection lost during a call (%s); not repeating it", self.name,
+                            describe(exc))
+                raise _Unrepeatable() from exc
             log.info("upstream %s: connection lost (%s); reconnecting once", self.name, describe(exc))
-        self._restart(generation)
         client, _ = await self._client()
         async with asyncio.timeout(self.config.timeout_seconds):
             return await operation(client)
@@ -205,9 +320,12 @@ class UpstreamSession:
         if self._closed:
             raise ToolCallError(f"upstream MCP server {self.name!r} is shut down")
         live = self._live
+        if live is not None and live.lost:
+            self._restart(live.generation)  # its server is gone; nothing sent into it could be answered
+            live = None
         if live is None:
             live = self._start()
-        if live.ready.done() and not live.ready.cancelled() and live.ready.exception() is None:
+        if live.usable:
             return live.ready.result(), live.generation  # the common case, without a shield's extra future
         try:
             # Shielded: a caller that times out must not cancel the open other callers are waiting on too.
@@ -247,7 +365,7 @@ class UpstreamSession:
                 # encloses, which anyio forbids. Once entered, the session's requests carry their own timeouts.
                 try:
                     async with asyncio.timeout(startup):
-                        client = await stack.enter_async_context(self._connect())
+                        client = await stack.enter_async_context(self._connect(live))
                 except TimeoutError:
                     raise TimeoutError(f"did not start and answer the handshake within {startup:g} s") from None
                 self.opened += 1
@@ -272,7 +390,7 @@ class UpstreamSession:
                 self._live = None  # the next caller opens a fresh session
 
     @contextlib.asynccontextmanager
-    async def _connect(self) -> AsyncIterator[Client]:
+    async def _connect(self, live: _Live) -> AsyncIterator[Client]:
         config = self.config
         options: dict[str, Any] = {
             "message_handler": self._on_message,
@@ -283,7 +401,8 @@ class UpstreamSession:
             params = StdioServerParameters(
                 command=config.command, args=list(config.args), env=dict(config.env) or None, cwd=config.cwd
             )
-            async with Client(stdio_client(params, errlog=self._errlog or sys.stderr), **options) as client:
+            transport = stdio_client(params, errlog=self._errlog or sys.stderr)
+            async with Client(_watched(transport, live.transport_ended), **options) as client:
                 yield client
             return
         timeout = httpx2.Timeout(
@@ -294,7 +413,8 @@ class UpstreamSession:
         # Our own client only to carry the configured headers; redirects stay off, the transport handles them.
         async with (
             httpx2.AsyncClient(headers=dict(config.headers), timeout=timeout) as http,
-            Client(streamable_http_client(config.url, http_client=http), **options) as client,
+            Client(_watched(streamable_http_client(config.url, http_client=http), live.transport_ended),
+                   **options) as client,
         ):
             yield client
 
