@@ -46,10 +46,9 @@ class AppState:
 
 
 def redis_url(settings: Settings) -> str | None:
-    value: Any = getattr(settings, "redis_url", None)
-    if value is None:
-        return None
-    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+    """One Redis serves the cache (L3) and the run store, so replicas share both."""
+    value = settings.cache_redis_url
+    return value.get_secret_value() if value is not None else None
 
 
 def open_store(settings: Settings) -> RunStore:

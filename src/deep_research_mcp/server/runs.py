@@ -265,7 +265,8 @@ class RunManager:
                 live.task.cancel()
             await live.done.wait()  # local cancels are quick (task groups reach every researcher)
             return live.record.model_copy(deep=True), f"run {record.run_id} cancelled"
-        if record.cancel_requested:
+        if record.cancel_requested or await self.store.cancel_requested(record.run_id):
+            record.cancel_requested = True
             return record, f"cancel of run {record.run_id} was already requested; it is stopping"
         await self.store.request_cancel(record.run_id)
         record.cancel_requested = True

@@ -8,6 +8,7 @@ each token's audience itself (the SDK's verifier hook does not).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import ipaddress
 import logging
@@ -25,7 +26,7 @@ from ..settings import Settings
 from .app import build_server
 
 log = logging.getLogger(__name__)
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+SHUTDOWN_GRACE_S = 10.0
 
 
 class BearerVerifier:
@@ -135,7 +136,19 @@ async def serve_http(
     try:
         async with asyncio.TaskGroup() as group:
             watcher = group.create_task(announce())
-            await userver.serve(sockets=[sock])
-            watcher.cancel()
+            serving = group.create_task(userver.serve(sockets=[sock]))
+            try:
+                await asyncio.shield(serving)
+            except asyncio.CancelledError:
+                # Stop the way a signal would: finish in-flight requests, run the lifespan's exit (which records
+                # running research as interrupted), then let the cancellation go on.
+                userver.should_exit = True
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(SHUTDOWN_GRACE_S):
+                        await asyncio.shield(serving)
+                serving.cancel()
+                raise
+            finally:
+                watcher.cancel()
     finally:
         sock.close()

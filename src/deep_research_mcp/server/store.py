@@ -1,6 +1,6 @@
 """The run store: every run's question, brief, notes, sources, report and status, kept where a restart finds them.
 
-On disk by default (one JSON file per run, written atomically); in Redis when `DEEP_RESEARCH_REDIS_URL` is set, so
+On disk by default (one JSON file per run, written atomically); in Redis when `DEEP_RESEARCH_CACHE_REDIS_URL` is set, so
 several server replicas see the same runs: a run started on one can be polled, cancelled or rewritten on another.
 Records are pydantic models dumped as JSON: nothing is pickled, and a file a human opens is readable.
 """
