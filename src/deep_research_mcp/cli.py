@@ -23,6 +23,8 @@ from typing import Any
 from pydantic import ValidationError
 from rich.console import Console
 
+from .cache import Cache, open_cache
+from .cache.commands import add_cache_parser, cache_command
 from .engine.config import EngineConfig, ResearchResult
 from .engine.events import Event
 from .engine.run import ResearchEngine
@@ -59,11 +61,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="use the bundled scripted LLM server instead of a real model (demos and benchmarks)",
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no live progress")
+    run.add_argument("--no-cache", action="store_true",
+                     help="neither read nor write the cache (by default answers are reused, and a rerun resumes)")
     index = sub.add_parser("index", help="build or update the full-text index of a folder of documents")
     index.add_argument("dir", type=Path, help="folder of .md/.markdown/.txt/.rst/.html/.htm files")
     index.add_argument("--db", type=Path, help="index file (default: <data dir>/index/<hash of the folder>.sqlite)")
     index.add_argument("-q", "--quiet", action="store_true", help="no live progress")
+    add_serve_parser(sub)
+    add_cache_parser(sub)
     return parser
+
+
+def add_serve_parser(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="run the MCP server (stdio by default; --http for streamable HTTP)")
+    serve.add_argument("--http", action="store_true", help="serve streamable HTTP at http://HOST:PORT/mcp")
+    serve.add_argument("--host", help="HTTP host (default 127.0.0.1; other hosts need DEEP_RESEARCH_AUTH_TOKEN)")
+    serve.add_argument("--port", type=int, help="HTTP port (default 8000; 0 picks a free one)")
+    serve.add_argument("--docs", type=Path, help="a folder of documents to research in (DEEP_RESEARCH_DOCS_DIR)")
+    serve.add_argument("--model", help="model for every stage, as provider:model (DEEP_RESEARCH_RESEARCH_MODEL)")
+
+
+def serve_command(args: argparse.Namespace, console: Console) -> int:
+    """Serve until interrupted. Settings problems are reported before the first byte of protocol."""
+    from .llm.factory import check_models_configured
+    from .server.serve import serve_http, serve_stdio
+
+    overrides = {"docs_dir": args.docs, "research_model": args.model, "http_host": args.host, "http_port": args.port}
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    check_models_configured(settings)
+    if settings.docs_dir is not None and not settings.docs_dir.is_dir():
+        raise InputError(f"documents folder {settings.docs_dir} does not exist or is not a folder")
+    if args.http:
+        asyncio.run(serve_http(settings, host=settings.http_host, port=settings.http_port))
+    else:
+        asyncio.run(serve_stdio(settings))
+    return EXIT_OK
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -140,7 +172,9 @@ async def run_command(args: argparse.Namespace, settings: Settings, console: Con
     async with contextlib.AsyncExitStack() as stack:
         if args.scripted is not None:
             settings = await stack.enter_async_context(scripted_backend(args.scripted, settings))
-        hub = await stack.enter_async_context(ModelHub(settings))
+        # The cache is the checkpoint: the same question with the same settings replays what was already answered.
+        cache = Cache.disabled() if args.no_cache else await stack.enter_async_context(open_cache(settings))
+        hub = await stack.enter_async_context(ModelHub(settings, cache=cache))
         if hub.offline_only:
             if args.docs is None and settings.mcp_config is None:
                 raise InputError(
@@ -155,7 +189,7 @@ async def run_command(args: argparse.Namespace, settings: Settings, console: Con
             )
         if args.docs is not None and not args.quiet:
             console.print(f"indexing {args.docs} (incremental)", highlight=False)
-        tools = await stack.enter_async_context(open_toolbox(settings, docs=args.docs))
+        tools = await stack.enter_async_context(open_toolbox(settings, docs=args.docs, cache=cache))
         engine = ResearchEngine(hub.stage_models(), tools, EngineConfig.from_settings(settings))
         if args.docs is None:
             console.print("note: no local documents given (--docs DIR); researchers can only fetch URLs they know.",
@@ -178,7 +212,8 @@ def report_result(args: argparse.Namespace, result: ResearchResult, console: Con
     console.print(
         f"report: {path}\n"
         f"  {len(result.units)} researchers ({failed} failed) · {stats.cited} sources cited, {stats.unused} unused, "
-        f"{stats.dropped} unverifiable citations dropped · {result.usage.get('calls')} model calls, "
+        f"{stats.dropped} unverifiable citations dropped · "
+        f"{result.usage.get('calls')} model calls{_from_cache(result)}, "
         f"{result.usage.get('input_tokens', 0) + result.usage.get('output_tokens', 0)} tokens"
         f" · {result.elapsed_s:.1f} s",
         highlight=False,
@@ -190,6 +225,11 @@ def report_result(args: argparse.Namespace, result: ResearchResult, console: Con
     else:
         print(path)
     return EXIT_OK
+
+
+def _from_cache(result: ResearchResult) -> str:
+    hits = int(result.usage.get("cache_hits") or 0)
+    return f" (+{hits} answered from the cache)" if hits else ""
 
 
 def index_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -235,6 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(stderr=True, soft_wrap=True)
     logging.basicConfig(level=os.environ.get("DEEP_RESEARCH_LOG_LEVEL", "WARNING"), stream=sys.stderr)
     try:
+        if args.command == "serve":
+            return serve_command(args, console)
+        if args.command == "cache":
+            return cache_command(args, Settings(), console)
         if args.command == "index":
             return index_command(args, Settings(), console)
         settings = settings_from_args(args)

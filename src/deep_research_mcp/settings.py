@@ -9,7 +9,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROVIDERS = ("openai", "anthropic", "compatible", "offline")
@@ -39,6 +49,19 @@ DEFAULT_CONTEXT_WINDOWS: dict[str, int] = {
     "anthropic:claude-haiku-4-5": 200_000,
 }
 FALLBACK_CONTEXT_WINDOW = 32_000
+
+
+DAY_S = 86_400.0
+CACHE_TTL_S = {"llm": 30 * DAY_S, "tool": DAY_S, "page": DAY_S, "summary": 30 * DAY_S}
+
+
+class CacheNamespace(BaseModel):
+    """One cache namespace's switch and lifetime (e.g. DEEP_RESEARCH_CACHE_PAGE__TTL_S=3600)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    ttl_s: PositiveFloat | None = None  # None: kept until evicted or cleared
 
 
 def default_data_dir() -> Path:
@@ -111,6 +134,37 @@ class Settings(BaseSettings):
     fetch_max_chars: PositiveInt = 50_000
     data_dir: Path = Field(default_factory=default_data_dir)
 
+    # The cache: L1 in memory, L2 on disk (cache_dir, default <data_dir>/cache), L3 Redis when cache_redis_url is
+    # set. It is also the checkpoint: rerunning a question with the same settings replays what was already paid for.
+    cache_enabled: bool = True
+    cache_dir: Path | None = None
+    cache_memory_max_bytes: PositiveInt = 64 * 1024 * 1024
+    cache_disk_max_bytes: PositiveInt = 2 * 1024**3
+    cache_redis_url: SecretStr | None = None  # redis://[:password@]host:port/db; SecretStr since it may hold a password
+    cache_redis_timeout_s: PositiveFloat = 0.25  # a slow Redis is a miss, not a stall
+    # Model answers and summaries are keyed by their full inputs, so they stay true; searches and pages go stale.
+    cache_llm: CacheNamespace = Field(default_factory=lambda: CacheNamespace(ttl_s=CACHE_TTL_S["llm"]))
+    cache_tool: CacheNamespace = Field(default_factory=lambda: CacheNamespace(ttl_s=CACHE_TTL_S["tool"]))
+    cache_page: CacheNamespace = Field(default_factory=lambda: CacheNamespace(ttl_s=CACHE_TTL_S["page"]))
+    cache_summary: CacheNamespace = Field(default_factory=lambda: CacheNamespace(ttl_s=CACHE_TTL_S["summary"]))
+
+    # The MCP server (`deep-research serve`). Local documents it researches, like `run --docs`.
+    docs_dir: Path | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    # Bearer auth for streamable HTTP: a static token, and/or HS256 JWTs signed with `auth_jwt_secret` whose `aud`
+    # must equal `auth_audience` (default: the server's own URL). Required to listen beyond loopback.
+    auth_token: SecretStr | None = None
+    auth_jwt_secret: SecretStr | None = None
+    auth_audience: str | None = None
+    public_url: str | None = None  # how clients reach the server, e.g. https://research.example.com/mcp
+    allowed_origins: list[str] = Field(default_factory=list)  # browser Origins allowed besides loopback ones
+    runs_dir: Path | None = None  # run store on disk (default <data dir>/runs); Redis instead when redis_url is set
+    max_concurrent_runs: PositiveInt = 2
+    progress_interval_s: float = Field(default=2.0, gt=0, le=5)  # progress notifications during `research`
+    task_poll_interval_ms: int = Field(default=2_000, ge=100, le=60_000)
+    task_ttl_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=60_000)
+
     @field_validator("research_model", "summarization_model", "compression_model", "final_report_model")
     @classmethod
     def _model_string(cls, value: str | None) -> str | None:
@@ -119,9 +173,20 @@ class Settings(BaseSettings):
         parse_model_string(value)
         return value.strip()
 
+    @field_validator("cache_llm", "cache_tool", "cache_page", "cache_summary", mode="before")
+    @classmethod
+    def _namespace_defaults(cls, value: object, info: ValidationInfo) -> object:
+        # Setting one part (DEEP_RESEARCH_CACHE_LLM__ENABLED=false) keeps the namespace's default lifetime.
+        if isinstance(value, dict) and "ttl_s" not in value:
+            return {"ttl_s": CACHE_TTL_S[str(info.field_name).removeprefix("cache_")], **value}
+        return value
+
     def stage_model(self, stage: str) -> str | None:
         """The model string for a stage ('research', 'summarization', 'compression', 'final_report')."""
         return getattr(self, f"{stage}_model") or self.research_model
+
+    def cache_path(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"
 
     def context_window(self, model: str) -> int:
         if model.startswith("offline:"):

@@ -4,6 +4,10 @@ A document is digested the first time any researcher retrieves it; every later r
 researcher, reuses that digest (single-flight, so two researchers hitting one page at once pay for one summary).
 Long documents are summarized by the summarization model under a run-wide semaphore; when the model fails or takes
 too long, an extractive summary (the sentences that best match the researcher's focus) stands in.
+
+With the summarization model's cache, model summaries are kept across runs (namespace `summary`), keyed like the
+run's own digests: by the document's text, not by the focus of whichever researcher read it first. A rerun then
+reads the same digest whatever order its researchers reach the document in. Extractive stand-ins are not kept.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from .. import prompts
+from ..cache.values import TextCodec
 from ..errors import BudgetExceeded, ProviderError
 from ..llm.base import Message
 from ..llm.client import ModelCaller
@@ -69,8 +74,7 @@ class Reader:
             return text
         if self.model is not None:
             try:
-                async with self._slots, asyncio.timeout(self.limits.summarization_timeout_s):
-                    summary = await self._summarize(self.model, document, focus)
+                summary = await self._cached_summary(self.model, document, focus)
                 if summary:
                     self.summaries += 1
                     return summary
@@ -78,6 +82,28 @@ class Reader:
                 log.info("summarizing %s failed (%s); using an extractive summary", document.locator, exc)
         self.extractive_fallbacks += 1
         return extractive_summary(text, focus, self.limits.extractive_chars)
+
+    async def _cached_summary(self, model: ModelCaller, document: Document, focus: str) -> str:
+        if model.cache is None or not model.caches("summary"):
+            return await self._timed_summary(model, document, focus)
+        text = document.content[: self.limits.max_summary_input_chars]
+        inputs = {
+            "model": model.cache_identity or model.name,
+            "content": hashlib.sha256(text.encode("utf-8", "replace")).hexdigest(),
+            "title": document.title,
+            "words": self.limits.summary_words,
+            "prompt": hashlib.sha256((prompts.SUMMARIZE_SYSTEM + prompts.SUMMARIZE_USER).encode()).hexdigest(),
+        }
+        lookup = await model.cache.get_or_compute(
+            "summary", inputs, lambda: self._timed_summary(model, document, focus), TextCodec()
+        )
+        if lookup.hit and model.meter is not None:
+            model.meter.record_hit("summarize", model.name)
+        return lookup.value
+
+    async def _timed_summary(self, model: ModelCaller, document: Document, focus: str) -> str:
+        async with self._slots, asyncio.timeout(self.limits.summarization_timeout_s):
+            return await self._summarize(model, document, focus)
 
     async def _summarize(self, model: ModelCaller, document: Document, focus: str) -> str:
         content = quote(document.content[: self.limits.max_summary_input_chars])

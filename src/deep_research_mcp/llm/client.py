@@ -2,6 +2,10 @@
 
 Retries are ours, not the SDKs' (they are built with max_retries=0), so that every attempt is bounded by our
 timeout, counted, and waits what the provider's Retry-After asks.
+
+With a cache, an answered call is kept (namespace `llm`) and a later identical call, in this run or a rerun of the
+same question, is answered from it and recorded as a cache hit. Only this model's own answers are kept: the
+offline engine is not cached (it is as cheap as a lookup), and a fallback's answer is never stored as this model's.
 """
 
 from __future__ import annotations
@@ -10,11 +14,13 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from .. import prompts
+from ..cache.chat import chat_entry
+from ..cache.core import Cache
 from ..errors import ContextLengthError, ProviderError, ProviderTimeout, StructuredOutputError
 from .base import ChatModel, ChatResponse, Message, OutputSchema, ToolSpec
 from .jsonrepair import parse_json_object
@@ -52,6 +58,9 @@ class ModelCaller:
     # that never answered is left to fail loudly: that is misconfiguration, which a fallback would only hide.
     fallback: ChatModel | None = None
     fallback_name: str = "offline:extractive"
+    cache: Cache | None = None
+    # What the cache key calls this model: `name`, plus the endpoint when it is not the provider's default.
+    cache_identity: str = ""
 
     def with_meter(self, meter: UsageMeter) -> ModelCaller:
         return replace(self, meter=meter)
@@ -82,13 +91,29 @@ class ModelCaller:
         """One model call with retries on retryable failures. When they run out: the fallback model if one may take
         over (see `fallback`), else the last ProviderError. Context-length errors are the caller's to handle."""
         try:
-            return await self._chat(messages, stage=stage, tools=tools, output=output, max_tokens=max_tokens)
+            request = {"tools": tools, "output": output, "max_tokens": max_tokens}
+            return await self._cached_chat(messages, stage, request)
         except ContextLengthError:
             raise
         except ProviderError as exc:
             if not self._can_fall_back():
                 raise
             return await self._fall_back(messages, stage, exc, tools=tools, output=output, max_tokens=max_tokens)
+
+    def caches(self, namespace: str = "llm") -> bool:
+        return self.cache is not None and self.cache.enabled(namespace) and not self.name.startswith("offline:")
+
+    async def _cached_chat(self, messages: list[Message], stage: str, request: dict[str, Any]) -> ChatResponse:
+        """`request` is the rest of the call as `chat` got it: tools, output and max_tokens."""
+        if self.cache is None or not self.caches():
+            return await self._chat(messages, stage=stage, **request)
+        inputs, codec = chat_entry(self.cache_identity or self.name, messages, **request)
+        lookup = await self.cache.get_or_compute(
+            "llm", inputs, lambda: self._chat(messages, stage=stage, **request), codec
+        )
+        if lookup.hit and self.meter is not None:
+            self.meter.record_hit(stage, self.name)
+        return lookup.value
 
     async def _chat(
         self,

@@ -11,6 +11,7 @@ import anthropic
 import httpx2
 import openai
 
+from ..cache.core import Cache
 from ..errors import ConfigError
 from ..settings import OFFLINE_MODEL, Settings, parse_model_string
 from .anthropic_messages import AnthropicModel
@@ -59,11 +60,13 @@ def check_models_configured(settings: Settings) -> dict[str, str]:
 class ModelHub:
     """Owns one SDK client (and its httpx2 pool) per provider for the life of the process.
 
-    Use as `async with ModelHub(settings) as hub: models = hub.stage_models()`.
+    Use as `async with ModelHub(settings, cache=cache) as hub: models = hub.stage_models()`. With a cache (the
+    process's, from `open_cache`), every stage's answers are cached; the hub does not own or close it.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, cache: Cache | None = None) -> None:
         self.settings = settings
+        self.cache = cache
         self.chosen = check_models_configured(settings)
         self._stack = AsyncExitStack()
         self._clients: dict[str, Any] = {}
@@ -126,6 +129,17 @@ class ModelHub:
             return AnthropicModel(client, name)
         return OpenAIChatModel(client, name, provider=provider)
 
+    def endpoint(self, model_string: str) -> str | None:
+        """The base URL serving `model_string` when it is not the provider's default, else None."""
+        provider, _ = parse_model_string(model_string)
+        s = self.settings
+        return {"openai": s.openai_base_url, "anthropic": s.anthropic_base_url,
+                "compatible": s.compatible_base_url}.get(provider)
+
+    def cache_identity(self, model_string: str) -> str:
+        endpoint = self.endpoint(model_string)
+        return f"{model_string}@{endpoint.rstrip('/')}" if endpoint else model_string
+
     def stage_models(self) -> StageModels:
         s = self.settings
         retry = RetryPolicy(s.max_retries, s.retry_base_delay_s, s.structured_retries)
@@ -138,6 +152,8 @@ class ModelHub:
                 retry=retry,
                 fallback=OfflineModel() if s.offline_fallback and not value.startswith("offline:") else None,
                 fallback_name=OFFLINE_MODEL,
+                cache=self.cache,
+                cache_identity=self.cache_identity(value),
             )
             for stage, value in self.chosen.items()
         }

@@ -19,6 +19,7 @@ class CallRecord:
     output_tokens: int
     cost_usd: float | None
     seconds: float
+    cached: bool = False  # answered from the cache: nothing was paid for it
 
 
 @dataclass
@@ -32,6 +33,16 @@ class UsageMeter:
     calls: list[CallRecord] = field(default_factory=list)
     succeeded: set[str] = field(default_factory=set)  # models that answered at least once this run
     fallbacks: list[tuple[str, str, str]] = field(default_factory=list)  # (stage, failed model, error)
+
+    def record_hit(self, stage: str, model: str) -> CallRecord:
+        """A call answered from the cache: counted as a hit, at no tokens and no cost. It does not count as the model
+        answering in this run (`succeeded`), which is what lets a fallback take over from it."""
+        price = self.prices.get(model)
+        record = CallRecord(stage, model, 0, 0, 0.0 if price else None, 0.0, cached=True)
+        self.calls.append(record)
+        if self.on_record is not None:
+            self.on_record(record)
+        return record
 
     def record(self, stage: str, model: str, usage: Usage, seconds: float) -> CallRecord:
         price = self.prices.get(model)
@@ -68,15 +79,21 @@ class UsageMeter:
         if self.max_cost_usd is not None and cost is not None and cost >= self.max_cost_usd:
             raise BudgetExceeded(f"cost budget spent: ${cost:.4f} of ${self.max_cost_usd:.4f}")
 
+    @property
+    def cache_hits(self) -> int:
+        return sum(1 for c in self.calls if c.cached)
+
     def summary(self) -> dict[str, Any]:
+        """`calls` are the calls paid for; `cache_hits` those answered from the cache instead."""
         by_stage: dict[str, dict[str, int]] = {}
         for c in self.calls:
-            entry = by_stage.setdefault(c.stage, {"calls": 0, "input_tokens": 0, "output_tokens": 0})
-            entry["calls"] += 1
+            entry = by_stage.setdefault(c.stage, {"calls": 0, "cache_hits": 0, "input_tokens": 0, "output_tokens": 0})
+            entry["cache_hits" if c.cached else "calls"] += 1
             entry["input_tokens"] += c.input_tokens
             entry["output_tokens"] += c.output_tokens
         return {
-            "calls": len(self.calls),
+            "calls": len(self.calls) - self.cache_hits,
+            "cache_hits": self.cache_hits,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cost_usd": self.cost_usd,

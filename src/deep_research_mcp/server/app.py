@@ -16,6 +16,7 @@ from typing import Any
 
 from mcp.server import MCPServer
 
+from ..cache import Cache, open_cache
 from ..engine.config import EngineConfig
 from ..engine.run import ResearchEngine
 from ..llm.factory import ModelHub
@@ -42,6 +43,7 @@ class AppState:
     engine: ResearchEngine
     runs: RunManager
     store: RunStore
+    cache: Cache
     offline: bool  # no model configured: the offline engine does every stage
 
 
@@ -69,13 +71,14 @@ def unavailable_reason(hub: ModelHub, settings: Settings) -> str | None:
 @contextlib.asynccontextmanager
 async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
     async with contextlib.AsyncExitStack() as stack:
-        hub = await stack.enter_async_context(ModelHub(settings))
+        cache = await stack.enter_async_context(open_cache(settings))
+        hub = await stack.enter_async_context(ModelHub(settings, cache=cache))
         if settings.docs_dir is not None and not Path(settings.docs_dir).is_dir():
             log.error("DEEP_RESEARCH_DOCS_DIR=%s is not a folder; local documents are left out", settings.docs_dir)
             docs = None
         else:
             docs = settings.docs_dir
-        tools = await stack.enter_async_context(open_toolbox(settings, docs=docs))
+        tools = await stack.enter_async_context(open_toolbox(settings, docs=docs, cache=cache))
         engine = ResearchEngine(hub.stage_models(), tools, EngineConfig.from_settings(settings))
         store = open_store(settings)
         stack.push_async_callback(store.close)
@@ -86,7 +89,8 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
         if hub.offline_only:
             log.warning("no model configured: the offline engine (extractive, no key, no network) does the research")
         log.info("deep-research server ready: %d research tools, run store %s", len(tools), type(store).__name__)
-        yield AppState(settings=settings, engine=engine, runs=runs, store=store, offline=hub.offline_only)
+        yield AppState(settings=settings, engine=engine, runs=runs, store=store, cache=cache,
+                       offline=hub.offline_only)
 
 
 def build_server(settings: Settings, *, auth: Any = None, token_verifier: Any = None) -> MCPServer[AppState]:

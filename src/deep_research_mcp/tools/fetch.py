@@ -4,6 +4,9 @@ Everything about the response is untrusted, so every limit is enforced on what i
 followed by hand so each hop is re-checked by the guard; the body is streamed and reading stops at a byte cap; and
 compressed bodies are inflated here (aiohttp's transparent decompression is switched off) in bounded steps, so a
 gzip bomb costs at most the decompression cap in memory and time.
+
+With a cache, pages are kept (namespace `page`) under their URL, the limits and the allow-list, so a page fetched
+under a looser policy is never served under a stricter one. Failures are not cached.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import codecs
 import contextlib
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import aiohttp
 from yarl import URL
 
+from ..cache.core import Cache
+from ..cache.values import DocumentCodec
 from ..errors import ToolCallError
 from .base import Document, ToolResult
 from .html_text import html_to_text
@@ -165,12 +170,17 @@ class FetchUrlTool:
         max_decompressed_bytes: int = 10_000_000,
         max_chars: int = 50_000,
         timeout_s: float = 20.0,
+        cache: Cache | None = None,
+        allow: list[str] | None = None,
     ) -> None:
+        """`allow` is the guard's allow-list as configured; it only scopes cache entries (the guard enforces it)."""
         if not isinstance(pool.resolver, GuardedResolver):
             raise ValueError("FetchUrlTool needs an HttpPool built with resolver=GuardedResolver(guard)")
         self.pool = pool
         self.guard: SsrfGuard = pool.resolver.guard
         self.limits = FetchLimits(max_redirects, max_bytes, max_decompressed_bytes, max_chars, timeout_s)
+        self.cache = cache
+        self._cache_scope: dict[str, Any] = {"limits": asdict(self.limits), "allow": sorted(allow or [])}
 
     async def call(self, arguments: dict[str, Any]) -> ToolResult:
         url = arguments.get("url")
@@ -178,7 +188,13 @@ class FetchUrlTool:
             raise ToolCallError("fetch_url needs a 'url' argument: an absolute http(s) URL")
         if len(url) > 4096:
             raise ToolCallError("refused: the URL is longer than 4096 characters")
-        return ToolResult(documents=[await self.fetch(url.strip())])
+        url = url.strip()
+        if self.cache is None:
+            return ToolResult(documents=[await self.fetch(url)])
+        self.guard.validate_url(url)  # a URL refused now is refused even if an old entry has its page
+        inputs = {"url": url, **self._cache_scope}
+        lookup = await self.cache.get_or_compute("page", inputs, lambda: self.fetch(url), DocumentCodec())
+        return ToolResult(documents=[lookup.value])
 
     async def fetch(self, url: str) -> Document:
         """Fetch `url` and return it as a Document located at the final URL; ToolCallError says why not."""

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+from ..cache.core import Cache
+from ..cache.tools import CachedTool
 from ..settings import Settings
 from .base import ResearchTool
 from .fetch import FetchUrlTool
@@ -23,11 +25,18 @@ log = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def open_toolbox(
-    settings: Settings, *, docs: Path | None = None, index_progress: Callable[[IndexStats], None] | None = None
+    settings: Settings,
+    *,
+    docs: Path | None = None,
+    index_progress: Callable[[IndexStats], None] | None = None,
+    cache: Cache | None = None,
 ) -> AsyncIterator[list[ResearchTool]]:
     """Yield the configured tools: local documents when `docs` is given (indexed incrementally first), fetch_url
     unless switched off, and the tools of the upstream MCP servers in `settings.mcp_config`. Everything is closed on
-    exit; an upstream server that cannot be reached is logged and left out."""
+    exit; an upstream server that cannot be reached is logged and left out.
+
+    With a cache, fetched pages and upstream tool results are cached; local documents are not (they are local, and
+    the index follows the folder)."""
     async with AsyncExitStack() as stack:
         tools: list[ResearchTool] = []
         if docs is not None:
@@ -50,12 +59,18 @@ async def open_toolbox(
                     max_decompressed_bytes=settings.fetch_max_decompressed_bytes,
                     max_chars=settings.fetch_max_chars,
                     timeout_s=settings.fetch_timeout_s,
+                    cache=cache,
+                    allow=settings.fetch_allow,
                 )
             )
         if settings.mcp_config is not None:
             manager = UpstreamManager.from_config_file(settings.mcp_config)
             stack.push_async_callback(manager.close)
-            tools += await manager.tools()  # also warms slow starters (npx) before the first research call
+            upstream = await manager.tools()  # also warms slow starters (npx) before the first research call
+            if cache is not None and cache.enabled("tool"):
+                tools += [CachedTool(t, cache, scope={"server": t.server, "tool": t.upstream_name}) for t in upstream]
+            else:
+                tools += upstream
             for name, reason in manager.errors.items():
                 log.warning("upstream MCP server %r is unavailable and left out: %s", name, reason)
         yield tools
