@@ -128,3 +128,37 @@ def test_empty_docs_folder_is_refused(capsys: pytest.CaptureFixture[str], tmp_pa
     (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     code, _, err = run_cli(capsys, "run", "q?", "--scripted", "--docs", str(tmp_path), "-q")
     assert code == 2 and "no documents to index" in err
+
+
+def test_resume_reruns_a_stored_run_with_its_question_and_options(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "tides.md").write_text("# Tides\n\nTidal lagoons store energy behind a wall at high tide.\n")
+    code, out, err = run_cli(capsys, "run", "How do tidal lagoons store energy?", "--docs", str(docs), "-q",
+                             "--max-tool-calls", "3", "--json", "-o", str(tmp_path / "first.md"))
+    assert code == 0, err
+    run_id = json.loads(out)["run_id"]
+    record = json.loads((Path(os.environ["DEEP_RESEARCH_DATA_DIR"]) / "runs" / f"{run_id}.json").read_text())
+    assert record["status"] == "completed" and record["options"]["max_tool_calls"] == 3
+
+    code, out, err = run_cli(capsys, "run", "--resume", run_id, "--json", "-o", str(tmp_path / "again.md"))
+    assert code == 0, err
+    assert json.loads(out)["run_id"] == run_id and "resuming run" in err
+    assert (tmp_path / "again.md").read_text() == (tmp_path / "first.md").read_text()
+
+
+def test_skipped_files_are_counted(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "tides.md").write_text("# Tides\n\nTidal lagoons store energy behind a wall at high tide.\n")
+    (docs / "blob.md").write_bytes(b"\x00\x01binary\x00" * 100)
+    code, _, err = run_cli(capsys, "run", "How do tidal lagoons store energy?", "--docs", str(docs))
+    assert code == 0, err
+    assert "skipped 1 files" in err and "1 binary" in err
+
+
+def test_resume_of_an_unknown_run_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "run", "--resume", "no-such-run")
+    assert code == 2 and "no run 'no-such-run'" in err

@@ -27,10 +27,13 @@ from .cache import Cache, open_cache
 from .cache.commands import add_cache_parser, cache_command
 from .engine.config import EngineConfig, ResearchResult
 from .engine.events import Event
-from .engine.run import ResearchEngine
+from .engine.run import ResearchEngine, new_run_id
 from .errors import ConfigError, DeepResearchError, InputError
 from .llm.factory import ModelHub
+from .server.runs import apply_result
+from .server.store import DiskRunStore, RunRecord
 from .settings import Settings
+from .tools.localdocs import IndexStats
 from .tools.toolbox import open_toolbox
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CLARIFY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -41,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deep-research", description="Deep research with cited reports.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="research a question and write a cited markdown report")
-    run.add_argument("question", help="what to research")
+    run.add_argument("question", nargs="?", help="what to research (omit with --resume)")
+    run.add_argument("--resume", metavar="RUN_ID",
+                     help="run again an earlier run's question with its options; the cache replays what it had "
+                          "finished, so only unfinished work is paid for")
     run.add_argument("--model", help="model for every stage, as provider:model (e.g. openai:gpt-4.1)")
     for stage in ("research", "summarization", "compression", "final-report"):
         run.add_argument(f"--{stage}-model", help=f"model for the {stage.replace('-', ' ')} stage")
@@ -167,7 +173,56 @@ async def scripted_backend(scenario_path: str, settings: Settings) -> AsyncItera
                                           "final_report_model": None})
 
 
+# The `run` arguments a resumed run takes from the stored one: everything that shapes the research.
+RESUMABLE = ("question", "model", "research_model", "summarization_model", "compression_model", "final_report_model",
+             "base_url", "concurrency", "max_tool_calls", "max_iterations", "no_clarify", "docs", "scripted")
+
+
+async def resume_arguments(args: argparse.Namespace, store: DiskRunStore) -> RunRecord:
+    """Fill `args` from the stored run `args.resume`; return its record, reset to running."""
+    record = await store.get(args.resume)
+    if record is None:
+        raise InputError(f"no run {args.resume!r} in {store.root}; `deep-research run` prints each run's id")
+    for name in RESUMABLE:
+        if name in record.options and name != "question":
+            value = record.options[name]
+            setattr(args, name, Path(value) if name == "docs" and value is not None else value)
+    args.question = record.question
+    record.status, record.error, record.message = "running", "", "resumed"
+    return record
+
+
+def new_record(args: argparse.Namespace) -> RunRecord:
+    options = {name: getattr(args, name) for name in RESUMABLE if name != "question"}
+    options["docs"] = str(args.docs.resolve()) if args.docs is not None else None
+    return RunRecord(run_id=new_run_id(), question=args.question, options=options, owner="cli")
+
+
 async def run_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    store = DiskRunStore(settings.runs_dir or settings.data_dir / "runs")
+    if args.resume:
+        record = await resume_arguments(args, store)
+        settings = settings_from_args(args)
+        console.print(f"resuming run {record.run_id}: {record.question[:100]}", highlight=False)
+    elif not args.question:
+        raise InputError("give the question to research (or --resume RUN_ID)")
+    else:
+        record = new_record(args)
+    await store.put(record)  # from now on `--resume` can find it, whatever happens to this process
+    try:
+        result = await research(args, settings, console, record.run_id)
+    except BaseException as exc:
+        record.status = "interrupted" if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError) else "failed"
+        record.error = _one_line(exc)
+        with contextlib.suppress(Exception):
+            await store.put(record)
+        raise
+    apply_result(record, result)
+    await store.put(record)
+    return report_result(args, result, console)
+
+
+async def research(args: argparse.Namespace, settings: Settings, console: Console, run_id: str) -> ResearchResult:
     view = ProgressView(console, args.quiet)
     async with contextlib.AsyncExitStack() as stack:
         if args.scripted is not None:
@@ -189,15 +244,22 @@ async def run_command(args: argparse.Namespace, settings: Settings, console: Con
             )
         if args.docs is not None and not args.quiet:
             console.print(f"indexing {args.docs} (incremental)", highlight=False)
-        tools = await stack.enter_async_context(open_toolbox(settings, docs=args.docs, cache=cache))
+        indexed: list[IndexStats] = []
+        tools = await stack.enter_async_context(
+            open_toolbox(settings, docs=args.docs, cache=cache, index_progress=indexed.append)
+        )
+        if indexed and indexed[-1].skipped and not args.quiet:
+            last = indexed[-1]
+            console.print(f"skipped {last.skipped:,} files in {args.docs} ({last.skipped_binary:,} binary, "
+                          f"{last.skipped_large:,} too large, {last.skipped_unsupported:,} of other types)",
+                          style="yellow", highlight=False)
         engine = ResearchEngine(hub.stage_models(), tools, EngineConfig.from_settings(settings))
         if args.docs is None:
             console.print("note: no local documents given (--docs DIR); researchers can only fetch URLs they know.",
                           style="yellow")
         if not args.quiet:
             view.status = stack.enter_context(console.status("starting"))
-        result = await engine.run(args.question, on_event=view)
-    return report_result(args, result, console)
+        return await engine.run(args.question, on_event=view, run_id=run_id)
 
 
 def report_result(args: argparse.Namespace, result: ResearchResult, console: Console) -> int:
@@ -234,7 +296,7 @@ def _from_cache(result: ResearchResult) -> str:
 
 def index_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     """Build or update the index of a folder; prints the index path on stdout, like `run` prints the report's."""
-    from .tools.localdocs import DocumentIndex, IndexStats, default_index_path
+    from .tools.localdocs import DocumentIndex, default_index_path
 
     root: Path = args.dir
     if not root.is_dir():

@@ -161,7 +161,7 @@ class RunManager:
                         result = await work(lambda event: self._on_event(live, event))
                     finally:
                         keeper.cancel()
-            _apply_result(record, result)
+            apply_result(record, result)
         except asyncio.CancelledError:
             record.status = "cancelled" if live.cancelled_by_user or record.cancel_requested else "interrupted"
             record.message = ("cancelled on request" if record.status == "cancelled"
@@ -299,7 +299,7 @@ class RunManager:
             raise
 
 
-def _apply_result(record: RunRecord, result: ResearchResult) -> None:
+def apply_result(record: RunRecord, result: ResearchResult) -> None:
     record.status = result.status
     record.phase = "done"
     record.clarification = result.clarification
