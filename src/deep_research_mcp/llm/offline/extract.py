@@ -47,6 +47,7 @@ _BOILERPLATE = re.compile(r"^(?:see|read|click|visit|learn more|for more|check o
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[`*_]?[A-Za-z0-9])")
 _FENCE = re.compile(r"^(```|~~~)")
 _HEADING = re.compile(r"^#{1,6}(\s|$)")
+_SECTION_MARKER = re.compile(r"^\[section:\s*(.+?)\]$")
 _RULE = re.compile(r"^([-*_=]\s*){3,}$")
 _TABLE_SEPARATOR = re.compile(r"^\|?[\s:|-]+\|[\s:|-]*$")
 _HTML_LINE = re.compile(r"^<[^>]+>$|^<!--.*-->$")
@@ -123,15 +124,32 @@ def split_sentences(markdown: str) -> list[str]:
 def split_passages(markdown: str) -> list[tuple[str, str]]:
     """`split_sentences` with the heading each sentence stands under: a heading often names what a terse sentence
     is about ("## Costs" over "Barrages are expensive to build")."""
-    blocks: list[tuple[str, str]] = []
+    return [(unit.text, unit.heading) for unit in split_units(markdown)]
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One sentence of a document, the heading it stands under, and whether it introduces what follows (it ended in
+    a colon: "PostgreSQL offers the following forms of partitioning:" says nothing without the next lines)."""
+
+    text: str
+    heading: str
+    intro: bool = False
+    lead: str = ""  # the definition term it stands under, and its paragraph's opening words when it does not open it
+
+
+def split_units(markdown: str) -> list[Unit]:
+    """`split_passages` as `Unit`s."""
+    blocks: list[tuple[str, str, bool]] = []  # text, heading, whether it could be a label (one plain line)
     block: list[str] = []
     heading = ""
     in_fence = False
     last_blank = True
+    listed = False
 
     def flush() -> None:
         if block:
-            blocks.append((" ".join(block), heading))
+            blocks.append((" ".join(block), heading, len(block) == 1 and not listed))
             block.clear()
 
     for raw in markdown.splitlines():
@@ -152,6 +170,11 @@ def split_passages(markdown: str) -> list[tuple[str, str]]:
             flush()
             heading = clean_inline(line.lstrip("#").strip())
             continue
+        marker = _SECTION_MARKER.match(line)
+        if marker:  # a search tool's "[section: …]" line: the passage below continues that section
+            flush()
+            heading = clean_inline(marker.group(1))
+            continue
         if indented_code or _RULE.match(line) or _HTML_LINE.match(line) or _is_table(line):
             flush()
             continue
@@ -160,9 +183,31 @@ def split_passages(markdown: str) -> list[tuple[str, str]]:
         if item:
             flush()  # a list item is its own sentence unit; lines that follow without a gap continue it
             line = item.group("body")
+        if not block:
+            listed = item is not None
         block.append(line)
     flush()
-    return [(sentence, where) for text, where in blocks for sentence in _sentences_of(clean_inline(text))]
+    units: list[Unit] = []
+    label = ""
+    for number, (text, where, single) in enumerate(blocks):
+        cleaned = clean_inline(text)
+        if number + 1 < len(blocks) and blocks[number + 1][1] == where and single and _is_label(cleaned):
+            # A short line with no sentence end before a paragraph is a definition list's term ("shared_buffers
+            # (integer)", "Range Partitioning"): not a statement, but what the paragraphs under it are about.
+            label = cleaned
+            continue
+        if number and blocks[number - 1][1] != where:
+            label = ""
+        sentences = _sentences_of(cleaned)
+        # A paragraph's opening often names what the rest is about too.
+        lead = " ".join(sentences[0].split()[:LEAD_CONTEXT_WORDS]) if sentences else ""
+        units += [Unit(finish(s), where, s.rstrip().endswith(":"), " ".join((label, lead if i else "")).strip())
+                  for i, s in enumerate(sentences)]
+    return units
+
+
+def _is_label(text: str) -> bool:
+    return 0 < len(text.split()) <= LABEL_WORDS and not re.search(r"[.!?:;,]$", text)
 
 
 def _is_table(line: str) -> bool:
@@ -203,7 +248,7 @@ def _sentences_of(block: str) -> list[str]:
             merged[-1] = f"{merged[-1]} {piece}"
         else:
             merged.append(piece)
-    return [finish(s) for s in merged if _TOKEN.search(s.lower())]
+    return [s for s in merged if _TOKEN.search(s.lower())]
 
 
 def finish(sentence: str) -> str:
@@ -225,6 +270,43 @@ def fact_count(sentence: str) -> int:
     if _CODE_LIKE.search(sentence):
         count += 1
     return min(count, 4)
+
+
+# Words that answers to a kind of question tend to use, though the question does not: "when is X triggered?" is
+# answered by "… if the count exceeds the threshold". Keyed by the question's opening words; plain English, nothing
+# about any one corpus.
+_CUES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
+    (re.compile(r"^\W*why\b|\breasons?\b|\bpurpose\b", re.IGNORECASE),
+     word_set("because since so therefore thus hence prevent prevents avoid avoids otherwise reason ensure ensures "
+              "must necessary order")),
+    (re.compile(r"^\W*when\b|\btrigger(?:s|ed)?\b|\bhow often\b", re.IGNORECASE),
+     word_set("when whenever if once after before until every exceeds exceeded exceed threshold reaches reached "
+              "triggers triggered")),
+    (re.compile(r"^\W*how (?:much|many|big|large|long)\b|\bsize\b|\bdefaults?\b", re.IGNORECASE),
+     word_set("default defaults typically value setting mb gb kb percent megabytes gigabytes reasonable")),
+    (re.compile(r"^\W*(?:which|what) (?:\w+ )?(?:kinds?|types?|forms?|methods?|levels?)\b", re.IGNORECASE),
+     word_set("following types kinds forms include includes including supports provides offers")),
+    (re.compile(r"\bdiffer|\bdifference|\bcompare|\bversus\b|\bvs\b|\bprefer", re.IGNORECASE),
+     word_set("whereas while unlike instead contrast rather than however only both more less")),
+)
+
+
+def answer_cues(question: str) -> frozenset[str]:
+    """The cue words of every kind of question `question` is."""
+    found: set[str] = set()
+    for pattern, cue_words in _CUES:
+        if pattern.search(question):
+            found |= cue_words
+    return frozenset(found)
+
+
+def is_prose(sentence: str) -> bool:
+    """Whether a sentence reads as a statement rather than a list of names, an index entry or a command synopsis:
+    statements need function words ("GIN, GIN, Preferred Index Types for Text Search" has one, and commas)."""
+    if sum(sentence.count(c) for c in "[{|") >= 2:
+        return False
+    function_words = sum(1 for w in _TOKEN.findall(sentence.lower()) if w in STOPWORDS)
+    return function_words >= 2 or (function_words == 1 and sentence.count(",") < 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +345,9 @@ def rank(
     key = next((t for t in reversed(ordered_head) if df[t] or any(t in c for c in around)), None)
     if head_terms and key is None:
         return []  # none of the retrieved text names the subject: nothing here is about it
+    # What the sentence should be about: the subject of a "subject: focus" topic, else the two rarest query terms.
+    lead = head_terms or set(sorted((t for t in query_terms if df[t]), key=lambda t: (-idf[t], t))[:2])
+    cues = answer_cues(query)
     k1, b = 1.2, 0.75
     out: list[Ranked] = []
     for index, (bag, text) in enumerate(zip(bags, texts, strict=True)):
@@ -284,6 +369,12 @@ def rank(
             shape *= 0.75  # "It has 24 turbines" needs the sentence before it; prefer self-contained ones
         if _BOILERPLATE.match(text):
             shape *= 0.5  # "See the X page" names the subject without saying anything about it
+        if not is_prose(text):
+            shape *= 0.3  # an index entry, a list of names or a command synopsis: words, but no statement
+        if lead and set(terms(" ".join(text.split()[:LEAD_WORDS]))) & lead:
+            shape *= 1.25  # the subject opens the sentence: "GIN indexes are …" defines, "… unlike GIN" mentions
+        if cues and cues & words(text):
+            shape *= 1.2  # phrased like an answer to this kind of question ("… if it exceeds" for "when …")
         prior = priors[index] if priors is not None else 1.0
         out.append(Ranked(index, relevance * (1 + 0.1 * fact_count(text)) * shape * prior, len(matched)))
     out.sort(key=lambda r: (-r.score, r.index))
@@ -320,6 +411,11 @@ def pick(
 
 RELATIVE_FLOOR = 0.4
 LEAD_PRIOR = 1.2
+LEAD_WORDS = 5
+LEAD_CONTEXT_WORDS = 6
+LABEL_WORDS = 8
+TITLE_PRIOR = 0.6
+CONTINUATION = 3  # sentences kept after a chosen one that ends in a colon
 
 # --- researcher transcripts ----------------------------------------------------------------------------------
 
@@ -340,29 +436,102 @@ def documents(transcript: str) -> dict[str, tuple[str, str]]:
     return {sid: (titles.get(sid, ""), "\n\n".join(parts)) for sid, parts in texts.items()}
 
 
+_SCOPE = re.compile(r"(?:,\s*|\s+)(?:in|on|for|within|inside|under)\s+(?:the\s+)?[A-Z][\w.+#-]*(?:\s+[A-Z][\w.+#-]*)*"
+                    r"(?=\s*(?:\([^)]*\))?\s*[?.!]?\s*$)")
+
+
+_NAMES_ONLY = re.compile(r"^\s*[A-Z][\w.+#-]*(?:\s+[A-Z][\w.+#-]*)*\s*[?.!]?\s*$")
+
+
+def without_scope(topic: str) -> str:
+    """`topic` without a closing "in <Name>" that only says where the question applies ("… work in PostgreSQL?"):
+    every page of that product's documentation names it, so as a ranking term it picks sentences at random. Kept when
+    nothing else would be left."""
+    body, sep, focus = topic.partition(": ") if ": " in topic else ("", "", topic)
+    # "logical replication: PostgreSQL" is the item of "… differ … in PostgreSQL?" with the scope as its focus.
+    trimmed = "" if sep and _NAMES_ONLY.match(focus) else _SCOPE.sub("", focus)
+    if trimmed == focus or not content_terms(f"{body} {trimmed}"):
+        return topic
+    return f"{body}{sep}{trimmed}" if trimmed.strip(" ?.!") else body
+
+
 def cited_sentences(
     docs: dict[str, tuple[str, str]], topic: str, limit: int = 8
 ) -> list[tuple[str, list[str]]]:
-    """The sentences of `docs` most about `topic`, best first, each with the ids of the documents that state it."""
-    texts: list[str] = []
+    """The sentences of `docs` most about `topic`, best first, each with the ids of the documents that state it. A
+    chosen sentence that introduces a list brings the first items of that list along, right after it."""
+    units: list[Unit] = []
     contexts: list[str] = []
     priors: list[float] = []
     owners: list[str] = []
+    wanted = set(content_terms(without_scope(topic)))
     for source_id, (title, text) in docs.items():
-        for position, (sentence, heading) in enumerate(split_passages(text)):
-            texts.append(sentence)
-            contexts.append(f"{title} {heading}")
-            priors.append(LEAD_PRIOR if position < 3 else 1.0)  # pages tend to state their point first
+        page = focus(title, wanted)
+        for position, unit in enumerate(split_units(text)):
+            units.append(unit)
+            contexts.append(f"{title} {unit.heading} {unit.lead}")
+            prior = LEAD_PRIOR if position < 3 else 1.0  # pages tend to state their point first
+            # A page or section titled with the topic is about it, even where a sentence does not repeat the words;
+            # "Logical Replication" is more so than "Logical Replication Message Formats".
+            prior *= 1 + TITLE_PRIOR * max(page, focus(unit.heading, wanted))
+            priors.append(prior)
             owners.append(source_id)
+    texts = [unit.text for unit in units]
     head = topic.partition(": ")[0] if ": " in topic else ""
-    ranked = rank(texts, topic, head=head, contexts=contexts, priors=priors)
-    # Far weaker sentences only pad the notes once strong matches exist. The third best sets the bar, so a single
-    # outstanding sentence does not push out ordinary good ones.
-    if ranked:
-        bar = RELATIVE_FLOOR * ranked[min(2, len(ranked) - 1)].score
+    ranked = rank(texts, without_scope(topic), head=head, contexts=contexts, priors=priors)
+    # Far weaker sentences only pad the notes once strong matches exist. The third best distinct sentence sets the
+    # bar, so a single outstanding sentence (shown again by a search and a read of the same page) does not push out
+    # ordinary good ones.
+    best: dict[str, float] = {}
+    for r in ranked:  # best first, so each text keeps its best score
+        best.setdefault(texts[r.index], r.score)
+    if best:
+        scores = list(best.values())
+        bar = RELATIVE_FLOOR * scores[min(2, len(scores) - 1)]
         ranked = [r for r in ranked if r.score >= bar]
     out: list[tuple[str, list[str]]] = []
+    taken: set[int] = set()
     for index, duplicates in pick(texts, ranked, limit=limit):
-        ids = list(dict.fromkeys([owners[index], *(owners[d] for d in duplicates)]))[:3]
-        out.append((texts[index], ids))
+        if index in taken:
+            continue
+        # A near-duplicate elsewhere is cited too only when it states this very sentence: a reworded one would make
+        # the citation claim words its document does not contain.
+        same = [owners[d] for d in duplicates if states(texts[d], texts[index])]
+        out.append((texts[index], list(dict.fromkeys([owners[index], *same]))[:3]))
+        taken.add(index)
+        for follower in _continuation(units, owners, index):
+            if follower not in taken:
+                out.append((texts[follower], [owners[follower]]))
+                taken.add(follower)
     return out
+
+
+def focus(label: str, wanted: set[str]) -> float:
+    """How much of a title or heading is the topic: the share of its words that are topic terms (numbering and
+    words like "chapter" aside)."""
+    named = {t for t in terms(label) if not t.replace(".", "").isdigit() and t not in _LABEL_WORDS}
+    return len(named & wanted) / len(named) if named else 0.0
+
+
+_LABEL_WORDS = word_set("chapter section part appendix introduction overview")
+
+
+def _continuation(units: list[Unit], owners: list[str], index: int) -> list[int]:
+    """The list items right after an introducing sentence, in the same document and section."""
+    if not units[index].intro:
+        return []
+    out: list[int] = []
+    for follower in range(index + 1, min(len(units), index + 1 + CONTINUATION)):
+        unit = units[follower]
+        if owners[follower] != owners[index] or unit.heading != units[index].heading:
+            break
+        out.append(follower)
+        if unit.intro:
+            break
+    return out
+
+
+def states(container: str, sentence: str) -> bool:
+    """Whether `container` holds `sentence` word for word (case, punctuation and markup aside)."""
+    inner = " ".join(re.findall(r"[a-z0-9]+", sentence.lower()))
+    return bool(inner) and f" {inner} " in f" {' '.join(re.findall(r'[a-z0-9]+', container.lower()))} "

@@ -20,9 +20,22 @@ from ... import prompts
 from ..base import ChatResponse, Message, OutputSchema, ToolCall, ToolSpec, Usage
 from ..stages import stage_of
 from .extract import Ranked, cited_sentences, documents, finish, pick, rank, split_passages, words
-from .planner import ENGINE_TOOLS, QUERY_NAMES, fill_object, plan_topics, research_queries, search_tools, tool_arguments
+from .planner import (
+    ENGINE_TOOLS,
+    MAX_SECTION_READS,
+    QUERY_NAMES,
+    fill_object,
+    plan_topics,
+    research_queries,
+    search_tools,
+    section_reader,
+    sections_to_read,
+    tool_arguments,
+)
 
-NOTE_SENTENCES = 8
+NOTE_SENTENCES = 12
+REPORT_SENTENCES = 24  # in the sections, after the short answer
+MIN_SECTION_SENTENCES = 5
 SUMMARY_WORDS = 300
 SECTION_PARAGRAPH = 3  # sentences per paragraph in a report section
 NOTHING_FOUND = "No relevant passages were found for this topic."
@@ -35,6 +48,12 @@ _CITED_SENTENCE = re.compile(
     r"(?P<text>.+?)(?P<marks>(?:\s*\[S\d+(?:\s*,\s*S\d+)*\])+)(?P<end>[.!?;:]?)(?=\s|$)"
 )
 _BUDGET = re.compile(r"at most (\d+) tool calls")
+# A document as the engine shows it to a researcher, and the section headings inside it (markdown headings, or a
+# search tool's "[section: …]" line before a passage from the middle of a section).
+_SHOWN_DOCUMENT = re.compile(
+    r'^\[S\d+\] ([^\n]+)\nLocation: ([^\n]+)\n<document id="S\d+">\n(.*?)\n</document>', re.MULTILINE | re.DOTALL
+)
+_SECTION_LINE = re.compile(r"^(?:\[section:\s*(.+?)\]|#{1,6}\s+(.+?))\s*$", re.MULTILINE)
 
 
 class OfflineModel:
@@ -115,9 +134,20 @@ class OfflineModel:
         refused = any(m.role == "tool" and m.content.startswith("Not run:") for m in request.messages)
         queries = research_queries(topic)
         tools = search_tools(request.tools)
-        if turn < len(queries) and tools and not refused and (left is None or left > 0):
+        can_call = not refused and (left is None or left > 0)
+        if turn < len(queries) and tools and can_call:
             calls = [(tool.name, tool_arguments(tool, prop, queries[turn])) for tool, prop in tools]
             return self._calls(calls[:left] if left is not None else calls)
+        reader = section_reader(request.tools)
+        if reader is not None and can_call and not any(c.name == reader[0].name for c in itertools.chain(*previous)):
+            # One last turn reads the sections whose headings name the topic: a search shows a few passages of a
+            # section, the answer is often in the sentences around them.
+            tool, locator_arg, section_arg = reader
+            chosen = sections_to_read(topic, retrieved_sections(request.messages),
+                                      limit=min(MAX_SECTION_READS, left or MAX_SECTION_READS))
+            if chosen:
+                return self._calls([(tool.name, {locator_arg: locator, **({section_arg: heading} if heading else {})})
+                                    for locator, heading in chosen])
         if prompts.RESEARCH_COMPLETE in {t.name for t in request.tools}:
             return self._calls([(prompts.RESEARCH_COMPLETE, {})])
         return self._text("Research complete.")
@@ -133,6 +163,19 @@ class _Request:
     def __post_init__(self) -> None:
         self.system = "\n".join(m.content for m in self.messages if m.role == "system")
         self.first_user = next((m.content for m in self.messages if m.role == "user"), "")
+
+
+def retrieved_sections(messages: list[Message]) -> list[tuple[str, str, str, str]]:
+    """(locator, title, heading, text shown) of every section the tool results so far showed passages of, in the
+    order shown."""
+    found: list[tuple[str, str, str, str]] = []
+    for message in messages:
+        if message.role != "tool":
+            continue
+        for title, locator, body in _SHOWN_DOCUMENT.findall(message.content):
+            for marker, heading in _SECTION_LINE.findall(body):
+                found.append((locator.strip(), title.strip(), (marker or heading).strip(), body))
+    return found
 
 
 def classify(messages: list[Message], tools: list[ToolSpec] | None, output: OutputSchema | None) -> str:
@@ -197,6 +240,7 @@ def summarize_document(user_text: str) -> str:
     order and under their headings, which later tell compression what a terse sentence is about."""
     focus = _between(user_text, "The researcher is looking into:", '\n\nDocument "').strip()
     focus = re.sub(r"\b\w+=", " ", focus)  # argument names of the tool call are not part of the focus
+    focus = re.sub(r"\S*[/\\]\S*", " ", focus)  # nor are paths and URLs: "usr share doc" would pull in noise
     passages = split_passages(user_text.rsplit("<document>", 1)[-1].rsplit("</document>", 1)[0])
     sentences = [sentence for sentence, _ in passages]
     ranked = rank(sentences, focus, min_matches=1)
@@ -273,13 +317,16 @@ def write_report(user_text: str) -> str:
     short = _short_answer(texts, pool, rank(texts, brief, contexts=contexts, min_matches=1))
     used_words: list[set[str]] = [words(texts[i]) for i in short]
     lines = [f"# {title}", " ".join(_cite(*sections[pool[i][0]].notes[pool[i][1]]) for i in short)]
+    # The report has a length budget rather than each section: two topics get twelve sentences each, five get
+    # five, so a question split finer does not make a longer report, only a broader one.
+    cap = max(MIN_SECTION_SENTENCES, REPORT_SENTENCES // max(1, sum(1 for s in sections if s.notes)))
     for section in sections:
         lines.append(f"## {section.topic or 'Findings'}")
         if not section.notes:
             lines.append(section.nothing or NOTHING_FOUND)
             continue
         fresh = [n for n in section.notes if not any(_same(words(n[0]), seen) for seen in used_words)]
-        kept = fresh or section.notes
+        kept = (fresh or section.notes)[:cap]
         used_words.extend(words(n[0]) for n in kept)
         for start in range(0, len(kept), SECTION_PARAGRAPH):
             lines.append(" ".join(_cite(*n) for n in kept[start : start + SECTION_PARAGRAPH]))

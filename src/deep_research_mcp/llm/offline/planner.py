@@ -8,12 +8,13 @@ narrower facets. Shallow rules fail safe: when no split is recognised, the quest
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 from ... import prompts
 from ..base import ToolSpec
-from .extract import GENERIC, STOPWORDS, content_terms, stem, word_set
+from .extract import GENERIC, STOPWORDS, content_terms, stem, terms, without_scope, word_set
 
 MAX_TOPICS = 5
 MAX_ITEM_WORDS = 5
@@ -24,6 +25,8 @@ QUERY_NAMES = ("query", "q", "search", "text", "question", "keywords", "terms", 
 _COUNT_NAMES = ("k", "limit", "max_results", "num_results", "top_k", "count", "n")
 _FETCH_WORDS = ("fetch", "read", "open", "scrape", "crawl", "download", "get_page", "browse", "visit")
 _URL_NAMES = frozenset({"url", "uri", "urls", "link", "href", "path", "id", "page"})
+_SECTION_NAMES = ("section", "heading", "anchor")
+MAX_SECTION_READS = 3
 
 _TOKEN = re.compile(r"[^\W_][\w'./+#-]*[\w+#]|[^\W_]|[,;:?!.]")
 _PUNCT = frozenset(",;:?!.")
@@ -41,6 +44,13 @@ _LIST_INTRODUCERS = word_set(
     ": of between among including like as about compare comparing contrast do does did are is were was"
 )
 _SEPARATORS = frozenset({",", "and", "or", "vs", "versus"})
+# Phrases that set two things against each other work like "versus" ("How does X differ from Y?").
+_COMPARED = re.compile(
+    r"\b(?:differs?|different|distinct)\s+from\b|\bcompared\s+(?:to|with)\b|\bas\s+opposed\s+to\b",
+    re.IGNORECASE,
+)
+# Words that point back at an earlier clause's subject ("what are *their* defaults?").
+_REFERRING = word_set("it its it's they them their theirs this these those that each both such")
 _CLAUSE_SPLIT = re.compile(
     r"(?<=[?!;])\s+|(?<=\.)\s+(?=[A-Z])|,?\s+(?:and|but|also|then)\s+(?=(?:how|what|why|when|where|which|who|whose|"
     r"is|are|was|were|does|do|did|can|could|should|would|will|has|have)\b)",
@@ -49,13 +59,86 @@ _CLAUSE_SPLIT = re.compile(
 
 
 def plan_topics(question: str, max_topics: int = MAX_TOPICS) -> list[str]:
-    """Sub-topics to research in parallel, each self-contained, at most `max_topics`, without duplicates."""
+    """Sub-topics to research in parallel, each self-contained, at most `max_topics`, without duplicates.
+
+    A question of several clauses gets one topic per clause; a later clause that names nothing specific ("what are
+    their defaults?") carries the first clause's subject along, and the items a clause compares are researched on
+    their own when there is room, since a page about one item rarely names the other."""
     text = " ".join(question.split())
     if not text:
         return []
     clauses = [c for c in split_clauses(text) if len(content_terms(c)) >= 2]
-    topics = clauses if len(clauses) >= 2 else split_items(text) or [text, *facets(text)]
-    return _dedupe(topics)[:max_topics]
+    if len(clauses) < 2:
+        return _dedupe(split_items(text) or [text, *facets(text)])[:max_topics]
+    topics = [clauses[0], *(with_subject(c, clauses[0]) for c in clauses[1:])]
+    items = [item for clause in clauses for item in split_items(clause)]
+    return _dedupe([*topics, *items])[:max_topics]
+
+
+def with_subject(clause: str, first: str) -> str:
+    """`clause` with the subject of `first` appended when the clause names nothing specific of its own, or points
+    back at it. A clause whose words already contain the subject's ("autovacuum" holds "vacuum") is left alone."""
+    tokens = [t.lower() for t in _TOKEN.findall(clause)]
+    refers = any(t in _REFERRING for t in tokens)
+    if not refers and any(_is_special(w, i == 0) for i, w in _indexed_words(clause)):
+        return clause
+    subject, named = subject_of(first)
+    # Without a pointing word, only a named subject is carried: "how does the citation pass work" after "how does
+    # the scope phase work" is a topic of its own, while "which parts run remotely" after "… postgres_fdw" is not.
+    if not subject or not (refers or named):
+        return clause
+    own = content_terms(clause)
+    if any(any(term in word for word in own) for term in content_terms(subject)):
+        return clause
+    body = clause.rstrip("?.!")
+    return f"{body} ({subject}){clause[len(body):]}"
+
+
+def subject_of(text: str) -> tuple[str, bool]:
+    """What a clause is about: its runs of subject words that hold a name or code-like word, else its first run of
+    several words; and whether it is named. A code-like word keeps the words after it ("row-level security"); a
+    capitalised name only the names after it ("PostgreSQL support" is a name and a verb)."""
+    runs = _runs(without_scope(text))  # "… in PostgreSQL" says where, not what
+    special: list[str] = []
+    for run in runs:
+        marks = [i for i, (position, word) in enumerate(run) if _is_special(word, position == 0)]
+        if not marks:
+            continue
+        words = [word for _, word in run[marks[0] :]]
+        if not _is_code_like(words[0]):
+            kept = 1
+            while kept < len(words) and _is_special(words[kept], False):
+                kept += 1
+            words = words[:kept]
+        special.append(" ".join(words))
+    if special:
+        return ", ".join(special[:2]), True
+    return next((" ".join(word for _, word in run) for run in runs if len(run) >= 2), ""), False
+
+
+def _indexed_words(text: str) -> list[tuple[int, str]]:
+    return [(i, t) for i, t in enumerate(_TOKEN.findall(text)) if t not in _PUNCT and not _is_stop(t.lower())]
+
+
+def _runs(text: str) -> list[list[tuple[int, str]]]:
+    """Runs of consecutive subject words (with their token positions): roughly the noun phrases."""
+    runs: list[list[tuple[int, str]]] = [[]]
+    for position, token in enumerate(_TOKEN.findall(text)):
+        if token in _PUNCT or _is_stop(token.lower()):
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append((position, token))
+    return [r for r in runs if r]
+
+
+def _is_special(word: str, initial: bool) -> bool:
+    """A name, figure or code-like word. A capital that only opens the sentence does not count."""
+    return _is_code_like(word) or any(c.isupper() for c in word[1:]) or (word[:1].isupper() and not initial)
+
+
+def _is_code_like(word: str) -> bool:
+    return any(c.isdigit() for c in word) or bool(set(word) & set("_./#+-"))
 
 
 def split_clauses(text: str) -> list[str]:
@@ -75,7 +158,7 @@ def split_clauses(text: str) -> list[str]:
 
 def split_items(text: str) -> list[str]:
     """One topic per compared or enumerated item, each carrying the rest of the question as its focus."""
-    tokens = _TOKEN.findall(text)
+    tokens = _TOKEN.findall(_COMPARED.sub(" versus ", text))
     found = _find_items(tokens)
     if found is None:
         return []
@@ -159,6 +242,52 @@ def search_tools(tools: list[ToolSpec]) -> list[tuple[ToolSpec, str]]:
         fetch_like = prop in _URL_NAMES or any(w in tool.name.lower() for w in _FETCH_WORDS)
         (fetch if fetch_like else search).append((tool, prop))
     return search or fetch
+
+
+def section_reader(tools: list[ToolSpec]) -> tuple[ToolSpec, str, str] | None:
+    """A tool that reads one section of a document found by a search: (tool, locator argument, section argument).
+    Only a tool that names a section argument qualifies; whole pages are already in the search results."""
+    for tool in tools:
+        if tool.name in ENGINE_TOOLS:
+            continue
+        props: dict[str, Any] = tool.parameters.get("properties") or {}
+        locator = next((n for n in tool.parameters.get("required") or [] if n in _URL_NAMES), None)
+        section = next((n for n in _SECTION_NAMES if n in props), None)
+        if locator is not None and section is not None:
+            return tool, locator, section
+    return None
+
+
+def sections_to_read(
+    topic: str, found: list[tuple[str, str, str, str]], *, limit: int = MAX_SECTION_READS
+) -> list[tuple[str, str]]:
+    """The sections of retrieved documents whose headings name the topic, best first: (locator, heading), the
+    heading "" for the whole document.
+
+    `found` holds (locator, document title, heading, text shown) in the order the searches returned them. A heading
+    counts by the topic terms it names, each weighted by how rare it is in the retrieved text (a corpus's own name
+    is in every heading), the subject of a "subject: focus" topic double; the title and an earlier search rank break
+    ties. A section a search passage came from is usually longer than that passage, and its heading is the best
+    evidence that it answers the topic, so a heading that names nothing of the topic is skipped.
+    """
+    wanted = set(content_terms(topic))
+    head = set(content_terms(topic.partition(": ")[0])) if ": " in topic else set()
+    bodies = {locator: set(terms(f"{title} {heading} {text}")) for locator, title, heading, text in found}
+    rarity = {t: math.log(1 + len(bodies) / (1 + sum(t in b for b in bodies.values()))) for t in wanted}
+    scored: dict[tuple[str, str], float] = {}
+    for position, (locator, title, heading, _) in enumerate(found):
+        # The top section of a document ("11.2. Index Types" in "11.2. Index Types") is often just its introduction,
+        # its subsections being sections of their own: read the whole document instead ("" for no section).
+        key = (locator, "" if heading.strip().lower() == title.strip().lower() else heading)
+        if not heading or key in scored:
+            continue
+        named = set(terms(heading)) & wanted
+        if not named:
+            continue
+        in_title = (set(terms(title)) & wanted) - named
+        scored[key] = (sum(rarity[t] * (2 if t in head else 1) for t in named)
+                       + 0.3 * sum(rarity[t] for t in in_title) - 0.01 * position)
+    return sorted(scored, key=lambda k: -scored[k])[:limit]
 
 
 def query_property(schema: dict[str, Any]) -> str | None:

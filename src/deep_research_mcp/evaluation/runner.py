@@ -1,0 +1,126 @@
+"""Running the evaluation: the real engine (offline model, local-document index, no fetch, no upstream servers) over
+every question, one shared index, each report scored as it finishes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..engine.config import EngineConfig
+from ..engine.run import ResearchEngine
+from ..errors import ConfigError
+from ..llm.factory import ModelHub
+from ..settings import Settings
+from ..tools.localdocs import IndexStats
+from ..tools.toolbox import open_toolbox
+from .questions import Question
+from .scoring import DocumentCache, QuestionScore, score_report
+
+
+@dataclass(slots=True)
+class Totals:
+    questions: int
+    fact_recall: float  # mean of per-question recall: every question weighs the same
+    citation_accuracy: float  # over all cited claims of all reports
+    claims: int
+    claims_per_report: float  # report length, so recall is read next to how much text bought it
+    unsupported_claims: int
+    fabricated: int
+    gold_hit_rate: float  # over all gold files
+    gold_retrieved_rate: float
+    uncited_sentences: int
+    mean_elapsed_s: float
+    max_elapsed_s: float
+
+
+@dataclass(slots=True)
+class EvalRun:
+    corpus: str
+    index_files: int = 0
+    index_s: float = 0.0
+    scores: list[QuestionScore] = field(default_factory=list)
+    reports: dict[str, str] = field(default_factory=dict)
+
+    def totals(self, split: str | None = None) -> Totals:
+        chosen = [s for s in self.scores if split is None or s.split == split]
+        return totals(chosen)
+
+    def to_json(self) -> dict[str, Any]:
+        splits = sorted({s.split for s in self.scores})
+        return {
+            "corpus": self.corpus,
+            "index": {"files": self.index_files, "seconds": round(self.index_s, 3)},
+            "totals": {"all": asdict(self.totals()), **{name: asdict(self.totals(name)) for name in splits}},
+            "questions": [
+                {**asdict(s), "fact_recall": s.fact_recall, "citation_accuracy": s.citation_accuracy,
+                 "gold_hit_rate": s.gold_hit_rate, "report": self.reports.get(s.id, "")}
+                for s in self.scores
+            ],
+        }
+
+
+def totals(scores: Sequence[QuestionScore]) -> Totals:
+    claims = sum(len(s.claims) for s in scores)
+    supported = sum(s.supported_claims for s in scores)
+    gold = sum(s.gold_total for s in scores)
+    elapsed = [s.elapsed_s for s in scores] or [0.0]
+    return Totals(
+        questions=len(scores),
+        fact_recall=sum(s.fact_recall for s in scores) / len(scores) if scores else 0.0,
+        citation_accuracy=supported / claims if claims else 0.0,
+        claims=claims,
+        claims_per_report=claims / len(scores) if scores else 0.0,
+        unsupported_claims=claims - supported,
+        fabricated=sum(s.fabricated for s in scores),
+        gold_hit_rate=sum(len(s.gold_cited) for s in scores) / gold if gold else 0.0,
+        gold_retrieved_rate=sum(len(s.gold_retrieved) for s in scores) / gold if gold else 0.0,
+        uncited_sentences=sum(s.uncited_sentences for s in scores),
+        mean_elapsed_s=sum(elapsed) / len(elapsed),
+        max_elapsed_s=max(elapsed),
+    )
+
+
+def offline_settings(data_dir: Path) -> Settings:
+    """Settings for a run that is the offline engine's alone, whatever the environment says: no model, no fetch, no
+    upstream servers, no clarifying question, and the index kept under `data_dir`."""
+    return Settings(
+        research_model=None, summarization_model=None, compression_model=None, final_report_model=None,
+        fetch_enabled=False, mcp_config=None, allow_clarification=False, data_dir=data_dir,
+    )
+
+
+async def evaluate(
+    corpus: Path,
+    questions: Sequence[Question],
+    *,
+    data_dir: Path,
+    on_score: Callable[[QuestionScore], None] | None = None,
+) -> EvalRun:
+    """Index `corpus` (timed on its own), research every question with the offline engine and score each report."""
+    settings = offline_settings(data_dir)
+    run = EvalRun(corpus=str(corpus))
+    documents = DocumentCache()
+    seen: list[IndexStats] = []
+    async with ModelHub(settings) as hub:
+        if not hub.offline_only:
+            raise ConfigError("the evaluation measures the offline engine, but a model is configured")
+        started = time.perf_counter()
+        async with open_toolbox(settings, docs=corpus, index_progress=seen.append) as tools:
+            run.index_s = time.perf_counter() - started
+            run.index_files = (seen[-1].indexed + seen[-1].unchanged) if seen else 0
+            engine = ResearchEngine(hub.stage_models(), tools, EngineConfig.from_settings(settings))
+            for question in questions:
+                began = time.perf_counter()
+                result = await engine.run(question.question)
+                elapsed = time.perf_counter() - began
+                registry = [source.locator for source in result.registry]
+                score = score_report(question, result.report, registry, corpus, load=documents.get)
+                score.elapsed_s = elapsed
+                run.scores.append(score)
+                run.reports[question.id] = result.report
+                if on_score is not None:
+                    on_score(score)
+    return run

@@ -1,0 +1,180 @@
+"""The evaluation scorer: the support rule, report parsing, fact matching, fabricated citations and gold hits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from deep_research_mcp.evaluation import (
+    SUPPORT_THRESHOLD,
+    DocumentWords,
+    Question,
+    QuestionSet,
+    document_text,
+    parse_report,
+    score_report,
+    support,
+    supports,
+)
+
+VACUUM = (
+    "<html><head><title>Routine Vacuuming</title><style>p {color: red}</style></head><body>"
+    "<h2>25.1. Routine Vacuuming</h2><p>There are two variants of <code>VACUUM</code>: standard "
+    "<code>VACUUM</code> and <code>VACUUM FULL</code>. <code>VACUUM FULL</code> requires an "
+    "<code>ACCESS EXCLUSIVE</code> lock on the table it is working on.</p>"
+    "<script>var hidden = 'autovacuum never sleeps';</script>"
+    "<p>The default threshold is 50 tuples.</p></body></html>"
+)
+FREEZE = "# Freezing\n\nVACUUM marks rows as frozen so that transaction ID wraparound cannot hide them.\n"
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    (tmp_path / "vacuum.html").write_text(VACUUM)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "freeze.md").write_text(FREEZE)
+    return tmp_path
+
+
+def question(**overrides: object) -> Question:
+    fields: dict[str, object] = {
+        "id": "vacuum", "split": "tune", "question": "How does VACUUM differ from VACUUM FULL?",
+        "gold_sources": ["vacuum.html", "sub/freeze.md", "missing.html"],
+        "facts": [{"fact": "lock", "patterns": ["ACCESS EXCLUSIVE lock"]},
+                  {"fact": "frozen", "patterns": ["frozen", "FrozenTransactionId"]},
+                  {"fact": "threshold", "patterns": [r"\b50 tuples"]}],
+    }
+    return Question.model_validate({**fields, **overrides})
+
+
+def report(body: str, sources: list[str]) -> str:
+    lines = "\n".join(f"{n}. Title {n} — `{locator}`" for n, locator in enumerate(sources, start=1))
+    return f"# How does VACUUM differ?\n\n{body}\n\n## Sources\n\n{lines}\n"
+
+
+# --- the support rule ------------------------------------------------------------------------------------------
+
+
+def test_document_text_is_the_visible_text(corpus: Path) -> None:
+    text = document_text(corpus / "vacuum.html")
+    assert "VACUUM FULL requires an ACCESS EXCLUSIVE lock" in " ".join(text.split())
+    assert "color" not in text and "autovacuum never sleeps" not in text and "25.1. Routine Vacuuming" in text
+    assert document_text(corpus / "sub" / "freeze.md") == FREEZE
+
+
+def test_a_sentence_copied_from_the_document_is_supported(corpus: Path) -> None:
+    document = DocumentWords.of(document_text(corpus / "vacuum.html"))
+    # Markup, punctuation and case do not matter: the words and their order do.
+    assert support("`VACUUM FULL` requires an access exclusive lock on the table it is working on.", document) == 1.0
+    assert supports("There are two variants of VACUUM: standard VACUUM and VACUUM FULL.", document)
+    assert supports("VACUUM FULL", document)  # a short claim as a contiguous run
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "The default threshold is 500 tuples.",  # a changed figure
+        "VACUUM FULL requires a SHARE lock on the table it is working on.",  # a changed word
+        "VACUUM FULL requires an ACCESS EXCLUSIVE lock so that transaction ID wraparound cannot hide them.",  # stitched
+        "Plain vacuuming takes no exclusive lock and reclaims space for reuse.",  # a paraphrase
+        "EXCLUSIVE ACCESS",  # words present, not in that order
+        "autovacuum never sleeps",  # only in a script, which nobody reads
+        "",
+    ],
+)
+def test_a_sentence_the_document_does_not_state_is_not_supported(corpus: Path, claim: str) -> None:
+    document = DocumentWords.of(document_text(corpus / "vacuum.html"))
+    assert support(claim, document) < SUPPORT_THRESHOLD
+    assert not supports(claim, document)
+
+
+# --- report parsing -------------------------------------------------------------------------------------------
+
+
+def test_parse_report_splits_claims_at_their_markers() -> None:
+    parsed = parse_report(report(
+        "First claim. [1] Second claim one. Second claim two. [1, 2]\n\n## A heading that is 50 tuples\n\n"
+        "Third claim [2]. An uncited closing sentence.",
+        ["/c/a.html", "/c/b.md"],
+    ))
+    assert [(c.text, c.numbers) for c in parsed.claims] == [
+        ("First claim.", (1,)), ("Second claim one. Second claim two.", (1, 2)), ("Third claim", (2,))]
+    assert parsed.uncited == ["An uncited closing sentence."]
+    assert parsed.sources == {1: "/c/a.html", 2: "/c/b.md"}
+    # Title, headings, markers and Sources are not prose.
+    assert "50 tuples" not in parsed.prose and "[1]" not in parsed.prose and "Title 1" not in parsed.prose
+    assert parsed.prose.startswith("First claim. Second claim one.")
+
+
+# --- scoring one report ---------------------------------------------------------------------------------------
+
+
+def test_score_report_counts_supported_claims_facts_and_gold_sources(corpus: Path) -> None:
+    vacuum, freeze = str(corpus / "vacuum.html"), str(corpus / "sub" / "freeze.md")
+    text = report(
+        "VACUUM FULL requires an ACCESS EXCLUSIVE lock on the table it is working on. [1] "
+        "VACUUM marks rows as frozen so that transaction ID wraparound cannot hide them. [2] "
+        "The default threshold is 5 tuples. [1]",  # misquoted: unsupported
+        [vacuum, freeze],
+    )
+    score = score_report(question(), text, [vacuum, freeze, str(corpus / "other.md")], corpus)
+    assert [c.supported for c in score.claims] == [True, True, False]
+    assert score.citation_accuracy == pytest.approx(2 / 3)
+    assert score.facts_found == ["lock", "frozen"] and score.facts_missed == ["threshold"]
+    assert score.fact_recall == pytest.approx(2 / 3)
+    assert score.fabricated == 0
+    assert score.gold_cited == ["vacuum.html", "sub/freeze.md"] and score.gold_retrieved == score.gold_cited
+    assert score.gold_hit_rate == pytest.approx(2 / 3)
+
+
+def test_every_cited_document_must_support_a_claim(corpus: Path) -> None:
+    vacuum, freeze = str(corpus / "vacuum.html"), str(corpus / "sub" / "freeze.md")
+    text = report("VACUUM FULL requires an ACCESS EXCLUSIVE lock on the table it is working on. [1, 2]",
+                  [vacuum, freeze])
+    (claim,) = score_report(question(), text, [vacuum, freeze], corpus).claims
+    assert claim.support[0] == 1.0 and claim.support[1] < SUPPORT_THRESHOLD
+    assert not claim.supported
+
+
+def test_citations_to_nothing_retrieved_are_fabricated(corpus: Path) -> None:
+    vacuum = str(corpus / "vacuum.html")
+    text = report(
+        "VACUUM FULL requires an ACCESS EXCLUSIVE lock on the table it is working on. [1] "
+        "A claim citing a number with no source. [3] A claim citing a page never retrieved. [2]",
+        [vacuum, "https://invented.example/page"],
+    )
+    score = score_report(question(), text, [vacuum], corpus)
+    # The invented page counts once as a Sources entry outside the registry and once as an unresolvable marker.
+    assert score.fabricated == 2
+    assert [c.supported for c in score.claims] == [True, False, False]
+
+
+def test_a_report_without_citations_scores_zero(corpus: Path) -> None:
+    score = score_report(question(), "# Title\n\nVACUUM FULL needs an ACCESS EXCLUSIVE lock.\n", [], corpus)
+    assert score.citation_accuracy == 0.0 and score.uncited_sentences == 1
+    assert score.facts_found == ["lock"]  # recall is about the prose, cited or not
+
+
+# --- the question file ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"facts": [{"fact": "x", "patterns": ["(unclosed"]}]}, "not a valid regular expression"),
+        ({"gold_sources": ["/usr/share/doc/x.html"]}, "relative to the corpus root"),
+        ({"gold_sources": ["../x.html"]}, "relative to the corpus root"),
+        ({"split": "test"}, "split"),
+        ({"facts": []}, "facts"),
+    ],
+)
+def test_questions_are_validated(override: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        question(**override)
+
+
+def test_question_ids_are_unique() -> None:
+    with pytest.raises(ValidationError, match="duplicate question ids: vacuum"):
+        QuestionSet(questions=[question(), question()])
