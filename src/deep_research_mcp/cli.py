@@ -355,7 +355,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(f"research failed: {_one_line(exc)}", style="red", highlight=False)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        console.print("interrupted; no report was written", style="yellow")
+        console.print("stopped" if args.command == "serve" else "interrupted; no report was written",
+                      style="yellow")
         return EXIT_INTERRUPTED
 
 

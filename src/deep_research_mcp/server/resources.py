@@ -8,7 +8,7 @@ from typing import Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from .app import AppState
 from .runs import UnknownRun
@@ -19,7 +19,7 @@ async def _record(ctx: Context[AppState, Any], run_id: str) -> RunRecord:
     try:
         return await ctx.request_context.lifespan_context.runs.get(run_id)
     except UnknownRun as exc:
-        raise ResourceError(str(exc)) from None
+        raise ResourceNotFoundError(str(exc)) from None
 
 
 def notes_markdown(record: RunRecord) -> str:

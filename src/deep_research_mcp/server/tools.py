@@ -7,6 +7,7 @@ message; anything unexpected is logged here and reaches the client as one line w
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -112,7 +113,16 @@ def register(server: MCPServer[AppState]) -> None:
     read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
     research_hints = ToolAnnotations(read_only_hint=True, open_world_hint=True, idempotent_hint=False)
 
-    @server.tool(annotations=research_hints)
+    def publish(annotations: ToolAnnotations) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register with the docstring as the description, without the source's indentation."""
+
+        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+            server.add_tool(fn, description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations)
+            return fn
+
+        return decorator
+
+    @publish(research_hints)
     @user_errors
     async def clarify(question: Question, ctx: Context[AppState, Any]) -> ClarifyView:
         """Decide whether a research question needs a clarifying question to the user first. If not, returns the
@@ -122,7 +132,7 @@ def register(server: MCPServer[AppState]) -> None:
         return ClarifyView(need_clarification=decision.need_clarification,
                            question=decision.question.strip() if decision.need_clarification else "", brief=brief)
 
-    @server.tool(annotations=research_hints)
+    @publish(research_hints)
     @user_errors
     async def research(
         ctx: Context[AppState, Any], question: Question = "", brief: Brief = None, options: Options = None
@@ -137,7 +147,7 @@ def register(server: MCPServer[AppState]) -> None:
         final = await app.runs.wait(record.run_id, heartbeat=report, interval_s=app.settings.progress_interval_s)
         return tool_result(final)
 
-    @server.tool(annotations=research_hints)
+    @publish(research_hints)
     @user_errors
     async def research_start(
         ctx: Context[AppState, Any], question: Question = "", brief: Brief = None, options: Options = None
@@ -148,13 +158,13 @@ def register(server: MCPServer[AppState]) -> None:
         return StartedRun(run_id=record.run_id, status=record.status,
                           message=f"started; poll research_status(run_id={record.run_id!r})")
 
-    @server.tool(annotations=read_only)
+    @publish(read_only)
     @user_errors
     async def research_status(run_id: RunId, ctx: Context[AppState, Any]) -> RunStatusView:
         """Where a run is: phase, researchers done/running, sources found, and the findings so far."""
         return status_of(await state(ctx).runs.get(run_id))
 
-    @server.tool(annotations=read_only)
+    @publish(read_only)
     @user_errors
     async def research_result(run_id: RunId, ctx: Context[AppState, Any]) -> Annotated[CallToolResult, ResearchSummary]:
         """The outcome of a finished run: title, executive answer, cited sources, usage, and a link to the report."""
@@ -164,14 +174,14 @@ def register(server: MCPServer[AppState]) -> None:
                              "poll research_status until it says finished")
         return tool_result(record)
 
-    @server.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=True, open_world_hint=False))
+    @publish(ToolAnnotations(destructive_hint=False, idempotent_hint=True, open_world_hint=False))
     @user_errors
     async def research_cancel(run_id: RunId, ctx: Context[AppState, Any]) -> CancelView:
         """Stop a running research. Cancelling a run that has ended (or twice) is harmless and says so."""
         record, message = await state(ctx).runs.cancel(run_id)
         return CancelView(run_id=record.run_id, status=record.status, message=message)
 
-    @server.tool(annotations=research_hints)
+    @publish(research_hints)
     @user_errors
     async def write(
         run_id: RunId,
