@@ -40,8 +40,9 @@ def test_the_evaluation_set_is_well_formed() -> None:
     assert all(len(q.facts) >= 5 for q in questions)
 
 
-@pytest.mark.skipif(not PG_DOCS.is_dir(), reason="postgresql-doc-15 is not installed (scripts/eval-corpus.sh)")
 def test_every_gold_fact_is_stated_in_its_gold_sources() -> None:
+    if not PG_DOCS.is_dir():
+        pytest.fail("postgresql-doc-15 is not installed: run `bash scripts/eval-corpus.sh` (.ci/run does)")
     for q in load_questions(QUESTIONS).questions:
         text = " ".join(" ".join(document_text(PG_DOCS / g).split()) for g in q.gold_sources)
         for fact in q.facts:
