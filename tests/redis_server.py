@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from .processes import stop_process
+
 
 @dataclass(frozen=True, slots=True)
 class RedisServer:
@@ -26,13 +28,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         if self.process.stderr is not None:
             self.process.stderr.close()
 

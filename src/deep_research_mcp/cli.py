@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from .engine.config import EngineConfig, ResearchResult
 from .engine.events import Event
 from .engine.run import ResearchEngine, new_run_id
 from .errors import ConfigError, DeepResearchError, InputError
+from .files import write_atomically
 from .llm.factory import ModelHub
 from .server.runs import apply_result
 from .server.store import DiskRunStore, RunRecord
@@ -127,20 +127,6 @@ def describe_validation_error(exc: ValidationError) -> str:
         message = str(error["msg"]).removeprefix("Value error, ")
         lines.append(f"{field} (DEEP_RESEARCH_{field.upper()} or its flag): {message}")
     return "invalid settings:\n  " + "\n  ".join(lines)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename, so a crash never leaves half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 class ProgressView:

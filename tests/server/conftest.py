@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from ..processes import stop_process
+
 START_DEADLINE_S = 30.0
 LISTENING = re.compile(r"deep-research MCP server listening on (http://\S+)")
 TOOLS = {"clarify", "research", "research_start", "research_status", "research_result", "research_cancel", "write"}
@@ -100,13 +102,7 @@ class Process:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout=5)
+        stop_process(self.popen)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import datetime as dt
 import logging
 import re
 import uuid
@@ -26,7 +25,7 @@ from ..engine.events import Event
 from ..engine.run import ResearchEngine, new_run_id
 from ..engine.sources import Source
 from ..errors import DeepResearchError, InputError
-from .store import RunRecord, RunStore, StoredNote, StoredSource, utc_now
+from .store import RunRecord, RunStore, StoredNote, StoredSource, age_s, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -248,8 +247,7 @@ class RunManager:
     def _is_stale(self, record: RunRecord) -> bool:
         if record.owner == self.replica_id:
             return True  # ours, yet not live here: it died with an earlier incarnation of this process
-        updated = dt.datetime.fromisoformat(record.updated_at.replace("Z", "+00:00"))
-        return (dt.datetime.now(dt.UTC) - updated).total_seconds() > self.stale_after_s
+        return age_s(record.updated_at) > self.stale_after_s
 
     async def cancel(self, run_id: str) -> tuple[RunRecord, str]:
         """Ask a run to stop. Returns the record and what happened, in words; cancelling twice is not an error."""

@@ -12,13 +12,13 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, ValidationError
+
+from ..files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,15 @@ TERMINAL: frozenset[str] = frozenset({"completed", "needs_clarification", "faile
 
 def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_utc(stamp: str) -> dt.datetime:
+    """The inverse of `utc_now` (Python 3.11 does not read the trailing "Z" itself)."""
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def age_s(stamp: str) -> float:
+    return (dt.datetime.now(dt.UTC) - parse_utc(stamp)).total_seconds()
 
 
 class StoredSource(BaseModel):
@@ -140,7 +149,7 @@ class DiskRunStore:
         record.updated_at = utc_now()
         data = record.model_dump_json().encode()
         async with self._lock:
-            await asyncio.to_thread(_write_atomically, self._path(record.run_id), data)
+            await asyncio.to_thread(write_atomically, self._path(record.run_id), data)
 
     async def list(self, limit: int = 50) -> list[RunSummary]:
         def newest() -> list[RunRecord]:
@@ -162,18 +171,6 @@ class DiskRunStore:
 
     async def close(self) -> None:
         return None
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 class RedisRunStore:
@@ -204,7 +201,7 @@ class RedisRunStore:
 
     async def put(self, record: RunRecord) -> None:
         record.updated_at = utc_now()
-        created = dt.datetime.fromisoformat(record.created_at.replace("Z", "+00:00")).timestamp()
+        created = parse_utc(record.created_at).timestamp()
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self._key(record.run_id), record.model_dump_json())
             pipe.zadd(f"{self.prefix}runs", {record.run_id: created})

@@ -11,7 +11,6 @@ an `isError` result (the spec keeps `failed` for JSON-RPC errors); cancelled →
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +25,7 @@ from pydantic import ConfigDict, Field, ValidationError
 from ..errors import InputError
 from .app import AppState
 from .runs import UnknownRun
-from .store import RunRecord
+from .store import RunRecord, age_s
 from .views import tool_result
 
 TASKS = "io.modelcontextprotocol/tasks"
@@ -40,11 +39,6 @@ class TaskIdParams(RequestParams):
 
 class TaskUpdateParams(TaskIdParams):
     input_responses: dict[str, Any] = Field(default_factory=dict, alias="inputResponses")
-
-
-def _ms_since(iso: str) -> int:
-    then = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return int((dt.datetime.now(dt.UTC) - then).total_seconds() * 1000)
 
 
 class TasksExtension(Extension):
@@ -66,13 +60,11 @@ class TasksExtension(Extension):
     ) -> HandlerResult:
         if params.name not in TASK_TOOLS or not _declared(ctx):
             return await call_next(ctx)
-        from .tools import ResearchArgs, question_of
+        from .tools import ResearchArgs, start_run
 
-        app: AppState = ctx.lifespan_context
         try:
             args = ResearchArgs.model_validate(params.arguments or {})
-            options = (args.options.to_run_options() if args.options else None)
-            record = await app.runs.start(question_of(args.question, args.brief), brief=args.brief, options=options)
+            record = await start_run(ctx.lifespan_context, args.question, args.brief, args.options)
         except ValidationError as exc:
             fields = ", ".join(".".join(str(p) for p in e["loc"]) + f": {e['msg']}" for e in exc.errors())
             return _error_result(f"invalid arguments for research: {fields}")
@@ -104,7 +96,7 @@ class TasksExtension(Extension):
             record = await app.runs.get(task_id)
         except UnknownRun:
             raise MCPError(INVALID_PARAMS, "Failed to retrieve task: Task not found") from None
-        if self.ttl_ms is not None and _ms_since(record.created_at) > self.ttl_ms:
+        if self.ttl_ms is not None and age_s(record.created_at) * 1000 > self.ttl_ms:
             raise MCPError(INVALID_PARAMS, "Failed to retrieve task: Task has expired")
         return record
 
