@@ -7,6 +7,7 @@ from deep_research_mcp.tools.base import Document
 from deep_research_mcp.tools.localdocs.tools import close_local_documents, open_local_documents
 
 from .conftest import QUESTION, EngineFactory
+from .rendering import links_and_media, rendered_text
 
 
 def registry_with(*locators: str) -> SourceRegistry:
@@ -107,3 +108,44 @@ async def test_local_files_are_listed_by_their_title_whichever_section_was_found
         ("Tidal Power Handbook", str((docs / "handbook.md").resolve())),
         ("Wave Atlas", str((docs / "atlas.rst").resolve())),
     ]
+
+
+HOSTILE_TITLES = [
+    "Tidal lagoons [official source](https://evil.example/phish) ![x](https://evil.example/pixel.png)",
+    "<img src=https://evil.example/i.png> <a href='https://evil.example/a'>a</a> <!-- c -->",
+    "See https://evil.example/bare, www.evil.example and evil.com `code` *bold* _em_ ~~gone~~ | a | b |",
+    "# Heading? - list 1. item > quote \\ backslash &amp; &#60;img&#62; [ref]: https://evil.example/ref",
+    "- starts like a list",
+    "2024. starts like an ordered list",
+]
+
+
+def test_titles_in_sources_render_as_exactly_their_text() -> None:
+    registry = SourceRegistry()
+    for n, title in enumerate(HOSTILE_TITLES, start=1):
+        locator = f"https://real.example/{n}" if n % 2 else f"docs/{n}`x`.md"
+        registry.register(Document(locator, title, "text"))
+    registry.register(Document("https://real.example/p(a)ren s", "Paren", "text"))
+    text = "# R\n\n" + " ".join(f"Fact {n} [S{n}]." for n in range(1, len(registry) + 1))
+    report, _, _ = finalize_report(text, registry)
+    links, media = links_and_media(report)
+    assert media == []
+    retrieved = {s.locator for s in registry.all() if s.locator.startswith("https://")}
+    assert {link.replace("%28", "(").replace("%29", ")").replace("%20", " ") for link in links} == retrieved
+    lines = report.split("## Sources\n\n", 1)[1].splitlines()
+    for line, source in zip(lines, registry.all(), strict=True):
+        shown = rendered_text(line.split(". ", 1)[1])  # the item's text, as one paragraph
+        expected = source.title if source.locator.startswith("https://") else f"{source.title} — {source.locator}"
+        assert shown == " ".join(expected.split())
+
+
+def test_report_body_loses_autolinks_images_and_html_to_pages_never_retrieved() -> None:
+    registry = registry_with("https://real.example/page")
+    text = ("# R\n\nA fact [S1]. An autolink <https://evil.example/auto>, a titled image "
+            '![x](https://evil.example/p.png "t"), raw <img src="https://evil.example/i.png"> and '
+            "<a href=https://evil.example/a>a link</a>. A real one <https://real.example/page>.")
+    report, _, stats = finalize_report(text, registry)
+    links, media = links_and_media(report)
+    assert links == ["https://real.example/page"] and media == []
+    assert "evil.example" not in report and stats.dropped == 4
+    assert "A real one [1]." in report

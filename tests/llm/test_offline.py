@@ -175,9 +175,10 @@ def test_near_duplicates_are_merged_not_repeated() -> None:
 
 def test_cited_sentences_keep_only_input_ids() -> None:
     transcript = (
-        'Result of search:\n[S2] Barrages\nLocation: https://x/2\n<document id="S2">\n'
+        'Result of search:\n[S2]\n<document id="S2">\nTitle: Barrages\nLocation: https://x/2\n\n'
         "Tidal barrages block estuaries. The La Rance barrage opened in 1966.\n</document>\n\n"
-        '[S5] Copy\nLocation: https://x/5\n<document id="S5">\nThe La Rance barrage opened in 1966.\n</document>'
+        '[S5]\n<document id="S5">\nTitle: Copy\nLocation: https://x/5\n\n'
+        "The La Rance barrage opened in 1966.\n</document>"
     )
     docs = documents(transcript)
     assert docs["S2"][0] == "Barrages"
@@ -280,7 +281,7 @@ async def test_compress_writes_cited_sentences_and_says_when_nothing_was_found()
     call = ToolCall("1", "search_documents", {"query": "La Rance capacity"})
     transcript = (
         f"Tool call search_documents(query={call.arguments['query']!r})\n\nResult of search_documents:\n"
-        '[S3] La Rance\nLocation: https://x/3\n<document id="S3">\n# La Rance\n\n'
+        '[S3]\n<document id="S3">\nTitle: La Rance\nLocation: https://x/3\n\n# La Rance\n\n'
         "La Rance has a capacity of 240 MW. It opened in 1966. Brittany has many beaches.\n</document>"
     )
     notes = (await model.complete(_compress_request("La Rance capacity", transcript))).text

@@ -93,6 +93,7 @@ class ResearchResult:
     usage: dict[str, Any] = field(default_factory=dict)
     reading: dict[str, int] = field(default_factory=dict)  # documents registered, summarized, extractive fallbacks
     warnings: list[str] = field(default_factory=list)
+    failed_tool_calls: dict[str, int] = field(default_factory=dict)  # by upstream server (or built-in tool name)
     elapsed_s: float = 0.0
 
     @property

@@ -30,6 +30,13 @@ log = logging.getLogger(__name__)
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 _WORD = re.compile(r"[a-z0-9]{3,}")
+# Spellings of "<", "/" and ">" that a model reading the text could take for the characters themselves.
+_ANGLE = r"(?:<|&lt;?|&#0*60;?|&#x0*3c;?|\\u003c|\\x3c|%3c|\uff1c|\ufe64)"
+_SLASH = r"(?:/|&#0*47;?|&#x0*2f;?|&sol;|\\/|%2f|\uff0f)"
+_CLOSE = r"(?:>|&gt;?|&#0*62;?|&#x0*3e;?|\\u003e|\\x3e|%3e|\uff1e|\ufe65)"
+_FENCE_TAG = re.compile(
+    rf"{_ANGLE}\s*(?P<slash>{_SLASH}\s*)?document\b(?:(?P<attrs>[^<>\n]{{0,200}}?)\s*{_CLOSE})?", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +116,7 @@ class Reader:
         content = quote(document.content[: self.limits.max_summary_input_chars])
         messages = [
             Message.system(prompts.SUMMARIZE_SYSTEM.format(max_words=self.limits.summary_words)),
-            Message.user(prompts.SUMMARIZE_USER.format(focus=focus, title=document.title, content=content)),
+            Message.user(prompts.SUMMARIZE_USER.format(focus=focus, title=quote_line(document.title), content=content)),
         ]
         response = await model.chat(messages, stage="summarize", max_tokens=self.limits.summary_words * 2)
         return response.text.strip()
@@ -120,8 +127,27 @@ def content_key(source: Source, document: Document) -> str:
 
 
 def quote(text: str) -> str:
-    """Neutralize anything that would close the <document> wrapper early, so page text cannot pose as ours."""
-    return re.sub(r"</?\s*document\b", lambda m: m.group(0).replace("<", "&lt;"), text, flags=re.IGNORECASE)
+    """Neutralize anything that could read as our <document> wrapper, so page text cannot pose as ours.
+
+    Every spelling a model might take for the tag becomes a bracketed look-alike (`</ DOCUMENT >` → `[/document]`):
+    case, inner spaces, attributes, entity/percent/backslash-escaped and full-width angle brackets. A regex, not a
+    random per-run fence: prompts stay byte-identical across runs (model summaries and chat answers are cached by
+    prompt text, and the scripted and offline models read the fixed tag), and a nonce only hides the fence's name,
+    while the wrapper still has to be closable by something; here nothing in quoted text can close it.
+    """
+    return _FENCE_TAG.sub(_bracketed, text)
+
+
+def quote_line(text: str, limit: int = 300) -> str:
+    """A document-derived one-liner (title, heading, locator) as quoted data: one line, no fence look-alikes."""
+    line = quote(" ".join(text.split()))
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _bracketed(match: re.Match[str]) -> str:
+    slash = "/" if match.group("slash") else ""
+    attrs = " ".join(match.group("attrs").split()) if match.group("attrs") else ""
+    return f"[{slash}document{' ' + attrs if attrs else ''}]"
 
 
 def extractive_summary(text: str, focus: str, max_chars: int) -> str:

@@ -10,10 +10,10 @@ from typing import Any
 from .. import prompts
 from ..errors import BudgetExceeded, ContextLengthError, ProviderError
 from ..llm.base import Message, ToolCall, ToolSpec
-from ..tools.base import Document
+from ..tools.base import Document, ResearchTool
 from .config import UnitOutcome
 from .context import RunContext
-from .reading import content_key, quote
+from .reading import content_key, quote, quote_line
 from .sources import Source, scrub_citations
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,8 @@ RESEARCH_COMPLETE_TOOL = ToolSpec(
     {"type": "object", "properties": {}},
 )
 EXCERPT_NOTE_CHARS = 6_000
+MAX_ERROR_CHARS = 1_000  # of a failed tool's message, as the researcher sees it
+_MAX_WRAPPERS = 3
 
 
 async def run_researcher(ctx: RunContext, topic: str) -> UnitOutcome:
@@ -121,11 +123,15 @@ async def call_tool(ctx: RunContext, call: ToolCall, topic: str, memory: Researc
         async with asyncio.timeout(ctx.config.tool_timeout_s):
             result = await tool.call(call.arguments)
     except TimeoutError:
-        return f"Error: {call.name} did not answer within {ctx.config.tool_timeout_s:g} s."
+        _count_failure(ctx, call.name, tool, f"no answer within {ctx.config.tool_timeout_s:g} s")
+        return prompts.TOOL_TIMED_OUT.format(tool=call.name, seconds=ctx.config.tool_timeout_s)
     except Exception as exc:  # the model sees the failure and can try something else
         log.info("tool %s failed: %s", call.name, exc)
-        return f"Error: {call.name} failed: {exc}"
-    parts = [result.text.strip()] if result.text.strip() else []
+        reason = quote_line(str(exc) or type(exc).__name__, limit=MAX_ERROR_CHARS)
+        _count_failure(ctx, call.name, tool, reason)
+        return prompts.TOOL_FAILED.format(tool=call.name, error=reason)
+    # A tool's free text (notes, a search result's preamble) can come from the source too: quoted like a body.
+    parts = [quote(result.text.strip())] if result.text.strip() else []
     before = len(ctx.registry)
     focus = f"{topic} ({_args(call.arguments)})"
     # Keyed by source and content: another passage of a file already cited is new text under the same source.
@@ -142,16 +148,35 @@ async def call_tool(ctx: RunContext, call: ToolCall, topic: str, memory: Researc
         if source.id not in memory.source_ids:
             memory.source_ids.append(source.id)
         if key in memory.shown:
-            parts.append(f"[{source.id}] {source.title or source.locator} (already shown above)")
+            parts.append(prompts.SHOWN_AGAIN.format(id=source.id))
             continue
         memory.shown.add(key)
-        parts.append(
-            f"[{source.id}] {source.title or source.locator}\nLocation: {source.locator}\n"
-            f'<document id="{source.id}">\n{quote(digests[key])}\n</document>'
-        )
+        parts.append(prompts.SHOWN_DOCUMENT.format(
+            id=source.id, title=quote_line(source.title or source.locator), location=quote_line(source.locator, 2_000),
+            content=quote(digests[key]),
+        ))
     if len(ctx.registry) != before:
         ctx.tracker.update("sources", f"{len(ctx.registry)} sources", sources=len(ctx.registry))
     return "\n\n".join(parts) or "No results."
+
+
+def _count_failure(ctx: RunContext, name: str, tool: ResearchTool, reason: str) -> None:
+    origin, upstream = tool_origin(tool)
+    ctx.tracker.tool_failed(name, origin, reason, upstream=upstream)
+
+
+def tool_origin(tool: ResearchTool) -> tuple[str, bool]:
+    """(upstream MCP server, True) for an upstream tool, seen through wrappers such as the cache; else (name, False).
+    Failures are counted per origin: one broken upstream server fails all of its tools."""
+    inner: object = tool
+    for _ in range(_MAX_WRAPPERS):
+        server = getattr(inner, "server", None)
+        if isinstance(server, str):
+            return server, True
+        inner = getattr(inner, "tool", None)
+        if inner is None:
+            break
+    return tool.name, False
 
 
 async def _read_into(

@@ -15,7 +15,7 @@ from .context import RunContext
 from .events import EventSink, ProgressTracker
 from .reading import Reader
 from .scope import clarify, write_brief
-from .sources import Source
+from .sources import Source, markdown_text
 from .supervisor import supervise
 from .writer import write_report
 
@@ -108,6 +108,8 @@ class ResearchEngine:
                     f"after {', '.join(failed)} failed for good.")
             ctx.warn(note)
             report = insert_note(report, note)
+        for failure in ctx.tracker.failure_warnings():  # a run that lost its tools must not read as a clean one
+            report = insert_note(report, markdown_text(failure))
         result.report, result.title, result.sources, result.citations = report, title, sources, stats
         return self._finish(ctx, result, started)
 
@@ -142,6 +144,9 @@ class ResearchEngine:
         result.registry = ctx.registry.all()
         result.reading = {"documents": len(ctx.registry), "summarized": ctx.reader.summaries,
                           "extractive": ctx.reader.extractive_fallbacks}
+        for failure in ctx.tracker.failure_warnings():
+            ctx.warn(failure)
+        result.failed_tool_calls = dict(ctx.tracker.progress.failed_tool_calls_by)
         result.warnings = list(ctx.warnings)
         result.elapsed_s = time.perf_counter() - started
         ctx.tracker.update("phase", "done", {"phase": "done"}, phase="done")

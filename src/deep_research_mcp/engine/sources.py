@@ -16,7 +16,15 @@ from urllib.parse import urlsplit, urlunsplit
 from ..tools.base import Document
 
 _MARKER = re.compile(r"\[\s*(S?\d+(?:\s*[,;]\s*S?\d+)*)\s*\](?!\()")
-_LINK = re.compile(r"\[([^\]\n]*)\]\((https?://[^)\s]+)\)")
+# A markdown link or image: `[label](url)`, `[label](<url> "title")`.
+_LINK = re.compile(r"""\[([^\]\n]*)\]\(\s*<?(https?://[^)\s<>]+)>?(?:\s+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?\s*\)""")
+_AUTOLINK = re.compile(r"<(https?://[^\s<>]+)>")
+_HTML_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+# Characters that can start markdown or HTML syntax inline; CommonMark lets any ASCII punctuation be backslash-escaped.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()!<>#|~{}&])")
+_LINE_START_SPECIAL = re.compile(r"^(\d*)([-+=>.)])")
+# What autolinkers (GFM's `www.`/`scheme://`, linkify's bare domains) take for a link.
+_LINKISH = re.compile(r"(?<=[A-Za-z0-9])(\.)(?=[A-Za-z]{2,})|(:)(?=//)")
 _BARE_URL = re.compile(r"(?<![(<\w])https?://[^\s)\]>]+")
 _SOURCES_HEADING = re.compile(
     r"^(#{1,6})\s*(?:sources|references|bibliography|citations|works cited|links)\b.*$", re.IGNORECASE
@@ -124,6 +132,14 @@ def scrub_citations(text: str, registry: SourceRegistry, *, drop_sources_section
             return tail.lstrip() if tail else ""
         return f"[{source.id}]{tail}"
 
+    def autolink(match: re.Match[str]) -> str:
+        nonlocal dropped
+        source = registry.by_locator(match.group(1))
+        if source is None:
+            dropped += 1
+            return ""
+        return f"[{source.id}]"
+
     def marker(match: re.Match[str]) -> str:
         nonlocal dropped
         kept: list[str] = []
@@ -140,6 +156,7 @@ def scrub_citations(text: str, registry: SourceRegistry, *, drop_sources_section
 
     def prose(segment: str) -> str:
         segment = _LINK.sub(link, segment)
+        segment = _AUTOLINK.sub(autolink, segment)
         segment = _BARE_URL.sub(bare, segment)
         segment = _MARKER.sub(marker, segment)
         segment = re.sub(r"[ \t]+([.,;:])", r"\1", segment)  # a dropped marker leaves "fact ." behind
@@ -170,7 +187,9 @@ def finalize_report(text: str, registry: SourceRegistry) -> tuple[str, list[Sour
         ids = [i.strip().upper() for i in re.split(r"[,;]", match.group(1))]
         return "[" + ", ".join(str(numbers[i]) for i in ids if i in numbers) + "]"
 
-    body = _outside_code(scrubbed.text, lambda segment: _MARKER.sub(renumber, segment))
+    # Raw HTML is shown as text: whatever a model copied from a page or a title (`<img src=...>`, `<a href>`) must
+    # not load or link anything when the report is rendered.
+    body = _outside_code(scrubbed.text, lambda segment: _HTML_TAG_START.sub("&lt;", _MARKER.sub(renumber, segment)))
     cited = [registry.get(i) for i in scrubbed.cited_ids]
     sources = [s for s in cited if s is not None]
     if sources:
@@ -183,10 +202,39 @@ def finalize_report(text: str, registry: SourceRegistry) -> tuple[str, list[Sour
 
 
 def _source_line(source: Source) -> str:
-    title = source.title or source.locator
+    """A title is text: escaped so it renders literally (no links, images or HTML of its own); the only link is the
+    locator the run really retrieved."""
+    title = markdown_text(source.title or source.locator)
     if source.locator.lower().startswith(("http://", "https://")):
-        return f"[{title}]({source.locator})"
-    return f"{title} — `{source.locator}`"
+        return f"[{title}]({_link_destination(source.locator)})"
+    return f"{title} — {code_span(source.locator)}"
+
+
+def markdown_text(text: str) -> str:
+    """`text` as one line of markdown that renders as exactly that text.
+
+    Hand-rolled because no maintained library escapes markdown text (markdown-it and mistune escape HTML only).
+    CommonMark lets any ASCII punctuation be backslash-escaped, so escaping a superset of the syntax is safe; dots
+    in domain names and the colon of `://` are escaped too, which stops autolinkers from making links of them.
+    """
+    line = " ".join(text.split())
+    line = _MARKDOWN_SPECIAL.sub(r"\\\1", line)
+    line = _LINKISH.sub(lambda m: "\\" + (m.group(1) or m.group(2)), line)
+    return _LINE_START_SPECIAL.sub(r"\1\\\2", line)
+
+
+def code_span(text: str) -> str:
+    """`text` as an inline code span, fenced by a backtick run longer than any inside it."""
+    line = " ".join(text.split())
+    longest = max((len(run) for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if line.startswith("`") or line.endswith("`") or not line.strip() else ""
+    return f"{fence}{pad}{line}{pad}{fence}"
+
+
+def _link_destination(url: str) -> str:
+    # A destination ends at a space or an unbalanced ")"; percent-encoded, those stay inside the retrieved URL.
+    return re.sub(r"[()<>\s\\]", lambda m: f"%{ord(m.group(0)):02X}", url)
 
 
 def _drop_sources_sections(text: str) -> tuple[str, int]:

@@ -63,7 +63,7 @@ def test_scope_is_left_out_of_ranking_terms() -> None:
 
 
 def shown(source_id: str, title: str, locator: str, body: str) -> str:
-    return f'[{source_id}] {title}\nLocation: {locator}\n<document id="{source_id}">\n{body}\n</document>'
+    return prompts.SHOWN_DOCUMENT.format(id=source_id, title=title, location=locator, content=body)
 
 
 SEARCH_RESULT = "\n\n".join([

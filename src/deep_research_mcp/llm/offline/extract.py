@@ -419,8 +419,10 @@ CONTINUATION = 3  # sentences kept after a chosen one that ends in a colon
 
 # --- researcher transcripts ----------------------------------------------------------------------------------
 
-_DOCUMENT = re.compile(r'<document id="(S\d+)">\n?(.*?)\n?</document>', re.DOTALL)
-_TITLE = re.compile(r"^\[(S\d+)\] (.+)$", re.MULTILINE)
+_DOCUMENT = re.compile(
+    r'<document id="(S\d+)">\n?(?:Title: [^\n]*\nLocation: [^\n]*\n\n)?(.*?)\n?</document>', re.DOTALL
+)
+_TITLE = re.compile(r'^<document id="(S\d+)">\nTitle: (.+)$', re.MULTILINE)
 
 
 def documents(transcript: str) -> dict[str, tuple[str, str]]:

@@ -51,7 +51,7 @@ _BUDGET = re.compile(r"at most (\d+) tool calls")
 # A document as the engine shows it to a researcher, and the section headings inside it (markdown headings, or a
 # search tool's "[section: …]" line before a passage from the middle of a section).
 _SHOWN_DOCUMENT = re.compile(
-    r'^\[S\d+\] ([^\n]+)\nLocation: ([^\n]+)\n<document id="S\d+">\n(.*?)\n</document>', re.MULTILINE | re.DOTALL
+    r'^<document id="S\d+">\nTitle: ([^\n]*)\nLocation: ([^\n]*)\n\n(.*?)\n</document>', re.MULTILINE | re.DOTALL
 )
 _SECTION_LINE = re.compile(r"^(?:\[section:\s*(.+?)\]|#{1,6}\s+(.+?))\s*$", re.MULTILINE)
 
