@@ -268,3 +268,31 @@ async def test_a_model_that_fails_for_good_mid_run_hands_the_step_to_the_offline
     note = next(line for line in result.report.splitlines() if line.startswith("> Note:"))
     assert "offline engine" in note and "report" in note and "researcher" in note
     assert result.citations.cited > 0 and "## Sources" in result.report
+
+
+async def test_tool_timeouts_are_counted_and_warned_once_per_tool(
+    server: ScriptedLLMServer, make_engine: EngineFactory
+) -> None:
+    server.scenario = Scenario(topics=2, tool_calls_per_researcher=2)
+    events: list[Event] = []
+    async with make_engine(tools=[corpus(latency_s=5)], tool_timeout_s=0.1) as engine:
+        result = await engine.run(QUESTION, on_event=events.append)
+    assert result.failed_tool_calls == {"search_documents": 4}
+    assert [w for w in result.warnings if "calls failed" in w] == [
+        "tool 'search_documents': 4 calls failed: no answer within 0.1 s"
+    ]
+    assert events[-1].progress.failed_tool_calls == 4
+
+
+def test_failures_are_counted_against_the_upstream_behind_any_wrapper() -> None:
+    from deep_research_mcp.engine.researcher import tool_origin
+
+    class Upstream:
+        name, server = "files__read", "files"
+
+    class Wrapper:
+        def __init__(self, tool: object) -> None:
+            self.name, self.tool = "files__read", tool
+
+    assert tool_origin(Wrapper(Upstream())) == ("files", True)  # type: ignore[arg-type]
+    assert tool_origin(corpus()) == ("search_documents", False)
