@@ -66,14 +66,15 @@ async def test_refused_upstream_calls_reach_the_researcher_the_warnings_and_the_
     assert len(final) == 2
     for req in final:
         for message in (m for m in req.messages if m.role == "tool"):
-            assert message.content.startswith("Error: fetch__fetch failed: fetch/fetch returned an error:")
+            reason = message.content.removeprefix("Error: fetch__fetch failed: fetch/fetch returned an error: ")
+            assert reason.startswith("Refused to fetch http://127.0.0.1:")
             assert "not a public address" in message.content and "--allow-private-ips" in message.content
 
     # The run finished, but says what went wrong: once, with the count and the reason.
     assert result.status == "completed"
     failures = [w for w in result.warnings if w.startswith("upstream 'fetch'")]
     assert len(failures) == 1, result.warnings
-    assert failures[0].startswith("upstream 'fetch': 4 calls failed: fetch/fetch returned an error:")
+    assert failures[0].startswith("upstream 'fetch': 4 calls failed: fetch/fetch returned an error: Refused to fetch")
     assert failures[0].count("not a public address") == 1  # deduplicated
     assert result.failed_tool_calls == {"fetch": 4}
     progress = events[-1].progress

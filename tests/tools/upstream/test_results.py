@@ -123,6 +123,14 @@ def test_error_message_is_the_upstream_text_truncated() -> None:
     assert error_message(types.CallToolResult(content=[], is_error=True)) == "(no message)"
 
 
+def test_error_message_drops_the_sdks_wrapper_but_keeps_the_reason() -> None:
+    wrapped = "Error executing tool fetch: Refused to fetch http://127.0.0.1/: not a public address."
+    result = types.CallToolResult(content=[text(wrapped)], is_error=True)
+    assert error_message(result) == "Refused to fetch http://127.0.0.1/: not a public address."
+    bare = types.CallToolResult(content=[text("Error executing tool fetch:")], is_error=True)
+    assert error_message(bare) == "(no message)"
+
+
 @pytest.mark.parametrize(
     ("server", "tool", "expected"),
     [

@@ -28,6 +28,7 @@ _TITLE_LINE = re.compile(r"^\s*(?:\*\*)?title(?:\*\*)?\s*:\s*(.+?)\s*$", re.IGNO
 _PARAGRAPHS = re.compile(r"\n\s*\n")
 _MAX_DEPTH = 4
 MAX_ERROR_CHARS = 2_000
+_SDK_ERROR_PREFIX = re.compile(r"^Error executing tool [^:\s]+:\s*")
 
 
 def canonical_arguments(arguments: Mapping[str, Any]) -> str:
@@ -43,7 +44,9 @@ def error_message(result: types.CallToolResult) -> str:
     text = "\n".join(block.text for block in result.content if isinstance(block, types.TextContent)).strip()
     if not text and result.structured_content is not None:
         text = json.dumps(result.structured_content, ensure_ascii=False, default=str)
-    text = text or "(no message)"
+    # Servers built on the SDK wrap their exceptions as "Error executing tool <name>: ..."; the caller already names
+    # the server and tool, so only the reason is kept.
+    text = _SDK_ERROR_PREFIX.sub("", text, count=1).strip() or "(no message)"
     return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + " [...]"
 
 
