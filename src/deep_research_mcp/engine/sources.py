@@ -4,6 +4,9 @@ Models see documents as `[S<n>]` ids. Whatever a model writes, the pass below ke
 resolve to the registry, renumbers them [1], [2], ... in order of first use, and appends a Sources section built from
 the registry. Anything else that looks like a citation (unknown ids, bare [n], links or URLs to pages never
 retrieved, a model-written references section) is removed and counted as dropped.
+
+Titles are the sources' words, not ours: in the Sources section they are escaped markdown text, so a title cannot
+add a link, an image or HTML to the report; the only link per source is the locator the run really retrieved.
 """
 
 from __future__ import annotations
