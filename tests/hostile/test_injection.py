@@ -72,8 +72,10 @@ async def server() -> AsyncIterator[ScriptedLLMServer]:
         yield srv
 
 
+@pytest.mark.parametrize("wire", ["openai", "anthropic"])
 async def test_hostile_titles_stay_data_in_prompts_and_report(
-    server: ScriptedLLMServer, serve_pages: PageServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    server: ScriptedLLMServer, serve_pages: PageServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    wire: str,
 ) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -95,7 +97,7 @@ async def test_hostile_titles_stay_data_in_prompts_and_report(
 
     monkeypatch.setattr(ScriptedPolicy, "answer", scripted)
     tool_settings = Settings(fetch_allow=["127.0.0.1/32"], data_dir=tmp_path / "data")
-    settings: Settings = test_settings(server)
+    settings: Settings = test_settings(server, wire)
     async with open_toolbox(tool_settings, docs=docs) as tools, ModelHub(settings) as hub:
         engine = ResearchEngine(hub.stage_models(), tools, EngineConfig.from_settings(settings))
         result = await engine.run(QUESTION)
