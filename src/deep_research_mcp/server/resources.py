@@ -10,6 +10,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
+from ..errors import RunStoreUnavailable
 from .app import AppState
 from .runs import UnknownRun
 from .store import RunRecord
@@ -20,6 +21,8 @@ async def _record(ctx: Context[AppState, Any], run_id: str) -> RunRecord:
         return await ctx.request_context.lifespan_context.runs.get(run_id)
     except UnknownRun as exc:
         raise ResourceNotFoundError(str(exc)) from None
+    except RunStoreUnavailable as exc:
+        raise ResourceError(str(exc)) from None
 
 
 def notes_markdown(record: RunRecord) -> str:
@@ -38,7 +41,10 @@ def register(server: MCPServer[AppState], current_state: Callable[[], AppState])
     @server.resource("research://runs", name="runs", title="Research runs", mime_type="application/json",
                      description="The newest runs this server keeps: id, kind, status, question, title, times")
     async def runs() -> str:
-        listed = await current_state().store.list(limit=100)
+        try:
+            listed = await current_state().store.list(limit=100)
+        except RunStoreUnavailable as exc:
+            raise ResourceError(str(exc)) from None
         return json.dumps([r.model_dump() for r in listed], indent=1)
 
     @server.resource("research://runs/{run_id}/report", name="report", title="Research report",

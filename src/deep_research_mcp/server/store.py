@@ -12,12 +12,14 @@ import contextlib
 import datetime as dt
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, ValidationError
 
+from ..errors import RunStoreUnavailable
 from ..files import write_atomically
 
 log = logging.getLogger(__name__)
@@ -149,7 +151,13 @@ class DiskRunStore:
         record.updated_at = utc_now()
         data = record.model_dump_json().encode()
         async with self._lock:
-            await asyncio.to_thread(write_atomically, self._path(record.run_id), data)
+            try:
+                await asyncio.to_thread(write_atomically, self._path(record.run_id), data)
+            except OSError as exc:
+                raise RunStoreUnavailable(
+                    f"the run store at {self.root} cannot be written: {exc.strerror or exc}; set "
+                    "DEEP_RESEARCH_RUNS_DIR to a writable folder"
+                ) from None
 
     async def list(self, limit: int = 50) -> list[RunSummary]:
         def newest() -> list[RunRecord]:
@@ -183,6 +191,17 @@ class RedisRunStore:
 
         self._redis = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         self.prefix = prefix
+        self.where = redacted_url(url)
+
+    @contextlib.asynccontextmanager
+    async def _reachable(self) -> AsyncIterator[None]:
+        """Redis failures become one sentence that says where the store is and what went wrong."""
+        from redis.exceptions import RedisError
+
+        try:
+            yield
+        except (RedisError, OSError) as exc:
+            raise RunStoreUnavailable(f"the run store at {self.where} is unreachable: {exc}") from None
 
     def _key(self, run_id: str) -> str:
         return f"{self.prefix}run:{run_id}"
@@ -190,7 +209,8 @@ class RedisRunStore:
     async def get(self, run_id: str) -> RunRecord | None:
         if not valid_run_id(run_id):
             return None
-        raw = await self._redis.get(self._key(run_id))
+        async with self._reachable():
+            raw = await self._redis.get(self._key(run_id))
         if raw is None:
             return None
         try:
@@ -202,16 +222,17 @@ class RedisRunStore:
     async def put(self, record: RunRecord) -> None:
         record.updated_at = utc_now()
         created = parse_utc(record.created_at).timestamp()
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self._reachable(), self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self._key(record.run_id), record.model_dump_json())
             pipe.zadd(f"{self.prefix}runs", {record.run_id: created})
             await pipe.execute()
 
     async def list(self, limit: int = 50) -> list[RunSummary]:
-        ids: Sequence[bytes] = await self._redis.zrevrange(f"{self.prefix}runs", 0, max(0, limit - 1))
-        if not ids:
-            return []
-        raws = await self._redis.mget([self._key(i.decode()) for i in ids])
+        async with self._reachable():
+            ids: Sequence[bytes] = await self._redis.zrevrange(f"{self.prefix}runs", 0, max(0, limit - 1))
+            if not ids:
+                return []
+            raws = await self._redis.mget([self._key(i.decode()) for i in ids])
         out = []
         for raw in raws:
             if raw is None:
@@ -221,10 +242,22 @@ class RedisRunStore:
         return out
 
     async def request_cancel(self, run_id: str) -> None:
-        await self._redis.set(f"{self._key(run_id)}:cancel", json.dumps(utc_now()))
+        async with self._reachable():
+            await self._redis.set(f"{self._key(run_id)}:cancel", json.dumps(utc_now()))
 
     async def cancel_requested(self, run_id: str) -> bool:
-        return bool(await self._redis.exists(f"{self._key(run_id)}:cancel"))
+        async with self._reachable():
+            return bool(await self._redis.exists(f"{self._key(run_id)}:cancel"))
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def redacted_url(url: str) -> str:
+    """The URL as it may be shown: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
