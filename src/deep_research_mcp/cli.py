@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -90,7 +91,7 @@ def add_serve_parser(sub: Any) -> None:
 def serve_command(args: argparse.Namespace, console: Console) -> int:
     """Serve until interrupted. Settings problems are reported before the first byte of protocol."""
     from .llm.factory import check_models_configured
-    from .server.serve import serve_http, serve_stdio
+    from .server.serve import serve_http, serve_stdio, until_signalled
 
     overrides = {"docs_dir": args.docs, "research_model": args.model, "http_host": args.host, "http_port": args.port}
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -98,10 +99,14 @@ def serve_command(args: argparse.Namespace, console: Console) -> int:
     if settings.docs_dir is not None and not settings.docs_dir.is_dir():
         raise InputError(f"documents folder {settings.docs_dir} does not exist or is not a folder")
     if args.http:
-        asyncio.run(serve_http(settings, host=settings.http_host, port=settings.http_port))
+        stopped_by = asyncio.run(until_signalled(serve_http(settings, host=settings.http_host,
+                                                             port=settings.http_port)))
     else:
-        asyncio.run(serve_stdio(settings))
-    return EXIT_OK
+        stopped_by = asyncio.run(serve_stdio(settings))
+    if stopped_by is not None:
+        console.print(f"stopped ({signal.Signals(stopped_by).name})", style="yellow", highlight=False)
+    # SIGINT keeps the shell's convention for an interrupted command; SIGTERM is an orderly stop.
+    return EXIT_INTERRUPTED if stopped_by == signal.SIGINT else EXIT_OK
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -23,7 +23,7 @@ from ..llm.factory import ModelHub
 from ..settings import Settings
 from ..tools.toolbox import open_toolbox
 from .runs import RunManager
-from .store import DiskRunStore, RedisRunStore, RunStore
+from .store import DiskRunStore, RedisRunStore, RunStore, replica_identity
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,9 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
         engine = ResearchEngine(hub.stage_models(), tools, EngineConfig.from_settings(settings))
         store = open_store(settings)
         stack.push_async_callback(store.close)
+        replica_id = stack.enter_context(replica_identity(Path(settings.data_dir)))
         runs = await stack.enter_async_context(
-            RunManager(engine, store, max_running=settings.max_concurrent_runs,
+            RunManager(engine, store, replica_id=replica_id, max_running=settings.max_concurrent_runs,
                        unavailable=unavailable_reason(hub, settings))
         )
         if hub.offline_only:

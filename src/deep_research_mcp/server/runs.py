@@ -91,7 +91,17 @@ class RunManager:
 
     async def __aenter__(self) -> RunManager:
         self._group = await self._stack.enter_async_context(asyncio.TaskGroup())
+        self._group.create_task(self._settle_predecessors(), name="settle runs of a stopped server")
         return self
+
+    async def _settle_predecessors(self) -> None:
+        """Store "interrupted" for runs still marked running whose server is gone, so the run list says so too."""
+        try:
+            for summary in await self.store.list(limit=200):
+                if summary.status == "running" and summary.run_id not in self._live:
+                    await self.get(summary.run_id)  # settles a stale run as a side effect
+        except Exception as exc:  # the store may be down at boot; each `get` settles its run later anyway
+            log.warning("could not check the run store for interrupted runs: %s", exc)
 
     async def __aexit__(self, *exc_info: object) -> None:
         for live in list(self._live.values()):

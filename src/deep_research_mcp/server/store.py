@@ -12,7 +12,9 @@ import contextlib
 import datetime as dt
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
@@ -261,3 +263,51 @@ def redacted_url(url: str) -> str:
     host = parts.netloc.rpartition("@")[2]
     user = parts.username or ""
     return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
+REPLICA_SLOTS = 16
+
+
+@contextlib.contextmanager
+def replica_identity(data_dir: Path) -> Iterator[str]:
+    """This server's stable owner id for its runs, held for as long as the context is open.
+
+    The id lives in `<data_dir>/replica/<slot>.id` and the slot is held by an exclusive `flock` on `<slot>.lock`,
+    which the kernel releases when the process ends however it ends (kill -9 included). A server restarted on the
+    same data dir takes the same free slot, so it recognises its predecessor's runs still marked "running" as its
+    own, hence interrupted, at once instead of after the staleness delay. Two live servers on one data dir (two
+    hosts each spawning one over stdio) hold different slots and never share an id.
+    """
+    folder = data_dir / "replica"
+    try:
+        import fcntl
+
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except (ImportError, OSError) as exc:  # no flock (Windows) or no writable data dir: a fresh id per process
+        log.warning("no stable replica id (%s): runs of a crashed server read interrupted after the stale delay", exc)
+        yield uuid.uuid4().hex[:12]
+        return
+    for slot in range(REPLICA_SLOTS):
+        fd = os.open(folder / f"{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        try:
+            yield _slot_id(folder / f"{slot}.id")
+        finally:
+            os.close(fd)  # releases the lock
+        return
+    log.warning("all %d replica slots in %s are held by live servers; using a fresh id", REPLICA_SLOTS, folder)
+    yield uuid.uuid4().hex[:12]
+
+
+def _slot_id(path: Path) -> str:
+    with contextlib.suppress(OSError):
+        known = path.read_text(encoding="ascii").strip()
+        if valid_run_id(known):
+            return known
+    new = uuid.uuid4().hex[:12]
+    write_atomically(path, new)
+    return new
