@@ -31,6 +31,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from ..errors import ConfigError
 from ..settings import Settings
 from .app import build_server
+from .http_sessions import IdleEviction
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 10.0  # outer bound; uvicorn itself gives open connections HTTP_DRAIN_S
@@ -230,11 +231,16 @@ async def serve_http(
         # or a shared-secret JWT is this deployment itself.
         auth = AuthSettings(issuer_url=url, resource_server_url=url, validate_token_resource=False)
     server = build_server(settings, auth=auth, token_verifier=verifier)
-    app = server.streamable_http_app(transport_security=transport_security(settings, host, bound), host=host)
+    app = server.streamable_http_app(transport_security=transport_security(settings, host, bound), host=host,
+                                     max_sessions=settings.http_max_sessions,
+                                     session_idle_timeout=settings.http_session_idle_timeout_s,
+                                     max_request_body_size=settings.http_max_request_bytes)
+    IdleEviction.install(server.session_manager, per_client=settings.http_max_sessions_per_client)
     # timeout_graceful_shutdown: open streams (a `research` call, a GET stream) must not hold a stop for long;
     # the lifespan's exit, which records running research as interrupted, runs after it.
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False,
-                            timeout_graceful_shutdown=HTTP_DRAIN_S)
+                            timeout_graceful_shutdown=HTTP_DRAIN_S,
+                            limit_concurrency=settings.http_max_open_connections)
     userver = uvicorn.Server(config)
     userver.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # our caller owns signals
 
