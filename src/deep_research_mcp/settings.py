@@ -183,6 +183,12 @@ class Settings(BaseSettings):
         parse_model_string(value)
         return value.strip()
 
+    @field_validator("auth_token", "auth_jwt_secret")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        # DEEP_RESEARCH_AUTH_TOKEN="" means no token, not a token that is the empty string.
+        return value if value is not None and value.get_secret_value().strip() else None
+
     @field_validator("cache_llm", "cache_tool", "cache_page", "cache_summary", mode="before")
     @classmethod
     def _namespace_defaults(cls, value: object, info: ValidationInfo) -> object:

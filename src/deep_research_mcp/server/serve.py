@@ -21,6 +21,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -49,6 +50,7 @@ class BearerVerifier:
         self._secret = settings.auth_jwt_secret.get_secret_value() if settings.auth_jwt_secret else None
         self.audience = settings.auth_audience or resource_url
         self.resource_url = resource_url
+        self.max_lifetime_s = settings.auth_jwt_max_lifetime_s
 
     async def verify_token(self, token: str) -> AccessToken | None:
         if self._static is not None and hmac.compare_digest(token.encode(), self._static):
@@ -62,6 +64,10 @@ class BearerVerifier:
                                 options={"require": ["exp", "aud"]})
         except jwt.PyJWTError as exc:
             log.info("bearer token refused: %s", exc)  # the reason, never the token
+            return None
+        if int(claims["exp"]) > time.time() + self.max_lifetime_s:
+            # A token that never expires, once leaked, is a credential forever (DEEP_RESEARCH_AUTH_JWT_MAX_LIFETIME_S).
+            log.info("bearer token refused: expires more than %d s from now", self.max_lifetime_s)
             return None
         return AccessToken(token=token, client_id=str(claims.get("sub") or "jwt"), scopes=[],
                            expires_at=int(claims["exp"]), resource=self.resource_url, subject=claims.get("sub"))
