@@ -13,7 +13,7 @@ from deep_research_mcp.llm.scripted import Scenario, ScriptedLLMServer
 from deep_research_mcp.llm.scripted.scenario import FailureRule
 from deep_research_mcp.server.app import build_server
 
-from .test_tools import poll_until_finished, scripted_settings, text_of
+from .test_tools import TasksClient, get_task, poll_until_finished, scripted_settings, text_of
 
 
 @pytest.fixture
@@ -57,3 +57,15 @@ async def test_status_after_cancel_counts_no_running_researchers(
         status = (await client.call_tool("research_status", {"run_id": run_id})).structured_content
     assert status["status"] == "cancelled" and status["finished"]
     assert status["researchers_running"] == 0 and status["researchers_queued"] == 0
+
+
+async def test_a_failed_task_says_the_cause_in_its_status_and_result(docs: Path, tmp_path: Path) -> None:
+    scenario = Scenario(failures=[FailureRule(kind="500", stage="brief", times=None)])
+    extension = TasksClient()
+    async with ScriptedLLMServer(scenario) as failing:
+        settings = scripted_settings(failing, docs, tmp_path, max_retries=0)
+        async with Client(build_server(settings), extensions=[extension]) as client:
+            result = await client.call_tool("research", {"question": "How do tidal lagoons store energy?"})
+            task = await get_task(client.session, extension.handles[0].task_id)
+    assert result.is_error and "HTTP 500" in text_of(result) and "internal error" not in text_of(result)
+    assert "HTTP 500" in str((task.model_extra or {}).get("statusMessage")), task
