@@ -116,8 +116,11 @@ async def until_signalled(main: Awaitable[None]) -> int | None:
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
 
-    for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, on_signal, sig)
+    except NotImplementedError:  # no loop signal handlers on Windows: Ctrl+C still raises KeyboardInterrupt
+        return await main
     try:
         await main
     except asyncio.CancelledError:
