@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,20 @@ import pytest
 from deep_research_mcp.cli import main
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI writes reports/ under the working folder by default: make that a temporary one."""
+    monkeypatch.chdir(tmp_path)
+
+
+def runs_dir() -> Path:
+    return Path(os.environ["DEEP_RESEARCH_DATA_DIR"]) / "runs"
+
+
+def stored_records() -> list[dict[str, object]]:
+    return [json.loads(p.read_text()) for p in runs_dir().glob("*.json")] if runs_dir().is_dir() else []
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -122,6 +138,8 @@ def test_console_script_runs_end_to_end(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(out_path)
     assert out_path.read_text().startswith("# ")
+    # Without DEEP_RESEARCH_DATA_DIR it uses XDG_DATA_HOME, which the test environment points into tmp.
+    assert list((Path(os.environ["XDG_DATA_HOME"]) / "deep-research-mcp" / "runs").glob("*.json"))
 
 
 def test_empty_docs_folder_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -148,6 +166,14 @@ def test_resume_reruns_a_stored_run_with_its_question_and_options(
     assert json.loads(out)["run_id"] == run_id and "resuming run" in err
     assert (tmp_path / "again.md").read_text() == (tmp_path / "first.md").read_text()
 
+    (tmp_path / "first.md").unlink()
+    code, out, err = run_cli(capsys, "run", "--resume", run_id, "-q")  # no -o: where the first run wrote it
+    assert code == 0 and out.strip() == str(tmp_path / "first.md"), err
+    assert (tmp_path / "first.md").is_file()
+
+    code, _, err = run_cli(capsys, "run", "--resume", run_id, "Another question?")
+    assert code == 2 and "--resume" in err and "own question" in err
+
 
 def test_skipped_files_are_counted(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     docs = tmp_path / "docs"
@@ -162,3 +188,53 @@ def test_skipped_files_are_counted(capsys: pytest.CaptureFixture[str], tmp_path:
 def test_resume_of_an_unknown_run_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "run", "--resume", "no-such-run")
     assert code == 2 and "no run 'no-such-run'" in err
+
+
+@pytest.mark.parametrize("where", ["folder", "under a file"])
+def test_an_unwritable_report_path_is_refused_before_research(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "a-file").write_text("x")
+    target = tmp_path if where == "folder" else tmp_path / "a-file" / "report.md"
+    code, _, err = run_cli(capsys, "run", "How are citations checked?", "--docs", str(DOCS), "-o", str(target))
+    assert code == 2 and "-o" in err and "Traceback" not in err, err
+    assert ("is a folder" if where == "folder" else "is a file, not a folder") in err
+    assert stored_records() == []
+
+
+def test_a_report_that_cannot_be_written_leaves_the_run_failed_not_completed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def read_only(path: Path, data: object, **_: object) -> None:  # what a read-only file system answers
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr("deep_research_mcp.cli.write_atomically", read_only)
+    code, _, err = run_cli(capsys, "run", "How are citations checked?", "--docs", str(DOCS), "-q",
+                           "-o", str(tmp_path / "r.md"))
+    assert code == 2 and "Read-only file system" in err and "--resume" in err and "Traceback" not in err
+    [record] = stored_records()
+    assert record["status"] == "failed" and "could not be written" in str(record["error"])
+
+
+@pytest.mark.parametrize("argv", [["run", "   ", "--scripted", "-q"], ["run", "q?", "--docs", "/no/such/folder"],
+                                  ["run", "q?"]])
+def test_input_errors_leave_no_run_record(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, _, _ = run_cli(capsys, *argv)
+    assert code == 2 and stored_records() == []
+
+
+def test_reports_get_the_usual_file_mode(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        code, _, err = run_cli(capsys, "run", "How are citations checked?", "--docs", str(DOCS), "-q",
+                               "-o", str(tmp_path / "r.md"))
+    finally:
+        os.umask(previous)
+    assert code == 0, err
+    assert stat.S_IMODE((tmp_path / "r.md").stat().st_mode) == 0o644
+    assert stat.S_IMODE(next(runs_dir().glob("*.json")).stat().st_mode) == 0o600  # records stay private
+
+
+def test_serve_with_no_model_and_no_documents_refuses_to_start(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "serve")
+    assert code == 2 and out == "" and "DEEP_RESEARCH_DOCS_DIR" in err and "--docs" in err

@@ -10,12 +10,14 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import json
 import logging
 import os
 import re
+import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,18 +92,29 @@ def add_serve_parser(sub: Any) -> None:
 def serve_command(args: argparse.Namespace, console: Console) -> int:
     """Serve until interrupted. Settings problems are reported before the first byte of protocol."""
     from .llm.factory import check_models_configured
-    from .server.serve import serve_http, serve_stdio
+    from .server.app import unavailable_reason
+    from .server.serve import serve_http, serve_stdio, until_signalled
 
     overrides = {"docs_dir": args.docs, "research_model": args.model, "http_host": args.host, "http_port": args.port}
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
-    check_models_configured(settings)
+    chosen = check_models_configured(settings)
     if settings.docs_dir is not None and not settings.docs_dir.is_dir():
         raise InputError(f"documents folder {settings.docs_dir} does not exist or is not a folder")
+    reason = unavailable_reason(all(m.startswith("offline:") for m in chosen.values()), settings)
+    if reason:
+        raise InputError(reason.replace("DEEP_RESEARCH_DOCS_DIR to", "DEEP_RESEARCH_DOCS_DIR (or --docs) to"))
     if args.http:
-        asyncio.run(serve_http(settings, host=settings.http_host, port=settings.http_port))
+        stopped_by = asyncio.run(until_signalled(serve_http(settings, host=settings.http_host,
+                                                             port=settings.http_port)))
     else:
-        asyncio.run(serve_stdio(settings))
-    return EXIT_OK
+        stopped_by = asyncio.run(serve_stdio(settings))
+    if stopped_by is not None:
+        console.print(f"stopped ({signal.Signals(stopped_by).name})", style="yellow", highlight=False)
+    # Everything was closed by the lifespan; the interpreter's final garbage collection of the server's objects
+    # took 1.5-2.5 s of a stop, which frozen objects skip.
+    gc.freeze()
+    # SIGINT keeps the shell's convention for an interrupted command; SIGTERM is an orderly stop.
+    return EXIT_INTERRUPTED if stopped_by == signal.SIGINT else EXIT_OK
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -173,6 +186,8 @@ async def resume_arguments(args: argparse.Namespace, store: DiskRunStore) -> Run
         if name in record.options and name != "question":
             value = record.options[name]
             setattr(args, name, Path(value) if name == "docs" and value is not None else value)
+    if args.output is None and record.options.get("output"):
+        args.output = Path(record.options["output"])  # the report goes where the first attempt was to put it
     args.question = record.question
     record.status, record.error, record.message = "running", "", "resumed"
     return record
@@ -181,12 +196,29 @@ async def resume_arguments(args: argparse.Namespace, store: DiskRunStore) -> Run
 def new_record(args: argparse.Namespace) -> RunRecord:
     options = {name: getattr(args, name) for name in RESUMABLE if name != "question"}
     options["docs"] = str(args.docs.resolve()) if args.docs is not None else None
+    options["output"] = str(args.output.resolve()) if args.output is not None else None
     return RunRecord(run_id=new_run_id(), question=args.question, options=options, owner="cli")
+
+
+def check_output(path: Path) -> None:
+    """Refuse a report path that cannot be written before any research is paid for."""
+    if path.is_dir():
+        raise InputError(f"-o {path} is a folder; give a file path such as {path / 'report.md'}")
+    folder = path.absolute().parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(f"-o {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"-o {path}: no permission to write in {folder}")
 
 
 async def run_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     store = DiskRunStore(settings.runs_dir or settings.data_dir / "runs")
     if args.resume:
+        if args.question:
+            raise InputError(f"--resume {args.resume} reruns that run's own question; drop {args.question[:60]!r}, "
+                             "or ask it as a new run without --resume")
         record = await resume_arguments(args, store)
         settings = settings_from_args(args)
         console.print(f"resuming run {record.run_id}: {record.question[:100]}", highlight=False)
@@ -194,21 +226,44 @@ async def run_command(args: argparse.Namespace, settings: Settings, console: Con
         raise InputError("give the question to research (or --resume RUN_ID)")
     else:
         record = new_record(args)
-    await store.put(record)  # from now on `--resume` can find it, whatever happens to this process
+    if args.output is not None:
+        check_output(args.output)
+    stored = False
+
+    async def started() -> None:
+        nonlocal stored
+        await store.put(record)  # from now on `--resume` can find it, whatever happens to this process
+        stored = True
+
     try:
-        result = await research(args, settings, console, record.run_id)
+        result = await research(args, settings, console, record.run_id, on_start=started)
     except BaseException as exc:
-        record.status = "interrupted" if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError) else "failed"
-        record.error = _one_line(exc)
-        with contextlib.suppress(Exception):
-            await store.put(record)
+        # Input errors end before research starts and leave no record: there is nothing to resume.
+        if stored:
+            interrupted = isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)
+            record.status = "interrupted" if interrupted else "failed"
+            record.error = _one_line(exc)
+            with contextlib.suppress(Exception):
+                await store.put(record)
         raise
     apply_result(record, result)
+    try:
+        code = report_result(args, result, console)
+    except OSError as exc:
+        record.status = "failed"
+        record.error = (f"the report could not be written to {exc.filename or args.output}: {exc.strerror or exc}; "
+                        f"`deep-research run --resume {record.run_id} -o PATH` writes it again from the cache")
+        await store.put(record)
+        console.print(f"error: {record.error}", style="red", highlight=False)
+        return EXIT_USAGE
     await store.put(record)
-    return report_result(args, result, console)
+    return code
 
 
-async def research(args: argparse.Namespace, settings: Settings, console: Console, run_id: str) -> ResearchResult:
+async def research(
+    args: argparse.Namespace, settings: Settings, console: Console, run_id: str,
+    on_start: Callable[[], Awaitable[None]] | None = None,
+) -> ResearchResult:
     view = ProgressView(console, args.quiet)
     async with contextlib.AsyncExitStack() as stack:
         if args.scripted is not None:
@@ -243,6 +298,9 @@ async def research(args: argparse.Namespace, settings: Settings, console: Consol
         if args.docs is None:
             console.print("note: no local documents given (--docs DIR); researchers can only fetch URLs they know.",
                           style="yellow")
+        engine.validate_question(args.question)
+        if on_start is not None:
+            await on_start()
         if not args.quiet:
             view.status = stack.enter_context(console.status("starting"))
         return await engine.run(args.question, on_event=view, run_id=run_id)
@@ -254,7 +312,7 @@ def report_result(args: argparse.Namespace, result: ResearchResult, console: Con
                       "Ask again with more detail, or pass --no-clarify.")
         return EXIT_CLARIFY
     path = args.output or Path("reports") / f"{result.run_id}.md"
-    write_atomically(path, result.report)
+    write_atomically(path, result.report, shared=True)
     stats = result.citations
     failed = len(result.failed_units)
     console.print(

@@ -11,7 +11,8 @@
     │   └── StructuredOutputError  no valid JSON for the schema after repair and retries
     ├── ToolCallError            a research tool failed; the researcher sees it, the run goes on
     ├── BudgetExceeded           the run's token or cost budget is spent
-    └── CacheError               a cache level failed (callers treat it as a miss)
+    ├── CacheError               a cache level failed (callers treat it as a miss)
+    └── RunStoreUnavailable      the run store (disk folder or Redis) cannot be read or written
 
 User mistakes (ConfigError, InputError) are kept apart from run failures so the CLI and the MCP server can tell the
 user what to change instead of what went wrong inside. Messages never carry secrets.
@@ -76,3 +77,7 @@ class BudgetExceeded(DeepResearchError):
 
 class CacheError(DeepResearchError):
     """A cache level failed. Callers log it once and treat the lookup as a miss."""
+
+
+class RunStoreUnavailable(DeepResearchError):
+    """The run store cannot be reached or written; the message names where it is (without credentials)."""

@@ -8,15 +8,31 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomically(path: Path, data: str | bytes) -> None:
-    """Write to a temporary file beside `path`, then rename over it (text is written as UTF-8)."""
+def write_atomically(path: Path, data: str | bytes, *, shared: bool = False) -> None:
+    """Write to a temporary file beside `path`, then rename over it (text is written as UTF-8).
+
+    The file is private (0600, as mkstemp makes it) unless `shared`: then it gets the mode any new file would,
+    0666 less the umask (a report is a document the user passes around, not a secret)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode() if isinstance(data, str) else data)
+            if shared:
+                os.fchmod(handle.fileno(), 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux tells (os.umask can only set it)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -164,6 +164,16 @@ class Settings(BaseSettings):
     progress_interval_s: float = Field(default=2.0, gt=0, le=5)  # progress notifications during `research`
     task_poll_interval_ms: int = Field(default=2_000, ge=100, le=60_000)
     task_ttl_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=60_000)
+    # Streamable HTTP sessions. At a limit the longest-idle session is closed for a newcomer (see
+    # server/http_sessions.py); an idle session (no request in flight, no open stream) ends after the timeout.
+    # About 40 KB each while idle, so the defaults bound sessions to ~10 MB.
+    http_max_sessions: PositiveInt = 256
+    http_max_sessions_per_client: PositiveInt = 32  # per credential (bearer token subject); unauthenticated: global
+    http_session_idle_timeout_s: PositiveFloat = 900.0
+    http_max_request_bytes: PositiveInt = 1024 * 1024  # one JSON-RPC message; a question is at most 20,000 chars
+    http_max_open_connections: PositiveInt = 512  # beyond it uvicorn answers 503 at once
+    # Bearer JWTs must expire within this many seconds of now (a token minted with a far exp is refused).
+    auth_jwt_max_lifetime_s: PositiveInt = 24 * 3600
 
     @field_validator("research_model", "summarization_model", "compression_model", "final_report_model")
     @classmethod
@@ -172,6 +182,12 @@ class Settings(BaseSettings):
             return None
         parse_model_string(value)
         return value.strip()
+
+    @field_validator("auth_token", "auth_jwt_secret")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        # DEEP_RESEARCH_AUTH_TOKEN="" means no token, not a token that is the empty string.
+        return value if value is not None and value.get_secret_value().strip() else None
 
     @field_validator("cache_llm", "cache_tool", "cache_page", "cache_summary", mode="before")
     @classmethod

@@ -23,7 +23,7 @@ from ..llm.factory import ModelHub
 from ..settings import Settings
 from ..tools.toolbox import open_toolbox
 from .runs import RunManager
-from .store import DiskRunStore, RedisRunStore, RunStore
+from .store import DiskRunStore, RedisRunStore, RunStore, replica_identity
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,10 @@ def open_store(settings: Settings) -> RunStore:
     return DiskRunStore(settings.runs_dir or Path(settings.data_dir) / "runs")
 
 
-def unavailable_reason(hub: ModelHub, settings: Settings) -> str | None:
-    if hub.offline_only and settings.docs_dir is None and settings.mcp_config is None:
+def unavailable_reason(offline_only: bool, settings: Settings) -> str | None:
+    """Why no research can run (no model, no documents, no search servers), or None. `serve` refuses to start on
+    it; a server built in-process says it on every start."""
+    if offline_only and settings.docs_dir is None and settings.mcp_config is None:
         return ("no model and no documents are configured: set DEEP_RESEARCH_DOCS_DIR to a folder of documents for "
                 "the offline engine, or DEEP_RESEARCH_MCP_CONFIG to upstream search servers, or a model with "
                 "DEEP_RESEARCH_RESEARCH_MODEL (e.g. openai:gpt-4.1) and its API key")
@@ -82,9 +84,10 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
         engine = ResearchEngine(hub.stage_models(), tools, EngineConfig.from_settings(settings))
         store = open_store(settings)
         stack.push_async_callback(store.close)
+        replica_id = stack.enter_context(replica_identity(Path(settings.data_dir)))
         runs = await stack.enter_async_context(
-            RunManager(engine, store, max_running=settings.max_concurrent_runs,
-                       unavailable=unavailable_reason(hub, settings))
+            RunManager(engine, store, replica_id=replica_id, max_running=settings.max_concurrent_runs,
+                       unavailable=unavailable_reason(hub.offline_only, settings))
         )
         if hub.offline_only:
             log.warning("no model configured: the offline engine (extractive, no key, no network) does the research")

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.server.mcpserver.prompts import Prompt
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
+from pydantic import Field
 
+from ..errors import RunStoreUnavailable
 from .app import AppState
 from .runs import UnknownRun
 from .store import RunRecord
@@ -20,6 +25,8 @@ async def _record(ctx: Context[AppState, Any], run_id: str) -> RunRecord:
         return await ctx.request_context.lifespan_context.runs.get(run_id)
     except UnknownRun as exc:
         raise ResourceNotFoundError(str(exc)) from None
+    except RunStoreUnavailable as exc:
+        raise ResourceError(str(exc)) from None
 
 
 def notes_markdown(record: RunRecord) -> str:
@@ -38,7 +45,10 @@ def register(server: MCPServer[AppState], current_state: Callable[[], AppState])
     @server.resource("research://runs", name="runs", title="Research runs", mime_type="application/json",
                      description="The newest runs this server keeps: id, kind, status, question, title, times")
     async def runs() -> str:
-        listed = await current_state().store.list(limit=100)
+        try:
+            listed = await current_state().store.list(limit=100)
+        except RunStoreUnavailable as exc:
+            raise ResourceError(str(exc)) from None
         return json.dumps([r.model_dump() for r in listed], indent=1)
 
     @server.resource("research://runs/{run_id}/report", name="report", title="Research report",
@@ -64,9 +74,7 @@ def register(server: MCPServer[AppState], current_state: Callable[[], AppState])
     async def notes(run_id: str, ctx: Context[AppState, Any]) -> str:
         return notes_markdown(await _record(ctx, run_id))
 
-    @server.prompt(name="deep_research", title="Deep research",
-                   description="Research a question in depth with this server's tools and answer with citations")
-    def deep_research(question: str) -> str:
+    def deep_research(question: Annotated[str, Field(description="the question to research")]) -> str:
         return (
             f"Research this question in depth: {question}\n\n"
             "1. Call `clarify` with the question. If it needs clarification, ask me its question and stop.\n"
@@ -77,4 +85,22 @@ def register(server: MCPServer[AppState], current_state: Callable[[], AppState])
             "offer the full report (its resource link)."
         )
 
-    del runs, report, sources, notes, deep_research
+    server.add_prompt(StrictPrompt.from_function(
+        deep_research, name="deep_research", title="Deep research",
+        description="Research a question in depth with this server's tools and answer with citations"))
+
+    del runs, report, sources, notes
+
+
+class StrictPrompt(Prompt):
+    """A prompt whose missing or blank arguments are the client's mistake, said as such (invalid params) rather
+    than the SDK's "Internal server error"."""
+
+    async def render(self, arguments: dict[str, Any] | None, context: Any) -> Any:
+        given = arguments or {}
+        for argument in self.arguments or []:
+            value = given.get(argument.name)
+            if argument.required and (not isinstance(value, str) or not value.strip()):
+                raise MCPError(INVALID_PARAMS, f"prompt {self.name} needs the argument {argument.name!r} "
+                                                f"(a non-empty string): {argument.description or ''}".rstrip(": "))
+        return await super().render(arguments, context)

@@ -91,7 +91,17 @@ class RunManager:
 
     async def __aenter__(self) -> RunManager:
         self._group = await self._stack.enter_async_context(asyncio.TaskGroup())
+        self._group.create_task(self._settle_predecessors(), name="settle runs of a stopped server")
         return self
+
+    async def _settle_predecessors(self) -> None:
+        """Store "interrupted" for runs still marked running whose server is gone, so the run list says so too."""
+        try:
+            for summary in await self.store.list(limit=200):
+                if summary.status == "running" and summary.run_id not in self._live:
+                    await self.get(summary.run_id)  # settles a stale run as a side effect
+        except Exception as exc:  # the store may be down at boot; each `get` settles its run later anyway
+            log.warning("could not check the run store for interrupted runs: %s", exc)
 
     async def __aexit__(self, *exc_info: object) -> None:
         for live in list(self._live.values()):
@@ -165,14 +175,20 @@ class RunManager:
             record.status = "cancelled" if live.cancelled_by_user or record.cancel_requested else "interrupted"
             record.message = ("cancelled on request" if record.status == "cancelled"
                               else "the server stopped during this run; start it again to resume from the cache")
-        except DeepResearchError as exc:
-            record.status, record.error = "failed", _one_line(exc)
-            record.message = f"failed: {record.error}"
-        except Exception as exc:  # a bug must end the run visibly, not leave it "running" forever
-            log.exception("run %s failed unexpectedly", record.run_id)
-            record.status, record.error = "failed", f"internal error ({type(exc).__name__}); see the server log"
+        except Exception as exc:
+            # Task groups (ours, the engine's) wrap what failed in an ExceptionGroup: the cause is inside.
+            cause = root_cause(exc)
+            if isinstance(cause, DeepResearchError):
+                record.error = _one_line(cause)
+            else:  # a bug must end the run visibly, not leave it "running" forever
+                log.error("run %s failed unexpectedly", record.run_id, exc_info=cause)
+                record.error = f"internal error ({type(cause).__name__}); see the server log"
+            record.status = "failed"
             record.message = f"failed: {record.error}"
         finally:
+            if record.finished:
+                # The last progress snapshot was taken mid-run; nothing runs or waits once the run has ended.
+                record.progress.update(researchers_running=0, researchers_queued=0)
             # Shielded: the final record must reach the store even while the server is cancelling this task.
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._persist(live, final=True))
@@ -323,6 +339,16 @@ def _stored(source: Source) -> StoredSource:
 
 def _options_dict(options: RunOptions) -> dict[str, Any]:
     return {k: v for k, v in dataclasses.asdict(options).items() if v is not None}
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The first real error inside (nested) exception groups; siblings' cancellations are not causes."""
+    while isinstance(exc, BaseExceptionGroup):
+        causes = [e for e in exc.exceptions if not isinstance(e, asyncio.CancelledError)]
+        if not causes:
+            break
+        exc = causes[0]
+    return exc
 
 
 def _one_line(exc: BaseException) -> str:

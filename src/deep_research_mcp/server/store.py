@@ -12,12 +12,16 @@ import contextlib
 import datetime as dt
 import json
 import logging
-from collections.abc import Sequence
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, ValidationError
 
+from ..errors import RunStoreUnavailable
 from ..files import write_atomically
 
 log = logging.getLogger(__name__)
@@ -149,7 +153,13 @@ class DiskRunStore:
         record.updated_at = utc_now()
         data = record.model_dump_json().encode()
         async with self._lock:
-            await asyncio.to_thread(write_atomically, self._path(record.run_id), data)
+            try:
+                await asyncio.to_thread(write_atomically, self._path(record.run_id), data)
+            except OSError as exc:
+                raise RunStoreUnavailable(
+                    f"the run store at {self.root} cannot be written: {exc.strerror or exc}; set "
+                    "DEEP_RESEARCH_RUNS_DIR to a writable folder"
+                ) from None
 
     async def list(self, limit: int = 50) -> list[RunSummary]:
         def newest() -> list[RunRecord]:
@@ -183,6 +193,17 @@ class RedisRunStore:
 
         self._redis = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         self.prefix = prefix
+        self.where = redacted_url(url)
+
+    @contextlib.asynccontextmanager
+    async def _reachable(self) -> AsyncIterator[None]:
+        """Redis failures become one sentence that says where the store is and what went wrong."""
+        from redis.exceptions import RedisError
+
+        try:
+            yield
+        except (RedisError, OSError) as exc:
+            raise RunStoreUnavailable(f"the run store at {self.where} is unreachable: {exc}") from None
 
     def _key(self, run_id: str) -> str:
         return f"{self.prefix}run:{run_id}"
@@ -190,7 +211,8 @@ class RedisRunStore:
     async def get(self, run_id: str) -> RunRecord | None:
         if not valid_run_id(run_id):
             return None
-        raw = await self._redis.get(self._key(run_id))
+        async with self._reachable():
+            raw = await self._redis.get(self._key(run_id))
         if raw is None:
             return None
         try:
@@ -202,16 +224,17 @@ class RedisRunStore:
     async def put(self, record: RunRecord) -> None:
         record.updated_at = utc_now()
         created = parse_utc(record.created_at).timestamp()
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self._reachable(), self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self._key(record.run_id), record.model_dump_json())
             pipe.zadd(f"{self.prefix}runs", {record.run_id: created})
             await pipe.execute()
 
     async def list(self, limit: int = 50) -> list[RunSummary]:
-        ids: Sequence[bytes] = await self._redis.zrevrange(f"{self.prefix}runs", 0, max(0, limit - 1))
-        if not ids:
-            return []
-        raws = await self._redis.mget([self._key(i.decode()) for i in ids])
+        async with self._reachable():
+            ids: Sequence[bytes] = await self._redis.zrevrange(f"{self.prefix}runs", 0, max(0, limit - 1))
+            if not ids:
+                return []
+            raws = await self._redis.mget([self._key(i.decode()) for i in ids])
         out = []
         for raw in raws:
             if raw is None:
@@ -221,10 +244,70 @@ class RedisRunStore:
         return out
 
     async def request_cancel(self, run_id: str) -> None:
-        await self._redis.set(f"{self._key(run_id)}:cancel", json.dumps(utc_now()))
+        async with self._reachable():
+            await self._redis.set(f"{self._key(run_id)}:cancel", json.dumps(utc_now()))
 
     async def cancel_requested(self, run_id: str) -> bool:
-        return bool(await self._redis.exists(f"{self._key(run_id)}:cancel"))
+        async with self._reachable():
+            return bool(await self._redis.exists(f"{self._key(run_id)}:cancel"))
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def redacted_url(url: str) -> str:
+    """The URL as it may be shown: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
+REPLICA_SLOTS = 16
+
+
+@contextlib.contextmanager
+def replica_identity(data_dir: Path) -> Iterator[str]:
+    """This server's stable owner id for its runs, held for as long as the context is open.
+
+    The id lives in `<data_dir>/replica/<slot>.id` and the slot is held by an exclusive `flock` on `<slot>.lock`,
+    which the kernel releases when the process ends however it ends (kill -9 included). A server restarted on the
+    same data dir takes the same free slot, so it recognises its predecessor's runs still marked "running" as its
+    own, hence interrupted, at once instead of after the staleness delay. Two live servers on one data dir (two
+    hosts each spawning one over stdio) hold different slots and never share an id.
+    """
+    folder = data_dir / "replica"
+    try:
+        import fcntl
+
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except (ImportError, OSError) as exc:  # no flock (Windows) or no writable data dir: a fresh id per process
+        log.warning("no stable replica id (%s): runs of a crashed server read interrupted after the stale delay", exc)
+        yield uuid.uuid4().hex[:12]
+        return
+    for slot in range(REPLICA_SLOTS):
+        fd = os.open(folder / f"{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        try:
+            yield _slot_id(folder / f"{slot}.id")
+        finally:
+            os.close(fd)  # releases the lock
+        return
+    log.warning("all %d replica slots in %s are held by live servers; using a fresh id", REPLICA_SLOTS, folder)
+    yield uuid.uuid4().hex[:12]
+
+
+def _slot_id(path: Path) -> str:
+    with contextlib.suppress(OSError):
+        known = path.read_text(encoding="ascii").strip()
+        if valid_run_id(known):
+            return known
+    new = uuid.uuid4().hex[:12]
+    write_atomically(path, new)
+    return new

@@ -1,0 +1,71 @@
+"""Runs that fail say why in one sentence: on the run record, in research_status, in the result and the task."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from mcp.client import Client
+
+from deep_research_mcp.llm.scripted import Scenario, ScriptedLLMServer
+from deep_research_mcp.llm.scripted.scenario import FailureRule
+from deep_research_mcp.server.app import build_server
+
+from .test_tools import TasksClient, get_task, poll_until_finished, scripted_settings, text_of
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[ScriptedLLMServer]:
+    async with ScriptedLLMServer(Scenario(latency_s=0.25, topics=2)) as server:
+        yield server
+
+
+@pytest.mark.parametrize(("kind", "words"), [("500", "500"), ("429", "429")])
+async def test_a_provider_failure_reaches_status_and_result_in_plain_words(
+    docs: Path, tmp_path: Path, kind: str, words: str
+) -> None:
+    scenario = Scenario(failures=[FailureRule(kind=kind, stage="brief", times=None)])  # type: ignore[arg-type]
+    async with ScriptedLLMServer(scenario) as failing:
+        settings = scripted_settings(failing, docs, tmp_path, max_retries=0)
+        async with Client(build_server(settings)) as client:
+            started = await client.call_tool("research_start", {"question": "How do tidal lagoons store energy?"})
+            run_id = started.structured_content["run_id"]
+            status = await poll_until_finished(client, run_id)
+            result = await client.call_tool("research_result", {"run_id": run_id})
+    assert status["status"] == "failed"
+    for text in (status["message"], text_of(result)):
+        assert words in text and "model provider" in text, text
+        assert "ExceptionGroup" not in text and "internal error" not in text, text
+    assert result.is_error
+    assert status["researchers_running"] == 0
+
+
+async def test_status_after_cancel_counts_no_running_researchers(
+    llm: ScriptedLLMServer, docs: Path, tmp_path: Path
+) -> None:
+    async with Client(build_server(scripted_settings(llm, docs, tmp_path))) as client:
+        run_id = (await client.call_tool("research_start", {"question": "Tides?"})).structured_content["run_id"]
+        async with asyncio.timeout(20):
+            while True:  # until researchers are at work, so the last snapshot counts them running
+                status = (await client.call_tool("research_status", {"run_id": run_id})).structured_content
+                if status["researchers_running"]:
+                    break
+                await asyncio.sleep(0.05)
+        await client.call_tool("research_cancel", {"run_id": run_id})
+        status = (await client.call_tool("research_status", {"run_id": run_id})).structured_content
+    assert status["status"] == "cancelled" and status["finished"]
+    assert status["researchers_running"] == 0 and status["researchers_queued"] == 0
+
+
+async def test_a_failed_task_says_the_cause_in_its_status_and_result(docs: Path, tmp_path: Path) -> None:
+    scenario = Scenario(failures=[FailureRule(kind="500", stage="brief", times=None)])
+    extension = TasksClient()
+    async with ScriptedLLMServer(scenario) as failing:
+        settings = scripted_settings(failing, docs, tmp_path, max_retries=0)
+        async with Client(build_server(settings), extensions=[extension]) as client:
+            result = await client.call_tool("research", {"question": "How do tidal lagoons store energy?"})
+            task = await get_task(client.session, extension.handles[0].task_id)
+    assert result.is_error and "HTTP 500" in text_of(result) and "internal error" not in text_of(result)
+    assert "HTTP 500" in str((task.model_extra or {}).get("statusMessage")), task
