@@ -17,24 +17,22 @@ import re
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-from rich.console import Console
-
-from .cache import Cache, open_cache
 from .cache.commands import add_cache_parser, cache_command
-from .engine.config import EngineConfig, ResearchResult
-from .engine.events import Event
-from .engine.run import ResearchEngine, new_run_id
 from .errors import ConfigError, DeepResearchError, InputError
-from .files import write_atomically
-from .llm.factory import ModelHub
-from .server.runs import apply_result
-from .server.store import DiskRunStore, RunRecord
-from .settings import Settings
-from .tools.localdocs import IndexStats
-from .tools.toolbox import open_toolbox
+
+# Only what parsing the command line needs is imported above: `--help` must answer at once, and each command
+# imports its own machinery (the engine, the MCP SDK, a provider SDK only when configured) when it runs.
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+    from rich.console import Console
+
+    from .engine.config import ResearchResult
+    from .engine.events import Event
+    from .server.store import DiskRunStore, RunRecord
+    from .settings import Settings
+    from .tools.localdocs import IndexStats
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CLARIFY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 SCRIPTED_MODEL = "openai:scripted"
@@ -91,6 +89,7 @@ def serve_command(args: argparse.Namespace, console: Console) -> int:
     """Serve until interrupted. Settings problems are reported before the first byte of protocol."""
     from .llm.factory import check_models_configured
     from .server.serve import serve_http, serve_stdio
+    from .settings import Settings
 
     overrides = {"docs_dir": args.docs, "research_model": args.model, "http_host": args.host, "http_port": args.port}
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -105,6 +104,8 @@ def serve_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
+    from .settings import Settings
+
     overrides: dict[str, Any] = {
         "research_model": args.research_model or args.model,
         "summarization_model": args.summarization_model,
@@ -179,12 +180,18 @@ async def resume_arguments(args: argparse.Namespace, store: DiskRunStore) -> Run
 
 
 def new_record(args: argparse.Namespace) -> RunRecord:
+    from .engine.run import new_run_id
+    from .server.store import RunRecord
+
     options = {name: getattr(args, name) for name in RESUMABLE if name != "question"}
     options["docs"] = str(args.docs.resolve()) if args.docs is not None else None
     return RunRecord(run_id=new_run_id(), question=args.question, options=options, owner="cli")
 
 
 async def run_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from .server.runs import apply_result
+    from .server.store import DiskRunStore
+
     store = DiskRunStore(settings.runs_dir or settings.data_dir / "runs")
     if args.resume:
         record = await resume_arguments(args, store)
@@ -209,6 +216,12 @@ async def run_command(args: argparse.Namespace, settings: Settings, console: Con
 
 
 async def research(args: argparse.Namespace, settings: Settings, console: Console, run_id: str) -> ResearchResult:
+    from .cache import Cache, open_cache
+    from .engine.config import EngineConfig
+    from .engine.run import ResearchEngine
+    from .llm.factory import ModelHub
+    from .tools.toolbox import open_toolbox
+
     view = ProgressView(console, args.quiet)
     async with contextlib.AsyncExitStack() as stack:
         if args.scripted is not None:
@@ -249,6 +262,8 @@ async def research(args: argparse.Namespace, settings: Settings, console: Consol
 
 
 def report_result(args: argparse.Namespace, result: ResearchResult, console: Console) -> int:
+    from .files import write_atomically
+
     if result.status == "needs_clarification":
         console.print(f"The question needs clarifying first:\n  {result.clarification}\n"
                       "Ask again with more detail, or pass --no-clarify.")
@@ -320,6 +335,11 @@ def index_command(args: argparse.Namespace, settings: Settings, console: Console
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from pydantic import ValidationError
+    from rich.console import Console
+
+    from .settings import Settings
+
     console = Console(stderr=True, soft_wrap=True)
     logging.basicConfig(level=os.environ.get("DEEP_RESEARCH_LOG_LEVEL", "WARNING"), stream=sys.stderr)
     try:

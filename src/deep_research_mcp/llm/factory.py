@@ -5,20 +5,21 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
-import httpx2
-import openai
-
-from ..cache.core import Cache
 from ..errors import ConfigError
 from ..settings import OFFLINE_MODEL, Settings, parse_model_string
-from .anthropic_messages import AnthropicModel
 from .base import ChatModel
 from .client import ModelCaller, RetryPolicy
 from .offline import OfflineModel
-from .openai_chat import OpenAIChatModel
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from ..cache.core import Cache
+
+# The provider SDKs (anthropic ~2 s, openai ~0.8 s to import) and their adapters are imported by `_client`/`model`
+# only for a provider a stage actually uses, so a server on one provider, or offline, never pays for the others.
 
 STAGES = ("research", "summarization", "compression", "final_report")
 
@@ -84,6 +85,8 @@ class ModelHub:
         self._clients.clear()
 
     def _http_client(self) -> httpx2.AsyncClient:
+        import httpx2
+
         limit = self.settings.http_max_connections
         return httpx2.AsyncClient(
             limits=httpx2.Limits(max_connections=limit, max_keepalive_connections=limit),
@@ -97,6 +100,8 @@ class ModelHub:
         http = self._http_client()
         client: Any
         if provider == "anthropic":
+            import anthropic
+
             key = s.anthropic_api_key.get_secret_value() if s.anthropic_api_key else "unused"
             client = anthropic.AsyncAnthropic(
                 api_key=key, base_url=s.anthropic_base_url, http_client=http, max_retries=0
@@ -107,6 +112,8 @@ class ModelHub:
             else:
                 secret, base_url = s.compatible_api_key, s.compatible_base_url
             key = secret.get_secret_value() if secret else "unused"
+            import openai
+
             kwargs: dict[str, Any] = {"api_key": key, "http_client": http, "max_retries": 0}
             if base_url:
                 kwargs["base_url"] = base_url
@@ -126,7 +133,11 @@ class ModelHub:
             return OfflineModel()
         client = self._client(provider)
         if provider == "anthropic":
+            from .anthropic_messages import AnthropicModel
+
             return AnthropicModel(client, name)
+        from .openai_chat import OpenAIChatModel
+
         return OpenAIChatModel(client, name, provider=provider)
 
     def endpoint(self, model_string: str) -> str | None:
