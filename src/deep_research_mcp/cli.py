@@ -73,7 +73,46 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("-q", "--quiet", action="store_true", help="no live progress")
     add_serve_parser(sub)
     add_cache_parser(sub)
+    add_config_parser(sub)
     return parser
+
+
+def add_config_parser(sub: Any) -> None:
+    from .hostconfig import HOSTS, SERVER_NAME
+
+    config = sub.add_parser("config", help="print (or --write) the config an MCP host needs to start this server",
+                            description="Print the server entry for an MCP host, with absolute paths so it works "
+                                        "from any folder; --write merges it into the host's config file, keeping a "
+                                        "timestamped backup and every other server.")
+    config.add_argument("host", choices=list(HOSTS),
+                        help="; ".join(f"{h.name}: {h.where}" for h in HOSTS.values()))
+    config.add_argument("--docs", type=Path, help="a folder of documents to research in (made absolute)")
+    config.add_argument("--model", help="model for every stage, as provider:model (e.g. openai:gpt-4.1)")
+    config.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="an environment variable for the server (repeatable), e.g. OPENAI_API_KEY=...")
+    config.add_argument("--name", default=SERVER_NAME, help=f"the server's name in the host (default {SERVER_NAME})")
+    config.add_argument("--python", action="store_true",
+                        help="start it as `<this python> -m deep_research_mcp` instead of the console script")
+    config.add_argument("--write", action="store_true", help="merge it into the host's config file")
+    config.add_argument("--file", type=Path, help="the config file to merge into (implies --write)")
+
+
+def config_command(args: argparse.Namespace, console: Console) -> int:
+    from .hostconfig import default_config_path, host_config, merge_into_file, parse_env, server_entry
+
+    entry = server_entry(args.host, docs=args.docs, model=args.model, env=parse_env(args.env), module=args.python)
+    if not (args.write or args.file):
+        print(json.dumps(host_config(args.host, entry, args.name), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    path = args.file or default_config_path(args.host)
+    if path is None:
+        raise InputError(f"{args.host} has no default config file: give --file PATH")
+    path = path.expanduser().absolute()
+    backup = merge_into_file(path, args.host, entry, args.name)
+    console.print(f"server {args.name!r} written to {path}" + (f" (previous file kept as {backup})" if backup else "")
+                  + "; restart the host to pick it up", highlight=False)
+    print(path)
+    return EXIT_OK
 
 
 def add_serve_parser(sub: Any) -> None:
@@ -345,6 +384,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve_command(args, console)
+        if args.command == "config":
+            return config_command(args, console)
         if args.command == "cache":
             return cache_command(args, Settings(), console)
         if args.command == "index":
