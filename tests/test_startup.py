@@ -71,12 +71,27 @@ def test_an_offline_server_imports_no_provider_sdk_and_no_redis(tmp_path: Path) 
     assert not {"openai", "anthropic", "redis", "numpy"} & set(opened), opened
 
 
-def test_a_server_on_one_provider_imports_that_sdk_alone(tmp_path: Path) -> None:
-    _, opened = imported_heavy(SERVE + textwrap.dedent("""
-        asyncio.run(serve(Settings(research_model="openai:gpt-4.1", openai_api_key="sk-test", fetch_enabled=True)))
+def test_a_server_on_one_provider_imports_that_sdk_alone_and_only_when_a_stage_calls_it(tmp_path: Path) -> None:
+    at_handshake, opened, called = imported_heavy(SERVE + textwrap.dedent("""
+        from deep_research_mcp.errors import ProviderError
+        from deep_research_mcp.llm.base import Message
+
+        async def serve_and_call(settings):
+            await serve(settings)
+            build_server(settings)
+            async with app_lifespan(settings) as state:
+                try:  # nothing listens on the discard port: the call fails, after building the OpenAI client
+                    await state.engine.models.research.model.complete([Message("user", "hi")])
+                except ProviderError:
+                    report()
+
+        asyncio.run(serve_and_call(Settings(research_model="openai:gpt-4.1", openai_api_key="sk-test",
+                                            openai_base_url="http://127.0.0.1:9/v1", fetch_enabled=True)))
     """), env=server_env(tmp_path / "data"))
-    assert "openai" in opened and "aiohttp" in opened  # fetch is on: its HTTP client came up in the background
-    assert not {"anthropic", "redis"} & set(opened), opened
+    assert not {"openai", "anthropic"} & set(at_handshake), at_handshake
+    assert "aiohttp" in opened  # fetch is on: its HTTP client came up in the background
+    assert not {"openai", "anthropic", "redis"} & set(opened), opened
+    assert "openai" in called and "anthropic" not in called, called
 
 
 async def test_an_upstream_that_never_answers_does_not_delay_the_handshake(tmp_path: Path) -> None:

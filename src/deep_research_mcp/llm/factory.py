@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from types import TracebackType
@@ -9,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..settings import OFFLINE_MODEL, Settings, parse_model_string
-from .base import ChatModel
+from .base import ChatModel, ChatResponse, Message
 from .client import ModelCaller, RetryPolicy
 from .offline import OfflineModel
 
@@ -18,8 +20,17 @@ if TYPE_CHECKING:
 
     from ..cache.core import Cache
 
-# The provider SDKs (anthropic ~2 s, openai ~0.8 s to import) and their adapters are imported by `_client`/`model`
-# only for a provider a stage actually uses, so a server on one provider, or offline, never pays for the others.
+# The provider SDKs (anthropic ~2 s, openai ~0.8 s to import) and their adapters are imported only for a provider a
+# stage uses, and only when that stage is first called, on a worker thread (see _DeferredModel): a server on one
+# provider never pays for the others, and none answers its handshake later for an SDK.
+_SDK_MODULES = {"anthropic": ("anthropic", "deep_research_mcp.llm.anthropic_messages"),
+                "openai": ("openai", "deep_research_mcp.llm.openai_chat"),
+                "compatible": ("openai", "deep_research_mcp.llm.openai_chat")}
+
+
+def _import_sdk(provider: str) -> None:
+    for module in _SDK_MODULES[provider]:
+        importlib.import_module(module)
 
 STAGES = ("research", "summarization", "compression", "final_report")
 
@@ -128,9 +139,20 @@ class ModelHub:
         return all(value.startswith("offline:") for value in self.chosen.values())
 
     def model(self, model_string: str) -> ChatModel:
+        """The model for `model_string`; a provider's is built (its SDK imported) when first called."""
         provider, name = parse_model_string(model_string)
         if provider == "offline":
             return OfflineModel()
+        return _DeferredModel(self, provider, name)
+
+    async def build_model(self, provider: str, name: str) -> ChatModel:
+        """The adapter for a provider model, its SDK imported on a worker thread so the event loop never stalls
+        (Python's import lock makes concurrent first calls safe)."""
+        if provider not in self._clients:
+            await asyncio.to_thread(_import_sdk, provider)
+        return self._adapter(provider, name)
+
+    def _adapter(self, provider: str, name: str) -> ChatModel:
         client = self._client(provider)
         if provider == "anthropic":
             from .anthropic_messages import AnthropicModel
@@ -169,3 +191,18 @@ class ModelHub:
             for stage, value in self.chosen.items()
         }
         return StageModels(**callers)
+
+
+class _DeferredModel:
+    """A provider model that is built on its first call (see `ModelHub.build_model`)."""
+
+    def __init__(self, hub: ModelHub, provider: str, name: str) -> None:
+        self.provider = provider
+        self.model = name
+        self._hub = hub
+        self._built: ChatModel | None = None
+
+    async def complete(self, messages: list[Message], **options: Any) -> ChatResponse:
+        if self._built is None:
+            self._built = await self._hub.build_model(self.provider, self.model)
+        return await self._built.complete(messages, **options)
