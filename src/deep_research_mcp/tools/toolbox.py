@@ -17,9 +17,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .base import ResearchTool
+from . import fetch_spec
+from .base import ResearchTool, ToolResult
 
 if TYPE_CHECKING:
     from ..cache.core import Cache
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DOCUMENTS, FETCH = "documents", "fetch_url"
+DOCUMENTS, FETCH = "documents", fetch_spec.NAME
 
 
 def _reason(exc: BaseException) -> str:
@@ -135,6 +136,9 @@ class Toolbox:
         return local
 
     async def _open_fetch(self) -> list[ResearchTool]:
+        return [_FetchOnFirstUse(self._build_fetch)]
+
+    async def _build_fetch(self) -> ResearchTool:
         # aiohttp is a fifth of a second to import: on a worker thread, so the event loop keeps answering.
         fetch = await asyncio.to_thread(importlib.import_module, "deep_research_mcp.tools.fetch")
         from .http_pool import HttpPool
@@ -144,9 +148,11 @@ class Toolbox:
         pool = HttpPool(limit=s.http_max_connections, limit_per_host=s.http_max_connections_per_host,
                         ttl_dns_cache=s.http_dns_cache_ttl_s, resolver=GuardedResolver(SsrfGuard(s.fetch_allow)))
         self._stack.push_async_callback(pool.close)
-        return [fetch.FetchUrlTool(pool, max_redirects=s.fetch_max_redirects, max_bytes=s.fetch_max_bytes,
-                                   max_decompressed_bytes=s.fetch_max_decompressed_bytes, max_chars=s.fetch_max_chars,
-                                   timeout_s=s.fetch_timeout_s, cache=self.cache, allow=s.fetch_allow)]
+        tool: ResearchTool = fetch.FetchUrlTool(
+            pool, max_redirects=s.fetch_max_redirects, max_bytes=s.fetch_max_bytes,
+            max_decompressed_bytes=s.fetch_max_decompressed_bytes, max_chars=s.fetch_max_chars,
+            timeout_s=s.fetch_timeout_s, cache=self.cache, allow=s.fetch_allow)
+        return tool
 
     async def _open_upstream(self, config: Path) -> list[ResearchTool]:
         from .upstream import UpstreamManager
@@ -162,6 +168,27 @@ class Toolbox:
 
             return [CachedTool(t, cache, scope={"server": t.server, "tool": t.upstream_name}) for t in upstream]
         return list(upstream)
+
+
+class _FetchOnFirstUse:
+    """`fetch_url` as listed to models, with the fetcher (aiohttp, its connection pool) built on the first call: a
+    research that never fetches a URL, like the offline engine's over local documents, never loads it."""
+
+    name = fetch_spec.NAME
+    description = fetch_spec.DESCRIPTION
+    parameters = fetch_spec.PARAMETERS
+
+    def __init__(self, build: Callable[[], Awaitable[ResearchTool]]) -> None:
+        self._build = build
+        self._tool: ResearchTool | None = None
+        self._lock = asyncio.Lock()
+
+    async def call(self, arguments: dict[str, Any]) -> ToolResult:
+        if self._tool is None:
+            async with self._lock:
+                if self._tool is None:
+                    self._tool = await self._build()
+        return await self._tool.call(arguments)
 
 
 @asynccontextmanager
