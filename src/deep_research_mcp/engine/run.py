@@ -24,6 +24,9 @@ from .writer import write_report
 class OpeningTools(Protocol):
     """Tools still being opened when the engine is built (the server opens them after its handshake)."""
 
+    @property
+    def starting(self) -> list[str]: ...
+
     async def wait(self) -> list[ResearchTool]: ...
 
     def problems(self) -> list[str]: ...
@@ -135,6 +138,9 @@ class ResearchEngine:
 
     async def _add_opened_tools(self, ctx: RunContext) -> None:
         assert self.opening is not None
+        if starting := self.opening.starting:
+            ctx.tracker.update("phase", f"waiting for research tools to open: {', '.join(starting)}",
+                               {"phase": "research"}, phase="research")
         opened = await self.opening.wait()  # each part bounds its own opening time (see tools.toolbox)
         ctx.tools = {**ctx.tools, **{t.name: t for t in opened}}
         for problem in self.opening.problems():

@@ -43,7 +43,8 @@ class Toolbox:
     switched off, and the tools of the upstream MCP servers in `settings.mcp_config`.
 
     `async with Toolbox(...) as box` starts opening them and returns at once; `await box.wait()` gives the tools
-    once every part has opened or failed; `box.problems()` says, one sentence per part, what is missing and why.
+    once every part has opened or failed; `box.starting` names the parts still opening, and `box.problems()` says,
+    one sentence per part, what could not be opened and why.
     With a cache, fetched pages and upstream tool results are cached; local documents are not (they are local, and
     the index follows the folder). Everything is closed on exit, and an opening still under way is cancelled.
     """
@@ -90,6 +91,10 @@ class Toolbox:
         return self._opening is not None and self._opening.done()
 
     @property
+    def starting(self) -> list[str]:
+        return sorted(self._pending)
+
+    @property
     def tools(self) -> list[ResearchTool]:
         """The tools opened so far, in a stable order (documents, fetch, upstream servers as configured)."""
         order = [DOCUMENTS, FETCH]
@@ -104,10 +109,8 @@ class Toolbox:
         return self.tools
 
     def problems(self) -> list[str]:
-        """One sentence per part that failed or is still opening (empty when everything is there)."""
-        out = [f"{part} is unavailable and left out: {_reason(exc)}" for part, exc in self.failures.items()]
-        out += [f"{part} still starting" for part in sorted(self._pending)]
-        return out
+        """One sentence per part that could not be opened."""
+        return [f"{part} is unavailable and left out: {_reason(exc)}" for part, exc in self.failures.items()]
 
     async def _open(self) -> None:
         async with asyncio.TaskGroup() as group:  # each part catches its own failure: siblings go on

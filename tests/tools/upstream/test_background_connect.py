@@ -34,10 +34,11 @@ async def test_the_toolbox_returns_at_once_and_reports_what_is_still_starting_or
     settings = Settings(mcp_config=upstreams(tmp_path, silent_startup_s=1), fetch_enabled=False)
     async with Toolbox(settings, docs=docs) as box:
         assert not box.ready and box.tools == []  # nothing was awaited on the way in
-        assert set(box.problems()) == {"documents still starting", "upstream servers still starting"}
+        assert box.starting == ["documents", "upstream servers"] and box.problems() == []
         tools = await box.wait()
         assert [t.name for t in tools] == ["search_documents", "read_document", "corpus__search"]
         (problem,) = box.problems()
+        assert box.ready and box.starting == []
     assert problem.startswith("upstream MCP server 'silent' is unavailable and left out:"), problem
     assert "1 s" in problem  # the reason names the bound it missed
     assert (tmp_path / "silent").read_text() == "closed"  # given up on and shut down with the toolbox
