@@ -63,15 +63,22 @@ class Toolbox:
         self.cache = cache
         self.failures: dict[str, BaseException] = {}  # part ("documents", "fetch_url", "upstream <name>") -> why
         self._parts: dict[str, list[ResearchTool]] = {}  # opened parts, in the order they are listed to models
+        self._order: list[str] = []  # every configured part, in the order their tools are listed to models
         self._pending: set[str] = set()
         self._stack = AsyncExitStack()
         self._opening: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Toolbox:
-        self._pending = {*([DOCUMENTS] if self.docs is not None else []),
-                         *([FETCH] if self.settings.fetch_enabled else []),
-                         *(["upstream servers"] if self.settings.mcp_config is not None else [])}
-        self._opening = asyncio.get_running_loop().create_task(self._open(), name="deep-research-toolbox")
+        docs, upstream = self.docs, self.settings.mcp_config
+        openers: dict[str, Callable[[], Awaitable[list[ResearchTool]]]] = {}
+        if docs is not None:
+            openers[DOCUMENTS] = lambda: self._open_documents(docs)
+        if self.settings.fetch_enabled:
+            openers[FETCH] = self._open_fetch
+        if upstream is not None:
+            openers["upstream servers"] = lambda: self._open_upstream(upstream)
+        self._order, self._pending = list(openers), set(openers)
+        self._opening = asyncio.get_running_loop().create_task(self._open(openers), name="deep-research-toolbox")
         return self
 
     async def __aexit__(
@@ -97,9 +104,7 @@ class Toolbox:
     @property
     def tools(self) -> list[ResearchTool]:
         """The tools opened so far, in a stable order (documents, fetch, upstream servers as configured)."""
-        order = [DOCUMENTS, FETCH]
-        return [t for part in sorted(self._parts, key=lambda p: order.index(p) if p in order else 2)
-                for t in self._parts[part]]
+        return [tool for part in self._order for tool in self._parts.get(part, [])]
 
     async def wait(self) -> list[ResearchTool]:
         """Every tool that could be opened, once the opening has finished (each part bounds its own time)."""
@@ -112,18 +117,14 @@ class Toolbox:
         """One sentence per part that could not be opened."""
         return [f"{part} is unavailable and left out: {_reason(exc)}" for part, exc in self.failures.items()]
 
-    async def _open(self) -> None:
+    async def _open(self, openers: dict[str, Callable[[], Awaitable[list[ResearchTool]]]]) -> None:
         async with asyncio.TaskGroup() as group:  # each part catches its own failure: siblings go on
-            if self.docs is not None:
-                group.create_task(self._part(DOCUMENTS, self._open_documents(self.docs)))
-            if self.settings.fetch_enabled:
-                group.create_task(self._part(FETCH, self._open_fetch()))
-            if self.settings.mcp_config is not None:
-                group.create_task(self._part("upstream servers", self._open_upstream(self.settings.mcp_config)))
+            for part, opener in openers.items():
+                group.create_task(self._part(part, opener))
 
-    async def _part(self, part: str, opening: Awaitable[list[ResearchTool]]) -> None:
+    async def _part(self, part: str, opener: Callable[[], Awaitable[list[ResearchTool]]]) -> None:
         try:
-            self._parts[part] = await opening
+            self._parts[part] = await opener()
         except Exception as exc:
             self.failures[part] = exc
             log.warning("%s is unavailable and left out: %s", part, _reason(exc))
