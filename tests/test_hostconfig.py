@@ -32,13 +32,15 @@ def test_every_host_gets_absolute_paths_in_its_own_shape(
     write_corpus(tmp_path / "docs")
     monkeypatch.chdir(tmp_path)
     for host in HOSTS:
-        config = printed(capsys, host, "--docs", "docs", "--env", "OPENAI_API_KEY=sk-x=y")
+        config = printed(capsys, host, "--docs", "docs", "--env", "OPENAI_API_KEY=sk-x=y",
+                         "--env", "DEEP_RESEARCH_MCP_CONFIG=search.json")
         top = "servers" if host == "vscode" else "mcpServers"
         assert list(config) == [top]
         entry = config[top]["deep-research"]
         assert entry.get("type") == ("stdio" if host in ("vscode", "claude-code") else None)
         assert Path(entry["command"]).is_absolute() and Path(entry["command"]).is_file()
-        assert entry["env"] == {"OPENAI_API_KEY": "sk-x=y"}
+        assert entry["env"] == {"OPENAI_API_KEY": "sk-x=y",
+                                "DEEP_RESEARCH_MCP_CONFIG": str((tmp_path / "search.json").resolve())}
         args = build_parser().parse_args(entry["args"])
         assert args.command == "serve" and args.docs == (tmp_path / "docs").resolve()
     module_form = printed(capsys, "plain", "--python")["mcpServers"]["deep-research"]

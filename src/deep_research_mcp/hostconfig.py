@@ -22,6 +22,10 @@ from .errors import ConfigError, InputError
 from .files import write_atomically
 
 SERVER_NAME = "deep-research"
+# Settings that name files or folders: a relative value given to --env is made absolute here, since the host will
+# not start the server in the folder this command ran in.
+PATH_VARIABLES = frozenset(f"DEEP_RESEARCH_{name}" for name in ("MCP_CONFIG", "DATA_DIR", "CACHE_DIR", "DOCS_DIR",
+                                                                "RUNS_DIR"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +98,8 @@ def parse_env(pairs: list[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise InputError(f"--env {pair!r}: give KEY=VALUE (e.g. --env DEEP_RESEARCH_RESEARCH_MODEL=openai:gpt-4.1)")
-        env[key.strip()] = value
+        key = key.strip()
+        env[key] = str(Path(value).expanduser().resolve()) if key in PATH_VARIABLES and value else value
     return env
 
 
