@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..settings import OFFLINE_MODEL, Settings, parse_model_string
-from .base import ChatModel, ChatResponse, Message
+from .base import ChatModel, ChatResponse, Message, OutputSchema, ToolSpec
 from .client import ModelCaller, RetryPolicy
 from .offline import OfflineModel
 
@@ -202,7 +202,16 @@ class _DeferredModel:
         self._hub = hub
         self._built: ChatModel | None = None
 
-    async def complete(self, messages: list[Message], **options: Any) -> ChatResponse:
+    async def complete(
+        self,
+        messages: list[Message],
+        *,
+        tools: list[ToolSpec] | None = None,
+        output: OutputSchema | None = None,
+        max_tokens: int | None = None,
+        timeout: float | None = None,
+    ) -> ChatResponse:
         if self._built is None:
             self._built = await self._hub.build_model(self.provider, self.model)
-        return await self._built.complete(messages, **options)
+        return await self._built.complete(messages, tools=tools, output=output, max_tokens=max_tokens,
+                                          timeout=timeout)
