@@ -19,24 +19,22 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-from rich.console import Console
-
-from .cache import Cache, open_cache
 from .cache.commands import add_cache_parser, cache_command
-from .engine.config import EngineConfig, ResearchResult
-from .engine.events import Event
-from .engine.run import ResearchEngine, new_run_id
 from .errors import ConfigError, DeepResearchError, InputError
-from .files import write_atomically
-from .llm.factory import ModelHub
-from .server.runs import apply_result
-from .server.store import DiskRunStore, RunRecord
-from .settings import Settings
-from .tools.localdocs import IndexStats
-from .tools.toolbox import open_toolbox
+
+# Only what parsing the command line needs is imported above: `--help` must answer at once, and each command
+# imports its own machinery (the engine, the MCP SDK, a provider SDK only when configured) when it runs.
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+    from rich.console import Console
+
+    from .engine.config import ResearchResult
+    from .engine.events import Event
+    from .server.store import DiskRunStore, RunRecord
+    from .settings import Settings
+    from .tools.localdocs import IndexStats
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CLARIFY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 SCRIPTED_MODEL = "openai:scripted"
@@ -77,7 +75,46 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("-q", "--quiet", action="store_true", help="no live progress")
     add_serve_parser(sub)
     add_cache_parser(sub)
+    add_config_parser(sub)
     return parser
+
+
+def add_config_parser(sub: Any) -> None:
+    from .hostconfig import HOSTS, SERVER_NAME
+
+    config = sub.add_parser("config", help="print (or --write) the config an MCP host needs to start this server",
+                            description="Print the server entry for an MCP host, with absolute paths so it works "
+                                        "from any folder; --write merges it into the host's config file, keeping a "
+                                        "timestamped backup and every other server.")
+    config.add_argument("host", choices=list(HOSTS),
+                        help="; ".join(f"{h.name}: {h.where}" for h in HOSTS.values()))
+    config.add_argument("--docs", type=Path, help="a folder of documents to research in (made absolute)")
+    config.add_argument("--model", help="model for every stage, as provider:model (e.g. openai:gpt-4.1)")
+    config.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="an environment variable for the server (repeatable), e.g. OPENAI_API_KEY=...")
+    config.add_argument("--name", default=SERVER_NAME, help=f"the server's name in the host (default {SERVER_NAME})")
+    config.add_argument("--python", action="store_true",
+                        help="start it as `<this python> -m deep_research_mcp` instead of the console script")
+    config.add_argument("--write", action="store_true", help="merge it into the host's config file")
+    config.add_argument("--file", type=Path, help="the config file to merge into (implies --write)")
+
+
+def config_command(args: argparse.Namespace, console: Console) -> int:
+    from .hostconfig import default_config_path, host_config, merge_into_file, parse_env, server_entry
+
+    entry = server_entry(args.host, docs=args.docs, model=args.model, env=parse_env(args.env), module=args.python)
+    if not (args.write or args.file):
+        print(json.dumps(host_config(args.host, entry, args.name), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    path = args.file or default_config_path(args.host)
+    if path is None:
+        raise InputError(f"{args.host} has no default config file: give --file PATH")
+    path = path.expanduser().absolute()
+    backup = merge_into_file(path, args.host, entry, args.name)
+    console.print(f"server {args.name!r} written to {path}" + (f" (previous file kept as {backup})" if backup else "")
+                  + "; restart the host to pick it up", highlight=False)
+    print(path)
+    return EXIT_OK
 
 
 def add_serve_parser(sub: Any) -> None:
@@ -94,6 +131,7 @@ def serve_command(args: argparse.Namespace, console: Console) -> int:
     from .llm.factory import check_models_configured
     from .server.app import unavailable_reason
     from .server.serve import serve_http, serve_stdio, until_signalled
+    from .settings import Settings
 
     overrides = {"docs_dir": args.docs, "research_model": args.model, "http_host": args.host, "http_port": args.port}
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -118,6 +156,8 @@ def serve_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
+    from .settings import Settings
+
     overrides: dict[str, Any] = {
         "research_model": args.research_model or args.model,
         "summarization_model": args.summarization_model,
@@ -194,6 +234,9 @@ async def resume_arguments(args: argparse.Namespace, store: DiskRunStore) -> Run
 
 
 def new_record(args: argparse.Namespace) -> RunRecord:
+    from .engine.run import new_run_id
+    from .server.store import RunRecord
+
     options = {name: getattr(args, name) for name in RESUMABLE if name != "question"}
     options["docs"] = str(args.docs.resolve()) if args.docs is not None else None
     options["output"] = str(args.output.resolve()) if args.output is not None else None
@@ -214,6 +257,9 @@ def check_output(path: Path) -> None:
 
 
 async def run_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from .server.runs import apply_result
+    from .server.store import DiskRunStore
+
     store = DiskRunStore(settings.runs_dir or settings.data_dir / "runs")
     if args.resume:
         if args.question:
@@ -264,6 +310,12 @@ async def research(
     args: argparse.Namespace, settings: Settings, console: Console, run_id: str,
     on_start: Callable[[], Awaitable[None]] | None = None,
 ) -> ResearchResult:
+    from .cache import Cache, open_cache
+    from .engine.config import EngineConfig
+    from .engine.run import ResearchEngine
+    from .llm.factory import ModelHub
+    from .tools.toolbox import open_toolbox
+
     view = ProgressView(console, args.quiet)
     async with contextlib.AsyncExitStack() as stack:
         if args.scripted is not None:
@@ -307,6 +359,8 @@ async def research(
 
 
 def report_result(args: argparse.Namespace, result: ResearchResult, console: Console) -> int:
+    from .files import write_atomically
+
     if result.status == "needs_clarification":
         console.print(f"The question needs clarifying first:\n  {result.clarification}\n"
                       "Ask again with more detail, or pass --no-clarify.")
@@ -378,11 +432,18 @@ def index_command(args: argparse.Namespace, settings: Settings, console: Console
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from pydantic import ValidationError
+    from rich.console import Console
+
+    from .settings import Settings
+
     console = Console(stderr=True, soft_wrap=True)
     logging.basicConfig(level=os.environ.get("DEEP_RESEARCH_LOG_LEVEL", "WARNING"), stream=sys.stderr)
     try:
         if args.command == "serve":
             return serve_command(args, console)
+        if args.command == "config":
+            return config_command(args, console)
         if args.command == "cache":
             return cache_command(args, Settings(), console)
         if args.command == "index":

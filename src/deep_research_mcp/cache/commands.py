@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
-from ..settings import Settings
 from .base import Counters
 from .core import NAMESPACES
 from .factory import cache_report, clear_cache
+
+if TYPE_CHECKING:  # `deep-research --help` builds this parser: it must not import rich or the settings
+    from rich.console import Console
+
+    from ..settings import Settings
 
 
 def add_cache_parser(sub: Any) -> None:

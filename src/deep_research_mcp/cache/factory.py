@@ -6,16 +6,18 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import CacheError
-from ..settings import Settings
 from .base import Counters, Level
 from .core import NAMESPACES, Cache, Policy
-from .disk import DiskLevel, remove_disk_files
 from .memory import MemoryLevel
-from .redis_level import RedisLevel
+
+# The disk (diskcache) and Redis levels are imported when opened: `--help` and a server without Redis skip them.
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from .disk import DiskLevel
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,8 @@ def policies(settings: Settings) -> dict[str, Policy]:
 
 async def open_disk(settings: Settings) -> DiskLevel | None:
     """The disk level, or None (logged) when the cache directory cannot be used: research goes on without it."""
+    from .disk import DiskLevel
+
     directory = settings.cache_path()
     try:
         return await DiskLevel.open(directory, max_bytes=settings.cache_disk_max_bytes)
@@ -55,6 +59,8 @@ async def open_cache(settings: Settings, *, memory: bool = True) -> AsyncIterato
     if settings.cache_redis_url is not None:
         # Not pinged here: a Redis that is down is found (and logged, once) by the first lookup, and tried again
         # after a cool-down, since it may come back while the process lives.
+        from .redis_level import RedisLevel
+
         levels.append(RedisLevel(settings.cache_redis_url.get_secret_value(), timeout_s=settings.cache_redis_timeout_s))
     cache = Cache(levels, policies(settings))
     try:
@@ -70,6 +76,8 @@ async def clear_cache(settings: Settings, namespace: str | None = None) -> dict[
         opened = any(level.name == "disk" for level in cache.levels)
         removed = await cache.clear(namespace)
     if not opened and namespace is None:
+        from .disk import remove_disk_files
+
         removed["disk"] = remove_disk_files(settings.cache_path())
     return removed
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
+from typing import Protocol
 
 from ..errors import InputError
 from ..llm.factory import StageModels
@@ -20,16 +21,38 @@ from .supervisor import supervise
 from .writer import write_report
 
 
-class ResearchEngine:
-    """Stateless between runs: models, tools and limits are given once; each `run` has its own context."""
+class OpeningTools(Protocol):
+    """Tools still being opened when the engine is built (the server opens them after its handshake)."""
 
-    def __init__(self, models: StageModels, tools: Sequence[ResearchTool], config: EngineConfig) -> None:
+    @property
+    def starting(self) -> list[str]: ...
+
+    async def wait(self) -> list[ResearchTool]: ...
+
+    def problems(self) -> list[str]: ...
+
+
+class ResearchEngine:
+    """Stateless between runs: models, tools and limits are given once; each `run` has its own context.
+
+    With `opening`, a run first waits for those tools to finish opening and adds them to `tools`; each one that
+    could not be opened is a warning on the run."""
+
+    def __init__(
+        self,
+        models: StageModels,
+        tools: Sequence[ResearchTool],
+        config: EngineConfig,
+        *,
+        opening: OpeningTools | None = None,
+    ) -> None:
         names = [t.name for t in tools]
         if len(set(names)) != len(names):
             raise ValueError(f"tool names must be unique, got {names}")
         self.models = models
         self.tools = {t.name: t for t in tools}
         self.config = config
+        self.opening = opening
 
     def validate_question(self, question: str) -> str:
         text = (question or "").strip()
@@ -98,6 +121,8 @@ class ResearchEngine:
                     return self._finish(ctx, result, started)
             brief = await write_brief(ctx.models.research, text, date=ctx.date)
         result.brief = brief
+        if self.opening is not None:
+            await self._add_opened_tools(ctx)
         ctx.tracker.update("phase", "researching", {"phase": "research"}, phase="research")
         result.units = await supervise(ctx, brief)
         report, title, sources, stats = await write_report(ctx, brief, result.units)
@@ -112,6 +137,16 @@ class ResearchEngine:
             report = insert_note(report, markdown_text(failure))
         result.report, result.title, result.sources, result.citations = report, title, sources, stats
         return self._finish(ctx, result, started)
+
+    async def _add_opened_tools(self, ctx: RunContext) -> None:
+        assert self.opening is not None
+        if starting := self.opening.starting:
+            ctx.tracker.update("phase", f"waiting for research tools to open: {', '.join(starting)}",
+                               {"phase": "research"}, phase="research")
+        opened = await self.opening.wait()  # each part bounds its own opening time (see tools.toolbox)
+        ctx.tools = {**ctx.tools, **{t.name: t for t in opened}}
+        for problem in self.opening.problems():
+            ctx.warn(problem)
 
     async def rewrite(
         self,

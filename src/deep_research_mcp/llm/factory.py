@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
-import httpx2
-import openai
-
-from ..cache.core import Cache
 from ..errors import ConfigError
 from ..settings import OFFLINE_MODEL, Settings, parse_model_string
-from .anthropic_messages import AnthropicModel
-from .base import ChatModel
+from .base import ChatModel, ChatResponse, Message, OutputSchema, ToolSpec
 from .client import ModelCaller, RetryPolicy
 from .offline import OfflineModel
-from .openai_chat import OpenAIChatModel
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from ..cache.core import Cache
+
+# The provider SDKs (anthropic ~2 s, openai ~0.8 s to import) and their adapters are imported only for a provider a
+# stage uses, and only when that stage is first called, on a worker thread (see _DeferredModel): a server on one
+# provider never pays for the others, and none answers its handshake later for an SDK.
+_SDK_MODULES = {"anthropic": ("anthropic", "deep_research_mcp.llm.anthropic_messages"),
+                "openai": ("openai", "deep_research_mcp.llm.openai_chat"),
+                "compatible": ("openai", "deep_research_mcp.llm.openai_chat")}
+
+
+def _import_sdk(provider: str) -> None:
+    for module in _SDK_MODULES[provider]:
+        importlib.import_module(module)
 
 STAGES = ("research", "summarization", "compression", "final_report")
 
@@ -84,6 +96,8 @@ class ModelHub:
         self._clients.clear()
 
     def _http_client(self) -> httpx2.AsyncClient:
+        import httpx2
+
         limit = self.settings.http_max_connections
         return httpx2.AsyncClient(
             limits=httpx2.Limits(max_connections=limit, max_keepalive_connections=limit),
@@ -97,6 +111,8 @@ class ModelHub:
         http = self._http_client()
         client: Any
         if provider == "anthropic":
+            import anthropic
+
             key = s.anthropic_api_key.get_secret_value() if s.anthropic_api_key else "unused"
             client = anthropic.AsyncAnthropic(
                 api_key=key, base_url=s.anthropic_base_url, http_client=http, max_retries=0
@@ -107,6 +123,8 @@ class ModelHub:
             else:
                 secret, base_url = s.compatible_api_key, s.compatible_base_url
             key = secret.get_secret_value() if secret else "unused"
+            import openai
+
             kwargs: dict[str, Any] = {"api_key": key, "http_client": http, "max_retries": 0}
             if base_url:
                 kwargs["base_url"] = base_url
@@ -121,12 +139,27 @@ class ModelHub:
         return all(value.startswith("offline:") for value in self.chosen.values())
 
     def model(self, model_string: str) -> ChatModel:
+        """The model for `model_string`; a provider's is built (its SDK imported) when first called."""
         provider, name = parse_model_string(model_string)
         if provider == "offline":
             return OfflineModel()
+        return _DeferredModel(self, provider, name)
+
+    async def build_model(self, provider: str, name: str) -> ChatModel:
+        """The adapter for a provider model, its SDK imported on a worker thread so the event loop never stalls
+        (Python's import lock makes concurrent first calls safe)."""
+        if provider not in self._clients:
+            await asyncio.to_thread(_import_sdk, provider)
+        return self._adapter(provider, name)
+
+    def _adapter(self, provider: str, name: str) -> ChatModel:
         client = self._client(provider)
         if provider == "anthropic":
+            from .anthropic_messages import AnthropicModel
+
             return AnthropicModel(client, name)
+        from .openai_chat import OpenAIChatModel
+
         return OpenAIChatModel(client, name, provider=provider)
 
     def endpoint(self, model_string: str) -> str | None:
@@ -158,3 +191,27 @@ class ModelHub:
             for stage, value in self.chosen.items()
         }
         return StageModels(**callers)
+
+
+class _DeferredModel:
+    """A provider model that is built on its first call (see `ModelHub.build_model`)."""
+
+    def __init__(self, hub: ModelHub, provider: str, name: str) -> None:
+        self.provider = provider
+        self.model = name
+        self._hub = hub
+        self._built: ChatModel | None = None
+
+    async def complete(
+        self,
+        messages: list[Message],
+        *,
+        tools: list[ToolSpec] | None = None,
+        output: OutputSchema | None = None,
+        max_tokens: int | None = None,
+        timeout: float | None = None,
+    ) -> ChatResponse:
+        if self._built is None:
+            self._built = await self._hub.build_model(self.provider, self.model)
+        return await self._built.complete(messages, tools=tools, output=output, max_tokens=max_tokens,
+                                          timeout=timeout)

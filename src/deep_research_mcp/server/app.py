@@ -2,7 +2,9 @@
 
 `build_server(settings)` returns an `MCPServer` whose lifespan owns the model clients (one httpx2 pool per provider),
 the research tools (HTTP pool, document index, upstream MCP sessions), the cache, the run store and the run manager,
-and yields them as one frozen `AppState`. Nothing is built at import time.
+and yields them as one frozen `AppState`. Nothing is built at import time, and the lifespan does only what is quick:
+the research tools open in the background after it (see `tools.toolbox.Toolbox`), so a host's `initialize` is
+answered at once whatever the document folder or the upstream servers are doing.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ..engine.config import EngineConfig
 from ..engine.run import ResearchEngine
 from ..llm.factory import ModelHub
 from ..settings import Settings
-from ..tools.toolbox import open_toolbox
+from ..tools.toolbox import Toolbox
 from .runs import RunManager
 from .store import DiskRunStore, RedisRunStore, RunStore, replica_identity
 
@@ -80,8 +82,10 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
             docs = None
         else:
             docs = settings.docs_dir
-        tools = await stack.enter_async_context(open_toolbox(settings, docs=docs, cache=cache))
-        engine = ResearchEngine(hub.stage_models(), tools, EngineConfig.from_settings(settings))
+        # Opened in the background: the document index check and upstream servers (which may take a minute, or never
+        # answer) must not delay the handshake. Each research waits for them and is told what is missing.
+        tools = await stack.enter_async_context(Toolbox(settings, docs=docs, cache=cache))
+        engine = ResearchEngine(hub.stage_models(), [], EngineConfig.from_settings(settings), opening=tools)
         store = open_store(settings)
         stack.push_async_callback(store.close)
         replica_id = stack.enter_context(replica_identity(Path(settings.data_dir)))
@@ -91,7 +95,8 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
         )
         if hub.offline_only:
             log.warning("no model configured: the offline engine (extractive, no key, no network) does the research")
-        log.info("deep-research server ready: %d research tools, run store %s", len(tools), type(store).__name__)
+        log.info("deep-research server ready (research tools opening in the background), run store %s",
+                 type(store).__name__)
         yield AppState(settings=settings, engine=engine, runs=runs, store=store, cache=cache,
                        offline=hub.offline_only)
 

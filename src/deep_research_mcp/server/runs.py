@@ -118,7 +118,8 @@ class RunManager:
             raise InputError(self.unavailable)
         text = self.engine.validate_question(question)
         options = options or RunOptions()
-        engine = ResearchEngine(self.engine.models, list(self.engine.tools.values()), options.apply(self.engine.config))
+        engine = ResearchEngine(self.engine.models, list(self.engine.tools.values()), options.apply(self.engine.config),
+                                opening=self.engine.opening)
         record = RunRecord(run_id=new_run_id(), question=text, options=_options_dict(options), owner=self.replica_id,
                            brief=(brief or "").strip(), message="queued")
 

@@ -25,6 +25,7 @@ from yarl import URL
 from ..cache.core import Cache
 from ..cache.values import DocumentCodec
 from ..errors import ToolCallError
+from . import fetch_spec
 from .base import Document, ToolResult
 from .html_text import html_to_text
 from .http_pool import HttpPool
@@ -149,17 +150,9 @@ class FetchUrlTool:
     is refused at construction, since fetching through it would let any name reach internal addresses.
     """
 
-    name = "fetch_url"
-    description = (
-        "Fetch a web page by URL (http or https) and return its readable text and title. Use it to read a page found "
-        "by search in full. Works for HTML, plain text, markdown, JSON and XML; not for PDFs, images or other binaries."
-    )
-    parameters: dict[str, Any] = {
-        "type": "object",
-        "properties": {"url": {"type": "string", "description": "Absolute http(s) URL of the page to read"}},
-        "required": ["url"],
-        "additionalProperties": False,
-    }
+    name = fetch_spec.NAME
+    description = fetch_spec.DESCRIPTION
+    parameters: dict[str, Any] = fetch_spec.PARAMETERS
 
     def __init__(
         self,

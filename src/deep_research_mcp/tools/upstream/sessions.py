@@ -272,8 +272,13 @@ class UpstreamSession:
     async def close(self) -> None:
         """Stop every runner and wait for them; later calls fail with ToolCallError."""
         self._closed = True
-        if self._live is not None:
-            self._live.stop.set()
+        live = self._live
+        if live is not None:
+            live.stop.set()
+            if not live.ready.done() and live.task is not None:
+                # Still starting: there is no session to end politely, and a server that never answers would hold
+                # the shutdown for the whole stop timeout. Cancelling makes the transport stop the process now.
+                live.task.cancel()
             self._live = None
         tasks = set(self._tasks)
         if tasks:
