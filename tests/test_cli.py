@@ -208,7 +208,7 @@ def test_a_report_that_cannot_be_written_leaves_the_run_failed_not_completed(
     def read_only(path: Path, data: object, **_: object) -> None:  # what a read-only file system answers
         raise OSError(errno.EROFS, "Read-only file system", str(path))
 
-    monkeypatch.setattr("deep_research_mcp.cli.write_atomically", read_only)
+    monkeypatch.setattr("deep_research_mcp.files.write_atomically", read_only)
     code, _, err = run_cli(capsys, "run", "How are citations checked?", "--docs", str(DOCS), "-q",
                            "-o", str(tmp_path / "r.md"))
     assert code == 2 and "Read-only file system" in err and "--resume" in err and "Traceback" not in err
