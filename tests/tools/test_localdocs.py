@@ -125,8 +125,8 @@ def test_rst_titles_with_overlines_and_levels() -> None:
 def test_html_visible_text_title_and_sections() -> None:
     parsed = parse_document("otec.html", HTML)
     assert parsed.title == "Ocean Thermal"
-    assert [s.heading for s in parsed.sections] == ["", "OTEC basics", "Cold water pipe"]  # "" holds the nav text
-    assert "scriptword" not in str(parsed.sections)
+    assert [s.heading for s in parsed.sections] == ["OTEC basics", "Cold water pipe"]
+    assert "scriptword" not in str(parsed.sections) and "menu" not in str(parsed.sections)  # script, <nav>
 
 
 def test_plain_text_is_one_section_titled_by_file_name() -> None:
