@@ -107,14 +107,17 @@ def test_a_heading_that_only_links_elsewhere_is_site_chrome_not_a_section() -> N
     assert page.title == "QuerySet API"
 
 
-def test_docbook_navigation_bars_and_hidden_content_are_dropped() -> None:
+def test_docbook_and_sphinx_navigation_and_hidden_content_are_dropped() -> None:
     page = html_to_text(
         '<div class="navheader"><table><tr><td>Prev</td><td>Next</td></tr></table></div>'
         '<div class="sect1"><h2 class="title">VACUUM</h2><p>Reclaims storage.</p>'
         '<span aria-hidden="true">icon</span><p style="DISPLAY : NONE">gone</p></div>'
         '<div class="navfooter"><a href="x.html">Up</a></div>'
+        # Django's theme: prev/next bar, sidebar, and Sphinx viewcode's "[source]" links.
+        '<div class="nav">« previous | up</div><div id="sidebar"><h3>Last update:</h3></div>'
+        '<dl><dt>atomic()<a href="_modules/x.html"><span class="viewcode-link">[source]</span></a></dt></dl>'
     )
-    assert page.text == "## VACUUM\n\nReclaims storage."
+    assert page.text == "## VACUUM\n\nReclaims storage.\n\natomic()"
 
 
 def test_xhtml_with_an_encoding_declaration_and_entities() -> None:

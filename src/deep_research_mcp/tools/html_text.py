@@ -41,10 +41,14 @@ _INVISIBLE = frozenset({
     "script", "style", "noscript", "template", "svg", "math", "head", "iframe", "object", "canvas", "nav", "button",
     "select", "textarea", "dialog",
 })
-# Skipped with their content: hidden elements, navigation chrome, Sphinx's "¶" permalinks and sidebar, DocBook's
-# (PostgreSQL's) previous/next bars.
-_CHROME_CLASSES = frozenset({"headerlink", "sphinxsidebar", "navheader", "navfooter", "related", "skip-link"})
-_CHROME_ATTRIBUTES = frozenset({"hidden", "aria-hidden", "role", "style", "class"})
+# Skipped with their content: hidden elements, navigation chrome, Sphinx's "¶" permalinks, "[source]" links and
+# sidebar, DocBook's (PostgreSQL's) previous/next bars.
+_CHROME_CLASSES = frozenset({
+    "headerlink", "sphinxsidebar", "navheader", "navfooter", "related", "skip-link", "nav", "navbar", "breadcrumb",
+    "breadcrumbs", "viewcode-link",
+})
+_CHROME_IDS = frozenset({"sidebar", "global-nav", "searchbox"})
+_CHROME_ATTRIBUTES = frozenset({"hidden", "aria-hidden", "role", "style", "class", "id"})
 # Blocks that end a paragraph; separated from their neighbours by a blank line.
 _PARAGRAPH = frozenset({
     "p", "div", "section", "article", "main", "aside", "header", "footer", "blockquote", "figure", "figcaption",
@@ -284,7 +288,7 @@ def _is_chrome(element: Any) -> bool:
         return True
     if "display:none" in (element.get("style") or "").replace(" ", "").lower():
         return True
-    return not _CHROME_CLASSES.isdisjoint((element.get("class") or "").split())
+    return element.get("id") in _CHROME_IDS or not _CHROME_CLASSES.isdisjoint((element.get("class") or "").split())
 
 
 def _parser() -> Any:
