@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sqlite3
 import stat
 import threading
@@ -143,6 +144,21 @@ def test_long_sections_are_chunked_on_paragraph_boundaries() -> None:
     assert all(c.heading == "Long" and c.section == 0 for c in chunks)
     assert chunks[0].text.startswith("# Long\n\nParagraph 0 ")
     assert all(c.text.startswith(("Paragraph", "x")) for c in chunks[1:])  # never cut inside a paragraph
+
+
+def test_code_blocks_stay_whole_and_long_ones_are_fenced_again_in_every_passage() -> None:
+    short = "```\nimport asyncio\n\n# Wait for 1 hour\nawait asyncio.sleep(3600)\n```"
+    long_code = "```python\n" + "\n".join(f"step_{n}()  # comment {n}" for n in range(200)) + "\n```"
+    parsed = parse_document("code.md", f"# Code\n\nIntro.\n\n{short}\n\n{long_code}\n\nAfter.")
+    assert [s.heading for s in parsed.sections] == ["Code"]  # "# Wait for 1 hour" is a comment, not a heading
+    chunks = chunk_sections(parsed.sections)
+    # The blank line inside the short block did not split it.
+    assert chunks[0].text.startswith(f"# Code\n\nIntro.\n\n{short}")
+    code_chunks = [c.text for c in chunks if "step_" in c.text]
+    assert len(code_chunks) > 2 and all(len(c) <= PASSAGE_CHARS for c in code_chunks)
+    for text in code_chunks:  # each passage's share of the long block is a fenced block of its own
+        assert text.count("```python\nstep_") == 1 and re.search(r"step_\d+\(\)  # comment \d+\n```(\n|$)", text)
+    assert "step_199()" in code_chunks[-1] and chunks[-1].text.endswith("After.")
 
 
 # -- index and search --------------------------------------------------------------------------------------------

@@ -123,6 +123,7 @@ class _Writer:
         if not text:
             return
         self.end_line(2)
+        self.prefix = ""  # an item that opens with a heading or code has no line of its own to mark
         self._emit(f"{'#' * level} {text}")
         self.pending = 2
         self.first_heading = self.first_heading or text
@@ -132,6 +133,7 @@ class _Writer:
         if not code.strip():
             return
         self.end_line(2)
+        self.prefix = ""
         # A longer fence when the code itself holds one, as CommonMark allows, so the block cannot end early.
         fence = "`" * max(3, 1 + max((len(run) for run in _FENCE_RUN.findall(code)), default=0))
         self._emit(fence)
