@@ -142,3 +142,9 @@ def test_oversized_markup_is_cut_and_says_so(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(html_text, "MAX_ELEMENTS", 10)
     page = html_to_text("".join(f"<p>p{n}</p>" for n in range(50)))
     assert page.truncated and "p5" in page.text and "p49" not in page.text
+
+
+def test_headings_and_code_leave_out_what_the_page_hides() -> None:
+    page = html_to_text('<h2>Gates <span hidden>x</span><a class="headerlink" href="#g">¶</a><script>s()</script>'
+                        '</h2><pre>open()<span aria-hidden="true">1</span>\n  close()</pre>')
+    assert page.text == "## Gates\n\n```\nopen()\n  close()\n```"

@@ -148,11 +148,27 @@ class _Writer:
         return _CONTROL.sub("", "\n".join(self.lines)).strip()
 
 
+def _visible_text(root: Any) -> str:
+    """The text under `root` as written (no whitespace folding), leaving out what the walk leaves out (a heading's
+    "¶" permalink, hidden spans, scripts); `<br>` is a newline, as some highlighters emit it inside `<pre>`."""
+    parts: list[str] = []
+    walker = etree.iterwalk(root, events=("start", "end"))
+    for event, element in walker:
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if event == "start":
+            if element is not root and (not tag or tag in _INVISIBLE or _is_chrome(element)):
+                walker.skip_subtree()
+            elif tag == "br":
+                parts.append("\n")
+            elif element.text:
+                parts.append(element.text)
+        elif element is not root and element.tail:
+            parts.append(element.tail)
+    return "".join(parts)
+
+
 def _code_text(pre: Any) -> str:
-    # Verbatim: text as it is, <br> as a newline (some highlighters emit them inside <pre>).
-    for br in pre.iter("br"):
-        br.tail = "\n" + (br.tail or "")
-    return _text_of(pre).replace("\r\n", "\n").replace("\r", "\n").expandtabs(8)
+    return _visible_text(pre).replace("\r\n", "\n").replace("\r", "\n").expandtabs(8)
 
 
 def _is_link_only(heading: Any) -> bool:
@@ -207,7 +223,7 @@ class _Walk:
             if _is_link_only(node):
                 out.end_line(2)
                 return True
-            out.heading(_HEADINGS[tag], _text_of(node))
+            out.heading(_HEADINGS[tag], _visible_text(node))
             return False
         if tag == "pre" and not self.cells:
             out.code(_code_text(node))
