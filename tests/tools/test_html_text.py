@@ -148,3 +148,14 @@ def test_headings_and_code_leave_out_what_the_page_hides() -> None:
     page = html_to_text('<h2>Gates <span hidden>x</span><a class="headerlink" href="#g">¶</a><script>s()</script>'
                         '</h2><pre>open()<span aria-hidden="true">1</span>\n  close()</pre>')
     assert page.text == "## Gates\n\n```\nopen()\n  close()\n```"
+
+
+@pytest.mark.parametrize(("title", "heading", "expected"), [
+    ("Database transactions &#8212; Django 3.2 documentation", "Database transactions", "Database transactions"),
+    ("Release notes | Example Site", "Release notes", "Release notes"),
+    ("Release notes", "Release", "Release notes"),  # the heading is not the whole first part: kept as it is
+    ("Release-notes for 2.0", "Release", "Release-notes for 2.0"),
+    ("", "Only a heading", "Only a heading"),
+])
+def test_the_site_name_is_taken_off_the_title(title: str, heading: str, expected: str) -> None:
+    assert html_to_text(f"<title>{title}</title><h1>{heading}</h1><p>x</p>").title == expected

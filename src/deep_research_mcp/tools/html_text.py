@@ -63,6 +63,7 @@ _SPACE = re.compile(r"\s+")
 # Control characters other than tab and newline: never text, and some confuse terminals and prompts.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _FENCE_RUN = re.compile(r"`{3,}")
+_SITE_SEPARATOR = re.compile(r" +[—–|·:»-] +\S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,11 +339,23 @@ def html_to_text(html: str) -> HtmlText:
     if tree is None:  # "Document is empty"
         return HtmlText("", "", truncated)
     title_node = tree.find("head/title")
+    if title_node is None:
+        title_node = tree.find(".//title")
     title = _SPACE.sub(" ", _text_of(title_node)).strip() if title_node is not None else ""
     writer = _Writer()
     body = tree.find("body")
     complete = _Walk(writer).run(body if body is not None else tree)
-    return HtmlText(title=title or writer.first_heading, text=writer.result(), truncated=truncated or not complete)
+    return HtmlText(title=_page_title(title, writer.first_heading), text=writer.result(),
+                    truncated=truncated or not complete)
+
+
+def _page_title(title: str, heading: str) -> str:
+    """The `<title>` without the site's name when the page's first heading says the same before it ("Database
+    transactions — Django 3.2.25 documentation" → "Database transactions"): the suffix repeats on every page of a
+    site and only lengthens citations. Else the `<title>` as it is, else the first heading."""
+    if heading and title.startswith(heading) and _SITE_SEPARATOR.match(title, len(heading)):
+        return heading
+    return title or heading
 
 
 async def html_to_text_async(html: str, *, source: str, timeout_s: float = PARSE_TIMEOUT_S) -> HtmlText:
