@@ -159,3 +159,10 @@ def test_headings_and_code_leave_out_what_the_page_hides() -> None:
 ])
 def test_the_site_name_is_taken_off_the_title(title: str, heading: str, expected: str) -> None:
     assert html_to_text(f"<title>{title}</title><h1>{heading}</h1><p>x</p>").title == expected
+
+
+def test_invisible_break_hints_inside_identifiers_are_removed() -> None:
+    page = html_to_text("<title>x\x01\u200by</title>"
+                        "<p>BGWORKER_BACKEND_&#8203;DATABASE_CONNECTION, pg_stat&shy;_activity, a\u2060b</p>")
+    assert page.text == "BGWORKER_BACKEND_DATABASE_CONNECTION, pg_stat_activity, ab"
+    assert page.title == "xy"

@@ -60,8 +60,10 @@ _LINE = frozenset({"br", "li", "dt", "dd", "tr", "caption", "legend"})
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 _CELLS = frozenset({"td", "th"})
 _SPACE = re.compile(r"\s+")
-# Control characters other than tab and newline: never text, and some confuse terminals and prompts.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Control characters other than tab and newline (never text; some confuse terminals and prompts), and the invisible
+# break hints (zero-width space, word joiner, BOM, soft hyphen) that manuals put inside long identifiers:
+# PostgreSQL's "BGWORKER_BACKEND_\u200bDATABASE_CONNECTION" must read, and match, as one word.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u00ad\u200b\u2060\ufeff]")
 _FENCE_RUN = re.compile(r"`{3,}")
 _SITE_SEPARATOR = re.compile(r" +[—–|·:»-] +\S")
 
@@ -128,7 +130,7 @@ class _Writer:
         self.prefix = ""  # an item that opens with a heading or code has no line of its own to mark
         self._emit(f"{'#' * level} {text}")
         self.pending = 2
-        self.first_heading = self.first_heading or text
+        self.first_heading = self.first_heading or _CONTROL.sub("", text)
 
     def code(self, code: str) -> None:
         code = code.strip("\n")
@@ -341,7 +343,7 @@ def html_to_text(html: str) -> HtmlText:
     title_node = tree.find("head/title")
     if title_node is None:
         title_node = tree.find(".//title")
-    title = _SPACE.sub(" ", _text_of(title_node)).strip() if title_node is not None else ""
+    title = _SPACE.sub(" ", _CONTROL.sub("", _text_of(title_node))).strip() if title_node is not None else ""
     writer = _Writer()
     body = tree.find("body")
     complete = _Walk(writer).run(body if body is not None else tree)
