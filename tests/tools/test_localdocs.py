@@ -418,3 +418,65 @@ def test_close_stops_a_running_build_at_the_next_file(tmp_path: Path) -> None:
     assert not closer[0].is_alive()
     with DocumentIndex(tmp_path / "db.sqlite") as reopened:  # the first batch was committed, the rest not
         assert reopened.document_count() == 200
+
+
+RST_MARKUP = """=======================
+``QuerySet`` API guide
+=======================
+
+.. _queryset-guide:
+
+Use :func:`~asyncio.gather` and :meth:`QuerySet.filter` with `the docs <https://x.example>`_,
+or :class:`Entry <blog.models.Entry>` and ``__enter__()``.
+
+.. note::
+
+   Evaluation is lazy.
+
+.. versionadded:: 3.2 The ``alias()`` method.
+
+Example::
+
+    for e in Entry.objects.all():
+        # a comment, not a heading
+
+    =====
+    still code
+
+Filtering
+---------
+
+.. function:: filter(**kwargs)
+
+    Returns a new ``QuerySet``.
+
+.. code-block:: python
+   :caption: example.py
+
+   qs = Entry.objects.filter(pub_date__year=2006)
+
+.. toctree::
+   :maxdepth: 2
+
+   intro
+
+.. A comment
+   over two lines.
+
+End.
+"""
+
+
+def test_rst_markup_reads_as_plain_text_and_fenced_code() -> None:
+    parsed = parse_document("guide.rst", RST_MARKUP)
+    assert parsed.title == "QuerySet API guide"
+    assert [(s.heading, s.level) for s in parsed.sections] == [("QuerySet API guide", 1), ("Filtering", 2)]
+    first, second = (" ".join(s.body.split()) for s in parsed.sections)
+    assert first.startswith("Use gather() and QuerySet.filter() with the docs, or Entry and __enter__(). "
+                            "Note: Evaluation is lazy. New in version 3.2. The alias() method. Example: ```")
+    assert "```\nfor e in Entry.objects.all():\n    # a comment, not a heading\n\n=====\nstill code\n```" in (
+        parsed.sections[0].body)
+    assert second == ("filter(**kwargs) Returns a new QuerySet. ``` qs = Entry.objects.filter(pub_date__year=2006) "
+                      "``` End.")
+    for markup in (":func:", "``QuerySet", ".. ", "toctree", "intro", "queryset-guide", "over two lines", "https://"):
+        assert markup not in first + second, markup
