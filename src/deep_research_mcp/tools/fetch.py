@@ -44,6 +44,7 @@ _ACCEPT_ENCODING = "gzip, deflate"
 _CHUNK = 64 * 1024
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-z0-9_.:-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-z0-9_.:-]+)""", re.IGNORECASE)
+_FENCE_OPEN = re.compile(r"^(`{3,})")
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
@@ -125,6 +126,19 @@ def _decode(body: bytes, charset: str) -> str:
         return body.decode(charset, errors="replace")
     except LookupError:  # a codec that exists but is not a text encoding (rot13 and friends)
         return body.decode("utf-8", errors="replace")
+
+
+def _close_fence(text: str) -> str:
+    """`text` with a code fence it leaves open closed, so a page cut inside a code block does not turn the note
+    after it (and whatever the reader adds) into code."""
+    fence = ""
+    for line in text.split("\n"):
+        if not fence:
+            opening = _FENCE_OPEN.match(line)
+            fence = opening.group(1) if opening else ""
+        elif line.strip() == fence:
+            fence = ""
+    return f"{text}\n{fence}" if fence else text
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -312,7 +326,9 @@ class FetchUrlTool:
             raise ToolCallError(f"{locator} has no readable text (the page may need JavaScript)")
         cap = self.limits.max_chars
         if len(text) > cap:
-            text = text[:cap] + f"\n\n[truncated: the page has {len(text):,} characters; the first {cap:,} are shown]"
+            text = _close_fence(text[:cap]) + (
+                f"\n\n[truncated: the page has {len(text):,} characters; the first {cap:,} are shown]"
+            )
         elif truncated:
             text += "\n\n[truncated: the page's markup is too large to read whole; only its start is shown]"
         return Document(locator=locator, title=_short(title, 300) or locator, content=text)
