@@ -1,7 +1,7 @@
 import pytest
 
 from deep_research_mcp.tools import html_text
-from deep_research_mcp.tools.html_text import html_to_text
+from deep_research_mcp.tools.html_text import close_open_fence, html_to_text
 
 
 def test_visible_text_title_and_headings() -> None:
@@ -166,3 +166,13 @@ def test_invisible_break_hints_inside_identifiers_are_removed() -> None:
                         "<p>BGWORKER_BACKEND_&#8203;DATABASE_CONNECTION, pg_stat&shy;_activity, a\u2060b</p>")
     assert page.text == "BGWORKER_BACKEND_DATABASE_CONNECTION, pg_stat_activity, ab"
     assert page.title == "xy"
+
+
+@pytest.mark.parametrize(("text", "closed"), [
+    ("a\n```\ncode", "a\n```\ncode\n```"),
+    ("```python\nx\n```\nafter", "```python\nx\n```\nafter"),
+    ("````\n```\ninner", "````\n```\ninner\n````"),  # a shorter fence inside does not close it
+    ("no code", "no code"),
+])
+def test_a_cut_inside_code_closes_the_fence(text: str, closed: str) -> None:
+    assert close_open_fence(text) == closed

@@ -26,7 +26,7 @@ from ..cache.core import Cache
 from ..cache.values import DocumentCodec
 from ..errors import ToolCallError
 from .base import Document, ToolResult
-from .html_text import PARSE_TIMEOUT_S, html_to_text_async
+from .html_text import PARSE_TIMEOUT_S, close_open_fence, html_to_text_async
 from .http_pool import HttpPool
 from .ssrf import GuardedResolver, SsrfGuard
 
@@ -44,7 +44,6 @@ _ACCEPT_ENCODING = "gzip, deflate"
 _CHUNK = 64 * 1024
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-z0-9_.:-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-z0-9_.:-]+)""", re.IGNORECASE)
-_FENCE_OPEN = re.compile(r"^(`{3,})")
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
@@ -126,19 +125,6 @@ def _decode(body: bytes, charset: str) -> str:
         return body.decode(charset, errors="replace")
     except LookupError:  # a codec that exists but is not a text encoding (rot13 and friends)
         return body.decode("utf-8", errors="replace")
-
-
-def _close_fence(text: str) -> str:
-    """`text` with a code fence it leaves open closed, so a page cut inside a code block does not turn the note
-    after it (and whatever the reader adds) into code."""
-    fence = ""
-    for line in text.split("\n"):
-        if not fence:
-            opening = _FENCE_OPEN.match(line)
-            fence = opening.group(1) if opening else ""
-        elif line.strip() == fence:
-            fence = ""
-    return f"{text}\n{fence}" if fence else text
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -326,7 +312,7 @@ class FetchUrlTool:
             raise ToolCallError(f"{locator} has no readable text (the page may need JavaScript)")
         cap = self.limits.max_chars
         if len(text) > cap:
-            text = _close_fence(text[:cap]) + (
+            text = close_open_fence(text[:cap]) + (
                 f"\n\n[truncated: the page has {len(text):,} characters; the first {cap:,} are shown]"
             )
         elif truncated:

@@ -65,6 +65,7 @@ _SPACE = re.compile(r"\s+")
 # PostgreSQL's "BGWORKER_BACKEND_\u200bDATABASE_CONNECTION" must read, and match, as one word.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u00ad\u200b\u2060\ufeff]")
 _FENCE_RUN = re.compile(r"`{3,}")
+_FENCE_OPEN = re.compile(r"^(`{3,})")
 _SITE_SEPARATOR = re.compile(r" +[—–|·:»-] +\S")
 
 
@@ -358,6 +359,19 @@ def _page_title(title: str, heading: str) -> str:
     if heading and title.startswith(heading) and _SITE_SEPARATOR.match(title, len(heading)):
         return heading
     return title or heading
+
+
+def close_open_fence(text: str) -> str:
+    """`text` with a code fence it leaves open closed: for callers that cut text in this format to a length, so a
+    cut inside a code block does not turn what follows (a "[truncated…]" note) into code."""
+    fence = ""
+    for line in text.split("\n"):
+        if not fence:
+            opening = _FENCE_OPEN.match(line)
+            fence = opening.group(1) if opening else ""
+        elif line.strip() == fence:
+            fence = ""
+    return f"{text}\n{fence}" if fence else text
 
 
 async def html_to_text_async(html: str, *, source: str, timeout_s: float = PARSE_TIMEOUT_S) -> HtmlText:
