@@ -174,6 +174,11 @@ class Settings(BaseSettings):
     http_max_open_connections: PositiveInt = 512  # beyond it uvicorn answers 503 at once
     # Bearer JWTs must expire within this many seconds of now (a token minted with a far exp is refused).
     auth_jwt_max_lifetime_s: PositiveInt = 24 * 3600
+    # Which files under the documents folder are indexed: globs over paths relative to it, as JSON lists
+    # (DEEP_RESEARCH_DOCS_EXCLUDE='["releases/", "*.txt"]'); `--include`/`--exclude` add to them. Builder noise
+    # (Sphinx _sources/, _static/, genindex, search pages) is skipped unless an include names it.
+    docs_include: list[str] = Field(default_factory=list)
+    docs_exclude: list[str] = Field(default_factory=list)
 
     @field_validator("research_model", "summarization_model", "compression_model", "final_report_model")
     @classmethod

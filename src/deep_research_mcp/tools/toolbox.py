@@ -134,7 +134,8 @@ class Toolbox:
     async def _open_documents(self, docs: Path) -> list[ResearchTool]:
         localdocs = await asyncio.to_thread(importlib.import_module, "deep_research_mcp.tools.localdocs")
         local: list[ResearchTool] = await localdocs.open_local_documents(
-            docs, localdocs.default_index_path(self.settings.data_dir, docs), self.index_progress
+            docs, localdocs.default_index_path(self.settings.data_dir, docs), self.index_progress,
+            include=self.settings.docs_include, exclude=self.settings.docs_exclude,
         )
         self._stack.callback(localdocs.close_local_documents, local)
         return local
