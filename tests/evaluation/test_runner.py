@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 
-from deep_research_mcp.evaluation import Question, document_text, evaluate, load_questions
+from deep_research_mcp.evaluation import Question, document_text, evaluate, fact_found, load_questions
 from deep_research_mcp.evaluation.__main__ import main
 
 QUESTIONS = Path(__file__).parents[2] / "eval" / "questions.json"
@@ -46,7 +45,7 @@ def test_every_gold_fact_is_stated_in_its_gold_sources() -> None:
     for q in load_questions(QUESTIONS).questions:
         text = " ".join(" ".join(document_text(PG_DOCS / g).split()) for g in q.gold_sources)
         for fact in q.facts:
-            assert any(re.search(p, text, re.IGNORECASE) for p in fact.patterns), (q.id, fact.fact)
+            assert fact_found(text, fact.patterns), (q.id, fact.fact)
 
 
 @pytest.fixture
