@@ -17,6 +17,7 @@ from ..settings import Settings
 from ..tools.localdocs import IndexStats
 from ..tools.toolbox import open_toolbox
 from .questions import Question
+from .readability import KINDS
 from .scoring import DocumentCache, QuestionScore, score_report
 
 
@@ -31,18 +32,25 @@ class Totals:
     fabricated: int
     gold_hit_rate: float  # over all gold files
     gold_retrieved_rate: float
+    cited_gold_share: float  # over all Sources entries of all reports: how many are gold pages
     uncited_sentences: int
+    readability: dict[str, int]  # defects per kind, summed over the reports
     mean_elapsed_s: float
     max_elapsed_s: float
+
+    @property
+    def readability_defects(self) -> int:
+        return sum(self.readability.values())
 
 
 @dataclass(slots=True)
 class EvalRun:
-    corpus: str
+    corpus: str  # a name (postgres, django) or the folder
     index_files: int = 0
     index_s: float = 0.0
     scores: list[QuestionScore] = field(default_factory=list)
     reports: dict[str, str] = field(default_factory=dict)
+    registries: dict[str, list[str]] = field(default_factory=dict)  # per question: the locators it retrieved
 
     def totals(self, split: str | None = None) -> Totals:
         chosen = [s for s in self.scores if split is None or s.split == split]
@@ -56,7 +64,8 @@ class EvalRun:
             "totals": {"all": asdict(self.totals()), **{name: asdict(self.totals(name)) for name in splits}},
             "questions": [
                 {**asdict(s), "fact_recall": s.fact_recall, "citation_accuracy": s.citation_accuracy,
-                 "gold_hit_rate": s.gold_hit_rate, "report": self.reports.get(s.id, "")}
+                 "gold_hit_rate": s.gold_hit_rate, "cited_gold_share": s.cited_gold_share,
+                 "report": self.reports.get(s.id, ""), "registry": self.registries.get(s.id, [])}
                 for s in self.scores
             ],
         }
@@ -66,6 +75,11 @@ def totals(scores: Sequence[QuestionScore]) -> Totals:
     claims = sum(len(s.claims) for s in scores)
     supported = sum(s.supported_claims for s in scores)
     gold = sum(s.gold_total for s in scores)
+    cited = sum(s.cited_sources for s in scores)
+    readability = dict.fromkeys(KINDS, 0)
+    for s in scores:
+        for kind, n in s.readability.items():
+            readability[kind] = readability.get(kind, 0) + n
     elapsed = [s.elapsed_s for s in scores] or [0.0]
     return Totals(
         questions=len(scores),
@@ -77,7 +91,9 @@ def totals(scores: Sequence[QuestionScore]) -> Totals:
         fabricated=sum(s.fabricated for s in scores),
         gold_hit_rate=sum(len(s.gold_cited) for s in scores) / gold if gold else 0.0,
         gold_retrieved_rate=sum(len(s.gold_retrieved) for s in scores) / gold if gold else 0.0,
+        cited_gold_share=sum(s.cited_gold_pages for s in scores) / cited if cited else 0.0,
         uncited_sentences=sum(s.uncited_sentences for s in scores),
+        readability=readability,
         mean_elapsed_s=sum(elapsed) / len(elapsed),
         max_elapsed_s=max(elapsed),
     )
@@ -121,6 +137,7 @@ async def evaluate(
                 score.elapsed_s = elapsed
                 run.scores.append(score)
                 run.reports[question.id] = result.report
+                run.registries[question.id] = registry
                 if on_score is not None:
                     on_score(score)
     return run

@@ -25,7 +25,11 @@ count as answers.
 locator is not in the run's registry. The engine makes these impossible by construction; the scorer checks anyway.
 
 **Gold-source hit rate** — the share of gold files the report cites (and, as a diagnosis of retrieval versus
-selection, the share the run retrieved at all).
+selection, the share the run retrieved at all). **Cited gold share** — the other way round: the share of the
+report's sources that are gold pages (a report citing ten pages to find one answer scores low).
+
+**Readability** — defects per kind from `readability.check_report` (raw markup, cut titles, duplicate sources,
+fragments, dangling openers, mangled identifiers, long headings).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from .questions import Question
+from .readability import check_report, counts
 
 SUPPORT_THRESHOLD = 0.9
 MIN_CLAIM_WORDS = 3
@@ -328,7 +333,9 @@ class QuestionScore:
     gold_retrieved: list[str] = field(default_factory=list)
     gold_total: int = 0
     cited_sources: int = 0
+    cited_gold_pages: int = 0  # Sources entries that are gold pages
     retrieved_sources: int = 0
+    readability: dict[str, int] = field(default_factory=dict)  # defects per kind (readability.KINDS)
     elapsed_s: float = 0.0
 
     @property
@@ -348,6 +355,11 @@ class QuestionScore:
     @property
     def gold_hit_rate(self) -> float:
         return len(self.gold_cited) / self.gold_total if self.gold_total else 0.0
+
+    @property
+    def cited_gold_share(self) -> float:
+        """The share of the report's sources that are pages holding the answer."""
+        return self.cited_gold_pages / self.cited_sources if self.cited_sources else 0.0
 
 
 def fact_found(prose: str, patterns: list[str]) -> bool:
@@ -416,7 +428,10 @@ def score_report(
     score.gold_cited = [g for g in question.gold_sources if g in cited]
     score.gold_retrieved = [g for g in question.gold_sources if g in retrieved]
     score.cited_sources = len(parsed.sources)
+    gold = set(question.gold_sources)
+    score.cited_gold_pages = sum(1 for loc in parsed.sources.values() if relative_to(loc, corpus) in gold)
     score.retrieved_sources = len(known)
+    score.readability = counts(check_report(report))
     return score
 
 
