@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from ..errors import ConfigError, InputError
 from .questions import CORPORA, Corpus, Question, load_questions, resolve_corpus
 from .readability import KINDS
-from .runner import EvalRun, Totals, evaluate
+from .runner import EvalRun, Totals, evaluate, rescore
 from .scoring import QuestionScore
 
 DEFAULT_OUTPUT = Path("eval/results.json")
@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", type=Path, default=DEFAULT_OUTPUT, help=f"results file (default {DEFAULT_OUTPUT})")
     parser.add_argument("--data-dir", type=Path, help="keep the indexes here (default: a temporary folder)")
     parser.add_argument("--show", action="store_true", help="also print unsupported claims and missed facts")
+    parser.add_argument("--rescore", type=Path, metavar="RESULTS",
+                        help="score the reports of an earlier results file again instead of running the engine")
     return parser
 
 
@@ -120,6 +122,17 @@ def chosen_questions(corpus: Corpus, split: str, only: Sequence[str]) -> list[Qu
             if (split == "all" or q.split == split) and (not only or q.id in only)]
 
 
+def rescored(results: Path, plan: Sequence[tuple[Corpus, list[Question]]]) -> list[EvalRun]:
+    if not results.is_file():
+        raise InputError(f"results file {results} does not exist")
+    try:
+        saved = {run["corpus"]: run for run in json.loads(results.read_text(encoding="utf-8"))["runs"]}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{results} is not a results file of this command") from exc
+    return [rescore(saved[corpus.name], corpus.root, questions) for corpus, questions in plan
+            if questions and corpus.name in saved]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -138,15 +151,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{score.id}: recall {score.fact_recall:.2f}, citations {score.citation_accuracy:.2f}, "
                   f"{score.elapsed_s:.2f} s", file=sys.stderr)
 
-        runs = []
-        with tempfile.TemporaryDirectory(prefix="dr-eval-") as scratch:
-            for corpus, questions in plan:
-                if not questions:
-                    continue
-                data_dir = (args.data_dir or Path(scratch)) / corpus.name
-                run = asyncio.run(evaluate(corpus.root, questions, data_dir=data_dir, on_score=progress))
-                run.corpus = corpus.name
-                runs.append(run)
+        if args.rescore:
+            runs = rescored(args.rescore, plan)
+        else:
+            runs = []
+            with tempfile.TemporaryDirectory(prefix="dr-eval-") as scratch:
+                for corpus, questions in plan:
+                    if not questions:
+                        continue
+                    data_dir = (args.data_dir or Path(scratch)) / corpus.name
+                    run = asyncio.run(evaluate(corpus.root, questions, data_dir=data_dir, on_score=progress))
+                    run.corpus = corpus.name
+                    runs.append(run)
     except ValidationError as exc:
         print(f"error: a question file is not a valid question set:\n{exc}", file=sys.stderr)
         return 2

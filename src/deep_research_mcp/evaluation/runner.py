@@ -141,3 +141,22 @@ async def evaluate(
                 if on_score is not None:
                     on_score(score)
     return run
+
+
+def rescore(saved: dict[str, Any], corpus: Path, questions: Sequence[Question]) -> EvalRun:
+    """Score the reports of a saved run (`EvalRun.to_json`) again, with today's scorer and question files, without
+    running the engine: how a scorer or pattern fix changes the numbers of one and the same set of reports."""
+    by_id = {q.id: q for q in questions}
+    run = EvalRun(corpus=saved["corpus"], index_files=saved["index"]["files"], index_s=saved["index"]["seconds"])
+    documents = DocumentCache()
+    for entry in saved["questions"]:
+        question = by_id.get(entry["id"])
+        if question is None:
+            continue
+        score = score_report(question, entry["report"], entry["registry"], corpus, load=documents.get)
+        score.elapsed_s = entry["elapsed_s"]
+        run.scores.append(score)
+        run.reports[question.id] = entry["report"]
+        run.registries[question.id] = entry["registry"]
+    return run
+
