@@ -269,6 +269,8 @@ def test_fact_patterns_match_whole_words_only() -> None:
     assert not fact_found("Context managers define __enter__() and __exit__().", [r"enter\(\)"])
     assert fact_found("call get_page(number) for a page", [r"get_page\("])  # a non-word edge needs no boundary
     assert fact_found("run makemigrations --empty twice", ["--empty"])
+    assert fact_found("different user mappings apply", ["user mapping"]) and fact_found("two indexes", ["index"])
+    assert not fact_found("the indexer runs", ["index"])
     assert not fact_found("prefetching many objects", ["fetch"]) and fact_found("prefetch loops", ["fetch", "loops"])
 
 

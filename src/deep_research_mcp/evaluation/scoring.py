@@ -364,8 +364,8 @@ class QuestionScore:
 
 def fact_found(prose: str, patterns: list[str]) -> bool:
     """Does any pattern match `prose` as whole words? Where a match starts or ends with a word character, the
-    neighbouring character must not be one: `GIN` does not match "begin", `enter\\(\\)` does not match
-    "__enter__()"."""
+    neighbouring character must not be one (a plural "s"/"es" aside): `GIN` does not match "begin" but matches
+    "GINs", `enter\\(\\)` does not match "__enter__()"."""
     return any(_whole_word_match(p, prose) for p in patterns)
 
 
@@ -377,9 +377,15 @@ def _whole_word_match(pattern: str, text: str) -> bool:
         if _is_word(text[start]) and start > 0 and _is_word(text[start - 1]):
             continue
         if _is_word(text[end - 1]) and end < len(text) and _is_word(text[end]):
-            continue
+            # A plural ending still ends the word: `user mapping` matches "user mappings".
+            plural = _PLURAL.match(text, end)
+            if plural is None:
+                continue
         return True
     return False
+
+
+_PLURAL = re.compile(r"e?s(?![\w])", re.IGNORECASE)
 
 
 def _is_word(char: str) -> bool:
