@@ -115,6 +115,8 @@ def test_cited_fragments_under_five_words_are_found() -> None:
         "However, applications using this level must be prepared to retry transactions. [1]",
         "Some text here that is long enough. [1]\n\n- They are dropped when the session ends. [1]",
         "The value must be one of the following: [1]\n\nThe next paragraph is not a list at all, it is prose. [1]",
+        "In addition, tables can have row security policies that restrict rows. [1]",
+        "Instead, use the static template tag to build the URL. [1]",
     ],
 )
 def test_openers_that_point_at_nothing_are_found(text: str) -> None:
@@ -124,6 +126,8 @@ def test_openers_that_point_at_nothing_are_found(text: str) -> None:
 def test_pointers_with_their_antecedent_in_the_paragraph_are_fine() -> None:
     text = ("VACUUM FULL rewrites the table into a new file. [1] Thus it needs extra disk space while it runs. [1]\n\n"
             "It is possible to run ANALYZE on its own for a quick statistics refresh. [1]\n\n"
+            "In addition to the privilege system, tables can have row security policies. [1]\n\n"
+            "Instead of hardcoding the key, load it from an environment variable. [1]\n\n"
             "The level must be one of the following:\n\n- `READ COMMITTED`, the default level of isolation [1]")
     assert check_report(body(text)) == []
 
@@ -133,11 +137,18 @@ def test_pointers_with_their_antecedent_in_the_paragraph_are_fine() -> None:
     [
         "Context managers implement enter() and exit() for the with statement. [1]",
         "The with statement calls __enter__() on the context manager first. [1]",
+        "Every time Pizza.str() asks for self.toppings.all() it queries the database. [1]",
     ],
 )
 def test_mangled_identifiers_are_found(text: str) -> None:
     kinds = {f.kind for f in check_report(body(text))}
     assert kinds == {"mangled_identifier"}
+
+
+def test_real_calls_that_share_a_special_method_name_are_fine() -> None:
+    text = ("Calling len() on the result is faster than count() when the rows are in memory anyway. [1] Use "
+            "sys.exit() or get() as usual, and `__init__()` in a code span. [1]")
+    assert check_report(body(text)) == []
 
 
 def test_section_headings_over_sixty_characters_are_found() -> None:

@@ -47,31 +47,38 @@ _RAW_MARKUP = [
 ]
 _TRUNCATED = re.compile(r"(?:…|\.\.\.)\s*$")
 
-# Words that point back at something said before: connectives, and pronouns or determiners used as subjects.
-_CONNECTIVES = (
-    "thus", "hence", "therefore", "however", "also", "moreover", "furthermore", "otherwise", "instead",
-    "similarly", "likewise", "consequently", "nevertheless", "nonetheless", "accordingly", "besides", "then",
-    "in addition", "in contrast", "by contrast", "on the other hand", "as a result", "for this reason",
+# Openers that point back at something said before. Adverbs and pronouns point back whatever follows them; phrases
+# that also head a self-contained clause ("In addition to X, …", "Instead of X, …") only when a comma follows.
+_POINTERS = (
+    "thus", "hence", "therefore", "however", "also", "moreover", "furthermore", "otherwise", "similarly", "likewise",
+    "consequently", "nevertheless", "nonetheless", "accordingly", "besides", "then", "for this reason",
     "in this case", "in that case", "in such cases", "in this way", "the former", "the latter", "the above",
-    "as mentioned", "as noted", "as above", "as such", "this", "that", "these", "those", "it", "its", "they",
-    "them", "their", "such", "he", "she",
+    "as mentioned above", "as mentioned earlier", "as noted above", "as above", "as such", "this", "that", "these",
+    "those", "it", "its", "they", "them", "their", "such", "he", "she",
 )
-_OPENER = re.compile(r"^\W*(?:" + "|".join(re.escape(w) for w in sorted(_CONNECTIVES, key=len, reverse=True))
-                     + r")\b", re.IGNORECASE)
-# "This is …" / "That is, …" / "It is possible to …" are often self-contained; only "This/That/It" followed by
-# something that names nothing new is a pointer. Whitelisted openers that refer forward, not back:
+_COMMA_POINTERS = ("instead", "in addition", "in contrast", "by contrast", "on the other hand", "as a result",
+                   "in other words", "for example", "for instance", "in particular")
+_OPENER = re.compile(
+    r"^\W*(?:(?:" + "|".join(re.escape(w) for w in sorted(_POINTERS, key=len, reverse=True)) + r")\b"
+    r"|(?:" + "|".join(re.escape(w) for w in sorted(_COMMA_POINTERS, key=len, reverse=True)) + r"),)",
+    re.IGNORECASE,
+)
+# "It is possible to …" and "That is, …"-free forms that refer forward, not back.
 _SELF_CONTAINED = re.compile(r"^\W*(?:it is (?:possible|recommended|important|not possible|also possible|"
-                             r"often|usually|best|safe|a good idea)|that is,)", re.IGNORECASE)
+                             r"often|usually|best|safe|a good idea))", re.IGNORECASE)
 _LEAD_IN = re.compile(r"(?:the following|as follows|one of:|the following ones)\W*$", re.IGNORECASE)
 
-# Python special methods, the identifiers Markdown and naive HTML readers mangle most.
+# Python special methods whose bare names are not builtins or common methods: `enter()` in prose is `__enter__()`
+# with its underscores lost (by Markdown bold or a naive reader); `len()`, `get()`, `exit()` are real calls.
 _DUNDERS = (
-    "init", "new", "del", "enter", "exit", "aenter", "aexit", "call", "iter", "next", "aiter", "anext", "await",
-    "len", "getitem", "setitem", "delitem", "contains", "getattr", "setattr", "delattr", "getattribute", "repr",
-    "str", "bytes", "format", "hash", "bool", "eq", "ne", "lt", "le", "gt", "ge", "post_init", "init_subclass",
-    "class_getitem", "set_name", "get", "set", "delete", "missing", "reversed", "index", "fspath", "main", "name",
+    "init", "new", "del", "enter", "aenter", "aexit", "getitem", "setitem", "delitem", "getattribute",
+    "post_init", "init_subclass", "class_getitem", "set_name", "fspath",
 )
-_BARE_DUNDER = re.compile(r"(?<![\w.])(?:" + "|".join(_DUNDERS) + r")\(\)")
+# After a dot: `obj.str()` or `Pizza.str()` is `__str__()` lost; these are not methods any object has by name.
+_DOTTED_DUNDERS = ("init", "str", "repr", "enter", "aenter", "aexit", "getitem", "setitem", "delitem", "eq",
+                   "post_init", "init_subclass", "class_getitem")
+_BARE_DUNDER = re.compile(r"(?<![\w.])(?:" + "|".join(_DUNDERS) + r")\(\)"
+                          r"|(?<=\w\.)(?:" + "|".join(_DOTTED_DUNDERS) + r")\(\)")
 _LOOSE_DUNDER = re.compile(r"(?<![\w`])__[a-zA-Z]\w*__")
 
 
