@@ -92,6 +92,7 @@ def is_bare_word(pattern: str) -> bool:
 def test_a_corpus_is_named_or_a_folder_with_questions(tmp_path: Path) -> None:
     assert resolve_corpus("django").root == Path("/usr/share/doc/python-django-doc/html")
     assert resolve_corpus("postgres").question_files == (QUESTIONS,)
+    assert resolve_corpus(str(PG_DOCS)).name == "postgres"  # the folder scripts/eval-corpus.sh prints
     assert resolve_corpus(str(tmp_path), [QUESTIONS]).root == tmp_path
     with pytest.raises(InputError, match="give --questions"):
         resolve_corpus(str(tmp_path))
@@ -143,10 +144,18 @@ def test_the_command_line_prints_a_table_and_writes_json(
     questions = tmp_path / "questions.json"
     questions.write_text(json.dumps({"questions": [QUESTION.model_dump()]}))
     out = tmp_path / "out" / "results.json"
-    assert main(["--corpus", str(corpus), "--questions", str(questions), "--json", str(out), "--show"]) == 0
+    assert main(["--corpus", str(corpus), "--questions", str(questions), "--json", str(out), "--show",
+                 "--cli-runs", "1"]) == 0
     printed = capsys.readouterr().out
     assert "| barrages | held-out | 2/3 |" in printed and "| held-out (1) |" in printed and "missed fact" in printed
     (run,) = json.loads(out.read_text())["runs"]
     assert run["questions"][0]["id"] == "barrages" and run["questions"][0]["registry"]
+    assert len(run["cli_seconds"]) == 1 and run["cli_seconds"][0] > 0  # one whole `deep-research run`
+    # The saved reports score again without the engine, to the same numbers.
+    again = tmp_path / "again.json"
+    assert main(["--corpus", str(corpus), "--questions", str(questions), "--rescore", str(out),
+                 "--json", str(again)]) == 0
+    (rescored,) = json.loads(again.read_text())["runs"]
+    assert rescored["totals"] == run["totals"] and rescored["cli_seconds"] == run["cli_seconds"]
     assert main(["--corpus", str(tmp_path / "nowhere"), "--questions", str(questions)]) == 2
     assert main(["--corpus", str(corpus), "--questions", str(questions), "--only", "unknown"]) == 2

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from ..errors import ConfigError, InputError
 from .questions import CORPORA, Corpus, Question, load_questions, resolve_corpus
 from .readability import KINDS
-from .runner import EvalRun, Totals, evaluate, rescore
+from .runner import EvalRun, Totals, evaluate, rescore, time_cli_runs
 from .scoring import QuestionScore
 
 DEFAULT_OUTPUT = Path("eval/results.json")
@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", type=Path, default=DEFAULT_OUTPUT, help=f"results file (default {DEFAULT_OUTPUT})")
     parser.add_argument("--data-dir", type=Path, help="keep the indexes here (default: a temporary folder)")
     parser.add_argument("--show", action="store_true", help="also print unsupported claims and missed facts")
+    parser.add_argument("--cli-runs", type=int, default=0, metavar="N",
+                        help="also time N whole `deep-research run` commands per corpus (default 0)")
     parser.add_argument("--rescore", type=Path, metavar="RESULTS",
                         help="score the reports of an earlier results file again instead of running the engine")
     return parser
@@ -65,13 +67,14 @@ HEADER = ("| question | split | facts | fact recall | supported claims | citatio
           "|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
-def totals_row(corpus: str, split: str, t: Totals, index_s: float) -> str:
+def totals_row(corpus: str, split: str, t: Totals, index_s: float, cli_seconds: Sequence[float] = ()) -> str:
+    cli = f"{sum(cli_seconds) / len(cli_seconds):.2f} ({len(cli_seconds)})" if cli_seconds else "–"
     cells = [
         corpus, f"{split} ({t.questions})", f"{t.fact_recall:.2f}",
         f"{t.citation_accuracy:.3f} ({t.claims - t.unsupported_claims}/{t.claims})",
         f"{t.cited_gold_share:.2f}", f"{t.gold_hit_rate:.2f}", str(t.readability_defects),
         " ".join(str(t.readability[k]) for k in KINDS), str(t.fabricated),
-        f"{t.mean_elapsed_s:.2f} / {t.max_elapsed_s:.2f}", f"{index_s:.1f}",
+        f"{t.mean_elapsed_s:.2f} / {t.max_elapsed_s:.2f}", cli, f"{index_s:.1f}",
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -79,8 +82,8 @@ def totals_row(corpus: str, split: str, t: Totals, index_s: float) -> str:
 TOTALS_HEADER = (
     "| corpus | split | fact recall | citation accuracy (strict) | cited pages that are gold | gold pages cited "
     "| readability defects | markup / cut titles / duplicate sources / fragments / dangling openers / mangled "
-    "identifiers / long headings | fabricated | seconds per research, mean / max | index s |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|"
+    "identifiers / long headings | fabricated | seconds per research, mean / max | whole CLI run, s (runs) "
+    "| index s |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -89,7 +92,8 @@ def totals_rows(runs: Sequence[EvalRun]) -> list[str]:
     for run in runs:
         for split in ("tune", "holdout"):
             if any(s.split == split for s in run.scores):
-                rows.append(totals_row(run.corpus, SPLIT_NAMES[split], run.totals(split), run.index_s))
+                rows.append(totals_row(run.corpus, SPLIT_NAMES[split], run.totals(split), run.index_s,
+                                       run.cli_seconds))
     return rows
 
 
@@ -162,6 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     data_dir = (args.data_dir or Path(scratch)) / corpus.name
                     run = asyncio.run(evaluate(corpus.root, questions, data_dir=data_dir, on_score=progress))
                     run.corpus = corpus.name
+                    if args.cli_runs > 0:
+                        run.cli_seconds = time_cli_runs(corpus.root, questions[: args.cli_runs], data_dir,
+                                                        Path(scratch))
                     runs.append(run)
     except ValidationError as exc:
         print(f"error: a question file is not a valid question set:\n{exc}", file=sys.stderr)

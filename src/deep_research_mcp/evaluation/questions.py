@@ -111,10 +111,11 @@ CORPORA: dict[str, Corpus] = {
 
 def resolve_corpus(name_or_path: str, questions: Sequence[Path] = ()) -> Corpus:
     """A corpus by name (`postgres`, `django`) or by folder; a folder needs its question files given."""
-    if name_or_path in CORPORA:
-        known = CORPORA[name_or_path]
-        return Corpus(known.name, known.root, tuple(questions) or known.question_files)
     root = Path(name_or_path)
+    # A known corpus by name, or by its folder (what scripts/eval-corpus.sh prints).
+    known = CORPORA.get(name_or_path) or next((c for c in CORPORA.values() if c.root == root), None)
+    if known is not None:
+        return Corpus(known.name, known.root, tuple(questions) or known.question_files)
     if not questions:
         raise InputError(f"corpus {name_or_path!r} is not one of {', '.join(CORPORA)}; for a folder, give --questions")
     return Corpus(root.name or str(root), root, tuple(questions))

@@ -3,6 +3,9 @@ every question, one shared index, each report scored as it finishes."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -51,6 +54,7 @@ class EvalRun:
     scores: list[QuestionScore] = field(default_factory=list)
     reports: dict[str, str] = field(default_factory=dict)
     registries: dict[str, list[str]] = field(default_factory=dict)  # per question: the locators it retrieved
+    cli_seconds: list[float] = field(default_factory=list)  # whole `deep-research run` commands, index reused
 
     def totals(self, split: str | None = None) -> Totals:
         chosen = [s for s in self.scores if split is None or s.split == split]
@@ -61,6 +65,7 @@ class EvalRun:
         return {
             "corpus": self.corpus,
             "index": {"files": self.index_files, "seconds": round(self.index_s, 3)},
+            "cli_seconds": [round(t, 3) for t in self.cli_seconds],
             "totals": {"all": asdict(self.totals()), **{name: asdict(self.totals(name)) for name in splits}},
             "questions": [
                 {**asdict(s), "fact_recall": s.fact_recall, "citation_accuracy": s.citation_accuracy,
@@ -147,7 +152,8 @@ def rescore(saved: dict[str, Any], corpus: Path, questions: Sequence[Question]) 
     """Score the reports of a saved run (`EvalRun.to_json`) again, with today's scorer and question files, without
     running the engine: how a scorer or pattern fix changes the numbers of one and the same set of reports."""
     by_id = {q.id: q for q in questions}
-    run = EvalRun(corpus=saved["corpus"], index_files=saved["index"]["files"], index_s=saved["index"]["seconds"])
+    run = EvalRun(corpus=saved["corpus"], index_files=saved["index"]["files"], index_s=saved["index"]["seconds"],
+                  cli_seconds=list(saved.get("cli_seconds", [])))
     documents = DocumentCache()
     for entry in saved["questions"]:
         question = by_id.get(entry["id"])
@@ -159,4 +165,24 @@ def rescore(saved: dict[str, Any], corpus: Path, questions: Sequence[Question]) 
         run.reports[question.id] = entry["report"]
         run.registries[question.id] = entry["registry"]
     return run
+
+
+def time_cli_runs(corpus: Path, questions: Sequence[Question], data_dir: Path, scratch: Path) -> list[float]:
+    """Wall-clock seconds of the whole `deep-research run --docs CORPUS QUESTION` command per question, as a user
+    runs it: a new Python process, start-up, the no-change check of the index `evaluate` built under `data_dir`, the
+    research and the report file. The environment is stripped of keys and model settings so it is the offline
+    engine's run."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("DEEP_RESEARCH_") and k not in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")}
+    env.update(DEEP_RESEARCH_DATA_DIR=str(data_dir), DEEP_RESEARCH_FETCH_ENABLED="false")
+    seconds = []
+    for i, question in enumerate(questions):
+        command = [sys.executable, "-m", "deep_research_mcp.cli", "run", "--docs", str(corpus), "--no-clarify",
+                   "--no-cache", "-q", "-o", str(scratch / f"cli-{i}.md"), question.question]
+        began = time.perf_counter()
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+        seconds.append(time.perf_counter() - began)
+        if done.returncode != 0:
+            raise ConfigError(f"`deep-research run` failed ({done.returncode}): {done.stderr.strip()[-300:]}")
+    return seconds
 
