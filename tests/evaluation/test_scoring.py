@@ -111,17 +111,10 @@ ROUTINE = (
 
 
 @pytest.fixture
-def routine() -> DocumentWords:
-    return DocumentWords.of(document_text_of(ROUTINE))
-
-
-def document_text_of(html: str, tmp: Path | None = None) -> str:
-    from deep_research_mcp.evaluation.scoring import _Text
-
-    parser = _Text()
-    parser.feed(html)
-    parser.close()
-    return "".join(parser.parts)
+def routine(tmp_path: Path) -> DocumentWords:
+    page = tmp_path / "routine.html"
+    page.write_text(ROUTINE)
+    return DocumentWords.of(document_text(page))
 
 
 @pytest.mark.parametrize(

@@ -31,10 +31,11 @@ KINDS = ("raw_markup", "truncated_title", "duplicate_source", "short_fragment", 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_SOURCES_HEADING = re.compile(r"^#{1,6}\s*Sources\s*$", re.IGNORECASE)
+# The report format the scorer reads too (scoring.parse_report): a Sources heading, numbered entries, [n] markers.
+SOURCES_HEADING = re.compile(r"^#{1,6}\s*Sources\s*$", re.IGNORECASE)
 _SOURCE_LINE = re.compile(r"^(\d+)\.\s+(?:\[(?P<link_title>[^\]]*)\]\((?P<url>[^)\s]+)\)|(?P<title>.*?)\s*(?:—|-)\s*"
                           r"`(?P<path>[^`]+)`)\s*$")
-_MARKER_GROUP = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+MARKER_GROUP = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _WORD = re.compile(r"\w+(?:[.'’-]\w+)*")  # "3.7", "don't", "read-only" are one word each
 
@@ -125,7 +126,7 @@ def _prose_lines(lines: list[str]) -> Iterator[tuple[int, str, bool]]:
         if fenced:
             continue
         stripped = line.strip()
-        if _SOURCES_HEADING.match(stripped):
+        if SOURCES_HEADING.match(stripped):
             in_sources = True
         elif stripped.startswith("#"):
             in_sources = False
@@ -171,7 +172,7 @@ def _titles_and_headings(lines: list[str]) -> Iterator[Finding]:
                 yield Finding("truncated_title", number, _excerpt(title))
             is_title = level == 1 and not seen_title
             seen_title = seen_title or level == 1
-            if not is_title and not _SOURCES_HEADING.match(stripped) and len(title) > MAX_HEADING_CHARS:
+            if not is_title and not SOURCES_HEADING.match(stripped) and len(title) > MAX_HEADING_CHARS:
                 yield Finding("long_heading", number, _excerpt(title))
         elif in_sources:
             entry = _source_entry(lines[number - 1].strip())
@@ -252,12 +253,12 @@ def _next_line(lines: list[str], last: int) -> str:
 def _fragments_and_openers(lines: list[str]) -> Iterator[Finding]:
     for number, text, following in _paragraphs(lines):
         position = 0
-        for match in _MARKER_GROUP.finditer(text):
+        for match in MARKER_GROUP.finditer(text):
             claim = text[position : match.start()].strip().lstrip(".;:,!? ").strip()
             position = match.end()
             if claim and len(_WORD.findall(claim)) < MIN_FRAGMENT_WORDS:
                 yield Finding("short_fragment", number, _excerpt(claim))
-        plain = " ".join(_MARKER_GROUP.sub("", text).split())
+        plain = " ".join(MARKER_GROUP.sub("", text).split())
         if _OPENER.match(plain) and not _SELF_CONTAINED.match(plain):
             yield Finding("dangling_opener", number, _excerpt(plain))
         # A lead-in ("… one of the following:") promises a list or code; without one it points at nothing.

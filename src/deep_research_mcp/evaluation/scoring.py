@@ -42,13 +42,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from .questions import Question
-from .readability import check_report, counts
+from .readability import MARKER_GROUP, SOURCES_HEADING, check_report, counts
 
 SUPPORT_THRESHOLD = 0.9
 MIN_CLAIM_WORDS = 3
 
-_MARKER_GROUP = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_SOURCES_HEADING = re.compile(r"^#{1,6}\s*Sources\s*$", re.IGNORECASE)
 _SOURCE_LINE = re.compile(r"^(\d+)\.\s+(?:\[[^\]]*\]\((?P<url>[^)\s]+)\)|.*`(?P<path>[^`]+)`\s*)$")
 _ANY_SENTENCE = re.compile(r"[a-z0-9]", re.IGNORECASE)
 
@@ -272,7 +270,7 @@ def parse_report(report: str) -> ParsedReport:
     in_sources = False
     for line in report.splitlines():
         stripped = line.strip()
-        if _SOURCES_HEADING.match(stripped):
+        if SOURCES_HEADING.match(stripped):
             in_sources = True
             continue
         if in_sources:
@@ -294,7 +292,7 @@ def parse_report(report: str) -> ParsedReport:
         if not text:
             continue
         position = 0
-        for match in _MARKER_GROUP.finditer(text):
+        for match in MARKER_GROUP.finditer(text):
             claim = text[position : match.start()].strip().lstrip(".;:,!? ").strip()
             numbers = tuple(int(n) for n in re.split(r"\s*,\s*", match.group(1)))
             if _ANY_SENTENCE.search(claim):
@@ -303,7 +301,7 @@ def parse_report(report: str) -> ParsedReport:
         tail = text[position:].strip().lstrip(".;:,!? ").strip()
         if _ANY_SENTENCE.search(tail):
             uncited.append(tail)
-        prose.append(_MARKER_GROUP.sub("", text))
+        prose.append(MARKER_GROUP.sub("", text))
     return ParsedReport(" ".join(" ".join(prose).split()), claims, uncited, sources)
 
 
