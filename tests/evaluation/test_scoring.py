@@ -13,6 +13,8 @@ from deep_research_mcp.evaluation import (
     Question,
     QuestionSet,
     document_text,
+    fact_found,
+    judge,
     parse_report,
     score_report,
     support,
@@ -69,7 +71,7 @@ def test_a_sentence_copied_from_the_document_is_supported(corpus: Path) -> None:
     # Markup, punctuation and case do not matter: the words and their order do.
     assert support("`VACUUM FULL` requires an access exclusive lock on the table it is working on.", document) == 1.0
     assert supports("There are two variants of VACUUM: standard VACUUM and VACUUM FULL.", document)
-    assert supports("VACUUM FULL", document)  # a short claim as a contiguous run
+    assert not supports("VACUUM FULL", document)  # one or two words are not a claim anyone can check
 
 
 @pytest.mark.parametrize(
@@ -88,6 +90,103 @@ def test_a_sentence_the_document_does_not_state_is_not_supported(corpus: Path, c
     document = DocumentWords.of(document_text(corpus / "vacuum.html"))
     assert support(claim, document) < SUPPORT_THRESHOLD
     assert not supports(claim, document)
+
+
+# --- adversarial claims: each tries to fool the support rule and must be rejected ---------------------------------
+
+ROUTINE = (
+    "<html><body><h2>Recovering Disk Space</h2><p>The standard form of <code>VACUUM</code> removes dead row "
+    "versions in tables and indexes and marks the space available for future reuse. However, it will not return the "
+    "space to the operating system, except in the special case where one or more pages at the end of a table become "
+    "entirely free and an exclusive table lock can be easily obtained. In contrast, <code>VACUUM FULL</code> actively "
+    "compacts tables by writing a complete new version of the table file with no dead space.</p>"
+    "<p>The default threshold is 50 tuples, and the scale factor is 0.2 (20% of the table size).</p>"
+    "<p>Context managers implement <code>__enter__()</code> and <code>__exit__()</code>; the "
+    "<code>async with</code> statement calls <code>__aenter__()</code> instead.</p>"
+    "<p>Autovacuum workers are never started for temporary tables, because only the session that created them can "
+    "see them.</p>"
+    "<p>Much later in the page, one more sentence says that the space is returned to the operating system only "
+    "by a full rewrite.</p></body></html>"
+)
+
+
+@pytest.fixture
+def routine(tmp_path: Path) -> DocumentWords:
+    page = tmp_path / "routine.html"
+    page.write_text(ROUTINE)
+    return DocumentWords.of(document_text(page))
+
+
+@pytest.mark.parametrize(
+    ("claim", "trick"),
+    [
+        ("However, it will return the space to the operating system, except in the special case where one or more "
+         "pages at the end of a table become entirely free and an exclusive table lock can be easily obtained.",
+         "a dropped 'not' in a long sentence"),
+        ("However, it will never return the space to the operating system, except in the special case where one or "
+         "more pages at the end of a table become entirely free and an exclusive table lock can be easily obtained.",
+         "'not' replaced by 'never'"),
+        ("Autovacuum workers are started for temporary tables, because only the session that created them can see "
+         "them.", "a dropped 'never'"),
+        ("The default threshold is 500 tuples, and the scale factor is 0.2 (20% of the table size).",
+         "a changed number in a long sentence"),
+        ("The default threshold is 50 tuples, and the scale factor is 0.2 (of the table size).",
+         "a number dropped from the passage"),
+        ("The standard form of VACUUM removes dead row versions in tables and indexes and returns the space to the "
+         "operating system only by a full rewrite.", "two places of one page stitched together"),
+        ("However, it will not return the space to the operating system, except in the special case where one or more "
+         "pages at the end of a table actively compacts tables by writing a complete new version of the table file.",
+         "two adjacent sentences stitched with the middle cut out"),
+        ("Context managers implement enter() and exit(); the async with statement calls aenter() instead.",
+         "identifiers mangled: underscores lost"),
+        ("Context managers implement __enter__() and __exit__(); the async with statement calls __enter__() instead.",
+         "an identifier swapped for another on the page"),
+        ("enter()", "a one-word identifier claim matching part of __enter__()"),
+        ("space", "a single common word found on the page"),
+        ("table space", "two words, each on the page, never next to each other"),
+        ("dead space operating system", "scattered words of one paragraph"),
+    ],
+)
+def test_a_claim_built_to_fool_the_rule_is_rejected(routine: DocumentWords, claim: str, trick: str) -> None:
+    verdict = judge(claim, routine)
+    assert not verdict.supported, trick
+    assert not supports(claim, routine) and verdict.reason
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "However, it will not return the space to the operating system, except in the special case where one or more "
+        "pages at the end of a table become entirely free and an exclusive table lock can be easily obtained.",
+        # whitespace, markdown and code markup differ from the page; the words and their order do not
+        "In contrast,  **`VACUUM FULL`** actively compacts tables by writing a complete new version of the table file "
+        "with no dead space.",
+        "Context managers implement `__enter__()` and `__exit__()`; the `async with` statement calls `__aenter__()` "
+        "instead.",
+        "The default threshold is 50 tuples, and the scale factor is 0.2 (20% of the table size).",
+        # two consecutive sentences quoted together are one passage
+        "The standard form of VACUUM removes dead row versions in tables and indexes and marks the space available for "
+        "future reuse. However, it will not return the space to the operating system.",
+        "In contrast, VACUUM FULL actively compacts tables",  # a short claim that is a verbatim run
+    ],
+)
+def test_a_claim_the_page_states_in_one_place_is_supported(routine: DocumentWords, claim: str) -> None:
+    verdict = judge(claim, routine)
+    assert verdict.supported, verdict.reason
+    assert verdict.score >= SUPPORT_THRESHOLD
+
+
+def test_the_real_vacuuming_page_rejects_the_dropped_not() -> None:
+    """The case the old trigram rule passed (0.944): the PostgreSQL manual's own sentence with "not" removed."""
+    page = Path("/usr/share/doc/postgresql-doc-15/html/routine-vacuuming.html")
+    if not page.is_file():
+        pytest.fail("postgresql-doc-15 is not installed: run `bash scripts/eval-corpus.sh` (.ci/run does)")
+    document = DocumentWords.of(document_text(page))
+    sentence = ("However, it will not return the space to the operating system, except in the special case where one "
+                "or more pages at the end of a table become entirely free and an exclusive table lock can be easily "
+                "obtained.")
+    assert supports(sentence, document)
+    assert not supports(sentence.replace(" not ", " "), document)
 
 
 # --- report parsing -------------------------------------------------------------------------------------------
@@ -155,6 +254,17 @@ def test_a_report_without_citations_scores_zero(corpus: Path) -> None:
     score = score_report(question(), "# Title\n\nVACUUM FULL needs an ACCESS EXCLUSIVE lock.\n", [], corpus)
     assert score.citation_accuracy == 0.0 and score.uncited_sentences == 1
     assert score.facts_found == ["lock"]  # recall is about the prose, cited or not
+
+
+def test_fact_patterns_match_whole_words_only() -> None:
+    assert not fact_found("Each session must begin with a BEGIN block.", ["GIN"])
+    assert fact_found("A GIN index suits arrays.", ["GIN"])
+    assert not fact_found("Context managers define __enter__() and __exit__().", [r"enter\(\)"])
+    assert fact_found("call get_page(number) for a page", [r"get_page\("])  # a non-word edge needs no boundary
+    assert fact_found("run makemigrations --empty twice", ["--empty"])
+    assert fact_found("different user mappings apply", ["user mapping"]) and fact_found("two indexes", ["index"])
+    assert not fact_found("the indexer runs", ["index"])
+    assert not fact_found("prefetching many objects", ["fetch"]) and fact_found("prefetch loops", ["fetch", "loops"])
 
 
 # --- the question file ----------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -62,7 +64,58 @@ class QuestionSet(BaseModel):
         return questions
 
 
-def load_questions(path: Path) -> QuestionSet:
-    if not path.is_file():
-        raise InputError(f"question file {path} does not exist")
-    return QuestionSet.model_validate_json(path.read_text(encoding="utf-8"))
+def load_questions(*paths: Path) -> QuestionSet:
+    """One question set from one or more files (a corpus's tune and held-out halves). A file whose name says which
+    half it is (`*tune*.json`, `*heldout*.json`) must hold only questions of that split, so a question cannot slip
+    from the held-out half into tuning by a mislabelled `split`."""
+    if not paths:
+        raise InputError("no question file given")
+    sets = []
+    for path in paths:
+        if not path.is_file():
+            raise InputError(f"question file {path} does not exist")
+        loaded = QuestionSet.model_validate_json(path.read_text(encoding="utf-8"))
+        expected = "holdout" if "heldout" in path.name else "tune" if "tune" in path.name else None
+        wrong = [q.id for q in loaded.questions if expected and q.split != expected]
+        if wrong:
+            raise InputError(f"{path} holds {expected} questions only, but {', '.join(wrong)} say otherwise")
+        sets.append(loaded)
+    if len(sets) == 1:
+        return sets[0]
+    return QuestionSet(corpus=sets[0].corpus, notes=sets[0].notes,
+                       questions=[q for loaded in sets for q in loaded.questions])
+
+
+# The evaluation files live in the repository's eval/ folder, beside src/ (an editable install, as the README's
+# development setup uses); from anywhere else, eval/ under the working directory.
+_REPOSITORY_EVAL = Path(__file__).resolve().parents[3] / "eval"
+EVAL_DIR = _REPOSITORY_EVAL if _REPOSITORY_EVAL.is_dir() else Path("eval")
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    """A documentation tree the evaluation knows by name: where Debian installs it (scripts/eval-corpus.sh NAME) and
+    its question files."""
+
+    name: str
+    root: Path
+    question_files: tuple[Path, ...]
+
+
+CORPORA: dict[str, Corpus] = {
+    "postgres": Corpus("postgres", Path("/usr/share/doc/postgresql-doc-15/html"), (EVAL_DIR / "questions.json",)),
+    "django": Corpus("django", Path("/usr/share/doc/python-django-doc/html"),
+                     (EVAL_DIR / "django" / "questions_tune.json", EVAL_DIR / "django" / "questions_heldout.json")),
+}
+
+
+def resolve_corpus(name_or_path: str, questions: Sequence[Path] = ()) -> Corpus:
+    """A corpus by name (`postgres`, `django`) or by folder; a folder needs its question files given."""
+    root = Path(name_or_path)
+    # A known corpus by name, or by its folder (what scripts/eval-corpus.sh prints).
+    known = CORPORA.get(name_or_path) or next((c for c in CORPORA.values() if c.root == root), None)
+    if known is not None:
+        return Corpus(known.name, known.root, tuple(questions) or known.question_files)
+    if not questions:
+        raise InputError(f"corpus {name_or_path!r} is not one of {', '.join(CORPORA)}; for a folder, give --questions")
+    return Corpus(root.name or str(root), root, tuple(questions))

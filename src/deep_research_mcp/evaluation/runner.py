@@ -3,6 +3,9 @@ every question, one shared index, each report scored as it finishes."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -17,6 +20,7 @@ from ..settings import Settings
 from ..tools.localdocs import IndexStats
 from ..tools.toolbox import open_toolbox
 from .questions import Question
+from .readability import KINDS
 from .scoring import DocumentCache, QuestionScore, score_report
 
 
@@ -31,18 +35,26 @@ class Totals:
     fabricated: int
     gold_hit_rate: float  # over all gold files
     gold_retrieved_rate: float
+    cited_gold_share: float  # over all Sources entries of all reports: how many are gold pages
     uncited_sentences: int
+    readability: dict[str, int]  # defects per kind, summed over the reports
     mean_elapsed_s: float
     max_elapsed_s: float
+
+    @property
+    def readability_defects(self) -> int:
+        return sum(self.readability.values())
 
 
 @dataclass(slots=True)
 class EvalRun:
-    corpus: str
+    corpus: str  # a name (postgres, django) or the folder
     index_files: int = 0
     index_s: float = 0.0
     scores: list[QuestionScore] = field(default_factory=list)
     reports: dict[str, str] = field(default_factory=dict)
+    registries: dict[str, list[str]] = field(default_factory=dict)  # per question: the locators it retrieved
+    cli_seconds: list[float] = field(default_factory=list)  # whole `deep-research run` commands, index reused
 
     def totals(self, split: str | None = None) -> Totals:
         chosen = [s for s in self.scores if split is None or s.split == split]
@@ -53,10 +65,12 @@ class EvalRun:
         return {
             "corpus": self.corpus,
             "index": {"files": self.index_files, "seconds": round(self.index_s, 3)},
+            "cli_seconds": [round(t, 3) for t in self.cli_seconds],
             "totals": {"all": asdict(self.totals()), **{name: asdict(self.totals(name)) for name in splits}},
             "questions": [
                 {**asdict(s), "fact_recall": s.fact_recall, "citation_accuracy": s.citation_accuracy,
-                 "gold_hit_rate": s.gold_hit_rate, "report": self.reports.get(s.id, "")}
+                 "gold_hit_rate": s.gold_hit_rate, "cited_gold_share": s.cited_gold_share,
+                 "report": self.reports.get(s.id, ""), "registry": self.registries.get(s.id, [])}
                 for s in self.scores
             ],
         }
@@ -66,6 +80,11 @@ def totals(scores: Sequence[QuestionScore]) -> Totals:
     claims = sum(len(s.claims) for s in scores)
     supported = sum(s.supported_claims for s in scores)
     gold = sum(s.gold_total for s in scores)
+    cited = sum(s.cited_sources for s in scores)
+    readability = dict.fromkeys(KINDS, 0)
+    for s in scores:
+        for kind, n in s.readability.items():
+            readability[kind] = readability.get(kind, 0) + n
     elapsed = [s.elapsed_s for s in scores] or [0.0]
     return Totals(
         questions=len(scores),
@@ -77,7 +96,9 @@ def totals(scores: Sequence[QuestionScore]) -> Totals:
         fabricated=sum(s.fabricated for s in scores),
         gold_hit_rate=sum(len(s.gold_cited) for s in scores) / gold if gold else 0.0,
         gold_retrieved_rate=sum(len(s.gold_retrieved) for s in scores) / gold if gold else 0.0,
+        cited_gold_share=sum(s.cited_gold_pages for s in scores) / cited if cited else 0.0,
         uncited_sentences=sum(s.uncited_sentences for s in scores),
+        readability=readability,
         mean_elapsed_s=sum(elapsed) / len(elapsed),
         max_elapsed_s=max(elapsed),
     )
@@ -121,6 +142,47 @@ async def evaluate(
                 score.elapsed_s = elapsed
                 run.scores.append(score)
                 run.reports[question.id] = result.report
+                run.registries[question.id] = registry
                 if on_score is not None:
                     on_score(score)
     return run
+
+
+def rescore(saved: dict[str, Any], corpus: Path, questions: Sequence[Question]) -> EvalRun:
+    """Score the reports of a saved run (`EvalRun.to_json`) again, with today's scorer and question files, without
+    running the engine: how a scorer or pattern fix changes the numbers of one and the same set of reports."""
+    by_id = {q.id: q for q in questions}
+    run = EvalRun(corpus=saved["corpus"], index_files=saved["index"]["files"], index_s=saved["index"]["seconds"],
+                  cli_seconds=list(saved.get("cli_seconds", [])))
+    documents = DocumentCache()
+    for entry in saved["questions"]:
+        question = by_id.get(entry["id"])
+        if question is None:
+            continue
+        score = score_report(question, entry["report"], entry["registry"], corpus, load=documents.get)
+        score.elapsed_s = entry["elapsed_s"]
+        run.scores.append(score)
+        run.reports[question.id] = entry["report"]
+        run.registries[question.id] = entry["registry"]
+    return run
+
+
+def time_cli_runs(corpus: Path, questions: Sequence[Question], data_dir: Path, scratch: Path) -> list[float]:
+    """Wall-clock seconds of the whole `deep-research run --docs CORPUS QUESTION` command per question, as a user
+    runs it: a new Python process, start-up, the no-change check of the index `evaluate` built under `data_dir`, the
+    research and the report file. The environment is stripped of keys and model settings so it is the offline
+    engine's run."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("DEEP_RESEARCH_") and k not in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")}
+    env.update(DEEP_RESEARCH_DATA_DIR=str(data_dir), DEEP_RESEARCH_FETCH_ENABLED="false")
+    seconds = []
+    for i, question in enumerate(questions):
+        command = [sys.executable, "-m", "deep_research_mcp.cli", "run", "--docs", str(corpus), "--no-clarify",
+                   "--no-cache", "-q", "-o", str(scratch / f"cli-{i}.md"), question.question]
+        began = time.perf_counter()
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+        seconds.append(time.perf_counter() - began)
+        if done.returncode != 0:
+            raise ConfigError(f"`deep-research run` failed ({done.returncode}): {done.stderr.strip()[-300:]}")
+    return seconds
+
