@@ -14,6 +14,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 from pydantic import Field
 
+from ..engine.sources import code_span, markdown_text
 from ..errors import RunStoreUnavailable
 from .app import AppState
 from .runs import UnknownRun
@@ -32,10 +33,11 @@ async def _record(ctx: Context[AppState, Any], run_id: str) -> RunRecord:
 def notes_markdown(record: RunRecord) -> str:
     blocks = [f"# Research notes: {record.question[:200]}", "", f"Brief: {record.brief}" if record.brief else ""]
     for note in record.notes:
-        blocks += [f"## {note.topic}", "", note.note if note.ok else f"(failed: {note.error})", ""]
+        blocks += [f"## {markdown_text(note.topic)}", "", note.note if note.ok else f"(failed: {note.error})", ""]
     if record.registry:
         blocks += ["## Sources read", ""]
-        blocks += [f"- [{s.id}] {s.title or s.locator} — {s.locator}" for s in record.registry]
+        # Titles come from the documents: escaped so a hostile <title> cannot add links or images here either.
+        blocks += [f"- [{s.id}] {markdown_text(s.title or s.locator)} — {code_span(s.locator)}" for s in record.registry]
     return "\n".join(blocks).strip() + "\n"
 
 
