@@ -164,6 +164,9 @@ class Settings(BaseSettings):
     progress_interval_s: float = Field(default=2.0, gt=0, le=5)  # progress notifications during `research`
     task_poll_interval_ms: int = Field(default=2_000, ge=100, le=60_000)
     task_ttl_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=60_000)
+    # How long `research`, `research_result` and `write` wait for a run before returning it still running (with its
+    # id, phase and findings so far): under the ~60 s after which hosts (Claude Desktop, MCP Inspector, mcpc) give up.
+    research_wait_s: float = Field(default=45.0, ge=0, le=600)
 
     @field_validator("research_model", "summarization_model", "compression_model", "final_report_model")
     @classmethod

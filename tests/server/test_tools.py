@@ -121,8 +121,10 @@ async def test_start_status_result_outlive_a_short_client_timeout(
     async with Client(build_server(scripted_settings(llm, docs, tmp_path)), read_timeout_seconds=1.0) as client:
         started = await client.call_tool("research_start", {"question": "How is energy stored with tides?"})
         run_id = started.structured_content["run_id"]
-        early = await client.call_tool("research_result", {"run_id": run_id})
-        assert early.is_error and "still running" in text_of(early)
+        early = await client.call_tool("research_result", {"run_id": run_id, "wait_s": 0})
+        assert not early.is_error and early.structured_content["status"] == "running", early.content
+        assert not early.structured_content["finished"] and "research_result" in early.structured_content["next_step"]
+        assert "still running" in text_of(early)
         status = await poll_until_finished(client, run_id)
         assert status["status"] == "completed" and status["researchers_done"] == 2
         assert len(status["findings_so_far"]) == 2
