@@ -167,6 +167,7 @@ async def wait_within(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + bound
     next_beat = loop.time()
+    await asyncio.sleep(0)  # a run started just now takes its slot (if one is free) before it is described
     record = await app.runs.get(run_id)
     try:
         while not record.finished:
@@ -236,7 +237,7 @@ async def research_start(
     waits up to 45 s per call and returns the answer once done, or research_status(run_id) for progress."""
     app = state(ctx)
     record = await start_run(app, question, brief, options)
-    await asyncio.sleep(0)  # let the run take a free slot, if there is one, before saying whether it is queued
+    await asyncio.sleep(0)  # a run started just now takes its slot (if one is free) before it is described
     record = await app.runs.get(record.run_id)
     waiting = f"{QUEUED}; " if record.message == "queued" else ""
     return StartedRun(run_id=record.run_id, status=record.status,

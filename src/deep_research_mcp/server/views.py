@@ -106,8 +106,8 @@ class ClarifyView(BaseModel):
 
 
 def next_step(run_id: str) -> str:
-    return (f"still running: call research_result with run_id {run_id!r} to wait for it again (each call waits up to "
-            "its bound), research_status for progress without waiting, or research_cancel to stop it")
+    return (f"call research_result with run_id {run_id!r} to wait for it again (each call waits up to its bound), "
+            "research_status for progress without waiting, or research_cancel to stop it")
 
 
 def report_uri(run_id: str) -> str:
