@@ -100,6 +100,14 @@ async def test_lists_the_tools_with_strict_compact_schemas(docs: Path, tmp_path:
     assert len(wire) < 12_000
 
 
+async def test_on_2026_07_28_the_tool_list_may_be_cached_for_an_hour(docs: Path, tmp_path: Path) -> None:
+    async with Client(build_server(offline_settings(docs, tmp_path)), mode="2026-07-28") as client:
+        listed = await client.list_tools()
+        prompts = await client.list_prompts()
+    assert (listed.ttl_ms, listed.cache_scope) == (3_600_000, "public")  # the SDK's default is 0: ask every time
+    assert prompts.ttl_ms == 3_600_000
+
+
 async def test_offline_research_returns_a_compact_answer_and_a_report_link(docs: Path, tmp_path: Path) -> None:
     async with Client(build_server(offline_settings(docs, tmp_path))) as client:
         result = await client.call_tool("research", {"question": "How do tidal lagoons store energy?"})

@@ -432,11 +432,20 @@ def _expectation(node: dict[str, Any]) -> str:
     return ""
 
 
+LIST_TTL_MS = 3_600_000
+STATIC_LISTS = frozenset({"tools/list", "prompts/list", "resources/templates/list"})
+
+
 async def _publish_listing(ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
     """Middleware: `tools/list` shows our strict argument schemas (required fields, `additionalProperties: false`)
-    and compact output schemas."""
+    and compact output schemas; on 2026-07-28 the lists that never change while the server runs say clients may
+    keep them for an hour (`ttlMs`; the SDK's default, 0, makes a caching client ask again every time)."""
     result = await call_next(ctx)
-    if ctx.method != "tools/list" or not isinstance(result, dict):
+    if not isinstance(result, dict):
+        return result
+    if ctx.method in STATIC_LISTS and "ttlMs" in result:
+        result["ttlMs"], result["cacheScope"] = LIST_TTL_MS, "public"
+    if ctx.method != "tools/list":
         return result
     models = argument_models()
     for tool in result.get("tools", []):
