@@ -116,3 +116,11 @@ async def wait_until_finished(client: Client, first: CallToolResult) -> dict[str
         current = (await client.call_tool("research_result", {"run_id": current["run_id"], "wait_s": 1})) \
             .structured_content
     pytest.fail(f"run {current['run_id']} still running after 60 research_result calls: {current}")
+
+
+async def test_a_client_left_to_choose_discovers_2026_07_28(http: Process) -> None:
+    # mode="auto", the SDK client's default: it probes server/discover and speaks the newest revision offered.
+    async with Client(http.url) as client:
+        assert client.protocol_version == "2026-07-28"
+        listed = await client.list_tools()
+    assert [tool.name for tool in listed.tools][:2] == ["clarify", "research"] and listed.ttl_ms == 3_600_000
