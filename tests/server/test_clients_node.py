@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import QUESTION, TOOLS, Process, http_server, scripted_env, scripted_llm, serve_command, server_env
+from .conftest import QUESTION, TOOLS, Process, http_server, serve_command, server_env
+from .test_clients_python import scripted_server_env
 
 ROOT = Path(__file__).resolve().parents[2]
 NPM_TOOLS = ROOT / ".ci" / "npm-tools.sh"
@@ -84,9 +85,8 @@ def as_json(text: str) -> Any:
 
 @pytest.fixture(scope="module")
 def settings(module_docs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    with scripted_llm(SCENARIO, tmp_path_factory.mktemp("logs")) as llm:
-        yield server_env(tmp_path_factory.mktemp("data"), module_docs,
-                         {**scripted_env(llm), "DEEP_RESEARCH_MAX_CONCURRENT_RUNS": "4"})
+    with scripted_server_env(SCENARIO, module_docs, tmp_path_factory) as env:
+        yield env
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ than its wait bound, and start/status/result), write, resources and cancel, agai
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,11 +40,17 @@ def text_of(result: CallToolResult) -> str:
     return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
+@contextlib.contextmanager
+def scripted_server_env(scenario: dict[str, Any], docs: Path, tmp: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A server's environment with its models on a scripted LLM server (running until the block ends)."""
+    with scripted_llm(scenario, tmp.mktemp("logs")) as llm:
+        yield server_env(tmp.mktemp("data"), docs, {**scripted_env(llm), "DEEP_RESEARCH_MAX_CONCURRENT_RUNS": "4"})
+
+
 @pytest.fixture(scope="module")
 def server_settings(module_docs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    with scripted_llm(SCENARIO, tmp_path_factory.mktemp("logs")) as llm:
-        yield server_env(tmp_path_factory.mktemp("data"), module_docs,
-                         {**scripted_env(llm), "DEEP_RESEARCH_MAX_CONCURRENT_RUNS": "4"})
+    with scripted_server_env(SCENARIO, module_docs, tmp_path_factory) as env:
+        yield env
 
 
 @pytest.fixture(scope="module")
