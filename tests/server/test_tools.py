@@ -14,10 +14,11 @@ from typing import Any, Literal
 
 import pytest
 from mcp.client import ClaimContext, Client, ClientExtension, ResultClaim, advertise
-from mcp_types import CallToolResult, Request, RequestParams, Result
+from mcp_types import CallToolResult, ElicitResult, Request, RequestParams, Result
 from pydantic import ConfigDict, Field
 
 from deep_research_mcp.llm.scripted import Scenario, ScriptedLLMServer
+from deep_research_mcp.llm.scripted.policy import Answer, ScriptedPolicy, ScriptedRequest
 from deep_research_mcp.server.app import build_server
 from deep_research_mcp.server.tasks import TASKS
 from deep_research_mcp.settings import Settings
@@ -484,3 +485,34 @@ async def test_write_sends_progress(llm: ScriptedLLMServer, docs: Path, tmp_path
                                                      "instructions": "Shorter."}, progress_callback=on_progress)
     assert rewritten.structured_content["status"] == "completed", rewritten.content
     assert messages
+
+
+async def test_clarify_asks_the_user_in_band_on_2026_07_28_and_in_its_result_before(
+    docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clarify_inputs: list[str] = []
+    answer = ScriptedPolicy.answer
+
+    def recording(policy: ScriptedPolicy, stage: str, request: ScriptedRequest) -> Answer:
+        if stage == "clarify":
+            clarify_inputs.append("\n".join(request.user_texts()))
+        return answer(policy, stage, request)
+
+    monkeypatch.setattr(ScriptedPolicy, "answer", recording)
+    asked: list[str] = []
+
+    async def elicit(context: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"answer": "Swansea Bay, in the UK"})
+
+    async with ScriptedLLMServer(Scenario(needs_clarification=True)) as llm:
+        server = build_server(scripted_settings(llm, docs, tmp_path))
+        async with Client(server, elicitation_callback=elicit) as client:
+            modern = await client.call_tool("clarify", {"question": "Tidal lagoons?"})
+        async with Client(server, mode="legacy", elicitation_callback=elicit) as client:
+            legacy = await client.call_tool("clarify", {"question": "Tidal lagoons?"})
+    assert asked == ["Which aspect of 'Tidal lagoons?' should the research focus on?"]  # the modern client only
+    assert "The user clarified: Swansea Bay, in the UK" in clarify_inputs[1]  # the answer reached the model
+    # The scripted model always asks: after the one in-band round the question comes back in the result.
+    assert modern.structured_content["need_clarification"] is True
+    assert legacy.structured_content["need_clarification"] is True and legacy.structured_content["question"]

@@ -26,7 +26,15 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import (
+    CallToolResult,
+    ElicitRequest,
+    ElicitRequestFormParams,
+    ElicitResult,
+    InputRequiredResult,
+    ToolAnnotations,
+)
+from mcp_types.version import is_version_at_least
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
 from ..errors import DeepResearchError, InputError
@@ -203,15 +211,47 @@ def _tool(annotations: ToolAnnotations) -> Callable[[Callable[..., Any]], Callab
     return decorator
 
 
+ASK = "clarify"  # the key of the one input request clarify makes
+
+
 @_tool(RESEARCH_HINTS)
 @user_errors
-async def clarify(ctx: Context[AppState, Any], question: Question) -> ClarifyView:
+async def clarify(ctx: Context[AppState, Any], question: Question) -> ClarifyView | InputRequiredResult:
     """Decide whether a research question needs a clarifying question to the user first. If not, returns the research
     brief to pass to research or research_start as `brief`."""
     app = state(ctx)
-    decision, brief = await app.engine.scope(question_of(question, None))
+    text = question_of(question, None)
+    answer = _clarification(ctx)
+    if answer:
+        text = f"{text}\n\nThe user clarified: {answer}"
+    decision, brief = await app.engine.scope(text)
+    if decision.need_clarification and answer is None and _can_ask(ctx):
+        # 2026-07-28: the host asks the user in-band and calls again with the answer (one round; after it, or when
+        # the user declines, the question comes back in the result as for any other client).
+        form = ElicitRequestFormParams(message=decision.question.strip(), requested_schema={
+            "type": "object", "properties": {"answer": {"type": "string", "title": "Your answer"}},
+            "required": ["answer"]})
+        return InputRequiredResult(input_requests={ASK: ElicitRequest(params=form)})
     return ClarifyView(need_clarification=decision.need_clarification,
                        question=decision.question.strip() if decision.need_clarification else "", brief=brief)
+
+
+def _can_ask(ctx: Context[AppState, Any]) -> bool:
+    request = ctx.request_context
+    capabilities = request.session.client_capabilities
+    return (is_version_at_least(request.protocol_version, "2026-07-28") and capabilities is not None
+            and capabilities.elicitation is not None)
+
+
+def _clarification(ctx: Context[AppState, Any]) -> str | None:
+    """The user's answer from the retried call: None on a first call, "" when the user declined."""
+    responses = ctx.input_responses or {}
+    response = responses.get(ASK)
+    if response is None:
+        return None
+    if not isinstance(response, ElicitResult) or response.action != "accept" or not response.content:
+        return ""
+    return _CONTROL.sub(" ", str(response.content.get("answer", ""))).strip()[:2_000]
 
 
 @_tool(RESEARCH_HINTS)
