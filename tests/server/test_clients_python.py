@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from mcp.client import Client, ClientExtension, advertise
 from mcp.client.stdio import StdioServerParameters
@@ -131,3 +132,22 @@ async def test_a_client_left_to_choose_discovers_2026_07_28(http: Process) -> No
         assert client.protocol_version == "2026-07-28"
         listed = await client.list_tools()
     assert [tool.name for tool in listed.tools][:2] == ["clarify", "research"] and listed.ttl_ms == 3_600_000
+
+
+async def test_raw_2025_11_25_with_the_tasks_extension_gets_a_tool_result(http: Process) -> None:
+    """Byte for byte what MCP Inspector 2.x sends; this was -32603 "Handler returned an invalid result"."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {"extensions": {TASKS: {}}},
+        "clientInfo": {"name": "raw", "version": "0"}}}
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "research", "arguments": {"question": QUESTION}}}
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(60.0)) as client:
+        opened = await client.post(http.url, json=initialize, headers=headers)
+        session = {**headers, "Mcp-Session-Id": opened.headers["mcp-session-id"], "MCP-Protocol-Version": "2025-11-25"}
+        await client.post(http.url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session)
+        answered = await client.post(http.url, json=call, headers=session)
+    [message] = [json.loads(line[5:]) for line in answered.text.splitlines() if line.startswith("data:")
+                 and '"id":2' in line.replace(" ", "")]
+    assert "error" not in message, message
+    assert message["result"]["structuredContent"]["status"] == "completed" and message["result"]["content"]
