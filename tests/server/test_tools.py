@@ -516,3 +516,21 @@ async def test_clarify_asks_the_user_in_band_on_2026_07_28_and_in_its_result_bef
     # The scripted model always asks: after the one in-band round the question comes back in the result.
     assert modern.structured_content["need_clarification"] is True
     assert legacy.structured_content["need_clarification"] is True and legacy.structured_content["question"]
+
+
+async def test_a_task_handle_that_cannot_be_returned_cancels_its_run(
+    llm: ScriptedLLMServer, docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcp.shared.exceptions import MCPError
+
+    from deep_research_mcp.server.tasks import TasksExtension
+
+    def broken(self: TasksExtension, record: Any) -> dict[str, Any]:
+        raise RuntimeError("the handle could not be built")
+
+    monkeypatch.setattr(TasksExtension, "_task", broken)
+    async with Client(build_server(scripted_settings(llm, docs, tmp_path)), extensions=[TasksClient()]) as client:
+        with pytest.raises(MCPError):
+            await client.call_tool("research", {"question": "Tides?"})
+        [run] = json.loads((await client.read_resource("research://runs")).contents[0].text)
+    assert run["status"] == "cancelled"  # nobody could ever have polled or cancelled it
