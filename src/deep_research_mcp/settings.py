@@ -179,6 +179,9 @@ class Settings(BaseSettings):
     # (Sphinx _sources/, _static/, genindex, search pages) is skipped unless an include names it.
     docs_include: list[str] = Field(default_factory=list)
     docs_exclude: list[str] = Field(default_factory=list)
+    # How long `research`, `research_result` and `write` wait for a run before returning it still running (with its
+    # id, phase and findings so far): under the ~60 s after which hosts (Claude Desktop, MCP Inspector, mcpc) give up.
+    research_wait_s: float = Field(default=45.0, ge=0, le=600)
 
     @field_validator("research_model", "summarization_model", "compression_model", "final_report_model")
     @classmethod

@@ -69,7 +69,7 @@ async def test_killing_the_upstream_mid_research(
     # No annotations: `search` is then not known to be safe to repeat, so the cut-off call reaches the model as an
     # error instead of being re-sent. The timeout only bounds a broken test; nothing waits for it to pass.
     config = StdioServerConfig(
-        command=sys.executable, args=[str(SEARCH_SERVER), "--no-annotations", "--block-on", BLOCK_ON],
+        command=sys.executable, args=[str(SEARCH_SERVER), "--no-annotations", "--block-on", BLOCK_ON], allow_write=True,
         allow_tools=["search"], timeout_seconds=20,
     )
     async with stderr_pipe() as (errlog, lines), UpstreamManager({"corpus": config}, errlog=errlog) as manager:

@@ -262,15 +262,18 @@ async def test_invalid_arguments_give_clear_error_results(
     assert len(text) < 2_000, text  # one clear message, not a dump
 
 
-async def test_result_before_completion_and_rewriting_a_running_run_are_clear_errors(slow_server: Process) -> None:
+async def test_result_before_completion_says_running_and_rewriting_a_running_run_is_a_clear_error(
+    slow_server: Process
+) -> None:
     async with Client(slow_server.url) as client:
         run_id = (await client.call_tool("research_start", {"question": "How does pumped hydro store energy?"})
                   ).structured_content["run_id"]
-        early = await client.call_tool("research_result", {"run_id": run_id})
+        early = await client.call_tool("research_result", {"run_id": run_id, "wait_s": 0})
         rewrite = await client.call_tool("write", {"run_id": run_id, "instructions": "shorter"})
         status = await client.call_tool("research_status", {"run_id": run_id})
         await client.call_tool("research_cancel", {"run_id": run_id})
-    assert early.is_error and "still running" in text_of(early) and "research_status" in text_of(early)
+    assert not early.is_error and early.structured_content["status"] == "running", text_of(early)
+    assert "still running" in text_of(early) and "research_result" in text_of(early)
     assert rewrite.is_error and "only a completed research run" in text_of(rewrite), text_of(rewrite)
     for result in (early, rewrite):
         assert "Traceback" not in text_of(result)

@@ -123,13 +123,22 @@ def test_inspector_runs_a_research_through_start_status_result(inspector: list[s
     assert FACT in report["contents"][0]["text"]
 
 
+def test_inspector_gets_a_research_back_within_its_wait_and_waits_again(inspector: list[str], served: Process) -> None:
+    # Inspector 0.15 ends a call at 60 s: research answers within its bound (here 0 s) and research_result waits
+    # again. The CLI types `wait_s=0` by the schema's `type`, so it arrives as a number.
+    target = [served.url, "--transport", "http"]
+    first = call_tool(inspector, target, "research", question=QUESTION, wait_s="0")
+    assert first["isError"] is False and first["structuredContent"]["status"] == "running", first
+    result = call_tool(inspector, target, "research_result", run_id=first["structuredContent"]["run_id"])
+    assert result["structuredContent"]["status"] == "completed" and FACT in result["structuredContent"]["answer"]
+
+
 def test_inspector_sees_bad_input_as_an_error_result(inspector: list[str], served: Process) -> None:
     target = [served.url, "--transport", "http"]
     unknown = call_tool(inspector, target, "research_status", run_id="no-such-run")
     assert unknown["isError"] is True, unknown
     text = " ".join(block.get("text", "") for block in unknown["content"])
     assert "unknown run id" in text and "Traceback" not in text
-
 
 
 def test_the_repository_mcp_json_works_in_the_inspector(inspector: list[str], tmp_path: Path) -> None:

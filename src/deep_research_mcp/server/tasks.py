@@ -1,9 +1,12 @@
 """The MCP tasks extension (`io.modelcontextprotocol/tasks`, spec 2026-07-28) for `research`.
 
-A client that declares the extension on its `tools/call` gets a task handle at once (`resultType: "task"`) instead
-of a call that blocks for minutes; it polls `tasks/get` until the task is terminal and finds the usual `research`
-result inlined there. A task is a run: the task id is the run id, so research_status/research_result and the
-`research://runs/...` resources work on it too, and the run store keeps it across disconnects and replicas.
+A client that speaks 2026-07-28 (or newer) and declares the extension gets a task handle at once (`resultType:
+"task"`) instead of a call that waits; a task handle cannot travel on an older protocol (the SDK refuses to send it,
+the client would see -32603), so a 2025-11-25 client gets the ordinary bounded-wait `research` result even when it
+declares the extension (MCP Inspector 2.x does). A client with a handle polls `tasks/get` until the task is terminal
+and finds the usual `research` result inlined there. A task is a run: the task id is the run id, so research_status,
+research_result and the `research://runs/...` resources work on it too, and the run store keeps it across disconnects
+and replicas.
 
 Mapping: running → working; completed and needs_clarification → completed; failed and interrupted → completed with
 an `isError` result (the spec keeps `failed` for JSON-RPC errors); cancelled → cancelled.
@@ -11,6 +14,7 @@ an `isError` result (the spec keeps `failed` for JSON-RPC errors); cancelled →
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +24,8 @@ from mcp.server.mcpserver import require_client_extension
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolRequestParams, CallToolResult, RequestParams, TextContent
 from mcp_types.jsonrpc import INVALID_PARAMS
-from pydantic import ConfigDict, Field, ValidationError
+from mcp_types.version import is_version_at_least
+from pydantic import ConfigDict, Field
 
 from ..errors import InputError
 from .app import AppState
@@ -29,6 +34,7 @@ from .store import RunRecord, age_s
 from .views import tool_result
 
 TASKS = "io.modelcontextprotocol/tasks"
+TASKS_SINCE = "2026-07-28"  # the first protocol revision whose results may be task handles
 TASK_TOOLS = frozenset({"research"})
 
 
@@ -58,19 +64,30 @@ class TasksExtension(Extension):
     async def intercept_tool_call(
         self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
-        if params.name not in TASK_TOOLS or not _declared(ctx):
-            return await call_next(ctx)
-        from .tools import ResearchArgs, start_run
+        # Every tool's arguments are checked here, before anything runs: this is the SDK's one hook ahead of its own
+        # (lenient, pydantic-worded) validation.
+        from .tools import parse_arguments, start_run
 
         try:
-            args = ResearchArgs.model_validate(params.arguments or {})
-            record = await start_run(ctx.lifespan_context, args.question, args.brief, args.options)
-        except ValidationError as exc:
-            fields = ", ".join(".".join(str(p) for p in e["loc"]) + f": {e['msg']}" for e in exc.errors())
-            return _error_result(f"invalid arguments for research: {fields}")
+            args = parse_arguments(params.name, params.arguments)
         except InputError as exc:
             return _error_result(str(exc))
-        return {"resultType": "task", **self._task(record)}
+        if params.name not in TASK_TOOLS or not tasks_allowed(ctx):
+            return await call_next(ctx)
+        values = dict(args or {})
+        try:
+            record = await start_run(ctx.lifespan_context, values["question"], values["brief"], values["options"])
+        except InputError as exc:
+            return _error_result(str(exc))
+        try:
+            return {"resultType": "task", **self._task(record)}
+        except BaseException:
+            # The client never learns the task id, so nobody could ever poll or cancel this run. (The yield first:
+            # RunManager.cancel waits for the run to record its end, which a task cancelled before its first step
+            # never does.)
+            await asyncio.sleep(0)
+            await ctx.lifespan_context.runs.cancel(record.run_id)
+            raise
 
     def _task(self, record: RunRecord) -> dict[str, Any]:
         task: dict[str, Any] = {
@@ -114,10 +131,11 @@ class TasksExtension(Extension):
         return {}
 
 
-def _declared(ctx: ServerRequestContext[Any, Any]) -> bool:
+def tasks_allowed(ctx: ServerRequestContext[Any, Any]) -> bool:
+    """The client declared the extension and the negotiated protocol can carry a task handle."""
     capabilities = ctx.session.client_capabilities
     extensions = capabilities.extensions if capabilities is not None else None
-    return bool(extensions) and TASKS in extensions
+    return bool(extensions) and TASKS in extensions and is_version_at_least(ctx.protocol_version, TASKS_SINCE)
 
 
 def _error_result(message: str) -> CallToolResult:

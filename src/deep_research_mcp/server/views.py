@@ -17,10 +17,12 @@ ANSWER_CHARS = 3_000  # a few paragraphs: enough to answer, small enough for any
 NOTE_PREVIEW_CHARS = 600
 MAX_LISTED_SOURCES = 20
 MAX_LISTED_WARNINGS = 5
+QUEUED = ("queued: as many runs as DEEP_RESEARCH_MAX_CONCURRENT_RUNS allows (default 2) are running; this one starts "
+          "when one of them ends")
 
 
 class SourceRef(BaseModel):
-    n: int = Field(description="The number the report cites it by, as [n]")
+    n: int = Field(description="Cited as [n]")
     title: str
     locator: str = Field(description="URL or file path")
 
@@ -33,29 +35,35 @@ class Usage(BaseModel):
     cache_hits: int = 0
 
 
+class NotePreview(BaseModel):
+    topic: str
+    ok: bool
+    preview: str = Field(description="The start of the cited notes, or why it failed")
+
+
 class ResearchSummary(BaseModel):
-    """A finished (or ended) run, compact. The full report is the resource at `report_uri`."""
+    """A run, compact: finished (the answer, sources, a link to the full report) or still running (the phase, the
+    findings so far and what to call next)."""
 
     run_id: str
-    status: str = Field(description="completed, needs_clarification, failed, cancelled or interrupted")
+    status: str = Field(description="running, completed, needs_clarification, failed, cancelled or interrupted")
+    finished: bool = True
+    next_step: str = Field("", description="What to call next, while the run is still running")
+    phase: str = ""
+    message: str = ""
     title: str = ""
-    answer: str = Field("", description="The report's opening: the executive answer, with [n] citations")
-    clarification: str = Field("", description="The question to ask the user, when status is needs_clarification")
+    answer: str = Field("", description="The executive answer, with [n] citations")
+    clarification: str = Field("", description="The question to ask the user when status is needs_clarification")
     error: str = ""
-    sources_count: int = Field(0, description="Sources the report cites")
-    citations_dropped: int = Field(0, description="Citations removed because they pointed at nothing retrieved")
-    sources: list[SourceRef] = Field(default_factory=list, description="The cited sources (first 20)")
+    sources_count: int = 0
+    citations_dropped: int = 0
+    sources: list[SourceRef] = Field(default_factory=list)
+    findings_so_far: list[NotePreview] = Field(default_factory=list)
     failed_topics: list[str] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     elapsed_s: float = 0.0
     report_uri: str = ""
     warnings: list[str] = Field(default_factory=list)
-
-
-class NotePreview(BaseModel):
-    topic: str
-    ok: bool
-    preview: str = Field(description="The start of the researcher's cited notes, or why it failed")
 
 
 class RunStatusView(BaseModel):
@@ -65,7 +73,7 @@ class RunStatusView(BaseModel):
     status: Literal["running", "completed", "needs_clarification", "failed", "cancelled", "interrupted"]
     finished: bool
     phase: str
-    message: str = Field(description="One human-readable line: phase, researchers done/running, sources found")
+    message: str = Field(description="One line: phase, researchers done/running, sources found")
     researchers_done: int = 0
     researchers_running: int = 0
     researchers_queued: int = 0
@@ -97,6 +105,11 @@ class ClarifyView(BaseModel):
     brief: str = Field("", description="The research brief, when no clarification is needed")
 
 
+def next_step(run_id: str) -> str:
+    return (f"call research_result with run_id {run_id!r} to wait for it again (each call waits up to its bound), "
+            "research_status for progress without waiting, or research_cancel to stop it")
+
+
 def report_uri(run_id: str) -> str:
     return f"research://runs/{run_id}/report"
 
@@ -125,6 +138,10 @@ def summary_of(record: RunRecord) -> ResearchSummary:
     return ResearchSummary(
         run_id=record.run_id,
         status=record.status,
+        finished=record.finished,
+        next_step="" if record.finished else next_step(record.run_id),
+        phase=record.phase,
+        message=message_of(record),
         title=record.title,
         answer=executive_answer(record.report) if record.report else "",
         clarification=record.clarification,
@@ -133,6 +150,7 @@ def summary_of(record: RunRecord) -> ResearchSummary:
         citations_dropped=int(record.citations.get("dropped", 0)),
         sources=[SourceRef(n=i, title=s.title or s.locator, locator=s.locator)
                  for i, s in enumerate(record.sources[:MAX_LISTED_SOURCES], start=1)],
+        findings_so_far=[] if record.finished else findings_of(record),
         failed_topics=[n.topic for n in record.notes if not n.ok],
         usage=Usage(model_calls=int(usage.get("calls", 0)), input_tokens=int(usage.get("input_tokens", 0)),
                     output_tokens=int(usage.get("output_tokens", 0)), cost_usd=usage.get("cost_usd"),
@@ -150,18 +168,28 @@ def status_of(record: RunRecord) -> RunStatusView:
         status=record.status,
         finished=record.finished,
         phase=record.phase,
-        message=record.message,
+        message=message_of(record),
         researchers_done=int(progress.get("researchers_done", 0)),
         researchers_running=int(progress.get("researchers_running", 0)),
         researchers_queued=int(progress.get("researchers_queued", 0)),
         researchers_failed=int(progress.get("researchers_failed", 0)),
         sources_found=int(progress.get("sources", 0)),
         elapsed_s=round(float(progress.get("elapsed_s", record.elapsed_s)), 2),
-        findings_so_far=[NotePreview(topic=n.topic, ok=n.ok, preview=_preview(n.note if n.ok else n.error))
-                         for n in record.notes],
+        findings_so_far=findings_of(record),
         created_at=record.created_at,
         updated_at=record.updated_at,
     )
+
+
+def message_of(record: RunRecord) -> str:
+    """The run's own line, except that a run waiting for a slot says why it has not started."""
+    if record.status == "running" and record.message == "queued":
+        return QUEUED
+    return record.message or record.phase
+
+
+def findings_of(record: RunRecord) -> list[NotePreview]:
+    return [NotePreview(topic=n.topic, ok=n.ok, preview=_preview(n.note if n.ok else n.error)) for n in record.notes]
 
 
 def _preview(text: str) -> str:
@@ -170,11 +198,17 @@ def _preview(text: str) -> str:
 
 
 def tool_result(record: RunRecord) -> CallToolResult:
-    """The `research`/`research_result`/`write` result: a short text for the model, the typed summary, and a link."""
+    """The `research`/`research_result`/`write` result: a short text for the model, the typed summary, and a link.
+    A run still going is not an error: the text says what to call next."""
     summary = summary_of(record)
     if record.status == "completed":
         lines = [f"# {summary.title}\n" if summary.title else "", summary.answer, "",
                  f"{summary.sources_count} sources cited · run {record.run_id} · full report: {summary.report_uri}"]
+    elif not record.finished:
+        done = sum(1 for note in record.notes if note.ok)
+        lines = [f"Research run {record.run_id} is still running ({message_of(record)}); {done} researchers have "
+                 f"finished so far. Next: {summary.next_step}."]
+        lines += [f"- {note.topic}: {note.preview}" for note in summary.findings_so_far]
     elif record.status == "needs_clarification":
         lines = [f"The question needs clarifying before research: {record.clarification}",
                  "Ask the user, then call research again with the clarified question."]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import mcp_types as types
 import pytest
 
 from deep_research_mcp.errors import ConfigError
@@ -123,3 +124,18 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"missing\.json: cannot be read"):
         load_mcp_config(tmp_path / "missing.json")
 
+
+
+def test_only_read_only_tools_are_offered_unless_allow_write() -> None:
+    def tool(name: str, **hints: bool) -> types.Tool:
+        annotations = types.ToolAnnotations(**hints) if hints else None
+        return types.Tool(name=name, input_schema={"type": "object"}, annotations=annotations)
+
+    reader = tool("search", read_only_hint=True)
+    unmarked = tool("lookup")  # no annotations: the spec's defaults say it may write
+    writer = tool("write_file", read_only_hint=False, destructive_hint=True)
+    contradictory = tool("purge", read_only_hint=True, destructive_hint=True)
+    plain, opted_in = one({"command": "x"}), one({"command": "x", "allowWrite": True})
+    assert [t.name for t in (reader, unmarked, writer, contradictory) if plain.offers(t)] == ["search"]
+    assert all(opted_in.offers(t) for t in (reader, unmarked, writer, contradictory))
+    assert not one({"command": "x", "allowWrite": True, "denyTools": ["write_*"]}).offers(writer)

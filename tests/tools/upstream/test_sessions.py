@@ -166,7 +166,8 @@ async def test_reconnect_is_tried_once_per_call() -> None:
 
 
 async def test_tool_list_is_refetched_only_after_list_changed(make_manager: ManagerFactory) -> None:
-    manager = make_manager({"corpus": stdio_config()})
+    # allowWrite: add_tool and the tool it adds carry no annotations, so only an opted-in server offers them.
+    manager = make_manager({"corpus": stdio_config(allowWrite=True)})
     session = manager.sessions["corpus"]
     first = by_name(await manager.tools())
     await manager.tools()
@@ -235,7 +236,7 @@ async def test_streamable_http_upstream(make_manager: ManagerFactory, http_url: 
 
 
 async def test_streamable_http_list_changed(make_manager: ManagerFactory, http_url: str) -> None:
-    manager = make_manager({"web": HttpServerConfig(url=http_url)})
+    manager = make_manager({"web": HttpServerConfig(url=http_url, allowWrite=True)})  # add_tool is unannotated
     session = manager.sessions["web"]
     tools = by_name(await manager.tools())
     await tools["web__add_tool"].call({})

@@ -84,3 +84,20 @@ async def test_npm_filesystem_server_lists_and_reads(
 
     with pytest.raises(ToolCallError, match="files/read_text_file returned an error"):
         await tools["files__read_text_file"].call({"path": "/etc/passwd"})  # outside the allowed directory
+
+
+async def test_npm_filesystem_server_offers_only_read_only_tools_unless_the_entry_allows_writes(
+    make_manager: ManagerFactory, filesystem_server: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No allowTools: what keeps write_file, edit_file and move_file (annotated destructive / not read-only) away from
+    # researchers is their annotations alone.
+    root = tmp_path.resolve()
+    plain = StdioServerConfig(command="node", args=[str(filesystem_server), str(root)])
+    writing = StdioServerConfig(command="node", args=[str(filesystem_server), str(root)], allowWrite=True)
+    offered = by_name(await make_manager({"files": plain}).tools())
+    opted_in = by_name(await make_manager({"files": writing}).tools())
+    writers = {"files__write_file", "files__edit_file", "files__move_file", "files__create_directory"}
+    assert "files__read_text_file" in offered and "files__list_directory" in offered
+    assert not writers & set(offered)
+    assert writers <= set(opted_in)
+    assert "write_file" in caplog.text and '"allowWrite": true' in caplog.text

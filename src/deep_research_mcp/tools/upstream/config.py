@@ -12,6 +12,9 @@ ConfigError, so a missing key is reported at startup rather than as an upstream 
 
 Our own optional keys, per server:
     allowTools / denyTools   lists of upstream tool names, shell-style globs allowed ("read_*"); deny wins
+    allowWrite               true also offers tools the server does not mark read-only (`readOnlyHint`), or marks
+                             destructive (`destructiveHint`): by default researchers get only tools that change
+                             nothing (default false; research is read-only, a model should not write files)
     maxConcurrency           calls in flight to this server at once (default 4)
     timeoutSeconds           one request (a tool call, a tool listing) once connected (default 30)
     startupTimeoutSeconds    starting the server and the handshake, e.g. an `npx` download (default 60)
@@ -34,6 +37,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
 
+import mcp_types as types
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
 
 from ...errors import ConfigError
@@ -53,6 +57,7 @@ class _ServerBase(BaseModel):
     startup_timeout_seconds: PositiveFloat = Field(default=60.0, alias="startupTimeoutSeconds")
     max_result_chars: PositiveInt = Field(default=100_000, alias="maxResultChars")
     retry_unsafe: bool = Field(default=False, alias="retryUnsafe")
+    allow_write: bool = Field(default=False, alias="allowWrite")
     disabled: bool = False
 
     def allows(self, tool: str) -> bool:
@@ -60,6 +65,17 @@ class _ServerBase(BaseModel):
         if any(fnmatchcase(tool, pattern) for pattern in self.deny_tools):
             return False
         return self.allow_tools is None or any(fnmatchcase(tool, pattern) for pattern in self.allow_tools)
+
+    def offers(self, tool: types.Tool) -> bool:
+        """Whether researchers get `tool`: allowed by name, and read-only unless this server opts in to writes."""
+        return self.allows(tool.name) and (self.allow_write or is_read_only(tool))
+
+
+def is_read_only(tool: types.Tool) -> bool:
+    """Marked read-only and not destructive. Unmarked tools count as writing: the spec's defaults for a tool without
+    annotations are readOnlyHint false, destructiveHint true."""
+    hints = tool.annotations
+    return hints is not None and hints.read_only_hint is True and hints.destructive_hint is not True
 
 
 class StdioServerConfig(_ServerBase):

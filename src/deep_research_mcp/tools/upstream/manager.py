@@ -30,6 +30,7 @@ class UpstreamManager:
             name: UpstreamSession(name, config, errlog=errlog) for name, config in servers.items()
         }
         self.errors: dict[str, str] = {}  # server -> why its tools are missing from the last tools()
+        self._withheld: dict[str, list[str]] = {}  # server -> tools left out as not read-only (logged once)
 
     @classmethod
     def from_config_file(cls, path: str | Path, *, errlog: TextIO | None = None) -> UpstreamManager:
@@ -50,8 +51,15 @@ class UpstreamManager:
             (name, tool)
             for name, session in self.sessions.items()
             for tool in listings.get(name, [])
-            if session.config.allows(tool.name)
+            if session.config.offers(tool)
         ]
+        for name, session in self.sessions.items():
+            withheld = [t.name for t in listings.get(name, []) if session.config.allows(t.name)
+                        and not session.config.offers(t)]
+            if withheld and self._withheld.get(name) != withheld:
+                self._withheld[name] = withheld
+                log.warning("upstream MCP server %r: %s not offered to researchers since not marked read-only; set "
+                            '"allowWrite": true on the server to offer them', name, ", ".join(withheld))
         names = unique_tool_names((server, tool.name) for server, tool in chosen)
         return [UpstreamTool(self.sessions[server], tool, names[(server, tool.name)]) for server, tool in chosen]
 
