@@ -69,3 +69,16 @@ async def test_a_failed_task_says_the_cause_in_its_status_and_result(docs: Path,
             task = await get_task(client.session, extension.handles[0].task_id)
     assert result.is_error and "HTTP 500" in text_of(result) and "internal error" not in text_of(result)
     assert "HTTP 500" in str((task.model_extra or {}).get("statusMessage")), task
+
+
+async def test_a_run_cancelled_before_its_task_first_runs_still_records_its_end(
+    llm: ScriptedLLMServer, docs: Path, tmp_path: Path
+) -> None:
+    from deep_research_mcp.server.app import app_lifespan
+
+    async with app_lifespan(scripted_settings(llm, docs, tmp_path)) as app:
+        record = await app.runs.start("How do tidal lagoons store energy?")
+        # No await between start and cancel: the run's task has been created but has not taken its first step.
+        async with asyncio.timeout(10):
+            cancelled, message = await app.runs.cancel(record.run_id)
+    assert cancelled.status == "cancelled", message

@@ -32,10 +32,12 @@ log = logging.getLogger(__name__)
 SERVER_NAME = "deep-research"
 INSTRUCTIONS = (
     "Deep research with cited reports. For a question that needs reading many sources: call `clarify` first if the "
-    "question may be ambiguous, then `research` (waits, with progress) or, in hosts that end tool calls after about "
-    "a minute, `research_start` and poll `research_status` every ~10 s until finished, then `research_result`. "
-    "Results are compact; the full report is the resource `research://runs/{run_id}/report`. `write` rewrites a "
-    "finished run's report in another form (shorter, another audience or language) without new research."
+    "question may be ambiguous, then `research`. `research` waits at most `wait_s` (default 45 s, under the ~60 s "
+    "after which hosts end a tool call) and, if the run is still going, returns its run id and findings so far: "
+    "call `research_result(run_id)`, which waits again within the same bound, until it returns the report. "
+    "`research_start`/`research_status` start and watch a run without waiting. Results are compact; the full report "
+    "is the resource `research://runs/{run_id}/report`. `write` rewrites a finished run's report in another form "
+    "(shorter, another audience or language) without new research."
 )
 
 

@@ -37,7 +37,8 @@ def notes_markdown(record: RunRecord) -> str:
     if record.registry:
         blocks += ["## Sources read", ""]
         # Titles come from the documents: escaped so a hostile <title> cannot add links or images here either.
-        blocks += [f"- [{s.id}] {markdown_text(s.title or s.locator)} — {code_span(s.locator)}" for s in record.registry]
+        blocks += [f"- [{s.id}] {markdown_text(s.title or s.locator)} — {code_span(s.locator)}"
+                   for s in record.registry]
     return "\n".join(blocks).strip() + "\n"
 
 

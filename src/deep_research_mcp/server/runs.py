@@ -58,6 +58,9 @@ class _Live:
     task: asyncio.Task[None] | None = None
     cancelled_by_user: bool = False
     dirty: bool = True
+    # A task cancelled before its first step never enters `_run`, so it would never record its end: cancels wait
+    # for the task to have started.
+    started: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class RunManager:
@@ -104,7 +107,10 @@ class RunManager:
             log.warning("could not check the run store for interrupted runs: %s", exc)
 
     async def __aexit__(self, *exc_info: object) -> None:
-        for live in list(self._live.values()):
+        lives = list(self._live.values())
+        for live in lives:
+            await live.started.wait()
+        for live in lives:
             if live.task is not None:
                 live.task.cancel()  # each run records itself as interrupted on the way out
         await self._stack.aclose()
@@ -161,6 +167,7 @@ class RunManager:
 
     async def _run(self, live: _Live, work: Callable[[Callable[[Event], None]], Awaitable[ResearchResult]]) -> None:
         record = live.record
+        live.started.set()
         try:
             async with self._slots:
                 record.message = "started"
@@ -277,6 +284,7 @@ class RunManager:
                 return record, f"cancel of run {record.run_id} was already requested; it is stopping"
             live.cancelled_by_user = True
             if live.task is not None:
+                await live.started.wait()
                 live.task.cancel()
             await live.done.wait()  # local cancels are quick (task groups reach every researcher)
             return live.record.model_copy(deep=True), f"run {record.run_id} cancelled"

@@ -14,7 +14,6 @@ an `isError` result (the spec keeps `failed` for JSON-RPC errors); cancelled →
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -82,10 +81,7 @@ class TasksExtension(Extension):
         try:
             return {"resultType": "task", **self._task(record)}
         except BaseException:
-            # The client never learns the task id, so nobody could ever poll or cancel this run. (The yield first:
-            # RunManager.cancel waits for the run to record its end, which a task cancelled before its first step
-            # never does.)
-            await asyncio.sleep(0)
+            # The client never learns the task id, so nobody could ever poll or cancel this run.
             await ctx.lifespan_context.runs.cancel(record.run_id)
             raise
 

@@ -79,6 +79,7 @@ class RunStatusView(BaseModel):
     researchers_queued: int = 0
     researchers_failed: int = 0
     sources_found: int = 0
+    failed_tool_calls: dict[str, int] = Field(default_factory=dict, description="Failed tool calls per upstream/tool")
     elapsed_s: float = 0.0
     findings_so_far: list[NotePreview] = Field(default_factory=list)
     created_at: str = ""
@@ -174,6 +175,7 @@ def status_of(record: RunRecord) -> RunStatusView:
         researchers_queued=int(progress.get("researchers_queued", 0)),
         researchers_failed=int(progress.get("researchers_failed", 0)),
         sources_found=int(progress.get("sources", 0)),
+        failed_tool_calls={str(k): int(v) for k, v in dict(progress.get("failed_tool_calls_by") or {}).items()},
         elapsed_s=round(float(progress.get("elapsed_s", record.elapsed_s)), 2),
         findings_so_far=findings_of(record),
         created_at=record.created_at,
