@@ -96,6 +96,12 @@ async def test_the_researcher_reads_sections_after_its_searches() -> None:
     assert [c.name for c in first.tool_calls] == ["search_documents"]
     messages.append(Message("assistant", "", tuple(first.tool_calls)))
     messages += [Message.tool_result(c, SEARCH_RESULT) for c in first.tool_calls]
+    # One more search in the words the results use for the topic (pseudo-relevance feedback), then the reads.
+    feedback = await model.complete(messages, tools=[SEARCH, READ, COMPLETE])
+    assert [(c.name, c.arguments) for c in feedback.tool_calls] == [
+        ("search_documents", {"query": "GIN indexes", "k": 5})]
+    messages.append(Message("assistant", "", tuple(feedback.tool_calls)))
+    messages += [Message.tool_result(c, "No results.") for c in feedback.tool_calls]
     second = await model.complete(messages, tools=[SEARCH, READ, COMPLETE])
     assert [(c.name, c.arguments) for c in second.tool_calls] == [
         ("read_document", {"path": "/docs/indexes-types.html", "section": "11.2.5. GIN"})]

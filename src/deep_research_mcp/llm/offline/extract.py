@@ -53,6 +53,10 @@ _TABLE_SEPARATOR = re.compile(r"^\|?[\s:|-]+\|[\s:|-]*$")
 _HTML_LINE = re.compile(r"^<[^>]+>$|^<!--.*-->$")
 _LIST_ITEM = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?(?P<body>.+)$")
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
+# A definition term: a name, optionally with its type ("shared_buffers (integer)"), or a few plain words.
+_TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3})$")
+_REST_ROLE = re.compile(r":(?:py:)?([a-z]+):`([^`]+)`")
+_REST_DIRECTIVE = re.compile(r"^\.\.\s+(?:[\w:-]+::|_[^:]+:|\|)|^:(?:param|type|returns?|rtype|raises)\b[^:]*:\s*$")
 _CITATION_LIKE = re.compile(r"\s*\[\s*S?\d+(?:\s*[,;]\s*S?\d+)*\s*\]")
 _UNIT = re.compile(
     r"\d(?:[\d.,]*)\s?(?:%|percent|[kmgt]?w\b|[kmgt]wh\b|km\b|cm\b|mm\b|m\b|kg\b|g\b|t\b|ms\b|s\b|sec|seconds?\b|"
@@ -136,11 +140,16 @@ class Unit:
     heading: str
     intro: bool = False
     lead: str = ""  # the definition term it stands under, and its paragraph's opening words when it does not open it
+    label: str = ""  # the definition term right above its paragraph, when it names a term ("work_mem (integer)")
+    paragraph: int = 0  # which block of the document it is in
+    first: bool = True  # whether it opens that block
+    item: bool = False  # a list item
 
 
 def split_units(markdown: str) -> list[Unit]:
     """`split_passages` as `Unit`s."""
-    blocks: list[tuple[str, str, bool]] = []  # text, heading, whether it could be a label (one plain line)
+    # text, heading, whether it could be a label (one plain line), whether it is a list item
+    blocks: list[tuple[str, str, bool, bool]] = []
     block: list[str] = []
     heading = ""
     in_fence = False
@@ -149,7 +158,7 @@ def split_units(markdown: str) -> list[Unit]:
 
     def flush() -> None:
         if block:
-            blocks.append((" ".join(block), heading, len(block) == 1 and not listed))
+            blocks.append((" ".join(block), heading, len(block) == 1 and not listed, listed))
             block.clear()
 
     for raw in markdown.splitlines():
@@ -175,7 +184,8 @@ def split_units(markdown: str) -> list[Unit]:
             flush()
             heading = clean_inline(marker.group(1))
             continue
-        if indented_code or _RULE.match(line) or _HTML_LINE.match(line) or _is_table(line):
+        if (indented_code or _RULE.match(line) or _HTML_LINE.match(line) or _is_table(line)
+                or _REST_DIRECTIVE.match(line)):
             flush()
             continue
         line = re.sub(r"^(>\s?)+", "", line).strip()
@@ -189,19 +199,22 @@ def split_units(markdown: str) -> list[Unit]:
     flush()
     units: list[Unit] = []
     label = ""
-    for number, (text, where, single) in enumerate(blocks):
+    label_at = -2
+    for number, (text, where, single, is_item) in enumerate(blocks):
         cleaned = clean_inline(text)
         if number + 1 < len(blocks) and blocks[number + 1][1] == where and single and _is_label(cleaned):
             # A short line with no sentence end before a paragraph is a definition list's term ("shared_buffers
             # (integer)", "Range Partitioning"): not a statement, but what the paragraphs under it are about.
             label = cleaned
+            label_at = number
             continue
         if number and blocks[number - 1][1] != where:
             label = ""
         sentences = _sentences_of(cleaned)
         # A paragraph's opening often names what the rest is about too.
         lead = " ".join(sentences[0].split()[:LEAD_CONTEXT_WORDS]) if sentences else ""
-        units += [Unit(finish(s), where, s.rstrip().endswith(":"), " ".join((label, lead if i else "")).strip())
+        units += [Unit(finish(s), where, s.rstrip().endswith(":"), " ".join((label, lead if i else "")).strip(),
+                       label if label_at == number - 1 and _TERM.match(label) else "", number, i == 0, is_item)
                   for i, s in enumerate(sentences)]
     return units
 
@@ -214,8 +227,25 @@ def _is_table(line: str) -> bool:
     return line.startswith("|") or bool(_TABLE_SEPARATOR.match(line)) or line.count(" | ") >= 2
 
 
+def clean_rest(text: str) -> str:
+    """reST roles as plain names: ":func:`~asyncio.gather`" is "asyncio.gather()", ":class:`Task`" is
+    "Task", ":ref:`the docs <target>`" is "the docs", "``code``" is "code"."""
+
+    def role(match: re.Match[str]) -> str:
+        kind, body = match.group(1), match.group(2)
+        titled = re.match(r"^(.*?)\s*<[^>]+>$", body)
+        if titled and titled.group(1):
+            return titled.group(1)
+        name = body.lstrip("!~")  # the full dotted name says more than the short form "~" would render
+        return f"{name}()" if kind in ("func", "meth") and not name.endswith(")") else name
+
+    text = _REST_ROLE.sub(role, text)
+    return re.sub(r"``([^`]+)``", r"\1", text)
+
+
 def clean_inline(text: str) -> str:
     """Drop markup and anything that would pose as a citation; code spans stay as they are."""
+    text = clean_rest(text)
     parts: list[str] = []
     position = 0
     for match in _CODE_SPAN.finditer(text):
@@ -234,9 +264,10 @@ def _clean_prose(text: str) -> str:
     text = _CITATION_LIKE.sub("", text)
     text = re.sub(r"<?https?://[^\s>)\]]+>?", "", text)
     text = re.sub(r"</?[a-zA-Z][^>]*>", "", text)
-    text = re.sub(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", r"\2", text)
+    # Underscores inside or around a word belong to identifiers ("__enter__()", "work_mem"), not emphasis.
+    text = re.sub(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", r"\1", text)
     text = re.sub(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])", r"\1", text)
-    text = re.sub(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])", r"\1", text)
+    text = re.sub(r"(?<![\w_])_([^\s_](?:[^_]*[^\s_])?)_(?![\w_])", r"\1", text)  # "_word_", not "__x__"
     return re.sub(r"~~(.+?)~~", r"\1", text)
 
 

@@ -1,0 +1,289 @@
+"""Choosing what answers a topic: passages, not isolated sentences, ranked by words and by meaning.
+
+A chosen sentence brings what it needs to be read on its own: the sentence before it when it opens with a pronoun or
+a connective ("It must be one of…", "Thus…"), the definition term it stands under ("autovacuum_vacuum_threshold
+(integer): Specifies…"), and the items of a list it introduces. Ranking is BM25 over the retrieved sentences (see
+`extract.rank`) re-weighted by the cosine similarity of static sentence embeddings (`semantic`), so a sentence that
+shares the topic's words in another sense ("static methods" for "static typing") sinks and one that answers in other
+words rises. Everything is ordered by score, then by position: the same input always gives the same passages.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from . import semantic
+from .extract import (
+    RELATIVE_FLOOR,
+    Unit,
+    content_terms,
+    focus,
+    jaccard,
+    rank,
+    split_units,
+    states,
+    terms,
+    without_scope,
+    words,
+)
+
+MIN_WORDS = 5  # shorter candidates are fragments ("See below.", "Default: 5.")
+MAX_FOLLOWERS = 6  # list items brought along by the sentence that introduces them
+LEAD_PRIOR = 1.2
+TITLE_PRIOR = 0.6
+LEXICAL_CAP = 2.0  # a lexical score counts up to twice the reference (third best) score
+SEMANTIC_ONLY = 0.9  # a sentence none of whose words match needs near-top similarity to be considered
+DUPLICATE_COSINE = 0.95
+SEMANTIC_POOL = 300
+SEMANTIC_WEIGHT = 0.3  # how far meaning moves a lexical score: x0.7 for the least similar, x1.06 for the most
+
+_VERSION_NOTE = re.compile(
+    r"^(?:new|changed|deprecated|removed)\s+(?:in|since)\s+version\s+[\w.]+(?:\s*,\s*[\w.]+)*\s*[:.]?\s*", re.I
+)
+# Openers that point back at the sentence before: pronouns, demonstratives and connectives.
+_NEEDS_PREVIOUS = re.compile(
+    r"^(?:it|its|this|these|that|those|they|their|them|such|thus|hence|therefore|however|also|moreover|"
+    r"furthermore|otherwise|instead|then|so|but|and|or|nor|consequently|likewise|similarly|accordingly|"
+    r"here|both|neither|either|another|"
+    r"the (?:former|latter|same|other|above|previous|rest)|in (?:this|that|such|either|both|these|those) cases?|"
+    r"in addition|as a result|for (?:this|that|these) reasons?|for (?:example|instance)|in particular|"
+    r"on the other hand|in contrast|conversely|alternatively|note that this)\b",
+    re.IGNORECASE,
+)
+# "This section describes …" refers to its heading, which the report does not need repeated.
+_SELF_CONTAINED = re.compile(r"^(?:this|these) (?:section|chapter|page|document|appendix|module|tutorial)s?\b", re.I)
+_FOLLOWING = re.compile(r"\bthe following\b|:$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    unit: Unit
+    owner: str  # source id
+    position: int  # index of the unit within its document
+    text: str  # what would be quoted: the sentence, with its definition term when it needs one
+
+
+Passage = list[tuple[str, list[str]]]  # cited sentences that read together, in document order
+
+
+def statement(text: str) -> str:
+    """`text` without a leading "New in version 3.5:" note, or "" when nothing else is left."""
+    stripped = _VERSION_NOTE.sub("", text).strip()
+    return stripped if stripped and stripped[0].isalnum() or stripped[:1] in "`\"'(" else ""
+
+
+def needs_previous(text: str) -> bool:
+    return bool(_NEEDS_PREVIOUS.match(text)) and not _SELF_CONTAINED.match(text)
+
+
+def introduces(text: str) -> bool:
+    return bool(_FOLLOWING.search(text.rstrip(".")) and (text.rstrip().endswith(":") or "following" in text.lower()))
+
+
+def _labelled(unit: Unit, text: str) -> str:
+    """The first sentence under a definition term carries the term when it does not name it itself."""
+    if unit.label and unit.first and not set(words(unit.label)) & set(words(text)):
+        return f"{unit.label}: {text}"
+    return text
+
+
+def cited_passages(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8) -> list[Passage]:
+    """The passages of `docs` that best answer `topic`, best first, `limit` counting sentences. Each sentence
+    carries the ids of the documents that state it word for word (one id per page: the same page held twice is
+    cited once)."""
+    units: list[tuple[str, int, Unit]] = []  # owner, position, unit
+    for source_id, (_, text) in docs.items():
+        units += [(source_id, position, unit) for position, unit in enumerate(split_units(text))]
+    if not units:
+        return []
+    candidates: list[Candidate] = []
+    where: list[int] = []  # candidate -> index in `units`
+    for index, (owner, position, unit) in enumerate(units):
+        text = statement(unit.text)
+        if not text or unit.text.rstrip().endswith("?"):
+            continue
+        text = _labelled(unit, text)
+        if len(text.split()) < MIN_WORDS:
+            continue
+        candidates.append(Candidate(unit, owner, position, text))
+        where.append(index)
+    if not candidates:
+        return []
+    scores, vectors = _scores(docs, candidates, topic)
+    order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
+    order = [i for i in order if scores[i] > 0]
+    if not order:
+        return []
+    distinct = list(dict.fromkeys(candidates[i].text for i in order))
+    reference = scores[next(i for i in order if candidates[i].text == distinct[min(2, len(distinct) - 1)])]
+    order = [i for i in order if scores[i] >= RELATIVE_FLOOR * reference]
+    return _assemble(docs, units, candidates, where, order, vectors, limit)
+
+
+def _scores(
+    docs: dict[str, tuple[str, str]], candidates: list[Candidate], topic: str
+) -> tuple[list[float], _Vectors | None]:
+    """Lexical relevance re-weighted by meaning: (score per candidate, their unit vectors or None)."""
+    query = without_scope(topic)
+    wanted = set(content_terms(query))
+    contexts: list[str] = []
+    priors: list[float] = []
+    for candidate in candidates:
+        title = docs[candidate.owner][0]
+        unit = candidate.unit
+        contexts.append(f"{title} {unit.heading} {unit.lead}")
+        prior = LEAD_PRIOR if candidate.position < 3 else 1.0  # pages tend to state their point first
+        # A page or section titled with the topic is about it, even where a sentence does not repeat the words.
+        prior *= 1 + TITLE_PRIOR * max(focus(title, wanted), focus(unit.heading, wanted))
+        priors.append(prior)
+    texts = [c.text for c in candidates]
+    head = topic.partition(": ")[0] if ": " in topic else ""
+    lexical = [0.0] * len(texts)
+    for r in rank(texts, query, head=head, contexts=contexts, priors=priors):
+        lexical[r.index] = r.score
+    top = sorted({s for s in lexical if s > 0}, reverse=True)
+    reference = top[min(2, len(top) - 1)] if top else 1.0
+    # Meaning is measured for the sentences that match some of the topic's words, or stand under a title or
+    # heading that does: enough to re-rank and to admit answers worded differently, at a bounded cost.
+    pool = [i for i in range(len(texts)) if lexical[i] > 0 or wanted & set(terms(contexts[i]))]
+    pool = sorted(pool, key=lambda i: (-lexical[i], i))[:SEMANTIC_POOL]
+    try:
+        vectors = semantic.embed([query.replace(": ", " "), *(texts[i] for i in pool)])
+    except semantic.SemanticUnavailable:
+        return lexical, None
+    if not pool:
+        return lexical, None
+    pooled = vectors[1:] @ vectors[0]
+    sims = [0.0] * len(texts)
+    for slot, i in enumerate(pool):
+        sims[i] = float(pooled[slot])
+    ordered = sorted(float(s) for s in pooled)
+    middle = ordered[len(ordered) // 2]
+    high = ordered[min(len(ordered) - 1, int(len(ordered) * 0.97))]
+    spread = max(high - middle, 1e-6)
+    slots = {i: slot for slot, i in enumerate(pool)}
+    out: list[float] = []
+    for index, sim in enumerate(sims):
+        closeness = min(1.2, max(0.0, (sim - middle) / spread)) if index in slots else 0.0
+        if lexical[index] > 0:
+            weight = min(LEXICAL_CAP, lexical[index] / reference)
+            out.append(weight * (1 - SEMANTIC_WEIGHT + SEMANTIC_WEIGHT * closeness))
+        elif closeness >= SEMANTIC_ONLY and head == "":
+            out.append(0.3 * closeness * priors[index] / LEAD_PRIOR)
+        else:
+            out.append(0.0)
+    return out, _Vectors(vectors[1:], slots)
+
+
+@dataclass(frozen=True, slots=True)
+class _Vectors:
+    """Embeddings of the pooled candidates, by candidate index."""
+
+    rows: Any
+    slots: dict[int, int]
+
+    def cosine(self, a: int, b: int) -> float:
+        if a not in self.slots or b not in self.slots:
+            return 0.0
+        return float(self.rows[self.slots[a]] @ self.rows[self.slots[b]])
+
+
+def _assemble(
+    docs: dict[str, tuple[str, str]], units: list[tuple[str, int, Unit]], candidates: list[Candidate],
+    where: list[int], order: list[int], vectors: _Vectors | None, limit: int,
+) -> list[Passage]:
+    passages: list[Passage] = []
+    chosen: list[int] = []  # candidates chosen, for near-duplicate checks
+    taken: set[int] = set()  # unit indices already quoted
+    used = 0
+    bags = [words(c.text) for c in candidates]
+    for ci in order:
+        if used >= limit:
+            break
+        candidate = candidates[ci]
+        index = where[ci]
+        if index in taken or any(_near(ci, other, bags, vectors) for other in chosen):
+            continue
+        before = _predecessors(units, index)
+        if before is None:
+            continue  # "Thus …" with nothing before it to refer to
+        after = _followers(units, index)
+        passage: Passage = []
+        for member in [*before, index, *after]:
+            if member in taken:
+                continue
+            owner, _, unit = units[member]
+            text = candidate.text if member == index else _labelled(unit, statement(unit.text) or unit.text)
+            ids = [owner]
+            if member == index:
+                ids += _also_stated(docs, candidates, ci, order)
+            passage.append((text, ids))
+            taken.add(member)
+        if passage:
+            passages.append(passage)
+            chosen.append(ci)
+            used += len(passage)
+    return passages
+
+
+def _near(a: int, b: int, bags: list[set[str]], vectors: _Vectors | None) -> bool:
+    if jaccard(bags[a], bags[b]) >= 0.6:
+        return True
+    if vectors is None:
+        return False
+    return vectors.cosine(a, b) >= DUPLICATE_COSINE
+
+
+def _predecessors(units: list[tuple[str, int, Unit]], index: int) -> list[int] | None:
+    """The sentences `index` needs before it (at most two), or None when it needs one that is not there."""
+    out: list[int] = []
+    current = index
+    while len(out) < 2:
+        owner, _, unit = units[current]
+        if not needs_previous(unit.text) or (unit.label and unit.first):
+            return out
+        previous = current - 1
+        if previous < 0 or units[previous][0] != owner or units[previous][2].heading != unit.heading:
+            return None
+        out.insert(0, previous)
+        current = previous
+    return out if not needs_previous(units[current][2].text) else None
+
+
+def _followers(units: list[tuple[str, int, Unit]], index: int) -> list[int]:
+    """The list items (or first sentences) right after a sentence that introduces them."""
+    owner, _, unit = units[index]
+    if not introduces(unit.text) and not unit.intro:
+        return []
+    out: list[int] = []
+    for follower in range(index + 1, min(len(units), index + 1 + MAX_FOLLOWERS)):
+        other_owner, _, other = units[follower]
+        if other_owner != owner or other.heading != unit.heading:
+            break
+        if out and not other.item and not units[out[-1]][2].item:
+            break  # a paragraph after the list is no longer part of it
+        out.append(follower)
+        if other.intro or (not other.item and len(out) >= 3):
+            break
+    return out
+
+
+def _also_stated(docs: dict[str, tuple[str, str]], candidates: list[Candidate], ci: int, order: list[int]) -> list[str]:
+    """Other documents that state candidate `ci` word for word, one per page and at most two."""
+    owner = candidates[ci].owner
+    seen_titles = {docs[owner][0].strip().lower()}
+    out: list[str] = []
+    for other in order:
+        candidate = candidates[other]
+        if other == ci or candidate.owner == owner or candidate.owner in out:
+            continue
+        title = docs[candidate.owner][0].strip().lower()
+        if title in seen_titles or not states(candidate.text, candidates[ci].text):
+            continue
+        seen_titles.add(title)
+        out.append(candidate.owner)
+        if len(out) == 2:
+            break
+    return out
