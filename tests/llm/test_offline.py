@@ -295,7 +295,7 @@ async def test_a_long_document_is_digested_the_same_for_every_focus() -> None:
     # The engine shares one digest per document between researchers: a digest picked for whichever focus came
     # first would make the report depend on researcher timing.
     model = OfflineModel()
-    filler = " ".join(f"Filler sentence number {i} talks about nothing in particular." for i in range(300))
+    filler = " ".join(f"Filler sentence number {i} talks about nothing in particular." for i in range(600))
     content = f"# Intro\n\n{filler}\n\n## Capacity\n\nThe turbine capacity of La Rance is 240 MW. {filler}"
 
     async def digest(focus: str) -> str:
@@ -306,7 +306,7 @@ async def test_a_long_document_is_digested_the_same_for_every_focus() -> None:
     first, second = await digest("La Rance capacity"), await digest("filler sentences")
     assert first == second
     assert "## Capacity\n\nThe turbine capacity of La Rance is 240 MW." in first  # every section keeps its opening
-    assert len(first) <= 6_000 and "[S" not in first
+    assert len(first) <= 19_000 and "[S" not in first
     assert first.endswith(".")  # cut at a sentence end, never inside one
 
 

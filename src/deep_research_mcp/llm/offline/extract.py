@@ -6,6 +6,7 @@ per-call statistics (document frequencies over the candidate sentences) are both
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -68,6 +69,7 @@ _CODE_LIKE = re.compile(r"`[^`]+`|\b\w+_\w+\b|\b[a-z]+[A-Z]\w*\b|\b\w+\(\)|(?<!\
 _PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z]{2,}")
 
 
+@functools.lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """Crude suffix stripping so "stores", "stored", "storing" and "store" meet; not a linguistic stemmer."""
     if len(word) <= 3 or word.isdigit():
@@ -89,6 +91,12 @@ def stem(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """Stemmed words that carry meaning, in order, repeats kept (term frequencies count)."""
+    return list(_terms(text))
+
+
+@functools.lru_cache(maxsize=100_000)
+def _terms(text: str) -> tuple[str, ...]:
+    # Researchers of one run rank the same retrieved sentences again and again: tokenize each once.
     out: list[str] = []
     for word in _TOKEN.findall(text.lower()):
         parts = _PART.split(word)
@@ -96,7 +104,7 @@ def terms(text: str) -> list[str]:
         for part in [word, *parts] if len(parts) > 1 else parts:
             if part not in STOPWORDS and (len(part) > 1 or part.isdigit()):
                 out.append(stem(part))
-    return out
+    return tuple(out)
 
 
 def content_terms(text: str) -> list[str]:
@@ -148,6 +156,16 @@ class Unit:
 
 def split_units(markdown: str) -> list[Unit]:
     """`split_passages` as `Unit`s."""
+    return list(_split_units(markdown))
+
+
+@functools.lru_cache(maxsize=2_048)
+def _split_units(markdown: str) -> tuple[Unit, ...]:
+    # A page is shown to several researchers of a run, and compression, planning and ranking all split it.
+    return tuple(_units_of(markdown))
+
+
+def _units_of(markdown: str) -> list[Unit]:
     # text, heading, whether it could be a label (one plain line), whether it is a list item
     blocks: list[tuple[str, str, bool, bool]] = []
     block: list[str] = []
@@ -165,6 +183,8 @@ def split_units(markdown: str) -> list[Unit]:
         line = raw.strip()
         if _FENCE.match(line):
             flush()
+            if not in_fence:
+                blocks.append(("", heading, False, False))  # code between two blocks: they are not adjacent
             in_fence = not in_fence
             continue
         if in_fence:
@@ -187,12 +207,14 @@ def split_units(markdown: str) -> list[Unit]:
         if (indented_code or _RULE.match(line) or _HTML_LINE.match(line) or _is_table(line)
                 or _REST_DIRECTIVE.match(line)):
             flush()
+            if blocks and blocks[-1][0]:
+                blocks.append(("", heading, False, False))
             continue
         line = re.sub(r"^(>\s?)+", "", line).strip()
         item = _LIST_ITEM.match(line)
         if item:
             flush()  # a list item is its own sentence unit; lines that follow without a gap continue it
-            line = item.group("body")
+            line = re.sub(r"^(?:[-*+]\s+)+", "", item.group("body"))  # "- - nested" is one item
         if not block:
             listed = item is not None
         block.append(line)

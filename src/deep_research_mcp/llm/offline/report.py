@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ... import prompts
 from .extract import STOPWORDS, content_terms, finish, rank, words
-from .planner import dropped_parts, plan_parts, salient_words, split_clauses, subject_of
+from .planner import dropped_parts, plan_parts, split_clauses
 
 REPORT_SENTENCES = 24  # in the sections, after the short answer
 MIN_SECTION_SENTENCES = 5
@@ -178,7 +178,7 @@ def write_report(user_text: str) -> str:
         count = 0
         for passage in fresh or section.passages:
             if count and count + len(passage) > cap:
-                break
+                continue  # a shorter passage further down may still fit
             kept.append(passage)
             count += len(passage)
         used.extend(kept)
@@ -291,8 +291,13 @@ def report_title(brief: str) -> str:
     return " ".join(kept).rstrip(".,;:")
 
 
+_OPENER = re.compile(r"^(?:(?:how|what|which|why|when|where|who|whose|is|are|was|were|do|does|did|can|could|should|"
+                     r"would|will|has|have)\b\s*)+(?:(?:i|we|you|one|it|there)\b\s*)?", re.IGNORECASE)
+
+
 def heading(topic: str) -> str:
-    """A section heading of at most `HEADING_CHARS` characters: the topic when short, else what it is about."""
+    """A section heading of at most `HEADING_CHARS` characters: the topic when short; else its subject for a
+    "subject: focus" topic; else the question without its opening words, then without its function words."""
     text = " ".join(topic.split()).strip().rstrip("?.!").strip(" :")
     if not text:
         return "Findings"
@@ -301,17 +306,15 @@ def heading(topic: str) -> str:
     head, sep, _ = text.partition(": ")
     if sep and len(head) <= HEADING_CHARS:
         return head
-    subject, named = subject_of(text)
-    words_of = salient_words(text)
-    pieces = [subject] if named and subject else []
-    pieces += [w for w in words_of if not any(w.lower() in p.lower().split() for p in pieces)]
-    out = ""
-    for piece in pieces:
-        candidate = f"{out} {piece}".strip() if out else piece
-        if len(candidate) > HEADING_CHARS:
-            break
-        out = candidate
-    return out or text[:HEADING_CHARS].rsplit(" ", 1)[0]
+    text = _OPENER.sub("", text) or text
+    if len(text) > HEADING_CHARS:
+        kept = [w for w in text.split() if w.lower().strip(",;()") not in STOPWORDS]
+        text = " ".join(kept).replace(" ,", ",")
+    if len(text) > HEADING_CHARS:
+        text = text[: HEADING_CHARS + 1].rsplit(" ", 1)[0]
+    text = text.strip(" ,;:(")
+    first = text.split(" ", 1)[0]
+    return text[0].upper() + text[1:] if first.isalpha() and first.islower() else text
 
 
 def _between(text: str, start: str, end: str) -> str:

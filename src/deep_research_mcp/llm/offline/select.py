@@ -48,7 +48,7 @@ _NEEDS_PREVIOUS = re.compile(
     r"furthermore|otherwise|instead|then|so|but|and|or|nor|consequently|likewise|similarly|accordingly|"
     r"here|both|neither|either|another|"
     r"the (?:former|latter|same|other|above|previous|rest)|in (?:this|that|such|either|both|these|those) cases?|"
-    r"in addition|as a result|for (?:this|that|these) reasons?|for (?:example|instance)|in particular|"
+    r"in addition(?=,)|as a result|for (?:this|that|these) reasons?|for (?:example|instance)|in particular|"
     r"on the other hand|in contrast|conversely|alternatively|note that this)\b",
     re.IGNORECASE,
 )
@@ -253,19 +253,28 @@ def _predecessors(units: list[tuple[str, int, Unit]], index: int) -> list[int] |
 
 
 def _followers(units: list[tuple[str, int, Unit]], index: int) -> list[int]:
-    """The list items (or first sentences) right after a sentence that introduces them."""
+    """What a sentence that introduces something brings along: the items of the list (or definition list) right
+    after it, each item's first sentence only; or, when no list follows, the next paragraph's first sentence."""
     owner, _, unit = units[index]
     if not introduces(unit.text) and not unit.intro:
         return []
     out: list[int] = []
-    for follower in range(index + 1, min(len(units), index + 1 + MAX_FOLLOWERS)):
+    last = unit
+    for follower in range(index + 1, min(len(units), index + 1 + 4 * MAX_FOLLOWERS)):
         other_owner, _, other = units[follower]
         if other_owner != owner or other.heading != unit.heading:
             break
-        if out and not other.item and not units[out[-1]][2].item:
+        if other.paragraph == last.paragraph:
+            continue  # the rest of an item's paragraph: its first sentence names it
+        # A definition term takes a block of its own; code or a table between means what follows is something else.
+        if other.paragraph > last.paragraph + (2 if other.label and other.first else 1):
+            break
+        entry = other.item or bool(other.label and other.first)  # a list item, or a definition list's entry
+        if out and not entry:
             break  # a paragraph after the list is no longer part of it
         out.append(follower)
-        if other.intro or (not other.item and len(out) >= 3):
+        last = other
+        if not entry or other.intro or len(out) >= MAX_FOLLOWERS:
             break
     return out
 
