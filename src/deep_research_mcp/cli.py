@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-tool-calls", type=int, help="tool calls per researcher (default 10)")
     run.add_argument("--max-iterations", type=int, help="supervisor turns (default 6)")
     run.add_argument("--no-clarify", action="store_true", help="never stop to ask a clarifying question")
-    run.add_argument("--docs", type=Path, help="a folder of .md/.txt/.rst files to research in")
+    run.add_argument("--docs", type=Path, help="a folder of .md/.txt/.rst/.html files to research in")
+    add_glob_arguments(run)
     run.add_argument("-o", "--output", type=Path, help="report path (default ./reports/<run id>.md)")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
     run.add_argument(
@@ -73,9 +74,24 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("dir", type=Path, help="folder of .md/.markdown/.txt/.rst/.html/.htm files")
     index.add_argument("--db", type=Path, help="index file (default: <data dir>/index/<hash of the folder>.sqlite)")
     index.add_argument("-q", "--quiet", action="store_true", help="no live progress")
+    add_glob_arguments(index)
     add_serve_parser(sub)
     add_cache_parser(sub)
     return parser
+
+
+def add_glob_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--include", action="append", default=[], metavar="GLOB",
+                         help="index only files matching GLOB, relative to the folder (repeatable; `**` spans "
+                              "folders; also names generated folders to keep, e.g. '_sources/**')")
+    command.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                         help="skip files or folders matching GLOB (repeatable; e.g. 'releases/' or '*.txt')")
+
+
+def with_globs(settings: Settings, args: argparse.Namespace) -> Settings:
+    """The flags add to DEEP_RESEARCH_DOCS_INCLUDE/EXCLUDE."""
+    return settings.model_copy(update={"docs_include": [*settings.docs_include, *(args.include or [])],
+                                       "docs_exclude": [*settings.docs_exclude, *(args.exclude or [])]})
 
 
 def add_serve_parser(sub: Any) -> None:
@@ -117,7 +133,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     }
     if args.no_clarify:
         overrides["allow_clarification"] = False
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    return with_globs(Settings(**{k: v for k, v in overrides.items() if v is not None}), args)
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -161,7 +177,8 @@ async def scripted_backend(scenario_path: str, settings: Settings) -> AsyncItera
 
 # The `run` arguments a resumed run takes from the stored one: everything that shapes the research.
 RESUMABLE = ("question", "model", "research_model", "summarization_model", "compression_model", "final_report_model",
-             "base_url", "concurrency", "max_tool_calls", "max_iterations", "no_clarify", "docs", "scripted")
+             "base_url", "concurrency", "max_tool_calls", "max_iterations", "no_clarify", "docs", "scripted",
+             "include", "exclude")
 
 
 async def resume_arguments(args: argparse.Namespace, store: DiskRunStore) -> RunRecord:
@@ -234,11 +251,8 @@ async def research(args: argparse.Namespace, settings: Settings, console: Consol
         tools = await stack.enter_async_context(
             open_toolbox(settings, docs=args.docs, cache=cache, index_progress=indexed.append)
         )
-        if indexed and indexed[-1].skipped and not args.quiet:
-            last = indexed[-1]
-            console.print(f"skipped {last.skipped:,} files in {args.docs} ({last.skipped_binary:,} binary, "
-                          f"{last.skipped_large:,} too large, {last.skipped_unsupported:,} of other types)",
-                          style="yellow", highlight=False)
+        if indexed and (reasons := indexed[-1].skipped_reasons()) and not args.quiet:
+            console.print(f"skipped in {args.docs}: {reasons}", style="yellow", highlight=False, markup=False)
         engine = ResearchEngine(hub.stage_models(), tools, EngineConfig.from_settings(settings))
         if args.docs is None:
             console.print("note: no local documents given (--docs DIR); researchers can only fetch URLs they know.",
@@ -303,14 +317,16 @@ def index_command(args: argparse.Namespace, settings: Settings, console: Console
     with contextlib.ExitStack() as stack:
         status = stack.enter_context(console.status("indexing")) if console.is_terminal and not args.quiet else None
         index = stack.enter_context(DocumentIndex(db_path))
-        stats = index.index_directory(root, progress=progress)
+        settings = with_globs(settings, args)
+        stats = index.index_directory(root, progress=progress, include=settings.docs_include,
+                                      exclude=settings.docs_exclude)
     if stats.indexed + stats.unchanged == 0:
-        raise InputError(f"no documents under {root} (looked for .md, .markdown, .txt, .rst, .html and .htm files)")
+        raise InputError(stats.nothing_indexed(root))
     rate = stats.seen / stats.seconds if stats.seconds > 0 else 0.0
+    reasons = stats.skipped_reasons()
     console.print(
         f"indexed {stats.indexed:,} files, {stats.unchanged:,} unchanged, {stats.removed:,} removed, "
-        f"{stats.skipped:,} skipped ({stats.skipped_binary:,} binary, {stats.skipped_large:,} too large, "
-        f"{stats.skipped_unsupported:,} other types), {stats.errors:,} errors in {stats.seconds:.1f} s "
+        f"{stats.skipped + stats.errors:,} skipped{f' ({reasons})' if reasons else ''} in {stats.seconds:.1f} s "
         f"({rate:,.0f} files/s)",
         markup=False, highlight=False,
     )

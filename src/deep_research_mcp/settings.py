@@ -164,6 +164,11 @@ class Settings(BaseSettings):
     progress_interval_s: float = Field(default=2.0, gt=0, le=5)  # progress notifications during `research`
     task_poll_interval_ms: int = Field(default=2_000, ge=100, le=60_000)
     task_ttl_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=60_000)
+    # Which files under the documents folder are indexed: globs over paths relative to it, as JSON lists
+    # (DEEP_RESEARCH_DOCS_EXCLUDE='["releases/", "*.txt"]'); `--include`/`--exclude` add to them. Builder noise
+    # (Sphinx _sources/, _static/, genindex, search pages) is skipped unless an include names it.
+    docs_include: list[str] = Field(default_factory=list)
+    docs_exclude: list[str] = Field(default_factory=list)
 
     @field_validator("research_model", "summarization_model", "compression_model", "final_report_model")
     @classmethod

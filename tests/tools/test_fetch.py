@@ -21,6 +21,8 @@ from aiohttp import web
 from yarl import URL
 
 from deep_research_mcp.errors import ToolCallError
+from deep_research_mcp.tools import fetch as fetch_module
+from deep_research_mcp.tools import html_text
 from deep_research_mcp.tools.fetch import FetchUrlTool
 from deep_research_mcp.tools.http_pool import HttpPool
 from deep_research_mcp.tools.ssrf import GuardedResolver, SsrfGuard
@@ -234,6 +236,29 @@ async def test_long_text_is_cut_with_a_note(env: SimpleNamespace, base: URL) -> 
     assert doc.content.startswith("word word")
     assert doc.content.endswith("[truncated: the page has 149,999 characters; the first 20,000 are shown]")
     assert len(doc.content) < 20_100
+
+
+async def test_a_page_whose_markup_is_over_the_reader_cap_says_it_was_cut(
+    env: SimpleNamespace, base: URL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(html_text, "MAX_HTML_CHARS", 90)
+    doc = await fetch(env, base / "page")
+    assert doc.content.startswith("# Limits")
+    assert doc.content.endswith("[truncated: the page's markup is too large to read whole; only its start is shown]")
+
+
+async def test_a_page_that_cannot_be_parsed_in_time_is_a_clear_error(
+    env: SimpleNamespace, base: URL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def stuck(markup: str) -> html_text.HtmlText:  # a parser running far past the budget
+        time.sleep(1)
+        return html_text.HtmlText("", "late")
+
+    monkeypatch.setattr(html_text, "html_to_text", stuck)
+    monkeypatch.setattr(fetch_module, "PARSE_TIMEOUT_S", 0.1)
+    with pytest.raises(ToolCallError, match=r"^the page at http://127\.0\.0\.1:\d+/page could not be read within "
+                                            r"0\.1 s$"):
+        await env.tool.call({"url": str(base / "page")})
 
 
 async def test_redirect_chain_is_followed_to_the_final_url(env: SimpleNamespace, base: URL) -> None:

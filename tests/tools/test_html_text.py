@@ -1,3 +1,6 @@
+import pytest
+
+from deep_research_mcp.tools import html_text
 from deep_research_mcp.tools.html_text import html_to_text
 
 
@@ -9,20 +12,130 @@ def test_visible_text_title_and_headings() -> None:
         "<table><tr><td>x</td><td>y</td></tr></table></body></html>"
     )
     assert page.title == "FTS5 & BM25"
-    assert "# Ranking" in page.text and "BM25 is the default." in page.text
-    assert "- one" in page.text and "- two" in page.text
-    assert "a  b\nc" in page.text  # pre keeps inner spacing; line indentation is not kept
-    for hidden in ("alert", "color:red", "secret", ">t<"):
-        assert hidden not in page.text
-    assert "x" in page.text and "y" in page.text
+    assert page.text == "# Ranking\n\nBM25 is the default.\n\n- one\n- two\n\n```\na  b\n  c\n```\n\nx | y"
+    assert not page.truncated
 
 
 def test_title_falls_back_to_first_heading_and_broken_markup_survives() -> None:
     page = html_to_text("<body><h2>Only heading</h2><p>text <b>bold <i>unclosed</body><div><<<>>")
     assert page.title == "Only heading"
-    assert "text bold unclosed" in page.text
+    assert page.text.startswith("## Only heading\n\ntext bold unclosed")
 
 
 def test_nested_invisible_elements_close_properly() -> None:
     page = html_to_text("<div hidden><div><div>no</div></div>still hidden</div><p>shown</p>")
     assert page.text == "shown"
+
+
+SPHINX = """<!DOCTYPE html><html><head><title>Coroutines &#8212; Docs</title></head><body>
+<div class="related" role="navigation"><a href="index.html">previous</a></div>
+<div class="body" role="main"><section id="coroutines">
+<h1>Coroutines and <code class="docutils literal"><span class="pre">__enter__()</span></code><a class="headerlink"
+ href="#coroutines" title="Permalink to this heading">¶</a></h1>
+<p>Call <code>asyncio.run()</code> to <em>run</em> the top-level
+entry point, and <code>__aexit__()</code> when done.</p>
+<p class="rubric">Not a heading</p>
+<div class="highlight-python3 notranslate"><div class="highlight">
+<pre><span></span><span class="kn">import</span> asyncio
+
+<span class="c1"># Wait for 1 hour</span>
+<span class="k">async</span> <span class="k">def</span> <span class="nf">main</span><span class="p">():</span>
+    <span class="n">task2</span> <span class="o">=</span> <span class="n">tg</span><span class="o">.</span>create_task(
+        say_after(<span class="mi">2</span>, <span class="s1">&#39;world&#39;</span>))
+</pre></div></div>
+<ol class="arabic simple"><li><p>First step.</p></li><li><p>Second step.</p>
+<ul><li>nested detail</li></ul></li><li><p>Third step.</p></li></ol>
+<dl class="py function"><dt class="sig"><span class="sig-name">gather</span>(<em>*aws</em>)<a class="headerlink"
+ href="#g">¶</a></dt><dd><p>Run awaitable objects concurrently.</p><p>Returns a list.</p></dd></dl>
+<table class="docutils"><thead><tr><th><p>Name</p></th><th><p>Meaning</p></th></tr></thead>
+<tbody><tr><td><p><code>FIRST_COMPLETED</code></p></td>
+<td><p>Return when any future finishes.</p></td></tr></tbody></table>
+<h2>Next<a class="headerlink" href="#n">¶</a></h2><p>More.</p>
+</section></div>
+<div class="sphinxsidebar" role="navigation"><h3>Navigation</h3><ul><li>Index</li></ul></div>
+<div id="searchbox" style="display: none" role="search"><h3>Quick search</h3></div>
+</body></html>"""
+
+SPHINX_TEXT = """# Coroutines and __enter__()
+
+Call asyncio.run() to run the top-level entry point, and __aexit__() when done.
+
+Not a heading
+
+```
+import asyncio
+
+# Wait for 1 hour
+async def main():
+    task2 = tg.create_task(
+        say_after(2, 'world'))
+```
+
+1. First step.
+2. Second step.
+- nested detail
+3. Third step.
+
+gather(*aws)
+Run awaitable objects concurrently.
+
+Returns a list.
+
+Name | Meaning
+FIRST_COMPLETED | Return when any future finishes.
+
+## Next
+
+More."""
+
+
+def test_sphinx_page_in_the_exact_format() -> None:
+    page = html_to_text(SPHINX)
+    assert page.title == "Coroutines — Docs"
+    assert page.text == SPHINX_TEXT
+
+
+def test_code_that_holds_a_fence_gets_a_longer_one_and_br_inside_pre_is_a_newline() -> None:
+    page = html_to_text("<pre>```\nx\n```</pre><pre>a<br>  b</pre>")
+    assert page.text == "````\n```\nx\n```\n````\n\n```\na\n  b\n```"
+
+
+def test_a_heading_that_only_links_elsewhere_is_site_chrome_not_a_section() -> None:
+    page = html_to_text('<h1><a href="../index.html">Django documentation</a></h1><h1>QuerySet API</h1><p>x</p>'
+                        '<h2><a href="#here">Anchored</a></h2>')
+    assert page.text == "Django documentation\n\n# QuerySet API\n\nx\n\n## Anchored"
+    assert page.title == "QuerySet API"
+
+
+def test_docbook_navigation_bars_and_hidden_content_are_dropped() -> None:
+    page = html_to_text(
+        '<div class="navheader"><table><tr><td>Prev</td><td>Next</td></tr></table></div>'
+        '<div class="sect1"><h2 class="title">VACUUM</h2><p>Reclaims storage.</p>'
+        '<span aria-hidden="true">icon</span><p style="DISPLAY : NONE">gone</p></div>'
+        '<div class="navfooter"><a href="x.html">Up</a></div>'
+    )
+    assert page.text == "## VACUUM\n\nReclaims storage."
+
+
+def test_xhtml_with_an_encoding_declaration_and_entities() -> None:
+    page = html_to_text('<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html><html xmlns="http://www.w3.org/1999/'
+                        'xhtml"><head><title>Caf&#233; &lt;x&gt;</title></head><body><p>a&nbsp;&amp;&nbsp;b</p>'
+                        '</body></html>')
+    assert page.title == "Café <x>"
+    assert page.text == "a & b"
+
+
+@pytest.mark.parametrize("markup", ["", "   \n", "<!-- only a comment -->", "</div>" * 10, "<", "\x01\x02", "<?xml?>"])
+def test_nothing_readable_is_empty_text_not_an_error(markup: str) -> None:
+    page = html_to_text(markup)
+    assert page.text.strip("<>") == ""  # a lone "<" is text to a tolerant parser
+
+
+def test_oversized_markup_is_cut_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(html_text, "MAX_HTML_CHARS", 1_000)
+    page = html_to_text("<p>" + "word " * 1_000 + "</p><p>tail</p>")
+    assert page.truncated and "tail" not in page.text and page.text.startswith("word word")
+    monkeypatch.setattr(html_text, "MAX_HTML_CHARS", 10_000_000)
+    monkeypatch.setattr(html_text, "MAX_ELEMENTS", 10)
+    page = html_to_text("".join(f"<p>p{n}</p>" for n in range(50)))
+    assert page.truncated and "p5" in page.text and "p49" not in page.text

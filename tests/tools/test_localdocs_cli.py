@@ -53,3 +53,28 @@ def test_index_refuses_missing_and_empty_folders(capsys: pytest.CaptureFixture[s
     (tmp_path / "empty").mkdir()
     code, out, err = run_cli(capsys, "index", str(tmp_path / "empty"), "--db", str(tmp_path / "x.sqlite"))
     assert code == 2 and "no documents" in err and not out
+
+
+def test_index_takes_include_and_exclude_globs_and_says_what_it_skipped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = tmp_path / "html"
+    (docs / "ref").mkdir(parents=True)
+    (docs / "_static").mkdir()
+    (docs / "ref" / "a.html").write_text("<title>A</title><p>weir</p>")
+    (docs / "ref" / "b.html").write_text("<title>B</title><p>weir</p>")
+    (docs / "notes.md").write_text("# Notes\n\nweir")
+    (docs / "genindex.html").write_text("<p>weir</p>")
+    (docs / "_static" / "x.css").write_text("p {}")
+    monkeypatch.setenv("DEEP_RESEARCH_DOCS_EXCLUDE", '["notes.md"]')
+    db = tmp_path / "idx.sqlite"
+    code, _, err = run_cli(capsys, "index", str(docs), "--db", str(db), "--exclude", "ref/b.html", "-q")
+    assert code == 0, err
+    assert ("indexed 1 files, 0 unchanged, 0 removed, 4 skipped (2 generated (Sphinx _sources/, _static/, _images/, "
+            "_modules/, genindex, search and module-index pages; --include to keep), 2 excluded by "
+            "--include/--exclude)") in err
+    code, _, err = run_cli(capsys, "index", str(docs), "--db", str(db), "--include", "ref/**", "-q")
+    assert code == 0 and "indexed 1 files, 1 unchanged, 0 removed, 3 skipped (3 excluded" in err  # b.html is back
+    code, out, err = run_cli(capsys, "index", str(docs), "--db", str(db), "--include", "nothing/**")
+    assert code == 2 and not out
+    assert "none of them a document: 5 excluded by --include/--exclude" in " ".join(err.split())

@@ -26,7 +26,7 @@ from ..cache.core import Cache
 from ..cache.values import DocumentCodec
 from ..errors import ToolCallError
 from .base import Document, ToolResult
-from .html_text import html_to_text
+from .html_text import PARSE_TIMEOUT_S, html_to_text_async
 from .http_pool import HttpPool
 from .ssrf import GuardedResolver, SsrfGuard
 
@@ -258,7 +258,9 @@ class FetchUrlTool:
             with contextlib.suppress(aiohttp.ClientError, ValueError):
                 raw = await response.content.read(2048)
                 text = _decode(raw, response.charset or "utf-8")
-                excerpt = _short(html_to_text(text).text if response.content_type in HTML_TYPES else text)
+                if response.content_type in HTML_TYPES:
+                    text = (await html_to_text_async(text, source=_short(str(response.url)))).text
+                excerpt = _short(text)
         return ToolCallError(f"{message}: {excerpt}" if excerpt else message)
 
     async def _document(self, response: aiohttp.ClientResponse) -> Document:
@@ -292,13 +294,16 @@ class FetchUrlTool:
             raise ToolCallError(f"refused: {final} is binary content, not text")
         if not declared_type:  # no Content-Type at all: sniff markup, else read it as plain text
             mimetype = "text/html" if re.match(rb"\s*<(!doctype html|html)", body[:1024], re.I) else "text/plain"
-        return self._to_document(str(final), _decode(body, charset), mimetype)
+        return await self._to_document(str(final), _decode(body, charset), mimetype)
 
-    def _to_document(self, locator: str, text: str, mimetype: str) -> Document:
+    async def _to_document(self, locator: str, text: str, mimetype: str) -> Document:
         title = ""
+        truncated = False
         if mimetype in HTML_TYPES:
-            page = html_to_text(text)
-            title, text = page.title, page.text
+            # On a worker thread with a bounded wait: a page is untrusted input, and parsing it must never hold the
+            # event loop (every other client, status call and cancel) however hostile its markup.
+            page = await html_to_text_async(text, source=_short(locator), timeout_s=PARSE_TIMEOUT_S)
+            title, text, truncated = page.title, page.text, page.truncated
         else:
             text = text.strip()
             heading = re.search(r"^#{1,6} (.+)$", text, re.M) if mimetype.endswith("markdown") else None
@@ -308,4 +313,6 @@ class FetchUrlTool:
         cap = self.limits.max_chars
         if len(text) > cap:
             text = text[:cap] + f"\n\n[truncated: the page has {len(text):,} characters; the first {cap:,} are shown]"
+        elif truncated:
+            text += "\n\n[truncated: the page's markup is too large to read whole; only its start is shown]"
         return Document(locator=locator, title=_short(title, 300) or locator, content=text)

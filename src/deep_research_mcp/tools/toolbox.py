@@ -40,7 +40,10 @@ async def open_toolbox(
     async with AsyncExitStack() as stack:
         tools: list[ResearchTool] = []
         if docs is not None:
-            local = await open_local_documents(docs, default_index_path(settings.data_dir, docs), index_progress)
+            local = await open_local_documents(
+                docs, default_index_path(settings.data_dir, docs), index_progress,
+                include=settings.docs_include, exclude=settings.docs_exclude,
+            )
             stack.callback(close_local_documents, local)
             tools += local
         if settings.fetch_enabled:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from .filters import GENERATED, PathFilter
 from .index import DEFAULT_MAX_FILE_BYTES, DocumentIndex, IndexStats, Passage, default_index_path, fts_query
 from .parsing import SUPPORTED_SUFFIXES
 from .tools import ReadDocumentTool, SearchDocumentsTool, close_local_documents, open_local_documents
@@ -14,9 +15,11 @@ from .tools import ReadDocumentTool, SearchDocumentsTool, close_local_documents,
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",
     "SUPPORTED_SUFFIXES",
+    "GENERATED",
     "DocumentIndex",
     "IndexStats",
     "Passage",
+    "PathFilter",
     "ReadDocumentTool",
     "SearchDocumentsTool",
     "close_local_documents",

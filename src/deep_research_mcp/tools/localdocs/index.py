@@ -16,17 +16,22 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from ...errors import InputError
-from .parsing import SUPPORTED_SUFFIXES, chunk_sections, decode_text, parse_document
+from .filters import GENERATED_DESCRIPTION, PathFilter
+from .parsing import SUPPORTED_SUFFIXES, Section, chunk_sections, decode_text, parse_document
 
-SCHEMA_VERSION = 1
+# 2: HTML is read in the fenced-code/list/table format of tools/html_text.py, so every page is parsed again.
+SCHEMA_VERSION = 2
 DEFAULT_MAX_FILE_BYTES = 5_000_000
 BATCH_FILES = 200
+# A text copy is the same page as its HTML when at least this share of its distinct words occur in the page.
+DUPLICATE_WORD_SHARE = 0.6
+_WORD = re.compile(r"[^\W_]{3,}")
 MAX_QUERY_TERMS = 32
 # Directories that are never documents and can be huge; hidden entries (".git", ".venv", ...) are skipped as well.
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages"})
@@ -54,6 +59,7 @@ CREATE TABLE IF NOT EXISTS passages (
     section INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_by_file ON passages(file_id, seq);
+CREATE INDEX IF NOT EXISTS files_by_sha256 ON files(sha256);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
     title, heading, text, tokenize = 'porter unicode61 remove_diacritics 2'
 );
@@ -72,18 +78,47 @@ class IndexStats:
     skipped_binary: int = 0
     skipped_large: int = 0
     skipped_unsupported: int = 0
-    errors: int = 0
+    skipped_duplicate: int = 0  # the same page held twice (a Sphinx source copy beside its HTML, identical bytes)
+    skipped_excluded: int = 0  # by the user's include/exclude globs
+    skipped_generated: int = 0  # builder output that is not a page (filters.GENERATED)
+    errors: int = 0  # files that could not be read (permissions, vanished, I/O errors)
+    legacy_encoding: int = 0  # indexed, but not UTF-8: read as the page's declared charset or Windows-1252
     seconds: float = 0.0
 
     @property
     def skipped(self) -> int:
-        return self.skipped_binary + self.skipped_large + self.skipped_unsupported
+        return (self.skipped_binary + self.skipped_large + self.skipped_unsupported + self.skipped_duplicate
+                + self.skipped_excluded + self.skipped_generated)
 
     def describe(self) -> str:
         return (
             f"{self.seen:,} files seen · {self.indexed:,} indexed · {self.unchanged:,} unchanged · "
             f"{self.removed:,} removed · {self.skipped:,} skipped · {self.errors:,} errors · {self.seconds:.1f} s"
         )
+
+    def skipped_reasons(self) -> str:
+        """What was left out and why, e.g. "12 duplicates (…), 40 generated (…), 2 binary"; "" when nothing was."""
+        reasons = [
+            (self.skipped_duplicate, "duplicates (the same page twice, e.g. a Sphinx source copy; the HTML is kept)"),
+            (self.skipped_generated, f"generated ({GENERATED_DESCRIPTION}; --include to keep)"),
+            (self.skipped_excluded, "excluded by --include/--exclude"),
+            (self.skipped_binary, "binary"),
+            (self.skipped_large, "too large"),
+            (self.errors, "unreadable"),
+            (self.skipped_unsupported, "of other types"),
+        ]
+        text = ", ".join(f"{count:,} {why}" for count, why in reasons if count)
+        if self.legacy_encoding:
+            text += f"{'; ' if text else ''}{self.legacy_encoding:,} not UTF-8 (read as their declared charset or " \
+                    "Windows-1252)"
+        return text
+
+    def nothing_indexed(self, root: Path) -> str:
+        """The message for a pass that found no document at all."""
+        kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        reasons = self.skipped_reasons()
+        found = f"{self.seen:,} files found, none of them a document: {reasons}" if self.seen else "the folder is empty"
+        return f"no documents to index under {root} (looked for {kinds}; {found})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +197,13 @@ class DocumentIndex:
     # -- indexing ------------------------------------------------------------------------------------------------
 
     def index_directory(
-        self, root: Path, *, progress: Progress | None = None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+        self, root: Path, *, progress: Progress | None = None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        include: Iterable[str] = (), exclude: Iterable[str] = (),
     ) -> IndexStats:
-        """Bring the index up to date with the files under `root`; `progress` gets a snapshot every batch."""
+        """Bring the index up to date with the files under `root`; `progress` gets a snapshot every batch.
+        `include`/`exclude` are globs over paths relative to `root` (see `filters`); builder noise is skipped
+        unless an include names it. Files no longer kept are removed from the index."""
+        rules = PathFilter.of(include, exclude)
         root = Path(root).expanduser()
         if not root.is_dir():
             raise InputError(f"{root} is not a folder" if root.exists() else f"{root} does not exist")
@@ -182,7 +221,7 @@ class DocumentIndex:
             try:
                 db.execute("DELETE FROM temp.seen")
                 with contextlib.closing(_walk(root, stats)) as files:
-                    self._index_files(db, files, stats, max_file_bytes, report)
+                    self._index_files(db, root, files, rules, stats, max_file_bytes, report)
                 stats.removed = self._sweep(db, root)
                 db.execute("DELETE FROM temp.seen")
                 db.commit()
@@ -193,51 +232,87 @@ class DocumentIndex:
         return stats
 
     def _index_files(
-        self, db: sqlite3.Connection, files: Iterator[os.DirEntry[str]], stats: IndexStats, limit: int,
-        report: Callable[[], None],
+        self, db: sqlite3.Connection, root: Path, files: Iterator[os.DirEntry[str]], rules: PathFilter,
+        stats: IndexStats, limit: int, report: Callable[[], None],
     ) -> None:
+        prefix = len(str(root).rstrip(os.sep)) + 1
+        # Text copies of pages that may sit beside their HTML (Sphinx's _sources/): read after every page is in, so
+        # the copy can be compared with the page whatever order the folder lists them in.
+        copies: list[tuple[os.DirEntry[str], str]] = []
         for entry in files:
             if self._stop.is_set():
                 raise InterruptedError("the index was closed while indexing")
             stats.seen += 1
-            self._index_file(db, entry, stats, limit)
+            verdict = rules.verdict(entry.path[prefix:].replace(os.sep, "/"))
+            if verdict == "excluded":
+                stats.skipped_excluded += 1
+            elif verdict == "generated":
+                stats.skipped_generated += 1
+            elif (twin := _html_twin(entry.path, str(root))) is not None:
+                copies.append((entry, twin))
+            else:
+                self._index_file(db, entry, stats, limit)
             if stats.seen % BATCH_FILES == 0:
                 db.commit()
                 report()
+        for entry, twin in copies:
+            if self._stop.is_set():
+                raise InterruptedError("the index was closed while indexing")
+            self._index_file(db, entry, stats, limit, twin=twin)
 
-    def _index_file(self, db: sqlite3.Connection, entry: os.DirEntry[str], stats: IndexStats, limit: int) -> None:
+    def _index_file(
+        self, db: sqlite3.Connection, entry: os.DirEntry[str], stats: IndexStats, limit: int, twin: str | None = None
+    ) -> None:
+        """Index one file. `twin` is the HTML page this file may be a text copy of: when it is (same title, the
+        same words), the file is skipped as a duplicate and the page is kept."""
         if os.path.splitext(entry.name)[1].lower() not in SUPPORTED_SUFFIXES or entry.is_symlink():
             stats.skipped_unsupported += 1
             return
         try:
             info = entry.stat(follow_symlinks=False)
             row = db.execute("SELECT id, mtime_ns, size, sha256 FROM files WHERE path = ?", (entry.path,)).fetchone()
-            if row is not None and (row[1], row[2]) == (info.st_mtime_ns, info.st_size):
+            if twin is None and row is not None and (row[1], row[2]) == (info.st_mtime_ns, info.st_size):
                 db.execute("INSERT OR IGNORE INTO temp.seen VALUES (?)", (row[0],))
                 stats.unchanged += 1
                 return
-            if info.st_size > limit:
+            if info.st_size > limit:  # never opened: a 50 MB log costs one stat
                 stats.skipped_large += 1
                 return
             with open(entry.path, "rb") as handle:
-                data = handle.read(limit + 1)  # the file may have grown since stat
+                # Sized by stat, not by the cap: read(n) allocates n bytes up front, 5 MB for every small file.
+                data = handle.read(info.st_size + 1)
+                if len(data) > info.st_size:  # it grew since stat: read on, up to one byte over the cap
+                    data += handle.read(limit + 1 - len(data))
         except OSError:
             stats.errors += 1
             return
         if len(data) > limit:
             stats.skipped_large += 1
             return
-        text = decode_text(data)
-        if text is None:
+        decoded = decode_text(data, entry.name)
+        if decoded is None:
             stats.skipped_binary += 1
             return
+        text, legacy = decoded
         digest = hashlib.sha256(data).hexdigest()
+        if self._kept_elsewhere(db, digest, entry.path):
+            stats.skipped_duplicate += 1
+            return
+        parsed = None
+        if twin is not None:
+            # A text copy of a page is reStructuredText or markdown whatever its .txt says (x.rst.txt, Django's x.txt).
+            parsed = parse_document(_copy_source_name(entry.name), text)
+            if self._same_page(db, twin, parsed.title, parsed.sections):
+                stats.skipped_duplicate += 1
+                return
         if row is not None and row[3] == digest:  # touched, not changed
             db.execute("UPDATE files SET mtime_ns = ?, size = ? WHERE id = ?", (info.st_mtime_ns, info.st_size, row[0]))
             db.execute("INSERT OR IGNORE INTO temp.seen VALUES (?)", (row[0],))
             stats.unchanged += 1
             return
-        parsed = parse_document(entry.name, text)
+        if parsed is None:
+            parsed = parse_document(entry.name, text)
+        stats.legacy_encoding += legacy
         if row is None:
             file_id = db.execute(
                 "INSERT INTO files (path, mtime_ns, size, sha256, title) VALUES (?, ?, ?, ?, ?)",
@@ -260,6 +335,37 @@ class DocumentIndex:
             )
         db.execute("INSERT OR IGNORE INTO temp.seen VALUES (?)", (file_id,))
         stats.indexed += 1
+
+    @staticmethod
+    def _kept_elsewhere(db: sqlite3.Connection, digest: str, path: str) -> bool:
+        """Whether a file with exactly these bytes is already kept by this pass under another path (the first one
+        met keeps the place; folder listings come in a stable order, so it stays the same one)."""
+        found = db.execute(
+            "SELECT 1 FROM files WHERE sha256 = ? AND path != ? AND id IN (SELECT id FROM temp.seen) LIMIT 1",
+            (digest, path),
+        ).fetchone()
+        return found is not None
+
+    def _same_page(self, db: sqlite3.Connection, twin: str, title: str, sections: list[Section]) -> bool:
+        """Whether a text copy holds the page `twin`: the page is indexed in this pass, its title starts with the
+        copy's (Sphinx appends " — Project documentation"), and most of the copy's words occur in the page (markup
+        such as `.. code-block::` accounts for the rest)."""
+        row = db.execute(
+            "SELECT id, title FROM files WHERE path = ? AND id IN (SELECT id FROM temp.seen)", (twin,)
+        ).fetchone()
+        copy_key = _title_key(title)
+        if row is None or not copy_key or not _title_key(row[1]).startswith(copy_key):
+            return False
+        copy_words = _words(" ".join(f"{s.heading} {s.body}" for s in sections))
+        if not copy_words:
+            return True
+        page_words: set[str] = set()
+        for (text,) in db.execute(
+            "SELECT fts.text FROM passages AS p JOIN passages_fts AS fts ON fts.rowid = p.id WHERE p.file_id = ?",
+            (row[0],),
+        ):
+            page_words |= _words(text)
+        return len(copy_words & page_words) >= DUPLICATE_WORD_SHARE * len(copy_words)
 
     def _sweep(self, db: sqlite3.Connection, root: Path) -> int:
         """Drop files under `root` this pass did not keep: deleted, now binary, too large or unreadable. Other
@@ -407,3 +513,38 @@ def _walk(root: Path, stats: IndexStats) -> Iterator[os.DirEntry[str]]:
                         stats.errors += 1
         except OSError:
             stats.errors += 1
+
+
+def _title_key(title: str) -> str:
+    # Letters and digits only: "``QuerySet`` API reference" and "QuerySet API reference — Django docs" compare.
+    return "".join(ch for ch in title.casefold() if ch.isalnum())
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.casefold()))
+
+
+def _copy_source_name(name: str) -> str:
+    """The name to parse a text copy by: x.rst.txt → x.rst, x.md.txt → x.md, and a bare x.txt (Django's sources
+    are reStructuredText named .txt) → x.rst."""
+    stem = name[: -len(".txt")]
+    return stem if os.path.splitext(stem)[1].lower() in (".rst", ".md", ".markdown") else stem + ".rst"
+
+
+def _html_twin(path: str, root: str) -> str | None:
+    """For a .txt file that may be a text copy of a page, the page's path when that file exists: Sphinx keeps
+    `<root>/_sources/a/b.rst.txt` (or `b.txt`) for `<root>/a/b.html`; other tools put `b.txt` beside `b.html`."""
+    name = os.path.basename(path)
+    if not name.lower().endswith(".txt"):
+        return None
+    stem = os.path.splitext(_copy_source_name(name))[0]
+    folder = os.path.dirname(path)
+    parts = os.path.relpath(folder, root).split(os.sep)
+    if "_sources" in parts:
+        at = len(parts) - 1 - parts[::-1].index("_sources")
+        folder = os.path.join(root, *parts[:at], *parts[at + 1 :])
+    for suffix in (".html", ".htm"):
+        candidate = os.path.join(folder, stem + suffix)
+        if os.path.isfile(candidate):
+            return candidate
+    return None

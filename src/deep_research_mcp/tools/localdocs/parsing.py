@@ -7,6 +7,7 @@ headings, never an exception, because one odd file must not stop a whole directo
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ _RST_ADORNMENT = re.compile(r"^([!-/:-@\[-`{-~])\1{2,}[ \t]*$")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _FRONT_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE)
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-z0-9_.:-]+)""", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +55,26 @@ class Chunk:
     text: str
 
 
-def decode_text(data: bytes) -> str | None:
-    """A file's text, or None when it looks binary (a NUL byte early on). Invalid UTF-8 becomes U+FFFD rather than
-    an error: a stray Latin-1 byte should cost one character, not the file. UTF-16 with a BOM is text too."""
+def decode_text(data: bytes, name: str = "") -> tuple[str, bool] | None:
+    """A file's text and whether it was not UTF-8, or None when it looks binary (a NUL byte early on). UTF-16 with
+    a BOM is text. Text that is not valid UTF-8 is read as the charset an HTML page declares, else as Windows-1252
+    (the usual legacy encoding of Western text; Latin-1 for the few bytes it leaves undefined), so a stray legacy
+    byte costs one character, not the file."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace")
+        return data.decode("utf-16", errors="replace"), False
     if b"\x00" in data[:BINARY_PROBE_BYTES]:
         return None
-    return data.decode("utf-8", errors="replace")
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        pass
+    if "." + name.rsplit(".", 1)[-1].lower() in HTML_SUFFIXES and (declared := _META_CHARSET.search(data[:4096])):
+        with contextlib.suppress(LookupError, UnicodeDecodeError):
+            return data.decode(declared.group(1).decode("ascii")), True
+    try:
+        return data.decode("cp1252"), True
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), True
 
 
 def parse_document(name: str, text: str) -> ParsedDocument:
@@ -183,9 +197,8 @@ def chunk_sections(sections: list[Section], limit: int = PASSAGE_CHARS) -> list[
     for ordinal, section in enumerate(sections):
         lead = f"{'#' * max(section.level, 1)} {section.heading}" if section.heading else ""
         pieces = [lead] if lead else []
-        for paragraph in _PARAGRAPH_BREAK.split(section.body):
-            if paragraph.strip():
-                pieces.extend(_split_long(paragraph.strip("\n"), limit))
+        for block in _blocks(section.body):
+            pieces.extend(_split_code(block, limit) if _FENCE.match(block) else _split_long(block, limit))
         current = ""
         for piece in pieces:
             if current and len(current) + 2 + len(piece) > limit:
@@ -196,6 +209,54 @@ def chunk_sections(sections: list[Section], limit: int = PASSAGE_CHARS) -> list[
         if current:
             chunks.append(Chunk(ordinal, section.heading, current))
     return chunks
+
+
+def _blocks(body: str) -> list[str]:
+    """Paragraphs (split at blank lines) and fenced code blocks (whole, blank lines and all), in order."""
+    blocks: list[str] = []
+    current: list[str] = []
+    fence: str | None = None
+
+    def close() -> None:
+        text = "\n".join(current).strip("\n")
+        if text.strip():
+            blocks.append(text)
+        current.clear()
+
+    for line in body.split("\n"):
+        if fence is not None:
+            current.append(line)
+            stripped = line.strip()
+            if stripped.startswith(fence) and not stripped.strip(fence[0]):
+                fence = None
+                close()
+            continue
+        opening = _FENCE.match(line)
+        if opening:
+            close()
+            fence = opening.group(1)
+            current.append(line)
+        elif line.strip():
+            current.append(line)
+        else:
+            close()
+    close()
+    return blocks
+
+
+def _split_code(block: str, limit: int) -> list[str]:
+    """A fenced block over `limit` is cut at line ends, each piece fenced again, so every passage that holds code
+    reads as code (a `#` comment never turns into a heading)."""
+    if len(block) <= limit:
+        return [block]
+    lines = block.split("\n")
+    fence = _FENCE.match(lines[0])
+    opening = lines[0]
+    closing = fence.group(1) if fence else "```"
+    inner = lines[1:-1] if len(lines) > 1 and lines[-1].strip().startswith(closing) else lines[1:]
+    room = max(limit - len(opening) - len(closing) - 2, limit // 2)
+    pieces = _split_long("\n".join(inner), room) if inner else []
+    return [f"{opening}\n{piece}\n{closing}" for piece in pieces] or [block]
 
 
 def _split_long(paragraph: str, limit: int) -> list[str]:

@@ -9,13 +9,14 @@ so a heading in the title would name the whole file after one section). Sections
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ...errors import InputError
 from ..base import Document, ResearchTool, ToolResult
 from .index import DocumentIndex, IndexStats, Passage, Progress
-from .parsing import SUPPORTED_SUFFIXES
 
 DEFAULT_K = 5
 MAX_K = 10
@@ -126,19 +127,24 @@ class ReadDocumentTool:
         return locator, title, text
 
 
-async def open_local_documents(root: Path, db_path: Path, progress: Progress | None = None) -> list[ResearchTool]:
+async def open_local_documents(
+    root: Path, db_path: Path, progress: Progress | None = None, *,
+    include: Sequence[str] = (), exclude: Sequence[str] = (),
+) -> list[ResearchTool]:
     """Index `root` into `db_path` (incrementally, on a worker thread) and return the two tools sharing it.
-    `progress` is called from that worker thread. Close with `close_local_documents(tools)` when done."""
+    `include`/`exclude` are globs over paths under `root` (see `filters`). `progress` is called from that worker
+    thread, last with the final stats. Close with `close_local_documents(tools)` when done."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise InputError(f"document folder {root} is not a folder" if root.exists() else
                          f"document folder {root} does not exist")
     index = await asyncio.to_thread(DocumentIndex, db_path)
     try:
-        stats: IndexStats = await asyncio.to_thread(index.index_directory, root, progress=progress)
+        stats: IndexStats = await asyncio.to_thread(
+            functools.partial(index.index_directory, root, progress=progress, include=include, exclude=exclude)
+        )
         if stats.indexed + stats.unchanged == 0:
-            kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
-            raise InputError(f"no documents to index under {root} (looked for {kinds})")
+            raise InputError(stats.nothing_indexed(root))
     except BaseException:
         index.close()
         raise
