@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from ... import prompts
-from .extract import STOPWORDS, content_terms, finish, rank, words
+from .extract import STOPWORDS, content_terms, finish, rank, terms, word_set, words
 from .planner import dropped_parts, plan_parts, split_clauses
 
 REPORT_SENTENCES = 24  # in the sections, after the short answer
@@ -133,9 +133,16 @@ def parse_instructions(text: str) -> Instructions:
     return Instructions(summary_only, bullets, shorter, sentences, first, only, omit, tuple(declined))
 
 
+_FILLER = word_set("part parts section sections bit bits topic topics one ones")
+
+
 def _matches(section: Section, wanted: tuple[str, ...]) -> bool:
-    own = set(content_terms(section.topic))
-    return any(set(content_terms(w)) and set(content_terms(w)) <= own | set(words(section.topic)) for w in wanted)
+    own = set(terms(section.topic)) | set(words(section.topic))  # "asyncio.TaskGroup" is also "taskgroup"
+    for phrase in wanted:
+        named = {t for t in content_terms(phrase) if t not in _FILLER}
+        if named and named <= own:
+            return True
+    return False
 
 
 def write_report(user_text: str) -> str:
@@ -210,12 +217,15 @@ def _summary(
     most = asked.sentences or SUMMARY_MAX
     least = min(SUMMARY_MIN, most)
     pool = [(si, p) for si, s in enumerate(sections) for p in s.passages if len(p) <= 2]
+    # The researchers' notes come best first for their topic: an earlier note is the likelier answer.
+    position = {id(p): pi for s in sections for pi, p in enumerate(s.passages)}
+    priors = [1 / (1 + position[id(p)]) for _, p in pool]
     if not pool:
         first = next(s for s in sections if s.passages).passages[0]
         return [first[:1]], [first]
     texts = [" ".join(text for text, _ in passage) for _, passage in pool]
     contexts = [sections[si].topic for si, _ in pool]
-    ranked = [r.index for r in rank(texts, brief, contexts=contexts, min_matches=1)]
+    ranked = [r.index for r in rank(texts, brief, contexts=contexts, priors=priors, min_matches=1)]
     # Passages no word of the question reaches still answer their own topic: each section's first comes next.
     ranked += [i for i in range(len(pool)) if i not in ranked]
     chosen: list[int] = []

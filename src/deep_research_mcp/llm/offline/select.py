@@ -44,16 +44,18 @@ _VERSION_NOTE = re.compile(
 )
 # Openers that point back at the sentence before: pronouns, demonstratives and connectives.
 _NEEDS_PREVIOUS = re.compile(
-    r"^(?:it|its|this|these|that|those|they|their|them|such|thus|hence|therefore|however|also|moreover|"
+    r"^\W*(?:it|its|this|these|that|those|they|their|them|such|he|she|thus|hence|therefore|however|also|moreover|"
     r"furthermore|otherwise|instead|then|so|but|and|or|nor|consequently|likewise|similarly|accordingly|"
-    r"here|both|neither|either|another|"
+    r"nevertheless|nonetheless|besides|here|both|neither|either|another|"
     r"the (?:former|latter|same|other|above|previous|rest)|in (?:this|that|such|either|both|these|those) cases?|"
     r"in addition(?=,)|as a result|for (?:this|that|these) reasons?|for (?:example|instance)|in particular|"
-    r"on the other hand|in contrast|conversely|alternatively|note that this)\b",
+    r"on the other hand|in contrast|by contrast|in this way|conversely|alternatively|as (?:mentioned|noted|"
+    r"described|explained|discussed|shown|above|such))\b",
     re.IGNORECASE,
 )
-# "This section describes …" refers to its heading, which the report does not need repeated.
-_SELF_CONTAINED = re.compile(r"^(?:this|these) (?:section|chapter|page|document|appendix|module|tutorial)s?\b", re.I)
+# Forward-pointing openers that stand alone ("It is possible to …", "That is, …").
+_SELF_CONTAINED = re.compile(r"^\W*(?:it is (?:possible|recommended|important|not possible|also possible|often|"
+                             r"usually|best|safe|a good idea)|that is,)", re.IGNORECASE)
 _FOLLOWING = re.compile(r"\bthe following\b|:$", re.IGNORECASE)
 
 
@@ -83,8 +85,9 @@ def introduces(text: str) -> bool:
 
 
 def _labelled(unit: Unit, text: str) -> str:
-    """The first sentence under a definition term carries the term when it does not name it itself."""
-    if unit.label and unit.first and not set(words(unit.label)) & set(words(text)):
+    """The first sentence under a definition term carries the term when it does not name it itself, or when it
+    points back at it ("This parameter …")."""
+    if unit.label and unit.first and (needs_previous(text) or not set(words(unit.label)) & set(words(text))):
         return f"{unit.label}: {text}"
     return text
 
@@ -198,6 +201,7 @@ def _assemble(
     chosen: list[int] = []  # candidates chosen, for near-duplicate checks
     taken: set[int] = set()  # unit indices already quoted
     used = 0
+    ends_at: dict[int, int] = {}  # passage (by id) -> the unit it ends with
     bags = [words(c.text) for c in candidates]
     for ci in order:
         if used >= limit:
@@ -211,6 +215,13 @@ def _assemble(
             continue  # "Thus …" with nothing before it to refer to
         after = _followers(units, index)
         passage: Passage = []
+        if before and before[-1] in taken:
+            # What it refers to is already quoted: it reads on only right after it, at the end of that passage.
+            host = next((p for p in passages if p and ends_at.get(id(p)) == before[-1]), None)
+            if host is None:
+                continue
+            passage = host
+            before = []
         for member in [*before, index, *after]:
             if member in taken:
                 continue
@@ -221,10 +232,12 @@ def _assemble(
                 ids += _also_stated(docs, candidates, ci, order)
             passage.append((text, ids))
             taken.add(member)
+            used += 1
         if passage:
-            passages.append(passage)
+            ends_at[id(passage)] = max((m for m in [*before, index, *after] if m in taken), default=index)
+            if all(p is not passage for p in passages):
+                passages.append(passage)
             chosen.append(ci)
-            used += len(passage)
     return passages
 
 
@@ -245,6 +258,8 @@ def _predecessors(units: list[tuple[str, int, Unit]], index: int) -> list[int] |
         if not needs_previous(unit.text) or (unit.label and unit.first):
             return out
         previous = current - 1
+        while previous >= 0 and units[previous][0] == owner and not statement(units[previous][2].text):
+            previous -= 1  # a version note between them ("New in version 3.11.") is not what it points at
         if previous < 0 or units[previous][0] != owner or units[previous][2].heading != unit.heading:
             return None
         out.insert(0, previous)
