@@ -253,3 +253,25 @@ def test_rewrite_instructions_it_cannot_follow_are_said() -> None:
     notes = re.findall(r"^> Writer's note: (.+)$", report, re.MULTILINE)
     assert len(notes) == 2 and "French" in notes[0] and "friendly" in notes[1]
     assert parse_instructions("").declined == ()
+
+
+def test_short_list_items_join_their_lead_in_and_fragments_never_stand_alone() -> None:
+    page = ("## Index types\n\nPostgreSQL provides several index types:\n\n- B-tree\n- Hash\n- GiST\n\n"
+            "## Security\n\nDjango's security documentation covers the following topics:\n\n"
+            "- Security overview\n- Clickjacking protection explained in depth for every browser family\n\n"
+            "## Cut\n\neven though there will really be zero rows satisfying this query.\n")
+    passages = _texts(cited_passages({"S1": ("Docs", page)}, "index types security topics rows query"))
+    every = [text for passage in passages for text in passage]
+    assert "PostgreSQL provides several index types: B-tree, Hash, GiST." in every
+    assert all(len(text.split()) >= 5 for text in every)  # "Security overview." is a name, not a statement
+    assert not any(text.startswith("even though") for text in every)  # the tail of a sentence cut by code
+
+
+def test_a_definition_term_on_its_own_line_labels_its_definition() -> None:
+    page = ("## Remote execution\n\nextensions (string)\nThis option is a comma-separated list of extension names.\n\n"
+            "The first entry (that is, settings.PASSWORD_HASHERS[0]) is used to store passwords.\n")
+    units = split_units(page)
+    assert units[0].label == "extensions (string)" and units[0].text.startswith("This option")
+    passages = _texts(cited_passages({"S1": ("FDW", page)}, "extensions option list"))
+    assert passages[0] == ["extensions (string): This option is a comma-separated list of extension names."]
+    assert "`settings.PASSWORD_HASHERS[0]`" in units[1].text  # an index on an identifier is code, not a citation

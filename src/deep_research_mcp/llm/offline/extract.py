@@ -58,6 +58,7 @@ _CODE_SPAN = re.compile(r"`[^`\n]*`")
 _TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3})$")
 _REST_ROLE = re.compile(r":(?:py:)?([a-z]+):`([^`]+)`")
 _REST_DIRECTIVE = re.compile(r"^\.\.\s+(?:[\w:-]+::|_[^:]+:|\|)|^:(?:param|type|returns?|rtype|raises)\b[^:]*:\s*$")
+_INDEXED = re.compile(r"(?<![\w`])([A-Za-z_]\w*(?:[._]\w+)+\[\d+\])")
 _CITATION_LIKE = re.compile(r"\s*\[\s*S?\d+(?:\s*[,;]\s*S?\d+)*\s*\]")
 _UNIT = re.compile(
     r"\d(?:[\d.,]*)\s?(?:%|percent|[kmgt]?w\b|[kmgt]wh\b|km\b|cm\b|mm\b|m\b|kg\b|g\b|t\b|ms\b|s\b|sec|seconds?\b|"
@@ -175,6 +176,10 @@ def _units_of(markdown: str) -> list[Unit]:
     listed = False
 
     def flush() -> None:
+        if len(block) > 1 and not listed and _TERM.match(block[0]) and _is_label(block[0]):
+            # A definition term on its own line right above its definition ("extensions (string)" then "This
+            # option is …"): a label of its own, as if a blank line stood between them.
+            blocks.append((block.pop(0), heading, True, False))
         if block:
             blocks.append((" ".join(block), heading, len(block) == 1 and not listed, listed))
             block.clear()
@@ -268,6 +273,9 @@ def clean_rest(text: str) -> str:
 def clean_inline(text: str) -> str:
     """Drop markup and anything that would pose as a citation; code spans stay as they are."""
     text = clean_rest(text)
+    # An index on an identifier ("settings.PASSWORD_HASHERS[0]") is code: a code span, so that no citation pass
+    # takes "[0]" for a marker.
+    text = _INDEXED.sub(r"`\1`", text)
     parts: list[str] = []
     position = 0
     for match in _CODE_SPAN.finditer(text):

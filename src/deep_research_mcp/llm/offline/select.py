@@ -17,6 +17,7 @@ from typing import Any
 from . import semantic
 from .extract import (
     RELATIVE_FLOOR,
+    STOPWORDS,
     Unit,
     content_terms,
     focus,
@@ -26,6 +27,7 @@ from .extract import (
     states,
     terms,
     without_scope,
+    word_set,
     words,
 )
 
@@ -48,7 +50,7 @@ _NEEDS_PREVIOUS = re.compile(
     r"furthermore|otherwise|instead|then|so|but|and|or|nor|consequently|likewise|similarly|accordingly|"
     r"nevertheless|nonetheless|besides|here|both|neither|either|another|"
     r"the (?:former|latter|same|other|above|previous|rest)|in (?:this|that|such|either|both|these|those) cases?|"
-    r"in addition(?=,)|as a result|for (?:this|that|these) reasons?|for (?:example|instance)|in particular|"
+    r"in addition|as a result|for (?:this|that|these) reasons?|for (?:example|instance)|in particular|"
     r"on the other hand|in contrast|by contrast|in this way|conversely|alternatively|as (?:mentioned|noted|"
     r"described|explained|discussed|shown|above|such))\b",
     re.IGNORECASE,
@@ -71,9 +73,16 @@ Passage = list[tuple[str, list[str]]]  # cited sentences that read together, in 
 
 
 def statement(text: str) -> str:
-    """`text` without a leading "New in version 3.5:" note, or "" when nothing else is left."""
+    """`text` without a leading "New in version 3.5:" note, or "" when nothing else is left or it is the tail of a
+    sentence cut by code or markup ("even though there will …")."""
     stripped = _VERSION_NOTE.sub("", text).strip()
-    return stripped if stripped and stripped[0].isalnum() or stripped[:1] in "`\"'(" else ""
+    if not stripped or not (stripped[0].isalnum() or stripped[:1] in "`\"'("):
+        return ""
+    first = stripped.split(" ", 1)[0]
+    return "" if first.isalpha() and first.islower() and first in _CONTINUATIONS else stripped
+
+
+_CONTINUATIONS = STOPWORDS | word_set("even though whereas although unless since because than e.g i.e")
 
 
 def needs_previous(text: str) -> bool:
@@ -214,6 +223,11 @@ def _assemble(
         if before is None:
             continue  # "Thus …" with nothing before it to refer to
         after = _followers(units, index)
+        merged = _merged_list(units, index, after)
+        if merged:
+            after = []
+        else:  # a list item under five words ("Security overview.") is a name, not a statement
+            after = [i for i in after if len(_labelled(units[i][2], units[i][2].text).split()) >= MIN_WORDS]
         passage: Passage = []
         if before and before[-1] in taken:
             # What it refers to is already quoted: it reads on only right after it, at the end of that passage.
@@ -227,6 +241,9 @@ def _assemble(
                 continue
             owner, _, unit = units[member]
             text = candidate.text if member == index else _labelled(unit, statement(unit.text) or unit.text)
+            if member == index and merged:
+                text = merged
+                taken.update(_followers(units, index))
             ids = [owner]
             if member == index:
                 ids += _also_stated(docs, candidates, ci, order)
@@ -262,6 +279,8 @@ def _predecessors(units: list[tuple[str, int, Unit]], index: int) -> list[int] |
             previous -= 1  # a version note between them ("New in version 3.11.") is not what it points at
         if previous < 0 or units[previous][0] != owner or units[previous][2].heading != unit.heading:
             return None
+        if len(units[previous][2].text.split()) < MIN_WORDS:
+            return None  # what it points at is a heading-like fragment ("MCV Lists."), not a statement
         out.insert(0, previous)
         current = previous
     return out if not needs_previous(units[current][2].text) else None
@@ -285,6 +304,8 @@ def _followers(units: list[tuple[str, int, Unit]], index: int) -> list[int]:
         if other.paragraph > last.paragraph + (2 if other.label and other.first else 1):
             break
         entry = other.item or bool(other.label and other.first)  # a list item, or a definition list's entry
+        if not entry and len(other.text.split()) < MIN_WORDS:
+            break  # "When DEBUG is True." after a lead-in is a fragment, not what it introduced
         if out and not entry:
             break  # a paragraph after the list is no longer part of it
         out.append(follower)
@@ -292,6 +313,18 @@ def _followers(units: list[tuple[str, int, Unit]], index: int) -> list[int]:
         if not entry or other.intro or len(out) >= MAX_FOLLOWERS:
             break
     return out
+
+
+def _merged_list(units: list[tuple[str, int, Unit]], index: int, items: list[int]) -> str:
+    """A lead-in and its list of bare names as one sentence, in the page's order ("… provides several index types:
+    B-tree, Hash, GiST."), when every item is too short to stand as a sentence; else ""."""
+    unit = units[index][2]
+    if not items or not all(units[i][2].item for i in items):
+        return ""
+    names = [units[i][2].text.rstrip(".") for i in items]
+    if any(len(name.split()) >= MIN_WORDS for name in names):
+        return ""
+    return f"{unit.text.rstrip('.')}: {', '.join(names)}."
 
 
 def _also_stated(docs: dict[str, tuple[str, str]], candidates: list[Candidate], ci: int, order: list[int]) -> list[str]:
