@@ -224,6 +224,7 @@ opportunity.</p>
 await asyncio.sleep(3600)
 </pre>
 <p>Thus, well-behaved code should re-raise CancelledError after cleaning up.</p>
+<p>Task cancellation is cooperative: a coroutine can only be cancelled where it awaits something.</p>
 <h2>Task groups</h2>
 <p>A TaskGroup is an asynchronous context manager holding a group of tasks. If any task fails, the remaining
 tasks in the group are cancelled.</p>

@@ -83,7 +83,8 @@ def plan_parts(question: str) -> list[str]:
     text = " ".join(question.split())
     if not text:
         return []
-    clauses = [c for c in split_clauses(text) if len(content_terms(c)) >= 2]
+    # A later clause may name one thing only ("… and what is a Lock for?"); the first must say more than one word.
+    clauses = [c for i, c in enumerate(split_clauses(text)) if len(content_terms(c)) >= (2 if i == 0 else 1)]
     if len(clauses) < 2:
         return _tidy(split_items(text)) or _tidy([text, *facets(text)])
     topics = [clauses[0], *(with_subject(c, clauses[0]) for c in clauses[1:])]

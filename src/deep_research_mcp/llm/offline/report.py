@@ -180,10 +180,14 @@ def write_report(user_text: str) -> str:
         if not section.passages:
             lines.append(section.nothing or NOTHING_FOUND)
             continue
-        fresh = [p for p in section.passages if p not in used and not _repeats(p, used)]
+        fresh = ([p for p in section.passages if p not in used and not _repeats(p, used)]
+                 or [p for p in section.passages if p not in used])
+        if not fresh:
+            lines.pop()  # everything found for this topic is already quoted above: no section repeats it
+            continue
         kept: list[list[Note]] = []
         count = 0
-        for passage in fresh or section.passages:
+        for passage in fresh:
             if count and count + len(passage) > cap:
                 continue  # a shorter passage further down may still fit
             kept.append(passage)
@@ -216,13 +220,22 @@ def _summary(
     introduction belongs in its section."""
     most = asked.sentences or SUMMARY_MAX
     least = min(SUMMARY_MIN, most)
-    pool = [(si, p) for si, s in enumerate(sections) for p in s.passages if len(p) <= 2]
+    # A longer passage lends its first sentence, which never leans on another; a lead-in does not stand alone.
+    full: dict[int, list[Note]] = {}
+    pool: list[tuple[int, list[Note]]] = []
+    for si, section in enumerate(sections):
+        for passage in section.passages:
+            short = passage if len(passage) <= 2 else passage[:1]
+            if short is not passage and re.search(r"\bfollowing\b|:$", short[0][0]):
+                continue
+            full[id(short)] = passage
+            pool.append((si, short))
     # The researchers' notes come best first for their topic: an earlier note is the likelier answer.
     position = {id(p): pi for s in sections for pi, p in enumerate(s.passages)}
-    priors = [1 / (1 + position[id(p)]) for _, p in pool]
+    priors = [1 / (1 + position[id(full[id(p)])]) for _, p in pool]
     if not pool:
         first = next(s for s in sections if s.passages).passages[0]
-        return [first[:1]], [first]
+        return [first[:1]], []
     texts = [" ".join(text for text, _ in passage) for _, passage in pool]
     contexts = [sections[si].topic for si, _ in pool]
     ranked = [r.index for r in rank(texts, brief, contexts=contexts, priors=priors, min_matches=1)]
@@ -233,7 +246,13 @@ def _summary(
 
     def take(index: int) -> None:
         nonlocal count
-        passage = pool[index][1]
+        si, passage = pool[index]
+        whole = full[id(passage)] is passage
+        # A section keeps at least one passage of its own: the summary answers, the sections show the evidence.
+        left = len(sections[si].passages) - sum(1 for c in chosen if pool[c][0] == si and full[id(pool[c][1])]
+                                                 is pool[c][1])
+        if whole and left <= 1 and not asked.summary_only and asked.sentences is None:
+            return
         if count + len(passage) <= most and not _repeats(passage, [pool[c][1] for c in chosen]):
             chosen.append(index)
             count += len(passage)
@@ -247,7 +266,8 @@ def _summary(
         if index not in chosen:
             take(index)
     ordered = sorted(chosen, key=lambda c: (pool[c][0], ranked.index(c)))
-    return [pool[c][1] for c in ordered], [pool[c][1] for c in chosen]
+    # A whole passage quoted in the summary leaves its section; one that lent its first sentence stays there whole.
+    return [pool[c][1] for c in ordered], [pool[c][1] for c in chosen if full[id(pool[c][1])] is pool[c][1]]
 
 
 def _paragraphs(passages: list[list[Note]], bullets: bool) -> list[str]:

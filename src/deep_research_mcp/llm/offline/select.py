@@ -39,6 +39,7 @@ LEXICAL_CAP = 2.0  # a lexical score counts up to twice the reference (third bes
 SEMANTIC_ONLY = 0.9  # a sentence none of whose words match needs near-top similarity to be considered
 DUPLICATE_COSINE = 0.95
 SEMANTIC_POOL = 300
+PAGE_PRIOR_LOW, PAGE_PRIOR_SPAN = 0.7, 0.6  # the page whose title means the topic least x0.7, the most x1.3
 SEMANTIC_WEIGHT = 0.3  # how far meaning moves a lexical score: x0.7 for the least similar, x1.06 for the most
 
 _VERSION_NOTE = re.compile(
@@ -134,19 +135,38 @@ def cited_passages(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8)
     return _assemble(docs, units, candidates, where, order, vectors, limit)
 
 
+def _page_priors(docs: dict[str, tuple[str, str]], query: str) -> dict[str, float]:
+    """How much each page is about the topic by its title's meaning, as a weight for its sentences: a page titled
+    "Cross Site Request Forgery protection" answers "CSRF for AJAX requests" more than "Django 1.2.5 release
+    notes", which uses the same words. Relative to the pages at hand; 1.0 for all when meaning is unavailable."""
+    titles = sorted({title for title, _ in docs.values()})
+    if len(titles) < 2:
+        return {}
+    try:
+        vectors = semantic.embed([query.replace(": ", " "), *titles])
+    except semantic.SemanticUnavailable:
+        return {}
+    sims = dict(zip(titles, (float(v) for v in vectors[1:] @ vectors[0]), strict=True))
+    low, high = min(sims.values()), max(sims.values())
+    spread = max(high - low, 1e-6)
+    return {sid: PAGE_PRIOR_LOW + PAGE_PRIOR_SPAN * (sims[title] - low) / spread for sid, (title, _) in docs.items()}
+
+
 def _scores(
     docs: dict[str, tuple[str, str]], candidates: list[Candidate], topic: str
 ) -> tuple[list[float], _Vectors | None]:
     """Lexical relevance re-weighted by meaning: (score per candidate, their unit vectors or None)."""
     query = without_scope(topic)
     wanted = set(content_terms(query))
+    pages = _page_priors(docs, query)
     contexts: list[str] = []
     priors: list[float] = []
     for candidate in candidates:
         title = docs[candidate.owner][0]
         unit = candidate.unit
         contexts.append(f"{title} {unit.heading} {unit.lead}")
-        prior = LEAD_PRIOR if candidate.position < 3 else 1.0  # pages tend to state their point first
+        prior = pages.get(candidate.owner, 1.0)
+        prior *= LEAD_PRIOR if candidate.position < 3 else 1.0  # pages tend to state their point first
         # A page or section titled with the topic is about it, even where a sentence does not repeat the words.
         prior *= 1 + TITLE_PRIOR * max(focus(title, wanted), focus(unit.heading, wanted))
         priors.append(prior)
@@ -212,12 +232,14 @@ def _assemble(
     used = 0
     ends_at: dict[int, int] = {}  # passage (by id) -> the unit it ends with
     bags = [words(c.text) for c in candidates]
+    quoted: list[set[str]] = []  # every sentence quoted so far, chosen or brought along
     for ci in order:
         if used >= limit:
             break
         candidate = candidates[ci]
         index = where[ci]
-        if index in taken or any(_near(ci, other, bags, vectors) for other in chosen):
+        if index in taken or any(_near(ci, other, bags, vectors) for other in chosen) or any(
+                jaccard(bags[ci], bag) >= 0.6 for bag in quoted):
             continue
         before = _predecessors(units, index)
         if before is None:
@@ -229,13 +251,14 @@ def _assemble(
         else:  # a list item under five words ("Security overview.") is a name, not a statement
             after = [i for i in after if len(_labelled(units[i][2], units[i][2].text).split()) >= MIN_WORDS]
         passage: Passage = []
-        if before and before[-1] in taken:
+        quoted_before = [m for m in before if m in taken]
+        if quoted_before:
             # What it refers to is already quoted: it reads on only right after it, at the end of that passage.
-            host = next((p for p in passages if p and ends_at.get(id(p)) == before[-1]), None)
-            if host is None:
+            host = next((p for p in passages if p and ends_at.get(id(p)) == quoted_before[-1]), None)
+            if host is None or before[: len(quoted_before)] != quoted_before:
                 continue
             passage = host
-            before = []
+            before = before[len(quoted_before):]
         for member in [*before, index, *after]:
             if member in taken:
                 continue
@@ -248,6 +271,7 @@ def _assemble(
             if member == index:
                 ids += _also_stated(docs, candidates, ci, order)
             passage.append((text, ids))
+            quoted.append(words(text))
             taken.add(member)
             used += 1
         if passage:
