@@ -32,9 +32,27 @@ def test_fenced_code_is_never_read_as_sentences_or_headings() -> None:
     text = ("# Tasks\n\nCreate a task like this:\n\n```\n# Wait for 1 hour\n"
             "task = tg.create_task(say_after(2, 'world')).\n```\n\nTasks run concurrently with the caller.\n")
     units = split_units(text)
-    assert [u.text for u in units] == ["Create a task like this.", "Tasks run concurrently with the caller."]
+    assert [u.text for u in units if not u.code] == ["Create a task like this.",
+                                                     "Tasks run concurrently with the caller."]
+    assert split_sentences(text) == ["Create a task like this.", "Tasks run concurrently with the caller."]
     assert {u.heading for u in units} == {"Tasks"}  # the "#" comment inside the fence is no heading
-    assert units[1].paragraph > units[0].paragraph + 1  # code stood between them
+    assert units[1].code and units[1].text == "# Wait for 1 hour\ntask = tg.create_task(say_after(2, 'world'))."
+    assert units[2].paragraph > units[0].paragraph + 1  # code stood between them
+
+
+def test_code_a_sentence_introduces_comes_with_it_as_a_fenced_block() -> None:
+    page = ("## Task groups\n\nA task group runs several tasks and waits for them; use it like this:\n\n```\n"
+            "async with asyncio.TaskGroup() as tg:\n    tg.create_task(work())\n```\n\n"
+            "Task groups cancel the remaining tasks when one fails.\n")
+    passages = cited_passages({"S1": ("Tasks", page)}, "How do I run several tasks with a task group?")
+    lead = next(p for p in passages if p[0][0].startswith("A task group runs"))
+    assert lead[1] == ("```\nasync with asyncio.TaskGroup() as tg:\n    tg.create_task(work())\n```", [])
+    findings = "## Task groups\n\n" + "\n".join(
+        " ".join(f"{t} [{', '.join(ids)}]" for t, ids in p if ids) + "".join(f"\n{t}" for t, ids in p if not ids)
+        for p in passages)
+    report = _report("How do I run several tasks with a task group?", findings)
+    assert "use it like this. [S1]\n\n```\nasync with asyncio.TaskGroup() as tg:\n    tg.create_task(work())\n```" in (
+        report)
 
 
 # --- selection --------------------------------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def split_sentences(markdown: str) -> list[str]:
 def split_passages(markdown: str) -> list[tuple[str, str]]:
     """`split_sentences` with the heading each sentence stands under: a heading often names what a terse sentence
     is about ("## Costs" over "Barrages are expensive to build")."""
-    return [(unit.text, unit.heading) for unit in split_units(markdown)]
+    return [(unit.text, unit.heading) for unit in split_units(markdown) if not unit.code]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +153,7 @@ class Unit:
     paragraph: int = 0  # which block of the document it is in
     first: bool = True  # whether it opens that block
     item: bool = False  # a list item
+    code: bool = False  # a fenced code block, verbatim in `text`: never a sentence, shown after its lead-in
 
 
 def split_units(markdown: str) -> list[Unit]:
@@ -184,15 +185,20 @@ def _units_of(markdown: str) -> list[Unit]:
             blocks.append((" ".join(block), heading, len(block) == 1 and not listed, listed))
             block.clear()
 
+    code: list[str] = []
+    codes: dict[int, str] = {}  # block number -> the fenced code it holds
     for raw in markdown.splitlines():
         line = raw.strip()
         if _FENCE.match(line):
             flush()
-            if not in_fence:
+            if in_fence:
+                codes[len(blocks)] = "\n".join(code).strip("\n")
                 blocks.append(("", heading, False, False))  # code between two blocks: they are not adjacent
+                code.clear()
             in_fence = not in_fence
             continue
         if in_fence:
+            code.append(raw.rstrip())
             continue
         if not line:
             flush()
@@ -228,6 +234,9 @@ def _units_of(markdown: str) -> list[Unit]:
     label = ""
     label_at = -2
     for number, (text, where, single, is_item) in enumerate(blocks):
+        if codes.get(number, "").strip():
+            units.append(Unit(codes[number], where, paragraph=number, code=True))
+            continue
         cleaned = clean_inline(text)
         if number + 1 < len(blocks) and blocks[number + 1][1] == where and single and _is_label(cleaned):
             # A short line with no sentence end before a paragraph is a definition list's term ("shared_buffers

@@ -258,8 +258,13 @@ def compress_notes(user_text: str) -> str:
     passages = cited_passages(documents(transcript), topic, NOTE_SENTENCES)
     if not passages:
         return nothing_found(searched_queries(transcript))
-    # One passage per line: the report keeps a line's sentences together ("It …" stays after what it refers to).
-    return "\n".join(" ".join(f"{text} [{', '.join(ids)}]" for text, ids in passage) for passage in passages)
+    # One passage per line: the report keeps a line's sentences together ("It …" stays after what it refers to);
+    # code a passage introduces follows it as a fenced block.
+    lines: list[str] = []
+    for passage in passages:
+        lines.append(" ".join(f"{text} [{', '.join(ids)}]" for text, ids in passage if ids))
+        lines += [text for text, ids in passage if not ids]
+    return "\n".join(lines)
 
 
 def nothing_found(queries: list[str]) -> str:

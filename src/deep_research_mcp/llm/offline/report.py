@@ -58,8 +58,21 @@ def parse_findings(findings: str, recover: object = None) -> list[Section]:
                 section.passages = recover(body, section.topic)
             sections.append(section)
             continue
-        for line in body.splitlines():
-            line = line.strip().lstrip("-* ").strip()
+        fence: list[str] | None = None
+        for raw in body.splitlines():
+            if raw.strip().startswith("```"):
+                if fence is None:
+                    fence = [raw.rstrip()]
+                    continue
+                fence.append(raw.rstrip())
+                if section.passages:  # code belongs to the passage that introduced it
+                    section.passages[-1].append(("\n".join(fence), []))
+                fence = None
+                continue
+            if fence is not None:
+                fence.append(raw.rstrip())
+                continue
+            line = raw.strip().lstrip("-* ").strip()
             if line.startswith((NOTHING_FOUND, "No sources were read")):
                 section.nothing = line
                 continue
@@ -225,7 +238,7 @@ def _summary(
     pool: list[tuple[int, list[Note]]] = []
     for si, section in enumerate(sections):
         for passage in section.passages:
-            short = passage if len(passage) <= 2 else passage[:1]
+            short = passage if len(passage) <= 2 and all(ids for _, ids in passage) else passage[:1]
             if short is not passage and re.search(r"\bfollowing\b|:$", short[0][0]):
                 continue
             full[id(short)] = passage
@@ -271,17 +284,35 @@ def _summary(
 
 
 def _paragraphs(passages: list[list[Note]], bullets: bool) -> list[str]:
-    if bullets:
-        return ["\n".join(f"- {' '.join(_cite(*note) for note in passage)}" for passage in passages)]
+    """Passages joined into paragraphs of a few sentences, never split; a code block stands as a block of its own
+    right after the sentence that introduces it."""
     out: list[str] = []
     current: list[str] = []
     for passage in passages:
-        if current and len(current) + len(passage) > PARAGRAPH_SENTENCES:
+        cited = [_cite(*note) for note in passage if note[1]]
+        code = [text for text, ids in passage if not ids]
+        if bullets:
+            out.append(f"- {' '.join(cited)}")
+            out += code
+            continue
+        if current and (code or len(current) + len(cited) > PARAGRAPH_SENTENCES):
             out.append(" ".join(current))
             current = []
-        current += [_cite(*note) for note in passage]
+        current += cited
+        if code:
+            out.append(" ".join(current))
+            out += code
+            current = []
     if current:
         out.append(" ".join(current))
+    if bullets:  # consecutive bullets make one list
+        merged: list[str] = []
+        for block in out:
+            if merged and block.startswith("- ") and merged[-1].startswith("- "):
+                merged[-1] += "\n" + block
+            else:
+                merged.append(block)
+        return merged
     return out
 
 

@@ -33,6 +33,7 @@ from .extract import (
 
 MIN_WORDS = 5  # shorter candidates are fragments ("See below.", "Default: 5.")
 MAX_FOLLOWERS = 6  # list items brought along by the sentence that introduces them
+MAX_CODE_LINES = 20  # a longer example is a page of its own, not an answer
 LEAD_PRIOR = 1.2
 TITLE_PRIOR = 0.6
 LEXICAL_CAP = 2.0  # a lexical score counts up to twice the reference (third best) score
@@ -114,6 +115,8 @@ def cited_passages(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8)
     candidates: list[Candidate] = []
     where: list[int] = []  # candidate -> index in `units`
     for index, (owner, position, unit) in enumerate(units):
+        if unit.code:
+            continue
         text = statement(unit.text)
         if not text or unit.text.rstrip().endswith("?"):
             continue
@@ -249,7 +252,8 @@ def _assemble(
         if merged:
             after = []
         else:  # a list item under five words ("Security overview.") is a name, not a statement
-            after = [i for i in after if len(_labelled(units[i][2], units[i][2].text).split()) >= MIN_WORDS]
+            after = [i for i in after if units[i][2].code
+                     or len(_labelled(units[i][2], units[i][2].text).split()) >= MIN_WORDS]
         passage: Passage = []
         quoted_before = [m for m in before if m in taken]
         if quoted_before:
@@ -263,6 +267,10 @@ def _assemble(
             if member in taken:
                 continue
             owner, _, unit = units[member]
+            if unit.code:
+                passage.append((f"```\n{unit.text}\n```", []))  # uncited: the sentence before it cites the page
+                taken.add(member)
+                continue
             text = candidate.text if member == index else _labelled(unit, statement(unit.text) or unit.text)
             if member == index and merged:
                 text = merged
@@ -299,10 +307,13 @@ def _predecessors(units: list[tuple[str, int, Unit]], index: int) -> list[int] |
         if not needs_previous(unit.text) or (unit.label and unit.first):
             return out
         previous = current - 1
-        while previous >= 0 and units[previous][0] == owner and not statement(units[previous][2].text):
+        while previous >= 0 and units[previous][0] == owner and not units[previous][2].code and not statement(
+                units[previous][2].text):
             previous -= 1  # a version note between them ("New in version 3.11.") is not what it points at
         if previous < 0 or units[previous][0] != owner or units[previous][2].heading != unit.heading:
             return None
+        if units[previous][2].code:
+            return None  # "This prints …" after code points at the code, which is no statement to quote
         if len(units[previous][2].text.split()) < MIN_WORDS:
             return None  # what it points at is a heading-like fragment ("MCV Lists."), not a statement
         out.insert(0, previous)
@@ -321,6 +332,11 @@ def _followers(units: list[tuple[str, int, Unit]], index: int) -> list[int]:
     for follower in range(index + 1, min(len(units), index + 1 + 4 * MAX_FOLLOWERS)):
         other_owner, _, other = units[follower]
         if other_owner != owner or other.heading != unit.heading:
+            break
+        if other.code:
+            # Code right after a lead-in ("Create a task like this:") is what it introduces, when short enough.
+            if not out and unit.intro and other.text.count("\n") < MAX_CODE_LINES:
+                out.append(follower)
             break
         if other.paragraph == last.paragraph:
             continue  # the rest of an item's paragraph: its first sentence names it
