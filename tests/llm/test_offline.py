@@ -11,7 +11,6 @@ from deep_research_mcp import prompts
 from deep_research_mcp.llm.base import Message, OutputSchema, ToolCall, ToolSpec
 from deep_research_mcp.llm.offline import OfflineModel
 from deep_research_mcp.llm.offline.extract import (
-    cited_sentences,
     documents,
     pick,
     rank,
@@ -21,6 +20,7 @@ from deep_research_mcp.llm.offline.extract import (
 )
 from deep_research_mcp.llm.offline.model import classify, write_report
 from deep_research_mcp.llm.offline.planner import plan_topics, research_queries, search_tools
+from deep_research_mcp.llm.offline.select import cited_sentences
 
 SEARCH = ToolSpec("search_documents", "Search", {
     "type": "object",

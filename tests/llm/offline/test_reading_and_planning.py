@@ -8,7 +8,6 @@ from deep_research_mcp.llm.base import Message, ToolSpec
 from deep_research_mcp.llm.offline import OfflineModel
 from deep_research_mcp.llm.offline.extract import (
     answer_cues,
-    cited_sentences,
     is_prose,
     rank,
     split_units,
@@ -17,6 +16,7 @@ from deep_research_mcp.llm.offline.extract import (
 )
 from deep_research_mcp.llm.offline.model import retrieved_sections, write_report
 from deep_research_mcp.llm.offline.planner import plan_topics, section_reader, sections_to_read, split_items
+from deep_research_mcp.llm.offline.select import cited_sentences
 
 SEARCH = ToolSpec("search_documents", "Search", {
     "type": "object", "properties": {"query": {"type": "string"}, "k": {"type": "integer"}}, "required": ["query"],
@@ -145,14 +145,16 @@ def test_definition_terms_label_the_paragraphs_under_them() -> None:
 
 def test_a_sentence_about_a_term_is_found_through_its_label() -> None:
     notes = cited_sentences({"S1": ("Resource Consumption", DEFINITIONS)}, "shared_buffers default")
-    assert notes[0] == ("The default is typically 128 megabytes.", ["S1"])
+    # The definition's first sentence carries its term; the terse one after it is found through the term too.
+    assert ("shared_buffers (integer): Sets the amount of memory used for shared buffers.", ["S1"]) in notes
+    assert ("The default is typically 128 megabytes.", ["S1"]) in notes
 
 
 def test_an_introduction_brings_its_list_along() -> None:
     notes = [text for text, _ in cited_sentences({"S1": ("Partitioning", DEFINITIONS)}, "forms of partitioning")]
     start = notes.index("PostgreSQL offers built-in support for the following forms of partitioning.")
-    assert notes[start + 1 : start + 4] == [
-        "The table is partitioned into ranges defined by a key column.",
+    assert notes[start + 1 : start + 4] == [  # a definition list keeps its item names
+        "Range Partitioning: The table is partitioned into ranges defined by a key column.",
         "List partitioning lists the key values of each partition.",
         "Hash partitioning uses a modulus and a remainder.",
     ]
@@ -164,8 +166,9 @@ def test_near_duplicates_are_cited_only_when_they_say_the_same_words() -> None:
         "S2": ("B", "VACUUM FULL rewrites the whole table into a new file."),
         "S3": ("C", "VACUUM FULL rewrites the entire table into a new file."),
     }
-    assert cited_sentences(docs, "VACUUM FULL rewrites") == [
-        ("VACUUM FULL rewrites the whole table into a new file.", ["S1", "S2"])]
+    [(text, ids)] = cited_sentences(docs, "VACUUM FULL rewrites")  # one of the near-duplicates, not all three
+    # Whichever wording wins, it cites exactly the documents that state it word for word.
+    assert ids == [sid for sid, (_, page) in docs.items() if page == text]
     assert states("Yes: VACUUM FULL rewrites the table.", "vacuum full rewrites the table")
     assert not states("VACUUM FULL rewrites the entire table.", "VACUUM FULL rewrites the table.")
 

@@ -480,12 +480,9 @@ def pick(
 
 
 RELATIVE_FLOOR = 0.4
-LEAD_PRIOR = 1.2
 LEAD_WORDS = 5
 LEAD_CONTEXT_WORDS = 6
 LABEL_WORDS = 8
-TITLE_PRIOR = 0.6
-CONTINUATION = 3  # sentences kept after a chosen one that ends in a colon
 
 # --- researcher transcripts ----------------------------------------------------------------------------------
 
@@ -525,57 +522,6 @@ def without_scope(topic: str) -> str:
     return f"{body}{sep}{trimmed}" if trimmed.strip(" ?.!") else body
 
 
-def cited_sentences(
-    docs: dict[str, tuple[str, str]], topic: str, limit: int = 8
-) -> list[tuple[str, list[str]]]:
-    """The sentences of `docs` most about `topic`, best first, each with the ids of the documents that state it. A
-    chosen sentence that introduces a list brings the first items of that list along, right after it."""
-    units: list[Unit] = []
-    contexts: list[str] = []
-    priors: list[float] = []
-    owners: list[str] = []
-    wanted = set(content_terms(without_scope(topic)))
-    for source_id, (title, text) in docs.items():
-        page = focus(title, wanted)
-        for position, unit in enumerate(split_units(text)):
-            units.append(unit)
-            contexts.append(f"{title} {unit.heading} {unit.lead}")
-            prior = LEAD_PRIOR if position < 3 else 1.0  # pages tend to state their point first
-            # A page or section titled with the topic is about it, even where a sentence does not repeat the words;
-            # "Logical Replication" is more so than "Logical Replication Message Formats".
-            prior *= 1 + TITLE_PRIOR * max(page, focus(unit.heading, wanted))
-            priors.append(prior)
-            owners.append(source_id)
-    texts = [unit.text for unit in units]
-    head = topic.partition(": ")[0] if ": " in topic else ""
-    ranked = rank(texts, without_scope(topic), head=head, contexts=contexts, priors=priors)
-    # Far weaker sentences only pad the notes once strong matches exist. The third best distinct sentence sets the
-    # bar, so a single outstanding sentence (shown again by a search and a read of the same page) does not push out
-    # ordinary good ones.
-    best: dict[str, float] = {}
-    for r in ranked:  # best first, so each text keeps its best score
-        best.setdefault(texts[r.index], r.score)
-    if best:
-        scores = list(best.values())
-        bar = RELATIVE_FLOOR * scores[min(2, len(scores) - 1)]
-        ranked = [r for r in ranked if r.score >= bar]
-    out: list[tuple[str, list[str]]] = []
-    taken: set[int] = set()
-    for index, duplicates in pick(texts, ranked, limit=limit):
-        if index in taken:
-            continue
-        # A near-duplicate elsewhere is cited too only when it states this very sentence: a reworded one would make
-        # the citation claim words its document does not contain.
-        same = [owners[d] for d in duplicates if states(texts[d], texts[index])]
-        out.append((texts[index], list(dict.fromkeys([owners[index], *same]))[:3]))
-        taken.add(index)
-        for follower in _continuation(units, owners, index):
-            if follower not in taken:
-                out.append((texts[follower], [owners[follower]]))
-                taken.add(follower)
-    return out
-
-
 def focus(label: str, wanted: set[str]) -> float:
     """How much of a title or heading is the topic: the share of its words that are topic terms (numbering and
     words like "chapter" aside)."""
@@ -584,21 +530,6 @@ def focus(label: str, wanted: set[str]) -> float:
 
 
 _LABEL_WORDS = word_set("chapter section part appendix introduction overview")
-
-
-def _continuation(units: list[Unit], owners: list[str], index: int) -> list[int]:
-    """The list items right after an introducing sentence, in the same document and section."""
-    if not units[index].intro:
-        return []
-    out: list[int] = []
-    for follower in range(index + 1, min(len(units), index + 1 + CONTINUATION)):
-        unit = units[follower]
-        if owners[follower] != owners[index] or unit.heading != units[index].heading:
-            break
-        out.append(follower)
-        if unit.intro:
-            break
-    return out
 
 
 def states(container: str, sentence: str) -> bool:

@@ -40,6 +40,7 @@ LEXICAL_CAP = 2.0  # a lexical score counts up to twice the reference (third bes
 SEMANTIC_ONLY = 0.9  # a sentence none of whose words match needs near-top similarity to be considered
 DUPLICATE_COSINE = 0.95
 SEMANTIC_POOL = 300
+PAGE_MIN_SPREAD = 0.2  # in cosine similarity
 PAGE_PRIOR_LOW, PAGE_PRIOR_SPAN = 0.7, 0.6  # the page whose title means the topic least x0.7, the most x1.3
 SEMANTIC_WEIGHT = 0.3  # how far meaning moves a lexical score: x0.7 for the least similar, x1.06 for the most
 
@@ -103,6 +104,11 @@ def _labelled(unit: Unit, text: str) -> str:
     return text
 
 
+def cited_sentences(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8) -> list[tuple[str, list[str]]]:
+    """`cited_passages` as one list of cited sentences, best passage first (code left out)."""
+    return [note for passage in cited_passages(docs, topic, limit) for note in passage if note[1]]
+
+
 def cited_passages(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8) -> list[Passage]:
     """The passages of `docs` that best answer `topic`, best first, `limit` counting sentences. Each sentence
     carries the ids of the documents that state it word for word (one id per page: the same page held twice is
@@ -151,7 +157,7 @@ def _page_priors(docs: dict[str, tuple[str, str]], query: str) -> dict[str, floa
         return {}
     sims = dict(zip(titles, (float(v) for v in vectors[1:] @ vectors[0]), strict=True))
     low, high = min(sims.values()), max(sims.values())
-    spread = max(high - low, 1e-6)
+    spread = max(high - low, PAGE_MIN_SPREAD)  # titles that all mean about the same get about the same weight
     return {sid: PAGE_PRIOR_LOW + PAGE_PRIOR_SPAN * (sims[title] - low) / spread for sid, (title, _) in docs.items()}
 
 
