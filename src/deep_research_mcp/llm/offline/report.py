@@ -17,7 +17,7 @@ from ... import prompts
 from .extract import STOPWORDS, content_terms, finish, rank, terms, word_set, words
 from .planner import dropped_parts, plan_parts, split_clauses
 
-REPORT_SENTENCES = 24  # in the sections, after the short answer
+REPORT_SENTENCES = 30  # in the sections, after the short answer
 MIN_SECTION_SENTENCES = 5
 SUMMARY_MIN, SUMMARY_MAX = 3, 6
 PARAGRAPH_SENTENCES = 3
