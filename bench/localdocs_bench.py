@@ -5,6 +5,15 @@ vocabulary so common and rare words behave as in real prose) in a temporary fold
 `DocumentIndex` exactly as `deep-research index` does.
 
     python bench/localdocs_bench.py [--docs 10000] [--queries 200] [--seed 7] [--json PATH]
+
+Real documentation trees and hostile pages (see bench/README.md, "Reading layer"):
+
+    python bench/localdocs_bench.py --corpus /usr/share/doc/python-django-doc/html \
+        --corpus /usr/share/doc/postgresql-doc-15/html --hostile --compare-src /tmp/base/src
+
+`--corpus DIR` times a full build of DIR into a fresh index. `--hostile` times the HTML reader on hostile pages.
+`--compare-src SRC` runs the same measurements again in a subprocess importing the package from SRC (e.g. an
+earlier commit's `src/`, from `git archive`), so before and after come from one run on one machine.
 """
 
 from __future__ import annotations
@@ -12,9 +21,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import random
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -118,13 +129,91 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+HOSTILE_PAGES = {
+    "'<a' x 100,000 (200 KB)": lambda: "<a" * 100_000,
+    "'<a' x 2,000,000 (4 MB)": lambda: "<a" * 2_000_000,
+    "200,000 nested <div>": lambda: "<div>" * 200_000 + "deep",
+    "1 MB of '<p>x'": lambda: "<p>x" * 250_000,
+}
+
+
+def time_corpus(root: Path) -> dict[str, object]:
+    """A full build of `root` into a fresh index. Works against older versions of the package too (for
+    --compare-src), so newer fields are read with getattr."""
+    with tempfile.TemporaryDirectory(prefix="localdocs-corpus-") as tmp, \
+            DocumentIndex(Path(tmp) / "index.sqlite") as index:
+        stats = index.index_directory(root)
+        passages = index._reader.execute("SELECT count(*) FROM passages").fetchone()[0]
+        sizes = sum(p.stat().st_size for p in Path(tmp).iterdir())
+    reasons = getattr(stats, "skipped_reasons", None)
+    return {"corpus": str(root), "seconds": round(stats.seconds, 2), "seen": stats.seen, "indexed": stats.indexed,
+            "skipped": stats.skipped, "errors": stats.errors, "passages": passages, "db_mb": round(sizes / 1e6, 1),
+            "skipped_reasons": reasons() if reasons else ""}
+
+
+def time_hostile(limit_s: float) -> dict[str, float | None]:
+    """Seconds `html_to_text` takes on each hostile page; None when it ran past `limit_s` (each case runs in a
+    child process so a quadratic parser can be stopped)."""
+    out: dict[str, float | None] = {}
+    for name in HOSTILE_PAGES:
+        code = ("import sys, time; sys.path.insert(0, 'bench'); from localdocs_bench import HOSTILE_PAGES; "
+                "from deep_research_mcp.tools.html_text import html_to_text; "
+                f"page = HOSTILE_PAGES[{name!r}](); t = time.perf_counter(); html_to_text(page); "
+                "print(time.perf_counter() - t)")
+        try:
+            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=limit_s,
+                                  check=True)
+            out[name] = round(float(done.stdout.strip()), 3)
+        except subprocess.TimeoutExpired:
+            out[name] = None
+    return out
+
+
+def real_world(args: argparse.Namespace) -> dict[str, object]:
+    results: dict[str, object] = {"corpora": [time_corpus(root) for root in args.corpus]}
+    if args.hostile:
+        results["hostile_s"] = time_hostile(args.hostile_limit)
+    return results
+
+
+def print_real_world(label: str, results: dict[str, object]) -> None:
+    for row in results["corpora"]:  # type: ignore[attr-defined]
+        print(f"{label:6} {row['corpus']}: {row['seconds']} s, {row['seen']:,} files seen, {row['indexed']:,} "
+              f"indexed, {row['skipped']:,} skipped, {row['errors']} errors, {row['passages']:,} passages, "
+              f"{row['db_mb']} MB" + (f"\n       skipped: {row['skipped_reasons']}" if row["skipped_reasons"] else ""))
+    for name, seconds in dict(results.get("hostile_s") or {}).items():
+        print(f"{label:6} html_to_text {name}: " + (f"{seconds} s" if seconds is not None else "still running, "
+                                                                                                  "stopped"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument("--corpus", type=Path, action="append", default=[], help="time a full build of this tree")
+    parser.add_argument("--hostile", action="store_true", help="time the HTML reader on hostile pages")
+    parser.add_argument("--hostile-limit", type=float, default=60.0, help="stop a hostile case after this many s")
+    parser.add_argument("--compare-src", type=Path, help="also measure the package found in this src/ folder")
     args = parser.parse_args(argv)
+
+    if args.corpus or args.hostile:
+        print(f"load average before: {os.getloadavg()[0]:.2f}")
+        results = {"after": real_world(args)}
+        print_real_world("after", results["after"])
+        if args.compare_src is not None:
+            child = [sys.executable, __file__, *(f"--corpus={c}" for c in args.corpus),
+                     *(["--hostile", f"--hostile-limit={args.hostile_limit}"] if args.hostile else []),
+                     "--json=/dev/stdout"]
+            env = {**os.environ, "PYTHONPATH": str(args.compare_src.resolve())}
+            done = subprocess.run(child, env=env, capture_output=True, text=True, check=True)
+            results["before"] = json.loads(done.stdout[done.stdout.index("{"):])["after"]
+            print_real_world("before", results["before"])
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+        return 0
 
     rng = random.Random(args.seed)
     words = vocabulary(rng, 20_000)

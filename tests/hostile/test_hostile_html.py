@@ -1,6 +1,7 @@
-"""Hostile HTML: markup that made the old reader (the standard library's `html.parser`, on the event loop) run for
-tens of seconds and freeze the server. Each case must come back as text or a clear error, and the event loop must
-keep running while it is read: a ticker task counts its turns, and every read has to let it tick."""
+"""Hostile HTML (and reStructuredText): markup that made the old reader (the standard library's `html.parser`, on
+the event loop) run for tens of seconds and freeze the server. Each case must come back as text or a clear error,
+and the event loop must keep running while it is read: a ticker task counts its turns, and every read has to let it
+tick."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from deep_research_mcp.tools.fetch import FetchUrlTool
 from deep_research_mcp.tools.html_text import html_to_text_async
 from deep_research_mcp.tools.http_pool import HttpPool
 from deep_research_mcp.tools.localdocs import DocumentIndex
+from deep_research_mcp.tools.localdocs.parsing import parse_document
 from deep_research_mcp.tools.ssrf import GuardedResolver, SsrfGuard
 
 HOSTILE: dict[str, Callable[[], str]] = {
@@ -145,5 +147,17 @@ def test_hostile_files_in_a_local_index(tmp_path: Path) -> None:
     (root / "fine.html").write_text("<title>Fine</title><h1>Fine</h1><p>Searchable tidal words.</p>")
     with DocumentIndex(tmp_path / "index.sqlite") as index:
         stats = index.index_directory(root)
-        assert stats.errors == 0 and stats.indexed == len(HOSTILE) + 1
+        assert stats.errors == 0 and stats.indexed + stats.skipped_duplicate == len(HOSTILE) + 1  # two cut alike
         assert index.search("tidal")[0].title == "Fine"
+
+
+@pytest.mark.parametrize("markup", [
+    "".join(" " * n + ".. note::\n\n" for n in range(2_000)),  # directives nested 2,000 deep
+    "`" + " a" * 200_000,  # an interpreted-text opener that never closes
+    ".. note::\n" * 50_000,
+    "x::\n" * 50_000,
+    ":a:`" * 100_000,
+])
+def test_hostile_restructuredtext_parses_without_error(markup: str) -> None:
+    parsed = parse_document("hostile.rst", markup)
+    assert parsed.title  # the file name at least

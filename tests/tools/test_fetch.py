@@ -107,6 +107,8 @@ def app() -> web.Application:
     application.add_routes([
         web.get("/page", page),
         web.get("/text", fixed("  plain words\n", "text/plain")),
+        web.get("/code", fixed("<p>Intro.</p><pre>" + "\n".join(f"line {n}" for n in range(5000)) + "</pre>",
+                               "text/html")),
         web.get("/markdown", fixed("intro\n\n# Guide\nbody", "text/markdown; charset=utf-8")),
         web.get("/json", fixed('{"answer": 42}', "application/json")),
         web.get("/latin1", fixed("<title>Café</title><p>crème</p>".encode("latin-1"), "text/html; charset=ISO-8859-1")),
@@ -236,6 +238,12 @@ async def test_long_text_is_cut_with_a_note(env: SimpleNamespace, base: URL) -> 
     assert doc.content.startswith("word word")
     assert doc.content.endswith("[truncated: the page has 149,999 characters; the first 20,000 are shown]")
     assert len(doc.content) < 20_100
+
+
+async def test_a_page_cut_inside_a_code_block_closes_the_block(env: SimpleNamespace, base: URL) -> None:
+    doc = await fetch(env, base / "code")
+    assert doc.content.startswith("Intro.\n\n```\nline 0\n")
+    assert doc.content.endswith("\n```\n\n[truncated: the page has 48,905 characters; the first 20,000 are shown]")
 
 
 async def test_a_page_whose_markup_is_over_the_reader_cap_says_it_was_cut(

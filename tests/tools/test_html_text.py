@@ -1,7 +1,7 @@
 import pytest
 
 from deep_research_mcp.tools import html_text
-from deep_research_mcp.tools.html_text import html_to_text
+from deep_research_mcp.tools.html_text import close_open_fence, html_to_text
 
 
 def test_visible_text_title_and_headings() -> None:
@@ -107,14 +107,17 @@ def test_a_heading_that_only_links_elsewhere_is_site_chrome_not_a_section() -> N
     assert page.title == "QuerySet API"
 
 
-def test_docbook_navigation_bars_and_hidden_content_are_dropped() -> None:
+def test_docbook_and_sphinx_navigation_and_hidden_content_are_dropped() -> None:
     page = html_to_text(
         '<div class="navheader"><table><tr><td>Prev</td><td>Next</td></tr></table></div>'
         '<div class="sect1"><h2 class="title">VACUUM</h2><p>Reclaims storage.</p>'
         '<span aria-hidden="true">icon</span><p style="DISPLAY : NONE">gone</p></div>'
         '<div class="navfooter"><a href="x.html">Up</a></div>'
+        # Django's theme: prev/next bar, sidebar, and Sphinx viewcode's "[source]" links.
+        '<div class="nav">« previous | up</div><div id="sidebar"><h3>Last update:</h3></div>'
+        '<dl><dt>atomic()<a href="_modules/x.html"><span class="viewcode-link">[source]</span></a></dt></dl>'
     )
-    assert page.text == "## VACUUM\n\nReclaims storage."
+    assert page.text == "## VACUUM\n\nReclaims storage.\n\natomic()"
 
 
 def test_xhtml_with_an_encoding_declaration_and_entities() -> None:
@@ -139,3 +142,37 @@ def test_oversized_markup_is_cut_and_says_so(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(html_text, "MAX_ELEMENTS", 10)
     page = html_to_text("".join(f"<p>p{n}</p>" for n in range(50)))
     assert page.truncated and "p5" in page.text and "p49" not in page.text
+
+
+def test_headings_and_code_leave_out_what_the_page_hides() -> None:
+    page = html_to_text('<h2>Gates <span hidden>x</span><a class="headerlink" href="#g">¶</a><script>s()</script>'
+                        '</h2><pre>open()<span aria-hidden="true">1</span>\n  close()</pre>')
+    assert page.text == "## Gates\n\n```\nopen()\n  close()\n```"
+
+
+@pytest.mark.parametrize(("title", "heading", "expected"), [
+    ("Database transactions &#8212; Django 3.2 documentation", "Database transactions", "Database transactions"),
+    ("Release notes | Example Site", "Release notes", "Release notes"),
+    ("Release notes", "Release", "Release notes"),  # the heading is not the whole first part: kept as it is
+    ("Release-notes for 2.0", "Release", "Release-notes for 2.0"),
+    ("", "Only a heading", "Only a heading"),
+])
+def test_the_site_name_is_taken_off_the_title(title: str, heading: str, expected: str) -> None:
+    assert html_to_text(f"<title>{title}</title><h1>{heading}</h1><p>x</p>").title == expected
+
+
+def test_invisible_break_hints_inside_identifiers_are_removed() -> None:
+    page = html_to_text("<title>x\x01\u200by</title>"
+                        "<p>BGWORKER_BACKEND_&#8203;DATABASE_CONNECTION, pg_stat&shy;_activity, a\u2060b</p>")
+    assert page.text == "BGWORKER_BACKEND_DATABASE_CONNECTION, pg_stat_activity, ab"
+    assert page.title == "xy"
+
+
+@pytest.mark.parametrize(("text", "closed"), [
+    ("a\n```\ncode", "a\n```\ncode\n```"),
+    ("```python\nx\n```\nafter", "```python\nx\n```\nafter"),
+    ("````\n```\ninner", "````\n```\ninner\n````"),  # a shorter fence inside does not close it
+    ("no code", "no code"),
+])
+def test_a_cut_inside_code_closes_the_fence(text: str, closed: str) -> None:
+    assert close_open_fence(text) == closed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sqlite3
 import stat
 import threading
@@ -143,6 +144,21 @@ def test_long_sections_are_chunked_on_paragraph_boundaries() -> None:
     assert all(c.heading == "Long" and c.section == 0 for c in chunks)
     assert chunks[0].text.startswith("# Long\n\nParagraph 0 ")
     assert all(c.text.startswith(("Paragraph", "x")) for c in chunks[1:])  # never cut inside a paragraph
+
+
+def test_code_blocks_stay_whole_and_long_ones_are_fenced_again_in_every_passage() -> None:
+    short = "```\nimport asyncio\n\n# Wait for 1 hour\nawait asyncio.sleep(3600)\n```"
+    long_code = "```python\n" + "\n".join(f"step_{n}()  # comment {n}" for n in range(200)) + "\n```"
+    parsed = parse_document("code.md", f"# Code\n\nIntro.\n\n{short}\n\n{long_code}\n\nAfter.")
+    assert [s.heading for s in parsed.sections] == ["Code"]  # "# Wait for 1 hour" is a comment, not a heading
+    chunks = chunk_sections(parsed.sections)
+    # The blank line inside the short block did not split it.
+    assert chunks[0].text.startswith(f"# Code\n\nIntro.\n\n{short}")
+    code_chunks = [c.text for c in chunks if "step_" in c.text]
+    assert len(code_chunks) > 2 and all(len(c) <= PASSAGE_CHARS for c in code_chunks)
+    for text in code_chunks:  # each passage's share of the long block is a fenced block of its own
+        assert text.count("```python\nstep_") == 1 and re.search(r"step_\d+\(\)  # comment \d+\n```(\n|$)", text)
+    assert "step_199()" in code_chunks[-1] and chunks[-1].text.endswith("After.")
 
 
 # -- index and search --------------------------------------------------------------------------------------------
@@ -402,3 +418,65 @@ def test_close_stops_a_running_build_at_the_next_file(tmp_path: Path) -> None:
     assert not closer[0].is_alive()
     with DocumentIndex(tmp_path / "db.sqlite") as reopened:  # the first batch was committed, the rest not
         assert reopened.document_count() == 200
+
+
+RST_MARKUP = """=======================
+``QuerySet`` API guide
+=======================
+
+.. _queryset-guide:
+
+Use :func:`~asyncio.gather` and :meth:`QuerySet.filter` with `the docs <https://x.example>`_,
+or :class:`Entry <blog.models.Entry>` and ``__enter__()``.
+
+.. note::
+
+   Evaluation is lazy.
+
+.. versionadded:: 3.2 The ``alias()`` method.
+
+Example::
+
+    for e in Entry.objects.all():
+        # a comment, not a heading
+
+    =====
+    still code
+
+Filtering
+---------
+
+.. function:: filter(**kwargs)
+
+    Returns a new ``QuerySet``.
+
+.. code-block:: python
+   :caption: example.py
+
+   qs = Entry.objects.filter(pub_date__year=2006)
+
+.. toctree::
+   :maxdepth: 2
+
+   intro
+
+.. A comment
+   over two lines.
+
+End.
+"""
+
+
+def test_rst_markup_reads_as_plain_text_and_fenced_code() -> None:
+    parsed = parse_document("guide.rst", RST_MARKUP)
+    assert parsed.title == "QuerySet API guide"
+    assert [(s.heading, s.level) for s in parsed.sections] == [("QuerySet API guide", 1), ("Filtering", 2)]
+    first, second = (" ".join(s.body.split()) for s in parsed.sections)
+    assert first.startswith("Use gather() and QuerySet.filter() with the docs, or Entry and __enter__(). "
+                            "Note: Evaluation is lazy. New in version 3.2. The alias() method. Example: ```")
+    assert "```\nfor e in Entry.objects.all():\n    # a comment, not a heading\n\n=====\nstill code\n```" in (
+        parsed.sections[0].body)
+    assert second == ("filter(**kwargs) Returns a new QuerySet. ``` qs = Entry.objects.filter(pub_date__year=2006) "
+                      "``` End.")
+    for markup in (":func:", "``QuerySet", ".. ", "toctree", "intro", "queryset-guide", "over two lines", "https://"):
+        assert markup not in first + second, markup

@@ -78,3 +78,15 @@ def test_index_takes_include_and_exclude_globs_and_says_what_it_skipped(
     code, out, err = run_cli(capsys, "index", str(docs), "--db", str(db), "--include", "nothing/**")
     assert code == 2 and not out
     assert "none of them a document: 5 excluded by --include/--exclude" in " ".join(err.split())
+
+
+def test_run_takes_the_same_globs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "releases").mkdir(parents=True)
+    (docs / "tides.md").write_text("# Tides\n\nTidal lagoons store energy behind a wall at high tide.\n")
+    (docs / "releases" / "old.md").write_text("# Old\n\nTidal lagoons were first proposed long ago.\n")
+    code, _, err = run_cli(capsys, "run", "How do tidal lagoons store energy?", "--docs", str(docs),
+                           "--exclude", "releases/", "-o", str(tmp_path / "report.md"))
+    assert code == 0, err
+    assert f"skipped in {docs}: 1 excluded by --include/--exclude" in " ".join(err.split())
+    assert "releases" not in (tmp_path / "report.md").read_text()

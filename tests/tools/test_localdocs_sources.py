@@ -12,14 +12,7 @@ from deep_research_mcp.errors import InputError
 from deep_research_mcp.tools.localdocs import DocumentIndex, open_local_documents
 from deep_research_mcp.tools.localdocs.filters import PathFilter, matches
 
-
-def write(path: Path, content: str | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-    return path
+from .test_localdocs import write
 
 
 def sphinx_page(title: str, body: str) -> str:

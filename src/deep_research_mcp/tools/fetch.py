@@ -26,7 +26,7 @@ from ..cache.core import Cache
 from ..cache.values import DocumentCodec
 from ..errors import ToolCallError
 from .base import Document, ToolResult
-from .html_text import PARSE_TIMEOUT_S, html_to_text_async
+from .html_text import PARSE_TIMEOUT_S, close_open_fence, html_to_text_async
 from .http_pool import HttpPool
 from .ssrf import GuardedResolver, SsrfGuard
 
@@ -312,7 +312,9 @@ class FetchUrlTool:
             raise ToolCallError(f"{locator} has no readable text (the page may need JavaScript)")
         cap = self.limits.max_chars
         if len(text) > cap:
-            text = text[:cap] + f"\n\n[truncated: the page has {len(text):,} characters; the first {cap:,} are shown]"
+            text = close_open_fence(text[:cap]) + (
+                f"\n\n[truncated: the page has {len(text):,} characters; the first {cap:,} are shown]"
+            )
         elif truncated:
             text += "\n\n[truncated: the page's markup is too large to read whole; only its start is shown]"
         return Document(locator=locator, title=_short(title, 300) or locator, content=text)

@@ -32,7 +32,8 @@ from ..errors import ToolCallError
 # Markup beyond this is not read: a hard bound on one call's time and memory whatever the caller's own caps are.
 MAX_HTML_CHARS = 5_000_000
 # Elements walked per page: the walk is Python, a few µs per element, so a page of millions of tiny elements (5 MB
-# of "<p>x") would take seconds. Real pages hold far fewer (Django's largest reference page: about 16,000).
+# of "<p>x") would take seconds. Real pages hold far fewer (the largest in the Django and PostgreSQL manuals,
+# their indexes: about 11,000).
 MAX_ELEMENTS = 100_000
 PARSE_TIMEOUT_S = 5.0
 
@@ -41,10 +42,14 @@ _INVISIBLE = frozenset({
     "script", "style", "noscript", "template", "svg", "math", "head", "iframe", "object", "canvas", "nav", "button",
     "select", "textarea", "dialog",
 })
-# Skipped with their content: hidden elements, navigation chrome, Sphinx's "¶" permalinks and sidebar, DocBook's
-# (PostgreSQL's) previous/next bars.
-_CHROME_CLASSES = frozenset({"headerlink", "sphinxsidebar", "navheader", "navfooter", "related", "skip-link"})
-_CHROME_ATTRIBUTES = frozenset({"hidden", "aria-hidden", "role", "style", "class"})
+# Skipped with their content: hidden elements, navigation chrome, Sphinx's "¶" permalinks, "[source]" links and
+# sidebar, DocBook's (PostgreSQL's) previous/next bars.
+_CHROME_CLASSES = frozenset({
+    "headerlink", "sphinxsidebar", "navheader", "navfooter", "related", "skip-link", "nav", "navbar", "breadcrumb",
+    "breadcrumbs", "viewcode-link",
+})
+_CHROME_IDS = frozenset({"sidebar", "global-nav", "searchbox"})
+_CHROME_ATTRIBUTES = frozenset({"hidden", "aria-hidden", "role", "style", "class", "id"})
 # Blocks that end a paragraph; separated from their neighbours by a blank line.
 _PARAGRAPH = frozenset({
     "p", "div", "section", "article", "main", "aside", "header", "footer", "blockquote", "figure", "figcaption",
@@ -55,9 +60,13 @@ _LINE = frozenset({"br", "li", "dt", "dd", "tr", "caption", "legend"})
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 _CELLS = frozenset({"td", "th"})
 _SPACE = re.compile(r"\s+")
-# Control characters other than tab and newline: never text, and some confuse terminals and prompts.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Control characters other than tab and newline (never text; some confuse terminals and prompts), and the invisible
+# break hints (zero-width space, word joiner, BOM, soft hyphen) that manuals put inside long identifiers:
+# PostgreSQL's "BGWORKER_BACKEND_\u200bDATABASE_CONNECTION" must read, and match, as one word.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u00ad\u200b\u2060\ufeff]")
 _FENCE_RUN = re.compile(r"`{3,}")
+_FENCE_OPEN = re.compile(r"^(`{3,})")
+_SITE_SEPARATOR = re.compile(r" +[—–|·:»-] +\S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,15 +128,17 @@ class _Writer:
         if not text:
             return
         self.end_line(2)
+        self.prefix = ""  # an item that opens with a heading or code has no line of its own to mark
         self._emit(f"{'#' * level} {text}")
         self.pending = 2
-        self.first_heading = self.first_heading or text
+        self.first_heading = self.first_heading or _CONTROL.sub("", text)
 
     def code(self, code: str) -> None:
         code = code.strip("\n")
         if not code.strip():
             return
         self.end_line(2)
+        self.prefix = ""
         # A longer fence when the code itself holds one, as CommonMark allows, so the block cannot end early.
         fence = "`" * max(3, 1 + max((len(run) for run in _FENCE_RUN.findall(code)), default=0))
         self._emit(fence)
@@ -141,11 +152,27 @@ class _Writer:
         return _CONTROL.sub("", "\n".join(self.lines)).strip()
 
 
+def _visible_text(root: Any) -> str:
+    """The text under `root` as written (no whitespace folding), leaving out what the walk leaves out (a heading's
+    "¶" permalink, hidden spans, scripts); `<br>` is a newline, as some highlighters emit it inside `<pre>`."""
+    parts: list[str] = []
+    walker = etree.iterwalk(root, events=("start", "end"))
+    for event, element in walker:
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if event == "start":
+            if element is not root and (not tag or tag in _INVISIBLE or _is_chrome(element)):
+                walker.skip_subtree()
+            elif tag == "br":
+                parts.append("\n")
+            elif element.text:
+                parts.append(element.text)
+        elif element is not root and element.tail:
+            parts.append(element.tail)
+    return "".join(parts)
+
+
 def _code_text(pre: Any) -> str:
-    # Verbatim: text as it is, <br> as a newline (some highlighters emit them inside <pre>).
-    for br in pre.iter("br"):
-        br.tail = "\n" + (br.tail or "")
-    return _text_of(pre).replace("\r\n", "\n").replace("\r", "\n").expandtabs(8)
+    return _visible_text(pre).replace("\r\n", "\n").replace("\r", "\n").expandtabs(8)
 
 
 def _is_link_only(heading: Any) -> bool:
@@ -200,7 +227,7 @@ class _Walk:
             if _is_link_only(node):
                 out.end_line(2)
                 return True
-            out.heading(_HEADINGS[tag], _text_of(node))
+            out.heading(_HEADINGS[tag], _visible_text(node))
             return False
         if tag == "pre" and not self.cells:
             out.code(_code_text(node))
@@ -284,7 +311,7 @@ def _is_chrome(element: Any) -> bool:
         return True
     if "display:none" in (element.get("style") or "").replace(" ", "").lower():
         return True
-    return not _CHROME_CLASSES.isdisjoint((element.get("class") or "").split())
+    return element.get("id") in _CHROME_IDS or not _CHROME_CLASSES.isdisjoint((element.get("class") or "").split())
 
 
 def _parser() -> Any:
@@ -315,11 +342,36 @@ def html_to_text(html: str) -> HtmlText:
     if tree is None:  # "Document is empty"
         return HtmlText("", "", truncated)
     title_node = tree.find("head/title")
-    title = _SPACE.sub(" ", _text_of(title_node)).strip() if title_node is not None else ""
+    if title_node is None:
+        title_node = tree.find(".//title")
+    title = _SPACE.sub(" ", _CONTROL.sub("", _text_of(title_node))).strip() if title_node is not None else ""
     writer = _Writer()
     body = tree.find("body")
     complete = _Walk(writer).run(body if body is not None else tree)
-    return HtmlText(title=title or writer.first_heading, text=writer.result(), truncated=truncated or not complete)
+    return HtmlText(title=_page_title(title, writer.first_heading), text=writer.result(),
+                    truncated=truncated or not complete)
+
+
+def _page_title(title: str, heading: str) -> str:
+    """The `<title>` without the site's name when the page's first heading says the same before it ("Database
+    transactions — Django 3.2.25 documentation" → "Database transactions"): the suffix repeats on every page of a
+    site and only lengthens citations. Else the `<title>` as it is, else the first heading."""
+    if heading and title.startswith(heading) and _SITE_SEPARATOR.match(title, len(heading)):
+        return heading
+    return title or heading
+
+
+def close_open_fence(text: str) -> str:
+    """`text` with a code fence it leaves open closed: for callers that cut text in this format to a length, so a
+    cut inside a code block does not turn what follows (a "[truncated…]" note) into code."""
+    fence = ""
+    for line in text.split("\n"):
+        if not fence:
+            opening = _FENCE_OPEN.match(line)
+            fence = opening.group(1) if opening else ""
+        elif line.strip() == fence:
+            fence = ""
+    return f"{text}\n{fence}" if fence else text
 
 
 async def html_to_text_async(html: str, *, source: str, timeout_s: float = PARSE_TIMEOUT_S) -> HtmlText:

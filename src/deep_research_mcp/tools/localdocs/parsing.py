@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from ..html_text import html_to_text
+from .rst import rst_to_text
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 RST_SUFFIXES = frozenset({".rst"})
@@ -93,7 +94,7 @@ def parse_document(name: str, text: str) -> ParsedDocument:
             text = text[front.end() :]
         sections = markdown_sections(text)
     elif suffix in RST_SUFFIXES:
-        sections = rst_sections(text)
+        sections = rst_sections(rst_to_text(text))
     else:
         sections = [Section("", 0, text.strip())] if text.strip() else []
     if not title:
@@ -161,8 +162,18 @@ def rst_sections(text: str) -> list[Section]:
             sections.append(Section(heading, level, content))
 
     i = 0
+    fence: str | None = None
     while i < len(lines):
         line = lines[i]
+        opening = _FENCE.match(line.lstrip())
+        if fence is not None or opening:  # code (fenced by rst_to_text) holds no titles, whatever its lines look like
+            body.append(line)
+            i += 1
+            if fence is None and opening:
+                fence = opening.group(1)
+            elif fence is not None and line.strip().startswith(fence) and not line.strip().strip(fence[0]):
+                fence = None
+            continue
         title = line.strip()
         under = _RST_ADORNMENT.match(lines[i + 1]) if i + 1 < len(lines) else None
         over = bool(body) and bool(under) and body[-1].strip() == lines[i + 1].strip()

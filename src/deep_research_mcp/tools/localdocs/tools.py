@@ -16,6 +16,7 @@ from typing import Any
 
 from ...errors import InputError
 from ..base import Document, ResearchTool, ToolResult
+from ..html_text import close_open_fence
 from .index import DocumentIndex, IndexStats, Passage, Progress
 
 DEFAULT_K = 5
@@ -113,7 +114,8 @@ class ReadDocumentTool:
             return ToolResult(text=str(exc))
         if len(text) > self.max_chars:
             omitted = len(text) - self.max_chars
-            text = f"{text[: self.max_chars]}\n\n[… {omitted:,} more characters not shown; read one section instead]"
+            shown = close_open_fence(text[: self.max_chars])
+            text = f"{shown}\n\n[… {omitted:,} more characters not shown; read one section instead]"
         return ToolResult(documents=[Document(locator=locator, title=title, content=text)])
 
     def _read(self, path: str, section: str | None) -> tuple[str, str, str]:
