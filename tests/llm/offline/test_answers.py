@@ -21,8 +21,9 @@ def test_rest_markup_is_read_as_names_and_identifiers_stay_whole() -> None:
     assert clean_inline("Use :func:`~asyncio.gather` or :meth:`Task.cancel`.") == (
         "Use asyncio.gather() or Task.cancel().")
     assert clean_inline("See :ref:`the tutorial <tut-ref>` and ``await``.") == "See the tutorial and await."
-    assert clean_inline("Define __enter__() and __exit__() on a _private_ class.") == (
-        "Define __enter__() and __exit__() on a private class.")
+    # Special methods stay whole, in code spans: bare, Markdown would print "__enter__" as a bold "enter".
+    assert clean_inline("Define __enter__() and obj.__exit__() on a _private_ class.") == (
+        "Define `__enter__()` and `obj.__exit__()` on a private class.")
     assert clean_inline("Set work_mem and max_wal_size.") == "Set work_mem and max_wal_size."
     assert split_sentences(".. note::\n\n   Tasks are scheduled soon.\n\n.. versionadded:: 3.7") == [
         "Tasks are scheduled soon."]

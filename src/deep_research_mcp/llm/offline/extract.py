@@ -59,6 +59,7 @@ _TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+
 _REST_ROLE = re.compile(r":(?:py:)?([a-z]+):`([^`]+)`")
 _REST_DIRECTIVE = re.compile(r"^\.\.\s+(?:[\w:-]+::|_[^:]+:|\|)|^:(?:param|type|returns?|rtype|raises)\b[^:]*:\s*$")
 _INDEXED = re.compile(r"(?<![\w`])([A-Za-z_]\w*(?:[._]\w+)+\[\d+\])")
+_DUNDER = re.compile(r"(?<![\w`.])((?:[A-Za-z_]\w*\.)*__[A-Za-z]\w*?__(?:\(\))?)(?![\w`])")
 _CITATION_LIKE = re.compile(r"\s*\[\s*S?\d+(?:\s*[,;]\s*S?\d+)*\s*\]")
 _UNIT = re.compile(
     r"\d(?:[\d.,]*)\s?(?:%|percent|[kmgt]?w\b|[kmgt]wh\b|km\b|cm\b|mm\b|m\b|kg\b|g\b|t\b|ms\b|s\b|sec|seconds?\b|"
@@ -285,6 +286,8 @@ def clean_inline(text: str) -> str:
     # An index on an identifier ("settings.PASSWORD_HASHERS[0]") is code: a code span, so that no citation pass
     # takes "[0]" for a marker.
     text = _INDEXED.sub(r"`\1`", text)
+    # A special method name outside code would render as bold in Markdown ("Pizza.__str__()" as "Pizza.str()").
+    text = _DUNDER.sub(r"`\1`", text)
     parts: list[str] = []
     position = 0
     for match in _CODE_SPAN.finditer(text):

@@ -58,9 +58,9 @@ _NEEDS_PREVIOUS = re.compile(
     r"described|explained|discussed|shown|above|such))\b",
     re.IGNORECASE,
 )
-# Forward-pointing openers that stand alone ("It is possible to …", "That is, …").
-_SELF_CONTAINED = re.compile(r"^\W*(?:it is (?:possible|recommended|important|not possible|also possible|often|"
-                             r"usually|best|safe|a good idea)|that is,)", re.IGNORECASE)
+# Forward-pointing openers that stand alone ("It is possible to …"); "That is, …" restates the sentence before.
+_SELF_CONTAINED = re.compile(r"^\W*it is (?:possible|recommended|important|not possible|also possible|often|"
+                             r"usually|best|safe|a good idea)\b", re.IGNORECASE)
 _FOLLOWING = re.compile(r"\bthe following\b|:$", re.IGNORECASE)
 
 
