@@ -297,3 +297,24 @@ def test_a_definition_term_on_its_own_line_labels_its_definition() -> None:
     passages = _texts(cited_passages({"S1": ("FDW", page)}, "extensions option list"))
     assert passages[0] == ["extensions (string): This option is a comma-separated list of extension names."]
     assert "`settings.PASSWORD_HASHERS[0]`" in units[1].text  # an index on an identifier is code, not a citation
+
+
+async def test_the_researcher_skips_a_tool_it_cannot_fill_then_uses_what_results_show() -> None:
+    search = ToolSpec("search_documents", "Search", {
+        "type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]})
+    complete = ToolSpec(prompts.RESEARCH_COMPLETE, "", {"type": "object", "properties": {}})
+    system = prompts.RESEARCHER_SYSTEM.format(date="d", max_tool_calls=10, complete="ResearchComplete", think="think")
+    messages = [Message.system(system), Message.user(prompts.RESEARCHER_USER.format(
+        topic="How does partition pruning speed up queries?"))]
+    model = OfflineModel()
+    first = await model.complete(messages, tools=[search, GREP, complete])
+    assert [c.name for c in first.tool_calls] == ["search_documents"]
+    assert "rg__search" in first.text and "'path'" in first.text  # skipped, and said why
+    shown = ('[S1] Table Partitioning\nLocation: /docs/pg/ddl-partitioning.html\n<document id="S1">\n'
+             "Partition pruning skips partitions that cannot match the query.\n</document>")
+    messages.append(Message("assistant", first.text, tuple(first.tool_calls)))
+    messages += [Message.tool_result(c, shown) for c in first.tool_calls]
+    second = await model.complete(messages, tools=[search, GREP, complete])
+    grep = next(c for c in second.tool_calls if c.name == "rg__search")
+    assert grep.arguments["path"] == "/docs/pg" and grep.arguments["pattern"]
+    assert all(value != "" for call in second.tool_calls for value in call.arguments.values())
