@@ -318,3 +318,14 @@ async def test_the_researcher_skips_a_tool_it_cannot_fill_then_uses_what_results
     grep = next(c for c in second.tool_calls if c.name == "rg__search")
     assert grep.arguments["path"] == "/docs/pg" and grep.arguments["pattern"]
     assert all(value != "" for call in second.tool_calls for value in call.arguments.values())
+
+
+def test_a_page_about_the_topic_outranks_one_lucky_sentence_elsewhere() -> None:
+    about = ("## Pagination\n\nThe Paginator class splits a list of objects into pages of a fixed size. "
+             "Each page of the paginator holds at most per_page objects from the list. "
+             "The paginator counts the pages it needs from the number of objects in the list.")
+    passing = ("## Release notes\n\nThe paginator now splits objects into pages of a fixed size faster. "
+               "Several translations were updated for this release of the framework.")
+    passages = cited_passages({"S1": ("Release notes", passing), "S2": ("Pagination", about)},
+                              "How does the paginator split objects into pages?")
+    assert passages[0][0][1] == ["S2"]

@@ -262,9 +262,10 @@ def _summary(
         si, passage = pool[index]
         whole = full[id(passage)] is passage
         # A section keeps at least one passage of its own: the summary answers, the sections show the evidence.
-        left = len(sections[si].passages) - sum(1 for c in chosen if pool[c][0] == si and full[id(pool[c][1])]
-                                                 is pool[c][1])
-        if whole and left <= 1 and not asked.summary_only and asked.sentences is None:
+        taken = [pool[c][1] for c in chosen]
+        left = sum(1 for p in sections[si].passages if p is not passage and p not in taken
+                   and not _repeats(p, [*taken, passage]))
+        if whole and left < 1 and not asked.summary_only and asked.sentences is None:
             return
         if count + len(passage) <= most and not _repeats(passage, [pool[c][1] for c in chosen]):
             chosen.append(index)

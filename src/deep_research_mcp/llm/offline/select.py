@@ -41,6 +41,7 @@ SEMANTIC_ONLY = 0.9  # a sentence none of whose words match needs near-top simil
 DUPLICATE_COSINE = 0.95
 SEMANTIC_POOL = 300
 PAGE_MIN_SPREAD = 0.2  # in cosine similarity
+PAGE_SUPPORT = 0.7  # how much a page's three best sentences lift each of its sentences
 PAGE_PRIOR_LOW, PAGE_PRIOR_SPAN = 0.7, 0.6  # the page whose title means the topic least x0.7, the most x1.3
 SEMANTIC_WEIGHT = 0.3  # how far meaning moves a lexical score: x0.7 for the least similar, x1.06 for the most
 
@@ -138,10 +139,28 @@ def cited_passages(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8)
     order = [i for i in order if scores[i] > 0]
     if not order:
         return []
+    # What is relevant at all is judged on the sentence's own score; the page it stands on then orders the rest.
     distinct = list(dict.fromkeys(candidates[i].text for i in order))
     reference = scores[next(i for i in order if candidates[i].text == distinct[min(2, len(distinct) - 1)])]
-    order = [i for i in order if scores[i] >= RELATIVE_FLOOR * reference]
+    kept = {i for i in order if scores[i] >= RELATIVE_FLOOR * reference}
+    lifted = _with_page_support(candidates, scores)
+    order = sorted(kept, key=lambda i: (-lifted[i], i))
     return _assemble(docs, units, candidates, where, order, vectors, limit)
+
+
+def _with_page_support(candidates: list[Candidate], scores: list[float]) -> list[float]:
+    """Scores lifted for pages with several good sentences: a page that answers the topic says so more than once,
+    while a page that mentions it in passing has one lucky sentence."""
+    if PAGE_SUPPORT <= 0:
+        return scores
+    best: dict[str, list[float]] = {}
+    for candidate, score in zip(candidates, scores, strict=True):
+        best.setdefault(candidate.owner, []).append(score)
+    # The mean of its three best (a short page: of all it has), so a page is not lifted for merely being long.
+    support = {owner: sum(sorted(values, reverse=True)[:3]) / min(3, len(values)) for owner, values in best.items()}
+    top = max(support.values()) or 1.0
+    return [score * (1 - PAGE_SUPPORT + PAGE_SUPPORT * support[c.owner] / top)
+            for c, score in zip(candidates, scores, strict=True)]
 
 
 def _page_priors(docs: dict[str, tuple[str, str]], query: str) -> dict[str, float]:
@@ -376,9 +395,10 @@ def _merged_list(units: list[tuple[str, int, Unit]], index: int, items: list[int
 def _also_stated(docs: dict[str, tuple[str, str]], candidates: list[Candidate], ci: int, order: list[int]) -> list[str]:
     """Other documents that state candidate `ci` word for word, one per page and at most two."""
     owner = candidates[ci].owner
+    ranked = set(order)
     seen_titles = {docs[owner][0].strip().lower()}
     out: list[str] = []
-    for other in order:
+    for other in sorted(range(len(candidates)), key=lambda i: (i not in ranked, i)):
         candidate = candidates[other]
         if other == ci or candidate.owner == owner or candidate.owner in out:
             continue
