@@ -12,7 +12,6 @@ from deep_research_mcp.llm.base import Message, OutputSchema, ToolCall, ToolSpec
 from deep_research_mcp.llm.offline import OfflineModel
 from deep_research_mcp.llm.offline.extract import (
     documents,
-    pick,
     rank,
     split_passages,
     split_sentences,
@@ -163,14 +162,13 @@ def test_long_topics_need_two_terms_and_the_subject() -> None:
 
 
 def test_near_duplicates_are_merged_not_repeated() -> None:
-    texts = [
-        "The La Rance barrage opened in 1966 in Brittany.",
-        "The La Rance barrage opened in 1966 in Brittany, France.",
-        "La Rance has 24 turbines.",
-    ]
-    chosen = pick(texts, rank(texts, "La Rance barrage"), limit=5)
-    assert [len(dups) for _, dups in chosen] == [1, 0]
-    assert {chosen[0][0], *chosen[0][1]} == {0, 1}
+    docs = {
+        "S1": ("La Rance", "The La Rance barrage opened in 1966 in Brittany."),
+        "S2": ("Tidal power in France", "The La Rance barrage opened in 1966 in Brittany, France."),
+        "S3": ("Turbines", "La Rance has 24 bulb turbines in its dam."),
+    }
+    chosen = [text for text, _ in cited_sentences(docs, "La Rance barrage")]
+    assert len(chosen) == 2 and chosen[-1] == "La Rance has 24 bulb turbines in its dam."
 
 
 def test_cited_sentences_keep_only_input_ids() -> None:

@@ -454,34 +454,6 @@ def rank(
     return out
 
 
-def pick(
-    texts: Sequence[str], ranked: Sequence[Ranked], *, limit: int, max_words: int | None = None,
-    threshold: float = 0.6,
-) -> list[tuple[int, list[int]]]:
-    """Greedy best-first choice without near-duplicates: (chosen index, indices of its near-duplicates).
-
-    Near-duplicates of a chosen text are reported rather than lost, so a fact found in two documents can cite both.
-    """
-    chosen: list[tuple[int, list[int]]] = []
-    bags: list[set[str]] = []
-    used_words = 0
-    for item in ranked:
-        bag = words(texts[item.index])
-        duplicate = next((i for i, other in enumerate(bags) if jaccard(bag, other) >= threshold), None)
-        if duplicate is not None:
-            chosen[duplicate][1].append(item.index)
-            continue
-        if len(chosen) >= limit:
-            continue  # keep scanning only to collect duplicates of what was chosen
-        size = len(texts[item.index].split())
-        if max_words is not None and chosen and used_words + size > max_words:
-            continue
-        chosen.append((item.index, []))
-        bags.append(bag)
-        used_words += size
-    return chosen
-
-
 RELATIVE_FLOOR = 0.4
 LEAD_WORDS = 5
 LEAD_CONTEXT_WORDS = 6
