@@ -52,7 +52,8 @@ _VERSION_NOTE = re.compile(
 _NEEDS_PREVIOUS = re.compile(
     r"^\W*(?:it|its|this|these|that|those|they|their|them|such|he|she|thus|hence|therefore|however|also|moreover|"
     r"furthermore|otherwise|instead|then|so|but|and|or|nor|consequently|likewise|similarly|accordingly|"
-    r"nevertheless|nonetheless|besides|here|both|neither|either|another|"
+    r"nevertheless|nonetheless|besides|here|both|neither|either|another|in fact|indeed|actually|of course|still|"
+    r"again|yet|rather|specifically|namely|in other words|"
     r"the (?:former|latter|same|other|above|previous|rest)|in (?:this|that|such|either|both|these|those) cases?|"
     r"in addition|as a result|for (?:this|that|these) reasons?|for (?:example|instance)|in particular|"
     r"on the other hand|in contrast|by contrast|in this way|conversely|alternatively|as (?:mentioned|noted|"
