@@ -357,6 +357,9 @@ _OPENER = re.compile(r"^(?:(?:how|what|which|why|when|where|who|whose|is|are|was
                      r"would|will|has|have)\b\s*)+(?:(?:i|we|you|one|it|there)\b\s*)?", re.IGNORECASE)
 
 
+_LIGHT_WORDS = word_set("the a an does do did is are was were can could should would will which one that each")
+
+
 def heading(topic: str) -> str:
     """A section heading of at most `HEADING_CHARS` characters: the topic when short; else its subject for a
     "subject: focus" topic; else the question without its opening words, then without its function words."""
@@ -369,9 +372,9 @@ def heading(topic: str) -> str:
     if sep and len(head) <= HEADING_CHARS:
         return head
     text = _OPENER.sub("", text) or text
-    if len(text) > HEADING_CHARS:
-        kept = [w for w in text.split() if w.lower().strip(",;()") not in STOPWORDS]
-        text = " ".join(kept).replace(" ,", ",")
+    for dropped in (_LIGHT_WORDS, STOPWORDS):  # articles and auxiliaries first, then every function word
+        if len(text) > HEADING_CHARS:
+            text = " ".join(w for w in text.split() if w.lower().strip(",;()") not in dropped).replace(" ,", ",")
     if len(text) > HEADING_CHARS:
         text = text[: HEADING_CHARS + 1].rsplit(" ", 1)[0]
     text = text.strip(" ,;:(")
