@@ -11,9 +11,7 @@ from deep_research_mcp import prompts
 from deep_research_mcp.llm.base import Message, OutputSchema, ToolCall, ToolSpec
 from deep_research_mcp.llm.offline import OfflineModel
 from deep_research_mcp.llm.offline.extract import (
-    cited_sentences,
     documents,
-    pick,
     rank,
     split_passages,
     split_sentences,
@@ -21,6 +19,7 @@ from deep_research_mcp.llm.offline.extract import (
 )
 from deep_research_mcp.llm.offline.model import classify, write_report
 from deep_research_mcp.llm.offline.planner import plan_topics, research_queries, search_tools
+from deep_research_mcp.llm.offline.select import cited_sentences
 
 SEARCH = ToolSpec("search_documents", "Search", {
     "type": "object",
@@ -163,14 +162,13 @@ def test_long_topics_need_two_terms_and_the_subject() -> None:
 
 
 def test_near_duplicates_are_merged_not_repeated() -> None:
-    texts = [
-        "The La Rance barrage opened in 1966 in Brittany.",
-        "The La Rance barrage opened in 1966 in Brittany, France.",
-        "La Rance has 24 turbines.",
-    ]
-    chosen = pick(texts, rank(texts, "La Rance barrage"), limit=5)
-    assert [len(dups) for _, dups in chosen] == [1, 0]
-    assert {chosen[0][0], *chosen[0][1]} == {0, 1}
+    docs = {
+        "S1": ("La Rance", "The La Rance barrage opened in 1966 in Brittany."),
+        "S2": ("Tidal power in France", "The La Rance barrage opened in 1966 in Brittany, France."),
+        "S3": ("Turbines", "La Rance has 24 bulb turbines in its dam."),
+    }
+    chosen = [text for text, _ in cited_sentences(docs, "La Rance barrage")]
+    assert len(chosen) == 2 and chosen[-1] == "La Rance has 24 bulb turbines in its dam."
 
 
 def test_cited_sentences_keep_only_input_ids() -> None:
@@ -292,16 +290,23 @@ async def test_compress_writes_cited_sentences_and_says_when_nothing_was_found()
     assert empty == 'No relevant passages were found for this topic. Searched: "La Rance capacity".'
 
 
-async def test_summarize_keeps_focus_sentences_without_markers() -> None:
+async def test_a_long_document_is_digested_the_same_for_every_focus() -> None:
+    # The engine shares one digest per document between researchers: a digest picked for whichever focus came
+    # first would make the report depend on researcher timing.
     model = OfflineModel()
-    filler = " ".join(f"Filler sentence number {i} talks about nothing in particular." for i in range(80))
-    content = f"{filler} The turbine capacity of La Rance is 240 MW. {filler}"
-    messages = [Message.system(prompts.SUMMARIZE_SYSTEM.format(max_words=400)),
-                Message.user(prompts.SUMMARIZE_USER.format(focus="La Rance capacity (query='La Rance')",
-                                                           title="Doc", content=content))]
-    summary = (await model.complete(messages)).text
-    assert "The turbine capacity of La Rance is 240 MW." in summary
-    assert len(summary.split()) <= 330 and "[S" not in summary
+    filler = " ".join(f"Filler sentence number {i} talks about nothing in particular." for i in range(600))
+    content = f"# Intro\n\n{filler}\n\n## Capacity\n\nThe turbine capacity of La Rance is 240 MW. {filler}"
+
+    async def digest(focus: str) -> str:
+        messages = [Message.system(prompts.SUMMARIZE_SYSTEM.format(max_words=400)),
+                    Message.user(prompts.SUMMARIZE_USER.format(focus=focus, title="Doc", content=content))]
+        return (await model.complete(messages)).text
+
+    first, second = await digest("La Rance capacity"), await digest("filler sentences")
+    assert first == second
+    assert "## Capacity\n\nThe turbine capacity of La Rance is 240 MW." in first  # every section keeps its opening
+    assert len(first) <= 19_000 and "[S" not in first
+    assert first.endswith(".")  # cut at a sentence end, never inside one
 
 
 FINDINGS = """## tidal barrages: cost
@@ -346,7 +351,9 @@ def test_report_when_nothing_was_found() -> None:
     long_brief = "What are the health effects of drinking coffee every day " * 3
     report = write_report(prompts.REPORT_USER.format(brief=long_brief, findings=findings, instructions=""))
     title = report.splitlines()[0]
-    assert title.startswith("# What are the health effects") and len(title) <= 82 and title.endswith("…")
+    # A long question without a clause boundary: cut between words, on a word that carries meaning, never "…".
+    assert title.startswith("# What are the health effects") and len(title) <= 102 and "…" not in title
+    assert long_brief.startswith(title[2:]) and not title.endswith((" of", " the"))
     assert "Nothing relevant to this question was found in the searched documents" in report
     assert '- coffee: "coffee"; "coffee health".' in report
     assert "[S" not in report
@@ -356,7 +363,7 @@ def test_report_when_nothing_was_found() -> None:
 
 
 def test_findings_accept_markers_before_or_after_the_full_stop_and_ignore_code() -> None:
-    from deep_research_mcp.llm.offline.model import parse_findings
+    from deep_research_mcp.llm.offline.report import parse_findings
 
     (section,) = parse_findings("## Topic\n\nTides turn turbines [S1]. Lagoons hold water. [S2, S3] Use `[S4]` here.\n")
     assert [(text, ids) for text, ids in section.notes] == [

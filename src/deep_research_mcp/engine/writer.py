@@ -8,6 +8,7 @@ from .. import prompts
 from ..errors import BudgetExceeded, ContextLengthError, ProviderError
 from ..llm.base import Message
 from ..llm.client import ModelCaller
+from ..llm.offline.report import WRITER_NOTE
 from .config import UnitOutcome
 from .context import RunContext
 from .sources import CitationStats, Source, finalize_report
@@ -30,6 +31,10 @@ async def write_report(
     findings = findings_text(units)
     try:
         draft = await _draft(ctx, ctx.models.final_report, brief, findings, instructions)
+        # The offline writer says what it could not do with the instructions in the report; the caller gets it as a
+        # warning too, since a rewrite that ignored part of its instructions should not look like full success.
+        for note in re.findall(rf"^{re.escape(WRITER_NOTE)}(.+)$", draft, flags=re.MULTILINE):
+            ctx.warn(note.strip())
     except (ProviderError, BudgetExceeded) as exc:
         ctx.warn(f"the report model failed ({exc}); the report below is assembled from the researchers' notes")
         draft = f"# Research findings\n\n> The report model failed ({exc}); below are the researchers' notes.\n\n"

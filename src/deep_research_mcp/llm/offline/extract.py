@@ -6,6 +6,7 @@ per-call statistics (document frequencies over the candidate sentences) are both
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -53,6 +54,12 @@ _TABLE_SEPARATOR = re.compile(r"^\|?[\s:|-]+\|[\s:|-]*$")
 _HTML_LINE = re.compile(r"^<[^>]+>$|^<!--.*-->$")
 _LIST_ITEM = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?(?P<body>.+)$")
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
+# A definition term: a name, optionally with its type ("shared_buffers (integer)"), or a few plain words.
+_TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3})$")
+_REST_ROLE = re.compile(r":(?:py:)?([a-z]+):`([^`]+)`")
+_REST_DIRECTIVE = re.compile(r"^\.\.\s+(?:[\w:-]+::|_[^:]+:|\|)|^:(?:param|type|returns?|rtype|raises)\b[^:]*:\s*$")
+_INDEXED = re.compile(r"(?<![\w`])([A-Za-z_]\w*(?:[._]\w+)+\[\d+\])")
+_DUNDER = re.compile(r"(?<![\w`.])((?:[A-Za-z_]\w*\.)*__[A-Za-z]\w*?__(?:\(\))?)(?![\w`])")
 _CITATION_LIKE = re.compile(r"\s*\[\s*S?\d+(?:\s*[,;]\s*S?\d+)*\s*\]")
 _UNIT = re.compile(
     r"\d(?:[\d.,]*)\s?(?:%|percent|[kmgt]?w\b|[kmgt]wh\b|km\b|cm\b|mm\b|m\b|kg\b|g\b|t\b|ms\b|s\b|sec|seconds?\b|"
@@ -64,6 +71,7 @@ _CODE_LIKE = re.compile(r"`[^`]+`|\b\w+_\w+\b|\b[a-z]+[A-Z]\w*\b|\b\w+\(\)|(?<!\
 _PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z]{2,}")
 
 
+@functools.lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """Crude suffix stripping so "stores", "stored", "storing" and "store" meet; not a linguistic stemmer."""
     if len(word) <= 3 or word.isdigit():
@@ -85,6 +93,12 @@ def stem(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """Stemmed words that carry meaning, in order, repeats kept (term frequencies count)."""
+    return list(_terms(text))
+
+
+@functools.lru_cache(maxsize=100_000)
+def _terms(text: str) -> tuple[str, ...]:
+    # Researchers of one run rank the same retrieved sentences again and again: tokenize each once.
     out: list[str] = []
     for word in _TOKEN.findall(text.lower()):
         parts = _PART.split(word)
@@ -92,7 +106,7 @@ def terms(text: str) -> list[str]:
         for part in [word, *parts] if len(parts) > 1 else parts:
             if part not in STOPWORDS and (len(part) > 1 or part.isdigit()):
                 out.append(stem(part))
-    return out
+    return tuple(out)
 
 
 def content_terms(text: str) -> list[str]:
@@ -124,7 +138,7 @@ def split_sentences(markdown: str) -> list[str]:
 def split_passages(markdown: str) -> list[tuple[str, str]]:
     """`split_sentences` with the heading each sentence stands under: a heading often names what a terse sentence
     is about ("## Costs" over "Barrages are expensive to build")."""
-    return [(unit.text, unit.heading) for unit in split_units(markdown)]
+    return [(unit.text, unit.heading) for unit in split_units(markdown) if not unit.code]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +150,27 @@ class Unit:
     heading: str
     intro: bool = False
     lead: str = ""  # the definition term it stands under, and its paragraph's opening words when it does not open it
+    label: str = ""  # the definition term right above its paragraph, when it names a term ("work_mem (integer)")
+    paragraph: int = 0  # which block of the document it is in
+    first: bool = True  # whether it opens that block
+    item: bool = False  # a list item
+    code: bool = False  # a fenced code block, verbatim in `text`: never a sentence, shown after its lead-in
 
 
 def split_units(markdown: str) -> list[Unit]:
     """`split_passages` as `Unit`s."""
-    blocks: list[tuple[str, str, bool]] = []  # text, heading, whether it could be a label (one plain line)
+    return list(_split_units(markdown))
+
+
+@functools.lru_cache(maxsize=2_048)
+def _split_units(markdown: str) -> tuple[Unit, ...]:
+    # A page is shown to several researchers of a run, and compression, planning and ranking all split it.
+    return tuple(_units_of(markdown))
+
+
+def _units_of(markdown: str) -> list[Unit]:
+    # text, heading, whether it could be a label (one plain line), whether it is a list item
+    blocks: list[tuple[str, str, bool, bool]] = []
     block: list[str] = []
     heading = ""
     in_fence = False
@@ -148,17 +178,28 @@ def split_units(markdown: str) -> list[Unit]:
     listed = False
 
     def flush() -> None:
+        if len(block) > 1 and not listed and _TERM.match(block[0]) and _is_label(block[0]):
+            # A definition term on its own line right above its definition ("extensions (string)" then "This
+            # option is …"): a label of its own, as if a blank line stood between them.
+            blocks.append((block.pop(0), heading, True, False))
         if block:
-            blocks.append((" ".join(block), heading, len(block) == 1 and not listed))
+            blocks.append((" ".join(block), heading, len(block) == 1 and not listed, listed))
             block.clear()
 
+    code: list[str] = []
+    codes: dict[int, str] = {}  # block number -> the fenced code it holds
     for raw in markdown.splitlines():
         line = raw.strip()
         if _FENCE.match(line):
             flush()
+            if in_fence:
+                codes[len(blocks)] = "\n".join(code).strip("\n")
+                blocks.append(("", heading, False, False))  # code between two blocks: they are not adjacent
+                code.clear()
             in_fence = not in_fence
             continue
         if in_fence:
+            code.append(raw.rstrip())
             continue
         if not line:
             flush()
@@ -175,33 +216,42 @@ def split_units(markdown: str) -> list[Unit]:
             flush()
             heading = clean_inline(marker.group(1))
             continue
-        if indented_code or _RULE.match(line) or _HTML_LINE.match(line) or _is_table(line):
+        if (indented_code or _RULE.match(line) or _HTML_LINE.match(line) or _is_table(line)
+                or _REST_DIRECTIVE.match(line)):
             flush()
+            if blocks and blocks[-1][0]:
+                blocks.append(("", heading, False, False))
             continue
         line = re.sub(r"^(>\s?)+", "", line).strip()
         item = _LIST_ITEM.match(line)
         if item:
             flush()  # a list item is its own sentence unit; lines that follow without a gap continue it
-            line = item.group("body")
+            line = re.sub(r"^(?:[-*+]\s+)+", "", item.group("body"))  # "- - nested" is one item
         if not block:
             listed = item is not None
         block.append(line)
     flush()
     units: list[Unit] = []
     label = ""
-    for number, (text, where, single) in enumerate(blocks):
+    label_at = -2
+    for number, (text, where, single, is_item) in enumerate(blocks):
+        if codes.get(number, "").strip():
+            units.append(Unit(codes[number], where, paragraph=number, code=True))
+            continue
         cleaned = clean_inline(text)
         if number + 1 < len(blocks) and blocks[number + 1][1] == where and single and _is_label(cleaned):
             # A short line with no sentence end before a paragraph is a definition list's term ("shared_buffers
             # (integer)", "Range Partitioning"): not a statement, but what the paragraphs under it are about.
             label = cleaned
+            label_at = number
             continue
         if number and blocks[number - 1][1] != where:
             label = ""
         sentences = _sentences_of(cleaned)
         # A paragraph's opening often names what the rest is about too.
         lead = " ".join(sentences[0].split()[:LEAD_CONTEXT_WORDS]) if sentences else ""
-        units += [Unit(finish(s), where, s.rstrip().endswith(":"), " ".join((label, lead if i else "")).strip())
+        units += [Unit(finish(s), where, s.rstrip().endswith(":"), " ".join((label, lead if i else "")).strip(),
+                       label if label_at == number - 1 and _TERM.match(label) else "", number, i == 0, is_item)
                   for i, s in enumerate(sentences)]
     return units
 
@@ -214,8 +264,30 @@ def _is_table(line: str) -> bool:
     return line.startswith("|") or bool(_TABLE_SEPARATOR.match(line)) or line.count(" | ") >= 2
 
 
+def clean_rest(text: str) -> str:
+    """reST roles as plain names: ":func:`~asyncio.gather`" is "asyncio.gather()", ":class:`Task`" is
+    "Task", ":ref:`the docs <target>`" is "the docs", "``code``" is "code"."""
+
+    def role(match: re.Match[str]) -> str:
+        kind, body = match.group(1), match.group(2)
+        titled = re.match(r"^(.*?)\s*<[^>]+>$", body)
+        if titled and titled.group(1):
+            return titled.group(1)
+        name = body.lstrip("!~")  # the full dotted name says more than the short form "~" would render
+        return f"{name}()" if kind in ("func", "meth") and not name.endswith(")") else name
+
+    text = _REST_ROLE.sub(role, text)
+    return re.sub(r"``([^`]+)``", r"\1", text)
+
+
 def clean_inline(text: str) -> str:
     """Drop markup and anything that would pose as a citation; code spans stay as they are."""
+    text = clean_rest(text)
+    # An index on an identifier ("settings.PASSWORD_HASHERS[0]") is code: a code span, so that no citation pass
+    # takes "[0]" for a marker.
+    text = _INDEXED.sub(r"`\1`", text)
+    # A special method name outside code would render as bold in Markdown ("Pizza.__str__()" as "Pizza.str()").
+    text = _DUNDER.sub(r"`\1`", text)
     parts: list[str] = []
     position = 0
     for match in _CODE_SPAN.finditer(text):
@@ -234,9 +306,10 @@ def _clean_prose(text: str) -> str:
     text = _CITATION_LIKE.sub("", text)
     text = re.sub(r"<?https?://[^\s>)\]]+>?", "", text)
     text = re.sub(r"</?[a-zA-Z][^>]*>", "", text)
-    text = re.sub(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", r"\2", text)
+    # Underscores inside or around a word belong to identifiers ("__enter__()", "work_mem"), not emphasis.
+    text = re.sub(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", r"\1", text)
     text = re.sub(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])", r"\1", text)
-    text = re.sub(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])", r"\1", text)
+    text = re.sub(r"(?<![\w_])_([^\s_](?:[^_]*[^\s_])?)_(?![\w_])", r"\1", text)  # "_word_", not "__x__"
     return re.sub(r"~~(.+?)~~", r"\1", text)
 
 
@@ -381,41 +454,10 @@ def rank(
     return out
 
 
-def pick(
-    texts: Sequence[str], ranked: Sequence[Ranked], *, limit: int, max_words: int | None = None,
-    threshold: float = 0.6,
-) -> list[tuple[int, list[int]]]:
-    """Greedy best-first choice without near-duplicates: (chosen index, indices of its near-duplicates).
-
-    Near-duplicates of a chosen text are reported rather than lost, so a fact found in two documents can cite both.
-    """
-    chosen: list[tuple[int, list[int]]] = []
-    bags: list[set[str]] = []
-    used_words = 0
-    for item in ranked:
-        bag = words(texts[item.index])
-        duplicate = next((i for i, other in enumerate(bags) if jaccard(bag, other) >= threshold), None)
-        if duplicate is not None:
-            chosen[duplicate][1].append(item.index)
-            continue
-        if len(chosen) >= limit:
-            continue  # keep scanning only to collect duplicates of what was chosen
-        size = len(texts[item.index].split())
-        if max_words is not None and chosen and used_words + size > max_words:
-            continue
-        chosen.append((item.index, []))
-        bags.append(bag)
-        used_words += size
-    return chosen
-
-
 RELATIVE_FLOOR = 0.4
-LEAD_PRIOR = 1.2
 LEAD_WORDS = 5
 LEAD_CONTEXT_WORDS = 6
 LABEL_WORDS = 8
-TITLE_PRIOR = 0.6
-CONTINUATION = 3  # sentences kept after a chosen one that ends in a colon
 
 # --- researcher transcripts ----------------------------------------------------------------------------------
 
@@ -457,57 +499,6 @@ def without_scope(topic: str) -> str:
     return f"{body}{sep}{trimmed}" if trimmed.strip(" ?.!") else body
 
 
-def cited_sentences(
-    docs: dict[str, tuple[str, str]], topic: str, limit: int = 8
-) -> list[tuple[str, list[str]]]:
-    """The sentences of `docs` most about `topic`, best first, each with the ids of the documents that state it. A
-    chosen sentence that introduces a list brings the first items of that list along, right after it."""
-    units: list[Unit] = []
-    contexts: list[str] = []
-    priors: list[float] = []
-    owners: list[str] = []
-    wanted = set(content_terms(without_scope(topic)))
-    for source_id, (title, text) in docs.items():
-        page = focus(title, wanted)
-        for position, unit in enumerate(split_units(text)):
-            units.append(unit)
-            contexts.append(f"{title} {unit.heading} {unit.lead}")
-            prior = LEAD_PRIOR if position < 3 else 1.0  # pages tend to state their point first
-            # A page or section titled with the topic is about it, even where a sentence does not repeat the words;
-            # "Logical Replication" is more so than "Logical Replication Message Formats".
-            prior *= 1 + TITLE_PRIOR * max(page, focus(unit.heading, wanted))
-            priors.append(prior)
-            owners.append(source_id)
-    texts = [unit.text for unit in units]
-    head = topic.partition(": ")[0] if ": " in topic else ""
-    ranked = rank(texts, without_scope(topic), head=head, contexts=contexts, priors=priors)
-    # Far weaker sentences only pad the notes once strong matches exist. The third best distinct sentence sets the
-    # bar, so a single outstanding sentence (shown again by a search and a read of the same page) does not push out
-    # ordinary good ones.
-    best: dict[str, float] = {}
-    for r in ranked:  # best first, so each text keeps its best score
-        best.setdefault(texts[r.index], r.score)
-    if best:
-        scores = list(best.values())
-        bar = RELATIVE_FLOOR * scores[min(2, len(scores) - 1)]
-        ranked = [r for r in ranked if r.score >= bar]
-    out: list[tuple[str, list[str]]] = []
-    taken: set[int] = set()
-    for index, duplicates in pick(texts, ranked, limit=limit):
-        if index in taken:
-            continue
-        # A near-duplicate elsewhere is cited too only when it states this very sentence: a reworded one would make
-        # the citation claim words its document does not contain.
-        same = [owners[d] for d in duplicates if states(texts[d], texts[index])]
-        out.append((texts[index], list(dict.fromkeys([owners[index], *same]))[:3]))
-        taken.add(index)
-        for follower in _continuation(units, owners, index):
-            if follower not in taken:
-                out.append((texts[follower], [owners[follower]]))
-                taken.add(follower)
-    return out
-
-
 def focus(label: str, wanted: set[str]) -> float:
     """How much of a title or heading is the topic: the share of its words that are topic terms (numbering and
     words like "chapter" aside)."""
@@ -516,21 +507,6 @@ def focus(label: str, wanted: set[str]) -> float:
 
 
 _LABEL_WORDS = word_set("chapter section part appendix introduction overview")
-
-
-def _continuation(units: list[Unit], owners: list[str], index: int) -> list[int]:
-    """The list items right after an introducing sentence, in the same document and section."""
-    if not units[index].intro:
-        return []
-    out: list[int] = []
-    for follower in range(index + 1, min(len(units), index + 1 + CONTINUATION)):
-        unit = units[follower]
-        if owners[follower] != owners[index] or unit.heading != units[index].heading:
-            break
-        out.append(follower)
-        if unit.intro:
-            break
-    return out
 
 
 def states(container: str, sentence: str) -> bool:

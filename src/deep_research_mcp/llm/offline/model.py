@@ -9,8 +9,10 @@ document and carries that document's `[S<n>]` id; it never writes an id that is 
 from __future__ import annotations
 
 import ast
+import asyncio
 import itertools
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,11 +21,13 @@ from typing import Any
 from ... import prompts
 from ..base import ChatResponse, Message, OutputSchema, ToolCall, ToolSpec, Usage
 from ..stages import stage_of
-from .extract import Ranked, cited_sentences, documents, finish, pick, rank, split_passages, words
+from .extract import documents
 from .planner import (
     ENGINE_TOOLS,
     MAX_SECTION_READS,
+    MAX_TOPICS,
     QUERY_NAMES,
+    feedback_query,
     fill_object,
     plan_topics,
     research_queries,
@@ -32,22 +36,18 @@ from .planner import (
     sections_to_read,
     tool_arguments,
 )
+from .report import NOTHING_FOUND, write_report
+from .select import cited_passages
 
-NOTE_SENTENCES = 12
-REPORT_SENTENCES = 24  # in the sections, after the short answer
-MIN_SECTION_SENTENCES = 5
-SUMMARY_WORDS = 300
-SECTION_PARAGRAPH = 3  # sentences per paragraph in a report section
-NOTHING_FOUND = "No relevant passages were found for this topic."
+log = logging.getLogger(__name__)
+
+NOTE_SENTENCES = 16
+DIGEST_CHARS = 19_000  # just under the engine's cap on the text shown for one document (20,000)
 
 _CALL_LINE = re.compile(r"^Tool call ([\w.-]+)\((.*)\)$", re.MULTILINE)
 _ARGUMENT = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
-# A cited sentence ends in its markers, before or after the closing punctuation ("fact [S1]." or "fact. [S1]"),
-# followed by a space or the line's end: so a marker in quoted code ("`[S2]`") is no citation.
-_CITED_SENTENCE = re.compile(
-    r"(?P<text>.+?)(?P<marks>(?:\s*\[S\d+(?:\s*,\s*S\d+)*\])+)(?P<end>[.!?;:]?)(?=\s|$)"
-)
 _BUDGET = re.compile(r"at most (\d+) tool calls")
+_MAX_UNITS = re.compile(r"up to (\d+) run at once")
 # A document as the engine shows it to a researcher, and the section headings inside it (markdown headings, or a
 # search tool's "[section: …]" line before a passage from the middle of a section).
 _SHOWN_DOCUMENT = re.compile(
@@ -83,17 +83,23 @@ class OfflineModel:
             "researcher": self._researcher,
             "compress": lambda r: self._text(compress_notes(r.first_user)),
             "summarize": lambda r: self._text(summarize_document(r.first_user)),
-            "report": lambda r: self._text(write_report(r.first_user)),
+            "report": lambda r: self._report(r.first_user),
         }
         handler = handlers.get(stage)
         if handler is not None:
-            return handler(request)
+            # Ranking and embedding sentences is CPU work: off the event loop, so researchers and progress flow.
+            return await asyncio.to_thread(handler, request)
         if output is not None:
             return self._structured(fill_object(output.schema))
         return self._text("OK.")
 
     def _text(self, text: str) -> ChatResponse:
         return ChatResponse(text=text, usage=Usage(), model=self.model)
+
+    def _report(self, user_text: str) -> ChatResponse:
+        # What it cannot do with rewrite instructions is said in writer's notes inside the text, which survive the
+        # chat cache; engine/writer.py turns them into run warnings.
+        return self._text(write_report(user_text))
 
     def _structured(self, obj: dict[str, Any]) -> ChatResponse:
         return ChatResponse(text=json.dumps(obj), usage=Usage(), model=self.model, raw_json=obj)
@@ -115,7 +121,9 @@ class OfflineModel:
         names = {t.name for t in request.tools}
         if not any(m.role == "assistant" for m in request.messages):
             brief = _strip_template(request.first_user, prompts.SUPERVISOR_USER)
-            topics = plan_topics(brief)
+            units = _MAX_UNITS.search(request.system)
+            # Every part of the question gets a researcher, up to the number that run at once.
+            topics = plan_topics(brief, int(units.group(1)) if units else MAX_TOPICS)
             if topics and prompts.CONDUCT_RESEARCH in names:
                 return self._calls([(prompts.CONDUCT_RESEARCH, {"topic": t}) for t in topics])
         if prompts.RESEARCH_COMPLETE in names:
@@ -135,9 +143,26 @@ class OfflineModel:
         queries = research_queries(topic)
         tools = search_tools(request.tools)
         can_call = not refused and (left is None or left > 0)
-        if turn < len(queries) and tools and can_call:
-            calls = [(tool.name, tool_arguments(tool, prop, queries[turn])) for tool, prop in tools]
-            return self._calls(calls[:left] if left is not None else calls)
+        query = queries[turn] if turn < len(queries) else None
+        if turn == len(queries) and tools and can_call:
+            # One search in the words the documents found so far use for the topic.
+            query = feedback_query(topic, shown_documents(request.messages), queries)
+        if query is not None and tools and can_call:
+            calls, skipped = [], []
+            locators = [loc for _, loc, _ in _SHOWN_DOCUMENT.findall(_tool_text(request.messages))]
+            for tool, prop in tools:
+                args, why = tool_arguments(tool, prop, query, [loc.strip() for loc in locators])
+                if args is None:
+                    skipped.append(f"{tool.name} ({why})")
+                else:
+                    calls.append((tool.name, args))
+            if skipped:
+                log.warning("offline researcher skipped %s", "; ".join(skipped))
+            if calls:
+                response = self._calls(calls[:left] if left is not None else calls)
+                if skipped:
+                    response.text = f"Skipped {'; '.join(skipped)}."
+                return response
         reader = section_reader(request.tools)
         if reader is not None and can_call and not any(c.name == reader[0].name for c in itertools.chain(*previous)):
             # One last turn reads the sections whose headings name the topic: a search shows a few passages of a
@@ -163,6 +188,15 @@ class _Request:
     def __post_init__(self) -> None:
         self.system = "\n".join(m.content for m in self.messages if m.role == "system")
         self.first_user = next((m.content for m in self.messages if m.role == "user"), "")
+
+
+def _tool_text(messages: list[Message]) -> str:
+    return "\n\n".join(m.content for m in messages if m.role == "tool")
+
+
+def shown_documents(messages: list[Message]) -> list[tuple[str, str]]:
+    """(title, text) of every document the tool results so far showed, in the order shown."""
+    return [(title.strip(), body) for title, _, body in _SHOWN_DOCUMENT.findall(_tool_text(messages))]
 
 
 def retrieved_sections(messages: list[Message]) -> list[tuple[str, str, str, str]]:
@@ -221,10 +255,16 @@ def searched_queries(transcript: str) -> list[str]:
 def compress_notes(user_text: str) -> str:
     topic = _between(user_text, "Topic:", "\n\nResearcher's transcript:").strip()
     transcript = _between(user_text, "Researcher's transcript:\n", "\n\nWrite the cited notes now.")
-    notes = cited_sentences(documents(transcript), topic, NOTE_SENTENCES)
-    if not notes:
+    passages = cited_passages(documents(transcript), topic, NOTE_SENTENCES)
+    if not passages:
         return nothing_found(searched_queries(transcript))
-    return "\n".join(f"{text} [{', '.join(ids)}]" for text, ids in notes)
+    # One passage per line: the report keeps a line's sentences together ("It …" stays after what it refers to);
+    # code a passage introduces follows it as a fenced block.
+    lines: list[str] = []
+    for passage in passages:
+        lines.append(" ".join(f"{text} [{', '.join(ids)}]" for text, ids in passage if ids))
+        lines += [text for text, ids in passage if not ids]
+    return "\n".join(lines)
 
 
 def nothing_found(queries: list[str]) -> str:
@@ -236,151 +276,40 @@ def nothing_found(queries: list[str]) -> str:
 
 
 def summarize_document(user_text: str) -> str:
-    """About `SUMMARY_WORDS` words: the sentences most about the focus, topped up with the opening, in document
-    order and under their headings, which later tell compression what a terse sentence is about."""
-    focus = _between(user_text, "The researcher is looking into:", '\n\nDocument "').strip()
-    focus = re.sub(r"\b\w+=", " ", focus)  # argument names of the tool call are not part of the focus
-    focus = re.sub(r"\S*[/\\]\S*", " ", focus)  # nor are paths and URLs: "usr share doc" would pull in noise
-    passages = split_passages(user_text.rsplit("<document>", 1)[-1].rsplit("</document>", 1)[0])
-    sentences = [sentence for sentence, _ in passages]
-    ranked = rank(sentences, focus, min_matches=1)
-    chosen = {index for index, _ in pick(sentences, ranked, limit=40, max_words=SUMMARY_WORDS)}
-    used = sum(len(sentences[i].split()) for i in chosen)
-    for index, sentence in enumerate(sentences):
-        if used >= SUMMARY_WORDS * 2 // 3:
+    """A long document shortened the same way whoever reads it first: every section keeps its heading and its
+    opening, in document order, within `DIGEST_CHARS`.
+
+    The engine digests a document once per run and shares the digest between researchers, so a digest chosen for
+    one researcher's focus would make the report depend on which researcher got there first. The offline
+    compression stage ranks sentences for its own topic afterwards; the digest only has to keep every part."""
+    text = user_text.rsplit("<document>", 1)[-1].rsplit("</document>", 1)[0].strip()
+    if len(text) <= DIGEST_CHARS:
+        return text
+    sections: list[list[str]] = [[]]
+    fenced = False
+    for line in text.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        if not fenced and re.match(r"^#{1,6}\s", line) and sections[-1]:
+            sections.append([])
+        sections[-1].append(line)
+    share = max(400, DIGEST_CHARS // len(sections))
+    kept: list[str] = []
+    used = 0
+    for lines in sections:
+        block = "\n".join(lines).strip()
+        if len(block) > share:
+            cut = block.rfind("\n\n", 0, share)
+            if cut < share // 3:  # no paragraph end near: the last sentence end, so no sentence is cut short
+                cut = max(block.rfind(". ", 0, share) + 1, block.rfind("\n", 0, share))
+            block = block[: cut if cut > 0 else share]
+            if block.count("```") % 2:
+                block += "\n```"
+        if used + len(block) > DIGEST_CHARS:
             break
-        if index not in chosen:
-            chosen.add(index)
-            used += len(sentence.split())
-    blocks: list[str] = []
-    heading = ""
-    for index in sorted(chosen):
-        sentence, under = passages[index]
-        if under != heading or not blocks:
-            heading = under
-            blocks.append(f"## {under}\n\n{sentence}" if under else sentence)
-        else:
-            blocks[-1] += " " + sentence
-    return "\n\n".join(blocks)
+        kept.append(block)
+        used += len(block) + 2
+    return "\n\n".join(kept)
 
 
-# --- report --------------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Section:
-    topic: str
-    notes: list[tuple[str, list[str]]] = field(default_factory=list)
-    nothing: str = ""  # the researcher's "nothing found" line, when it found nothing
-
-
-def parse_findings(findings: str) -> list[Section]:
-    parts = re.split(r"^## (.+)$", findings, flags=re.MULTILINE)
-    pairs = list(zip(parts[1::2], parts[2::2], strict=True))
-    if not pairs and parts[0].strip():
-        pairs = [("", parts[0])]
-    sections: list[Section] = []
-    for topic, body in pairs:
-        section = Section(topic.strip())
-        if "<document id=" in body:  # compression failed upstream and the note is raw transcript
-            section.notes = cited_sentences(documents(body), section.topic)
-        for line in body.splitlines():
-            line = line.strip().lstrip("-* ").strip()
-            if line.startswith((NOTHING_FOUND, "No sources were read")):
-                section.nothing = line
-                continue
-            if "<document" in body:
-                continue
-            for cited in _CITED_SENTENCE.finditer(line):
-                ids = re.findall(r"S\d+", cited.group("marks"))
-                text = (cited.group("text").strip() + cited.group("end")).strip()
-                if text.strip(".!?;: "):
-                    section.notes.append((finish(text), list(dict.fromkeys(ids))))
-        sections.append(section)
-    return sections
-
-
-def write_report(user_text: str) -> str:
-    brief = _between(user_text, "Research brief:\n", "\n\nFindings (cited notes from the researchers):").strip()
-    findings = _between(user_text, "Findings (cited notes from the researchers):\n", "")
-    findings = findings.split("\nAdditional instructions for this report:", 1)[0]
-    findings = findings.replace(prompts.FINDINGS_TRUNCATED.strip(), "").strip()
-    title = report_title(brief)
-    # The engine's placeholder when every researcher failed: there are no sections, not one empty one.
-    sections = [] if findings == "No findings were gathered." else parse_findings(findings)
-    if not any(s.notes for s in sections):
-        return _empty_report(title, sections)
-    pool = [(si, ni) for si, s in enumerate(sections) for ni in range(len(s.notes))]
-    texts = [sections[si].notes[ni][0] for si, ni in pool]
-    # A note's section topic is its context: "It has 24 turbines" under "La Rance: capacity" is about La Rance.
-    contexts = [sections[si].topic for si, _ in pool]
-    short = _short_answer(texts, pool, rank(texts, brief, contexts=contexts, min_matches=1))
-    used_words: list[set[str]] = [words(texts[i]) for i in short]
-    lines = [f"# {title}", " ".join(_cite(*sections[pool[i][0]].notes[pool[i][1]]) for i in short)]
-    # The report has a length budget rather than each section: two topics get twelve sentences each, five get
-    # five, so a question split finer does not make a longer report, only a broader one.
-    cap = max(MIN_SECTION_SENTENCES, REPORT_SENTENCES // max(1, sum(1 for s in sections if s.notes)))
-    for section in sections:
-        lines.append(f"## {section.topic or 'Findings'}")
-        if not section.notes:
-            lines.append(section.nothing or NOTHING_FOUND)
-            continue
-        fresh = [n for n in section.notes if not any(_same(words(n[0]), seen) for seen in used_words)]
-        kept = (fresh or section.notes)[:cap]
-        used_words.extend(words(n[0]) for n in kept)
-        for start in range(0, len(kept), SECTION_PARAGRAPH):
-            lines.append(" ".join(_cite(*n) for n in kept[start : start + SECTION_PARAGRAPH]))
-    return "\n\n".join(lines) + "\n"
-
-
-def _short_answer(texts: list[str], pool: list[tuple[int, int]], ranked: list[Ranked]) -> list[int]:
-    """Two or three of the best sentences, preferring one per section (each item of a comparison gets a voice)."""
-    want = 3 if len(texts) >= 6 else min(2, len(texts))
-    if not ranked:  # nothing matches the brief's words: the first note of each section stands in
-        firsts = [next(i for i, (si, _) in enumerate(pool) if si == s) for s in dict.fromkeys(si for si, _ in pool)]
-        return firsts[:want]
-    chosen: list[int] = []
-
-    def fits(index: int) -> bool:
-        return len(chosen) < want and not any(_same(words(texts[index]), words(texts[c])) for c in chosen)
-
-    for r in ranked:
-        if pool[r.index][0] not in {pool[c][0] for c in chosen} and fits(r.index):
-            chosen.append(r.index)
-    for r in ranked:
-        if r.index not in chosen and fits(r.index):
-            chosen.append(r.index)
-    return sorted(chosen, key=lambda i: (pool[i][0], [r.index for r in ranked].index(i)))
-
-
-def _empty_report(title: str, sections: list[Section]) -> str:
-    lines = [f"# {title}"]
-    if not sections:
-        lines.append("No findings were gathered, so this question cannot be answered from the searched documents.")
-        return "\n\n".join(lines) + "\n"
-    lines.append("Nothing relevant to this question was found in the searched documents, so it cannot be answered "
-                 "from them.")
-    lines.append("## What was searched")
-    searched = []
-    for section in sections:
-        what = section.nothing.partition("Searched:")[2].strip().rstrip(".") or "no searches were recorded"
-        searched.append(f"- {section.topic or 'Research'}: {what}.")
-    lines.append("\n".join(searched))
-    return "\n\n".join(lines) + "\n"
-
-
-def report_title(brief: str) -> str:
-    text = " ".join(brief.split())
-    first = re.split(r"(?<=[.!?])\s+", text, maxsplit=1)[0].rstrip(".") or "Research report"
-    if len(first) <= 80:
-        return first
-    cut = first[:79].rsplit(" ", 1)[0].rstrip(",;:")
-    return f"{cut}…"
-
-
-def _cite(text: str, ids: list[str]) -> str:
-    return f"{text} [{', '.join(ids)}]"
-
-
-def _same(a: set[str], b: set[str]) -> bool:
-    return bool(a and b) and len(a & b) / len(a | b) >= 0.6
+# --- report: see report.py ----------------------------------------------------------------------------------

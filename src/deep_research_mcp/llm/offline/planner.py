@@ -9,19 +9,23 @@ narrower facets. Shallow rules fail safe: when no split is recognised, the quest
 from __future__ import annotations
 
 import math
+import os
 import re
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from ... import prompts
 from ..base import ToolSpec
-from .extract import GENERIC, STOPWORDS, content_terms, stem, terms, without_scope, word_set
+from .extract import GENERIC, STOPWORDS, content_terms, rank, split_sentences, stem, terms, without_scope, word_set
 
 MAX_TOPICS = 5
 MAX_ITEM_WORDS = 5
 RESULTS_PER_SEARCH = 5
 
 ENGINE_TOOLS = frozenset({prompts.THINK, prompts.RESEARCH_COMPLETE, prompts.CONDUCT_RESEARCH})
-QUERY_NAMES = ("query", "q", "search", "text", "question", "keywords", "terms", "search_query")
+QUERY_NAMES = ("query", "q", "search", "text", "question", "keywords", "terms", "search_query", "pattern", "regex",
+               "keyword")
 _COUNT_NAMES = ("k", "limit", "max_results", "num_results", "top_k", "count", "n")
 _FETCH_WORDS = ("fetch", "read", "open", "scrape", "crawl", "download", "get_page", "browse", "visit")
 _URL_NAMES = frozenset({"url", "uri", "urls", "link", "href", "path", "id", "page"})
@@ -38,6 +42,12 @@ _CUES = word_set(
 # Evaluative words also signal a comparison but stay in the focus ("which is cheaper" is what to research).
 _EVALUATIVE = word_set("better worse faster slower cheaper costlier safer prefer preferable choose")
 _ARTICLES = frozenset({"the", "a", "an"})
+# Words that qualify a facet without naming anything a page would be about ("documented trade-offs").
+_VAGUE = word_set(
+    """documented trade-offs tradeoffs trade-off pros cons advantages disadvantages benefits drawbacks options features
+    details various different common typical recommended possible general specific relevant related important good
+    bad new old current available"""
+)
 # Words after which a comma-separated list can start ("capacities of A, B and C"); elsewhere a comma before the
 # items more likely ends a clause ("faster for caching, A or B").
 _LIST_INTRODUCERS = word_set(
@@ -59,20 +69,46 @@ _CLAUSE_SPLIT = re.compile(
 
 
 def plan_topics(question: str, max_topics: int = MAX_TOPICS) -> list[str]:
-    """Sub-topics to research in parallel, each self-contained, at most `max_topics`, without duplicates.
+    """Sub-topics to research in parallel, each self-contained, at most `max_topics`, without duplicates: the
+    first `max_topics` of `plan_parts`. The report names the parts left out (see `dropped_parts`)."""
+    return plan_parts(question)[: max(1, max_topics)]
+
+
+def plan_parts(question: str) -> list[str]:
+    """Every part of the question worth its own researcher, in the order they should be researched.
 
     A question of several clauses gets one topic per clause; a later clause that names nothing specific ("what are
-    their defaults?") carries the first clause's subject along, and the items a clause compares are researched on
-    their own when there is room, since a page about one item rarely names the other."""
+    their defaults?") carries the first clause's subject along, and every item a clause compares or enumerates is
+    researched on its own, since a page about one item rarely names the other."""
     text = " ".join(question.split())
     if not text:
         return []
-    clauses = [c for c in split_clauses(text) if len(content_terms(c)) >= 2]
+    # A later clause may name one thing only ("… and what is a Lock for?"); the first must say more than one word.
+    clauses = [c for i, c in enumerate(split_clauses(text)) if len(content_terms(c)) >= (2 if i == 0 else 1)]
     if len(clauses) < 2:
-        return _dedupe(split_items(text) or [text, *facets(text)])[:max_topics]
+        return _tidy(split_items(text)) or _tidy([text, *facets(text)])
     topics = [clauses[0], *(with_subject(c, clauses[0]) for c in clauses[1:])]
     items = [item for clause in clauses for item in split_items(clause)]
-    return _dedupe([*topics, *items])[:max_topics]
+    return _tidy([*topics, *items])
+
+
+def dropped_parts(question: str, researched: list[str]) -> list[str]:
+    """Parts of `question` the plan has but no researched topic covers (the rest of a plan cut at the cap)."""
+    done = {frozenset(content_terms(t)) for t in researched}
+    return [p for p in plan_parts(question) if frozenset(content_terms(p)) not in done]
+
+
+def _tidy(topics: list[str]) -> list[str]:
+    """Topics without malformed pieces: no dangling "x:" focus, no trailing colon, something to search for."""
+    out: list[str] = []
+    for topic in topics:
+        text = " ".join(topic.split()).strip(" ,;:")
+        head, sep, rest = text.partition(": ")
+        if sep and not content_terms(rest):
+            text = head.strip(" ,;:")
+        if content_terms(text):
+            out.append(text)
+    return _dedupe(out)
 
 
 def with_subject(clause: str, first: str) -> str:
@@ -183,6 +219,7 @@ def facets(text: str, limit: int = 2) -> list[str]:
         return []
     chosen: list[str] = []
     covered: set[str] = set()
+    runs = [[w for w in r if w.lower() not in _VAGUE] for r in runs]
     for run in sorted((r for r in runs if len(r) >= 2), key=lambda r: -max(_specificity(w) for w in r)):
         run_terms = set(content_terms(" ".join(run)))
         if run_terms - covered:
@@ -302,22 +339,122 @@ def query_property(schema: dict[str, Any]) -> str | None:
     return next((n for n in QUERY_NAMES if (props.get(n) or {}).get("type") == "string"), None)
 
 
-def tool_arguments(tool: ToolSpec, prop: str, query: str) -> dict[str, Any]:
-    """The query, a result count when the tool takes one, and plain values for any other required argument."""
+def tool_arguments(
+    tool: ToolSpec, prop: str, query: str, locators: Sequence[str] = ()
+) -> tuple[dict[str, Any] | None, str]:
+    """(arguments, "") for one call with `query`, or (None, why) when a required argument has no sensible value.
+
+    The query goes to the query argument, a result count to a count argument, and every other required argument
+    gets what its name and schema ask for: a path the docs root (the schema's default or example, else the folder
+    the earlier results came from), a URL one of the earlier results (`locators`, in the order found), a text the
+    query. Never an empty string: a tool called with `path=''` finds nothing and says nothing."""
     props: dict[str, Any] = tool.parameters.get("properties") or {}
-    args: dict[str, Any] = {prop: query}
+    args: dict[str, Any] = {}
+    for name in tool.parameters.get("required") or []:
+        spec = props.get(name) or {}
+        value = query if name == prop and not _is_locator(name) else _argument(name, spec, query, locators)
+        if value is None or value == "":
+            return None, f"no value for its required argument {name!r}"
+        args[name] = value
+    if prop not in args:
+        args[prop] = query if not _is_locator(prop) else _argument(prop, props.get(prop) or {}, query, locators)
+        if args[prop] in (None, ""):
+            return None, f"no value for its argument {prop!r}"
     for name in _COUNT_NAMES:
         spec = props.get(name) or {}
-        if spec.get("type") == "integer":
+        if spec.get("type") == "integer" and name not in args:
             # Extraction sorts out relevance afterwards, so a few more documents per search cost little and help.
             args[name] = max(spec.get("minimum", 1), min(RESULTS_PER_SEARCH, spec.get("maximum", RESULTS_PER_SEARCH)))
             break
-    for name in tool.parameters.get("required") or []:
-        if name == prop:
-            continue
-        spec = props.get(name) or {}
-        args[name] = _plain_value(spec, query)
-    return args
+    return args, ""
+
+
+_PATH_NAMES = frozenset({"path", "paths", "dir", "directory", "root", "folder", "file", "filepath", "file_path",
+                         "cwd", "location", "base_path", "search_path"})
+_LINK_NAMES = frozenset({"url", "uri", "urls", "link", "href", "page"})
+_TEXT_HINT = re.compile(r"\b(?:query|search|pattern|regex|keywords?|text|terms?|question)\b", re.IGNORECASE)
+_DEFAULT_HINT = re.compile(r"\bdefaults?(?: to|:)?\s+[`'\"]?([^\s`'\",;)]+)", re.IGNORECASE)
+
+
+def _is_locator(name: str) -> bool:
+    return name.lower() in _PATH_NAMES or name.lower() in _LINK_NAMES
+
+
+def _argument(name: str, spec: dict[str, Any], query: str, locators: Sequence[str]) -> Any:
+    """A sensible value for one argument, or None when there is none."""
+    low = name.lower()
+    kind = spec.get("type", "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if "default" in spec and spec["default"] not in (None, ""):
+        return spec["default"]
+    if spec.get("enum"):
+        return spec["enum"][0]
+    if spec.get("examples"):
+        return spec["examples"][0]
+    if low in _LINK_NAMES or spec.get("format") == "uri":
+        found = next((loc for loc in locators if re.match(r"https?://", loc)), None)
+        return ([found] if kind == "array" else found) if found else None
+    if low in _PATH_NAMES:
+        hinted = _DEFAULT_HINT.search(str(spec.get("description", "")))
+        root = hinted.group(1) if hinted else _common_folder(locators)
+        return ([root] if kind == "array" else root) if root else None
+    if kind in ("integer", "number"):
+        return max(spec.get("minimum", 1), min(5, spec.get("maximum", 5)))
+    if kind == "boolean":
+        return False
+    if kind == "object":
+        return {}
+    if low in QUERY_NAMES or _TEXT_HINT.search(f"{name} {spec.get('description', '')}"):
+        return [query] if kind == "array" else query
+    return None
+
+
+def _common_folder(locators: Sequence[str]) -> str | None:
+    """The deepest folder holding every local file found so far."""
+    paths = [loc for loc in locators if loc.startswith("/")]
+    if not paths:
+        return None
+    folder = os.path.commonpath([os.path.dirname(p) for p in paths])
+    return folder if folder not in ("", "/") else None
+
+
+def feedback_query(topic: str, shown: Sequence[tuple[str, str]], asked: Sequence[str]) -> str | None:
+    """One more query in the documents' own words (pseudo-relevance feedback): the words that the sentences best
+    matching the topic share and the topic does not, added to the topic's most specific words. A question phrased
+    without the documents' vocabulary ("make tables smaller") then finds what they call it ("VACUUM FULL")."""
+    sentences = [sentence for _, text in shown for sentence in split_sentences(text)][:FEEDBACK_POOL]
+    if len(sentences) < 3:
+        return None
+    ranked = rank(sentences, without_scope(topic))[:FEEDBACK_SENTENCES]
+    own = set(content_terms(topic))
+    frequency = Counter(t for sentence in sentences for t in set(terms(sentence)))
+    weight: Counter[str] = Counter()
+    surface: dict[str, str] = {}
+    for r in ranked:
+        for token in _TOKEN.findall(sentences[r.index]):
+            low = token.lower()
+            if token in _PUNCT or _is_stop(low) or low in _VAGUE or len(low) < 3 or low.isdigit():
+                continue
+            key = stem(low)
+            if key in own:
+                continue
+            surface.setdefault(key, token)
+            weight[key] += r.score
+    scored = {t: w * math.log(1 + len(sentences) / frequency[t]) for t, w in weight.items() if frequency[t] >= 2}
+    extra = [surface[t] for t in sorted(scored, key=lambda t: (-scored[t], t))[:FEEDBACK_TERMS]]
+    if not extra:
+        return None
+    subject = sorted(salient_words(without_scope(topic)), key=lambda w: (-_specificity(w), w))[:2]
+    query = " ".join([*subject, *extra])
+    if any(set(content_terms(query)) == set(content_terms(q)) for q in asked):
+        return None
+    return query
+
+
+FEEDBACK_SENTENCES = 8
+FEEDBACK_POOL = 200  # sentences of the first results, in the order shown
+FEEDBACK_TERMS = 2
 
 
 def _plain_value(spec: dict[str, Any], query: str) -> Any:
@@ -409,17 +546,23 @@ def _items_around(tokens: list[str], low: list[str], pivot: int) -> tuple[int, i
         break
     if not left or not right:
         return None
-    if len(left) > 1 and start > 0 and low[start - 1] not in _LIST_INTRODUCERS:
+    # Two items before the pivot may start with a word of the clause before ("for caching, A or B"); three or more
+    # comma-separated ones are a list whatever precedes it ("the modules os, sys, shutil and pathlib").
+    if len(left) == 2 and start > 0 and low[start - 1] not in _LIST_INTRODUCERS:
         start += sum(len(item) + 1 for item in left[:-1])
         left = left[-1:]
     items = left + right
     # An edge item longer than the others has probably swallowed words of the question ("plants harm fish").
     longest_inner = max(len(it) for it in items[1:]) if len(items) > 1 else MAX_ITEM_WORDS
+    if len(items) >= 4 and max(len(it) for it in items[1:-1]) == 1:
+        longest_inner = 0  # one-word items: a longer first one holds a word of the question ("modules os")
     if len(items[0]) > longest_inner + 1:
         cut = len(items[0]) - (longest_inner + 1)
         items[0] = items[0][cut:]
         start += cut
     longest_inner = max(len(it) for it in items[:-1])
+    if len(items) >= 4 and max(len(it) for it in items[1:-1]) == 1:
+        longest_inner = 0  # one-word items: a longer last one has swallowed a verb ("pathlib provide")
     if len(items[-1]) > longest_inner + 1:
         cut = len(items[-1]) - (longest_inner + 1)
         items[-1] = items[-1][:-cut]

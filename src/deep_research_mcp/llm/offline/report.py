@@ -1,0 +1,396 @@
+"""The offline report: the answer first, then one section per topic, every sentence quoted and cited.
+
+The researchers' notes arrive one passage per line (sentences that read together, each ending in its `[S<n>]`
+markers). The report opens with a short answer (the best passage of each topic, 3–6 sentences), says which parts of
+the question were left out when the plan was cut, then gives each topic a section under a short heading. Rewrite
+instructions (`write` on a finished run) are honoured where an extractive writer can (shorter, summary only, bullets,
+order or subset of sections); what it cannot do (another language, another tone) is said in a writer's note, which
+the engine's writer turns into a warning.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ... import prompts
+from .extract import STOPWORDS, content_terms, finish, rank, terms, word_set, words
+from .planner import dropped_parts, plan_parts, split_clauses
+
+REPORT_SENTENCES = 30  # in the sections, after the short answer
+MIN_SECTION_SENTENCES = 5
+SUMMARY_MIN, SUMMARY_MAX = 3, 6
+PARAGRAPH_SENTENCES = 3
+TITLE_CHARS = 100
+HEADING_CHARS = 60
+NOTHING_FOUND = "No relevant passages were found for this topic."
+WRITER_NOTE = "> Writer's note: "  # engine/writer.py turns these lines into run warnings
+
+_CITED_SENTENCE = re.compile(
+    r"(?P<text>.+?)(?P<marks>(?:\s*\[S\d+(?:\s*,\s*S\d+)*\])+)(?P<end>[.!?;:]?)(?=\s|$)"
+)
+Note = tuple[str, list[str]]
+
+
+@dataclass(slots=True)
+class Section:
+    topic: str
+    passages: list[list[Note]] = field(default_factory=list)
+    nothing: str = ""  # the researcher's "nothing found" line, when it found nothing
+
+    @property
+    def notes(self) -> list[Note]:
+        return [note for passage in self.passages for note in passage]
+
+
+def parse_findings(findings: str, recover: object = None) -> list[Section]:
+    """Sections of the findings; each line of a note is a passage. `recover(body, topic)` turns a raw transcript
+    (compression failed upstream) into passages."""
+    parts = re.split(r"^## (.+)$", findings, flags=re.MULTILINE)
+    pairs = list(zip(parts[1::2], parts[2::2], strict=True))
+    if not pairs and parts[0].strip():
+        pairs = [("", parts[0])]
+    sections: list[Section] = []
+    for topic, body in pairs:
+        section = Section(topic.strip())
+        if "<document" in body:
+            if callable(recover):
+                section.passages = recover(body, section.topic)
+            sections.append(section)
+            continue
+        fence: list[str] | None = None
+        for raw in body.splitlines():
+            if raw.strip().startswith("```"):
+                if fence is None:
+                    fence = [raw.rstrip()]
+                    continue
+                fence.append(raw.rstrip())
+                if section.passages:  # code belongs to the passage that introduced it
+                    section.passages[-1].append(("\n".join(fence), []))
+                fence = None
+                continue
+            if fence is not None:
+                fence.append(raw.rstrip())
+                continue
+            line = raw.strip().lstrip("-* ").strip()
+            if line.startswith((NOTHING_FOUND, "No sources were read")):
+                section.nothing = line
+                continue
+            passage: list[Note] = []
+            for cited in _CITED_SENTENCE.finditer(line):
+                ids = re.findall(r"S\d+", cited.group("marks"))
+                text = (cited.group("text").strip() + cited.group("end")).strip()
+                if text.strip(".!?;: "):
+                    passage.append((finish(text), list(dict.fromkeys(ids))))
+            if passage:
+                section.passages.append(passage)
+        sections.append(section)
+    return sections
+
+
+@dataclass(frozen=True, slots=True)
+class Instructions:
+    """What an extractive writer can do with rewrite instructions, and what it has to decline."""
+
+    summary_only: bool = False
+    bullets: bool = False
+    shorter: bool = False
+    sentences: int | None = None  # "a three-bullet summary"
+    first: tuple[str, ...] = ()  # sections to put first, as asked
+    only: tuple[str, ...] = ()
+    omit: tuple[str, ...] = ()
+    declined: tuple[str, ...] = ()
+
+
+_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+            "ten": 10}
+_LANGUAGES = ("english", "french", "german", "spanish", "italian", "portuguese", "dutch", "russian", "chinese",
+              "japanese", "korean", "arabic", "hindi", "polish", "swedish", "turkish", "ukrainian", "czech")
+_TONE = re.compile(r"\b(?:tone|formal|informal|casual|friendly|funny|humou?rous|playful|persuasive|enthusiastic|"
+                   r"simpler? words|plain language|for (?:a child|children|kids|beginners|executives|managers)|"
+                   r"eli5|like i'?m five|rhym\w*|poem|poetic|in the style of|first person|more engaging)\b", re.I)
+_LONGER = re.compile(r"\b(?:longer|expand|elaborate|more detail|in depth|add (?:an? )?(?:section|example|"
+                     r"conclusion|introduction))\b", re.I)
+
+
+def parse_instructions(text: str) -> Instructions:
+    low = " ".join(text.lower().split())
+    if not low:
+        return Instructions()
+    declined: list[str] = []
+    language = next((lang for lang in _LANGUAGES if re.search(rf"\b(?:in|into|to) {lang}\b", low)), None)
+    if language or re.search(r"\btranslat", low):
+        declined.append(f"write in another language ({language.title() if language else 'a translation'}): it "
+                        "only quotes the sources, in their own language")
+    tone = _TONE.search(low)
+    if tone:
+        declined.append(f"change the tone or style ({tone.group(0)}): it only quotes the sources, in their words")
+    if _LONGER.search(low):
+        declined.append("add material or expand on it: it can only choose, order and shorten the quoted passages")
+    count = re.search(r"\b(\d{1,2}|" + "|".join(_NUMBERS) + r")[- ](?:bullet|sentence|point|line)s?\b", low)
+    sentences = None
+    if count:
+        sentences = int(count.group(1)) if count.group(1).isdigit() else _NUMBERS[count.group(1)]
+    summary_only = bool(re.search(r"\bsummary only\b|\bonly (?:the |a )?summary\b|\bjust (?:the |a )?summary\b|"
+                                  r"\btl;?dr\b|\b(?:make|turn) it (?:into )?an? [\w-]*\s*summary\b|"
+                                  r"\bbullet summary\b", low)) or (sentences is not None and "summary" in low)
+    bullets = bool(re.search(r"\bbullet|\bbulleted\b|\bas a list\b|\blist form\b|\bpoints\b", low))
+    shorter = bool(re.search(r"\bshort(?:er)?\b|\bbrief(?:er)?\b|\bconcise\b|\bcondense|\btrim\b|\bcut\b", low))
+    first = tuple(m.strip() for m in re.findall(r"\b(?:put|move|start with|begin with|lead with)\s+(?:the\s+)?"
+                                                r"([\w .:-]+?)(?:\s+(?:section\s+)?first|\s+at the top|[.;,]|$)", low))
+    only = tuple(m.strip() for m in re.findall(r"\bonly (?:keep |include |the )?(?:sections? (?:on|about) )?"
+                                               r"([\w .:-]+?)(?:\s+sections?)?(?:[.;,]|$)", low)
+                 if "summary" not in m)
+    omit = tuple(m.strip() for m in re.findall(r"\b(?:omit|drop|remove|skip|leave out|without)\s+(?:the\s+)?"
+                                               r"([\w .:-]+?)(?:\s+sections?)?(?:[.;,]|$)", low))
+    return Instructions(summary_only, bullets, shorter, sentences, first, only, omit, tuple(declined))
+
+
+_FILLER = word_set("part parts section sections bit bits topic topics one ones")
+
+
+def _matches(section: Section, wanted: tuple[str, ...]) -> bool:
+    own = set(terms(section.topic)) | set(words(section.topic))  # "asyncio.TaskGroup" is also "taskgroup"
+    for phrase in wanted:
+        named = {t for t in content_terms(phrase) if t not in _FILLER}
+        if named and named <= own:
+            return True
+    return False
+
+
+def write_report(user_text: str) -> str:
+    brief = _between(user_text, "Research brief:\n", "\n\nFindings (cited notes from the researchers):").strip()
+    findings = _between(user_text, "Findings (cited notes from the researchers):\n", "")
+    findings, _, extra = findings.partition("\nAdditional instructions for this report:")
+    findings = findings.replace(prompts.FINDINGS_TRUNCATED.strip(), "").strip()
+    asked = parse_instructions(extra.strip())
+    title = report_title(brief)
+    # The engine's placeholder when every researcher failed: there are no sections, not one empty one.
+    sections = [] if findings == "No findings were gathered." else parse_findings(findings, _recover)
+    if not any(s.passages for s in sections):
+        return _empty_report(title, sections, asked)
+    lines = [f"# {title}", *(f"{WRITER_NOTE}The offline writer cannot {d}." for d in asked.declined)]
+    sections = _arranged(sections, asked)
+    summary, used = _summary(sections, asked, brief)
+    if asked.bullets:
+        lines.append("\n".join(f"- {_cite(*note)}" for passage in summary for note in passage))
+    else:
+        lines.append(" ".join(_cite(*note) for passage in summary for note in passage))
+    planned = plan_parts(brief)
+    if planned and any(s.topic in planned for s in sections):  # the offline planner's plan: it can say what it left
+        left = dropped_parts(brief, [s.topic for s in sections])
+        if left and not (asked.only or asked.omit):
+            lines.append(f"> Not researched (over the limit of topics researched at once): {'; '.join(left)}.")
+    if asked.summary_only or asked.sentences is not None:
+        return "\n\n".join(lines) + "\n"
+    # The report has a length budget rather than each section: two topics get twelve sentences each, five get
+    # five, so a question split finer does not make a longer report, only a broader one.
+    budget = REPORT_SENTENCES // (2 if asked.shorter else 1)
+    cap = max(MIN_SECTION_SENTENCES // (2 if asked.shorter else 1),
+              budget // max(1, sum(1 for s in sections if s.passages)))
+    for section in sections:
+        lines.append(f"## {heading(section.topic) if section.topic else 'Findings'}")
+        if not section.passages:
+            lines.append(section.nothing or NOTHING_FOUND)
+            continue
+        fresh = ([p for p in section.passages if p not in used and not _repeats(p, used)]
+                 or [p for p in section.passages if p not in used])
+        if not fresh:
+            lines.pop()  # everything found for this topic is already quoted above: no section repeats it
+            continue
+        kept: list[list[Note]] = []
+        count = 0
+        for passage in fresh:
+            if count and count + len(passage) > cap:
+                continue  # a shorter passage further down may still fit
+            kept.append(passage)
+            count += len(passage)
+        used.extend(kept)
+        lines += _paragraphs(kept, asked.bullets)
+    return "\n\n".join(lines) + "\n"
+
+
+def _recover(body: str, topic: str) -> list[list[Note]]:
+    from .extract import documents
+    from .select import cited_passages
+
+    return cited_passages(documents(body), topic)
+
+
+def _arranged(sections: list[Section], asked: Instructions) -> list[Section]:
+    kept = [s for s in sections if not asked.only or _matches(s, asked.only)] or sections
+    kept = [s for s in kept if not asked.omit or not _matches(s, asked.omit)] or kept
+    if asked.first:
+        kept = sorted(kept, key=lambda s: 0 if _matches(s, asked.first) else 1)  # stable: the rest keep their order
+    return kept
+
+
+def _summary(
+    sections: list[Section], asked: Instructions, brief: str
+) -> tuple[list[list[Note]], list[list[Note]]]:
+    """The passage of each section that best answers the question (each part gets its answer), then the next best
+    until there are at least three sentences; at most six, or as many as asked. Short passages only: a list with its
+    introduction belongs in its section."""
+    most = asked.sentences or SUMMARY_MAX
+    least = min(SUMMARY_MIN, most)
+    # A longer passage lends its first sentence, which never leans on another; a lead-in does not stand alone.
+    full: dict[int, list[Note]] = {}
+    pool: list[tuple[int, list[Note]]] = []
+    for si, section in enumerate(sections):
+        for passage in section.passages:
+            short = passage if len(passage) <= 2 and all(ids for _, ids in passage) else passage[:1]
+            if short is not passage and re.search(r"\bfollowing\b|:$", short[0][0]):
+                continue
+            full[id(short)] = passage
+            pool.append((si, short))
+    # The researchers' notes come best first for their topic: an earlier note is the likelier answer.
+    position = {id(p): pi for s in sections for pi, p in enumerate(s.passages)}
+    priors = [1 / (1 + position[id(full[id(p)])]) for _, p in pool]
+    if not pool:
+        first = next(s for s in sections if s.passages).passages[0]
+        return [first[:1]], []
+    texts = [" ".join(text for text, _ in passage) for _, passage in pool]
+    contexts = [sections[si].topic for si, _ in pool]
+    ranked = [r.index for r in rank(texts, brief, contexts=contexts, priors=priors, min_matches=1)]
+    # Passages no word of the question reaches still answer their own topic: each section's first comes next.
+    ranked += [i for i in range(len(pool)) if i not in ranked]
+    chosen: list[int] = []
+    count = 0
+
+    def take(index: int) -> None:
+        nonlocal count
+        si, passage = pool[index]
+        whole = full[id(passage)] is passage
+        # A section keeps at least one passage of its own: the summary answers, the sections show the evidence.
+        taken = [pool[c][1] for c in chosen]
+        left = sum(1 for p in sections[si].passages if p is not passage and p not in taken
+                   and not _repeats(p, [*taken, passage]))
+        if whole and left < 1 and not asked.summary_only and asked.sentences is None:
+            return
+        if count + len(passage) <= most and not _repeats(passage, [pool[c][1] for c in chosen]):
+            chosen.append(index)
+            count += len(passage)
+
+    for index in ranked:  # the best of each section first
+        if pool[index][0] not in {pool[c][0] for c in chosen}:
+            take(index)
+    for index in ranked:
+        if count >= least:
+            break
+        if index not in chosen:
+            take(index)
+    ordered = sorted(chosen, key=lambda c: (pool[c][0], ranked.index(c)))
+    # A whole passage quoted in the summary leaves its section; one that lent its first sentence stays there whole.
+    return [pool[c][1] for c in ordered], [pool[c][1] for c in chosen if full[id(pool[c][1])] is pool[c][1]]
+
+
+def _paragraphs(passages: list[list[Note]], bullets: bool) -> list[str]:
+    """Passages joined into paragraphs of a few sentences, never split; a code block stands as a block of its own
+    right after the sentence that introduces it."""
+    out: list[str] = []
+    current: list[str] = []
+    for passage in passages:
+        cited = [_cite(*note) for note in passage if note[1]]
+        code = [text for text, ids in passage if not ids]
+        if bullets:
+            out.append(f"- {' '.join(cited)}")
+            out += code
+            continue
+        if current and (code or len(current) + len(cited) > PARAGRAPH_SENTENCES):
+            out.append(" ".join(current))
+            current = []
+        current += cited
+        if code:
+            out.append(" ".join(current))
+            out += code
+            current = []
+    if current:
+        out.append(" ".join(current))
+    if bullets:  # consecutive bullets make one list
+        merged: list[str] = []
+        for block in out:
+            if merged and block.startswith("- ") and merged[-1].startswith("- "):
+                merged[-1] += "\n" + block
+            else:
+                merged.append(block)
+        return merged
+    return out
+
+
+def _repeats(passage: list[Note], used: list[list[Note]]) -> bool:
+    return any(_same(words(a[0]), words(b[0])) for a in passage for other in used for b in other)
+
+
+def _empty_report(title: str, sections: list[Section], asked: Instructions) -> str:
+    lines = [f"# {title}", *(f"{WRITER_NOTE}The offline writer cannot {d}." for d in asked.declined)]
+    if not sections:
+        lines.append("No findings were gathered, so this question cannot be answered from the searched documents.")
+        return "\n\n".join(lines) + "\n"
+    lines.append("Nothing relevant to this question was found in the searched documents, so it cannot be answered "
+                 "from them.")
+    lines.append("## What was searched")
+    searched = []
+    for section in sections:
+        what = section.nothing.partition("Searched:")[2].strip().rstrip(".") or "no searches were recorded"
+        searched.append(f"- {heading(section.topic) if section.topic else 'Research'}: {what}.")
+    lines.append("\n".join(searched))
+    return "\n\n".join(lines) + "\n"
+
+
+def report_title(brief: str) -> str:
+    """The question itself, or its first clause when the whole is long; never cut inside a clause."""
+    text = " ".join(brief.split())
+    first = re.split(r"(?<=[.!?])\s+", text, maxsplit=1)[0].strip() or "Research report"
+    if len(first) <= TITLE_CHARS:
+        return first.rstrip(".")
+    clause = split_clauses(first)[0]
+    if len(clause) <= TITLE_CHARS:
+        return clause.rstrip(".")
+    # No clause short enough: the words up to the limit, ending on a word that carries meaning, with no "…".
+    kept = first[: TITLE_CHARS + 1].rsplit(" ", 1)[0].split()
+    while len(kept) > 3 and (kept[-1].lower().strip(",;:") in STOPWORDS or kept[-1].endswith((",", ";", ":"))):
+        kept.pop()
+    return " ".join(kept).rstrip(".,;:")
+
+
+_OPENER = re.compile(r"^(?:(?:how|what|which|why|when|where|who|whose|is|are|was|were|do|does|did|can|could|should|"
+                     r"would|will|has|have)\b\s*)+(?:(?:i|we|you|one|it|there)\b\s*)?", re.IGNORECASE)
+
+
+_LIGHT_WORDS = word_set("the a an does do did is are was were can could should would will which one that each")
+
+
+def heading(topic: str) -> str:
+    """A section heading of at most `HEADING_CHARS` characters: the topic when short; else its subject for a
+    "subject: focus" topic; else the question without its opening words, then without its function words."""
+    text = " ".join(topic.split()).strip().rstrip("?.!").strip(" :")
+    if not text:
+        return "Findings"
+    if len(text) <= HEADING_CHARS:
+        return text
+    head, sep, _ = text.partition(": ")
+    if sep and len(head) <= HEADING_CHARS:
+        return head
+    text = _OPENER.sub("", text) or text
+    for dropped in (_LIGHT_WORDS, STOPWORDS):  # articles and auxiliaries first, then every function word
+        if len(text) > HEADING_CHARS:
+            text = " ".join(w for w in text.split() if w.lower().strip(",;()") not in dropped).replace(" ,", ",")
+    if len(text) > HEADING_CHARS:
+        text = text[: HEADING_CHARS + 1].rsplit(" ", 1)[0]
+    text = text.strip(" ,;:(")
+    first = text.split(" ", 1)[0]
+    return text[0].upper() + text[1:] if first.isalpha() and first.islower() else text
+
+
+def _between(text: str, start: str, end: str) -> str:
+    _, found, rest = text.partition(start)
+    body = rest if found else text
+    return body.rsplit(end, 1)[0] if end and end in body else body
+
+
+def _cite(text: str, ids: list[str]) -> str:
+    return f"{text} [{', '.join(ids)}]"
+
+
+def _same(a: set[str], b: set[str]) -> bool:
+    return bool(a and b) and len(a & b) / len(a | b) >= 0.6

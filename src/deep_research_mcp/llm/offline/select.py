@@ -1,0 +1,413 @@
+"""Choosing what answers a topic: passages, not isolated sentences, ranked by words and by meaning.
+
+A chosen sentence brings what it needs to be read on its own: the sentence before it when it opens with a pronoun or
+a connective ("It must be one of…", "Thus…"), the definition term it stands under ("autovacuum_vacuum_threshold
+(integer): Specifies…"), and the items of a list it introduces. Ranking is BM25 over the retrieved sentences (see
+`extract.rank`) re-weighted by the cosine similarity of static sentence embeddings (`semantic`), so a sentence that
+shares the topic's words in another sense ("static methods" for "static typing") sinks and one that answers in other
+words rises. Everything is ordered by score, then by position: the same input always gives the same passages.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from . import semantic
+from .extract import (
+    RELATIVE_FLOOR,
+    STOPWORDS,
+    Unit,
+    content_terms,
+    focus,
+    jaccard,
+    rank,
+    split_units,
+    states,
+    terms,
+    without_scope,
+    word_set,
+    words,
+)
+
+MIN_WORDS = 5  # shorter candidates are fragments ("See below.", "Default: 5.")
+MAX_FOLLOWERS = 6  # list items brought along by the sentence that introduces them
+MAX_CODE_LINES = 20  # a longer example is a page of its own, not an answer
+LEAD_PRIOR = 1.2
+TITLE_PRIOR = 0.6
+LEXICAL_CAP = 2.0  # a lexical score counts up to twice the reference (third best) score
+SEMANTIC_ONLY = 0.9  # a sentence none of whose words match needs near-top similarity to be considered
+DUPLICATE_COSINE = 0.95
+SEMANTIC_POOL = 300
+PAGE_MIN_SPREAD = 0.2  # in cosine similarity
+PAGE_SUPPORT = 0.7  # how much a page's three best sentences lift each of its sentences
+PAGE_PRIOR_LOW, PAGE_PRIOR_SPAN = 0.7, 0.6  # the page whose title means the topic least x0.7, the most x1.3
+SEMANTIC_WEIGHT = 0.3  # how far meaning moves a lexical score: x0.7 for the least similar, x1.06 for the most
+
+_VERSION_NOTE = re.compile(
+    r"^(?:new|changed|deprecated|removed)\s+(?:in|since)\s+version\s+[\w.]+(?:\s*,\s*[\w.]+)*\s*[:.]?\s*", re.I
+)
+# Openers that point back at the sentence before: pronouns, demonstratives and connectives.
+_NEEDS_PREVIOUS = re.compile(
+    r"^\W*(?:it|its|this|these|that|those|they|their|them|such|he|she|thus|hence|therefore|however|also|moreover|"
+    r"furthermore|otherwise|instead|then|so|but|and|or|nor|consequently|likewise|similarly|accordingly|"
+    r"nevertheless|nonetheless|besides|here|both|neither|either|another|in fact|indeed|actually|of course|still|"
+    r"again|yet|rather|specifically|namely|in other words|"
+    r"the (?:former|latter|same|other|above|previous|rest)|in (?:this|that|such|either|both|these|those) cases?|"
+    r"in addition|as a result|for (?:this|that|these) reasons?|for (?:example|instance)|in particular|"
+    r"on the other hand|in contrast|by contrast|in this way|conversely|alternatively|as (?:mentioned|noted|"
+    r"described|explained|discussed|shown|above|such))\b",
+    re.IGNORECASE,
+)
+# Forward-pointing openers that stand alone ("It is possible to …"); "That is, …" restates the sentence before.
+_SELF_CONTAINED = re.compile(r"^\W*it is (?:possible|recommended|important|not possible|also possible|often|"
+                             r"usually|best|safe|a good idea)\b", re.IGNORECASE)
+_FOLLOWING = re.compile(r"\bthe following\b|:$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    unit: Unit
+    owner: str  # source id
+    position: int  # index of the unit within its document
+    text: str  # what would be quoted: the sentence, with its definition term when it needs one
+
+
+Passage = list[tuple[str, list[str]]]  # cited sentences that read together, in document order
+
+
+def statement(text: str) -> str:
+    """`text` without a leading "New in version 3.5:" note, or "" when nothing else is left or it is the tail of a
+    sentence cut by code or markup ("even though there will …")."""
+    stripped = _VERSION_NOTE.sub("", text).strip()
+    if not stripped or not (stripped[0].isalnum() or stripped[:1] in "`\"'("):
+        return ""
+    first = stripped.split(" ", 1)[0]
+    return "" if first.isalpha() and first.islower() and first in _CONTINUATIONS else stripped
+
+
+_CONTINUATIONS = STOPWORDS | word_set("even though whereas although unless since because than e.g i.e")
+
+
+def needs_previous(text: str) -> bool:
+    return bool(_NEEDS_PREVIOUS.match(text)) and not _SELF_CONTAINED.match(text)
+
+
+def introduces(text: str) -> bool:
+    return bool(_FOLLOWING.search(text.rstrip(".")) and (text.rstrip().endswith(":") or "following" in text.lower()))
+
+
+def _labelled(unit: Unit, text: str) -> str:
+    """The first sentence under a definition term carries the term when it does not name it itself, or when it
+    points back at it ("This parameter …")."""
+    if unit.label and unit.first and (needs_previous(text) or not set(words(unit.label)) & set(words(text))):
+        return f"{unit.label}: {text}"
+    return text
+
+
+def cited_sentences(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8) -> list[tuple[str, list[str]]]:
+    """`cited_passages` as one list of cited sentences, best passage first (code left out)."""
+    return [note for passage in cited_passages(docs, topic, limit) for note in passage if note[1]]
+
+
+def cited_passages(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8) -> list[Passage]:
+    """The passages of `docs` that best answer `topic`, best first, `limit` counting sentences. Each sentence
+    carries the ids of the documents that state it word for word (one id per page: the same page held twice is
+    cited once)."""
+    units: list[tuple[str, int, Unit]] = []  # owner, position, unit
+    for source_id, (_, text) in docs.items():
+        units += [(source_id, position, unit) for position, unit in enumerate(split_units(text))]
+    if not units:
+        return []
+    candidates: list[Candidate] = []
+    where: list[int] = []  # candidate -> index in `units`
+    for index, (owner, position, unit) in enumerate(units):
+        if unit.code:
+            continue
+        text = statement(unit.text)
+        if not text or unit.text.rstrip().endswith("?"):
+            continue
+        text = _labelled(unit, text)
+        if len(text.split()) < MIN_WORDS:
+            continue
+        candidates.append(Candidate(unit, owner, position, text))
+        where.append(index)
+    if not candidates:
+        return []
+    scores, vectors = _scores(docs, candidates, topic)
+    order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
+    order = [i for i in order if scores[i] > 0]
+    if not order:
+        return []
+    # What is relevant at all is judged on the sentence's own score; the page it stands on then orders the rest.
+    distinct = list(dict.fromkeys(candidates[i].text for i in order))
+    reference = scores[next(i for i in order if candidates[i].text == distinct[min(2, len(distinct) - 1)])]
+    kept = {i for i in order if scores[i] >= RELATIVE_FLOOR * reference}
+    lifted = _with_page_support(candidates, scores)
+    order = sorted(kept, key=lambda i: (-lifted[i], i))
+    return _assemble(docs, units, candidates, where, order, vectors, limit)
+
+
+def _with_page_support(candidates: list[Candidate], scores: list[float]) -> list[float]:
+    """Scores lifted for pages with several good sentences: a page that answers the topic says so more than once,
+    while a page that mentions it in passing has one lucky sentence."""
+    if PAGE_SUPPORT <= 0:
+        return scores
+    best: dict[str, list[float]] = {}
+    for candidate, score in zip(candidates, scores, strict=True):
+        best.setdefault(candidate.owner, []).append(score)
+    # The mean of its three best (a short page: of all it has), so a page is not lifted for merely being long.
+    support = {owner: sum(sorted(values, reverse=True)[:3]) / min(3, len(values)) for owner, values in best.items()}
+    top = max(support.values()) or 1.0
+    return [score * (1 - PAGE_SUPPORT + PAGE_SUPPORT * support[c.owner] / top)
+            for c, score in zip(candidates, scores, strict=True)]
+
+
+def _page_priors(docs: dict[str, tuple[str, str]], query: str) -> dict[str, float]:
+    """How much each page is about the topic by its title's meaning, as a weight for its sentences: a page titled
+    "Cross Site Request Forgery protection" answers "CSRF for AJAX requests" more than "Django 1.2.5 release
+    notes", which uses the same words. Relative to the pages at hand; 1.0 for all when meaning is unavailable."""
+    titles = sorted({title for title, _ in docs.values()})
+    if len(titles) < 2:
+        return {}
+    try:
+        vectors = semantic.embed([query.replace(": ", " "), *titles])
+    except semantic.SemanticUnavailable:
+        return {}
+    sims = dict(zip(titles, (float(v) for v in vectors[1:] @ vectors[0]), strict=True))
+    low, high = min(sims.values()), max(sims.values())
+    spread = max(high - low, PAGE_MIN_SPREAD)  # titles that all mean about the same get about the same weight
+    return {sid: PAGE_PRIOR_LOW + PAGE_PRIOR_SPAN * (sims[title] - low) / spread for sid, (title, _) in docs.items()}
+
+
+def _scores(
+    docs: dict[str, tuple[str, str]], candidates: list[Candidate], topic: str
+) -> tuple[list[float], _Vectors | None]:
+    """Lexical relevance re-weighted by meaning: (score per candidate, their unit vectors or None)."""
+    query = without_scope(topic)
+    wanted = set(content_terms(query))
+    pages = _page_priors(docs, query)
+    contexts: list[str] = []
+    priors: list[float] = []
+    for candidate in candidates:
+        title = docs[candidate.owner][0]
+        unit = candidate.unit
+        contexts.append(f"{title} {unit.heading} {unit.lead}")
+        prior = pages.get(candidate.owner, 1.0)
+        prior *= LEAD_PRIOR if candidate.position < 3 else 1.0  # pages tend to state their point first
+        # A page or section titled with the topic is about it, even where a sentence does not repeat the words.
+        prior *= 1 + TITLE_PRIOR * max(focus(title, wanted), focus(unit.heading, wanted))
+        priors.append(prior)
+    texts = [c.text for c in candidates]
+    head = topic.partition(": ")[0] if ": " in topic else ""
+    lexical = [0.0] * len(texts)
+    for r in rank(texts, query, head=head, contexts=contexts, priors=priors):
+        lexical[r.index] = r.score
+    top = sorted({s for s in lexical if s > 0}, reverse=True)
+    reference = top[min(2, len(top) - 1)] if top else 1.0
+    # Meaning is measured for the sentences that match some of the topic's words, or stand under a title or
+    # heading that does: enough to re-rank and to admit answers worded differently, at a bounded cost.
+    pool = [i for i in range(len(texts)) if lexical[i] > 0 or wanted & set(terms(contexts[i]))]
+    pool = sorted(pool, key=lambda i: (-lexical[i], i))[:SEMANTIC_POOL]
+    try:
+        vectors = semantic.embed([query.replace(": ", " "), *(texts[i] for i in pool)])
+    except semantic.SemanticUnavailable:
+        return lexical, None
+    if not pool:
+        return lexical, None
+    pooled = vectors[1:] @ vectors[0]
+    sims = [0.0] * len(texts)
+    for slot, i in enumerate(pool):
+        sims[i] = float(pooled[slot])
+    ordered = sorted(float(s) for s in pooled)
+    middle = ordered[len(ordered) // 2]
+    high = ordered[min(len(ordered) - 1, int(len(ordered) * 0.97))]
+    spread = max(high - middle, 1e-6)
+    slots = {i: slot for slot, i in enumerate(pool)}
+    out: list[float] = []
+    for index, sim in enumerate(sims):
+        closeness = min(1.2, max(0.0, (sim - middle) / spread)) if index in slots else 0.0
+        if lexical[index] > 0:
+            weight = min(LEXICAL_CAP, lexical[index] / reference)
+            out.append(weight * (1 - SEMANTIC_WEIGHT + SEMANTIC_WEIGHT * closeness))
+        elif closeness >= SEMANTIC_ONLY and head == "":
+            out.append(0.3 * closeness * priors[index] / LEAD_PRIOR)
+        else:
+            out.append(0.0)
+    return out, _Vectors(vectors[1:], slots)
+
+
+@dataclass(frozen=True, slots=True)
+class _Vectors:
+    """Embeddings of the pooled candidates, by candidate index."""
+
+    rows: Any
+    slots: dict[int, int]
+
+    def cosine(self, a: int, b: int) -> float:
+        if a not in self.slots or b not in self.slots:
+            return 0.0
+        return float(self.rows[self.slots[a]] @ self.rows[self.slots[b]])
+
+
+def _assemble(
+    docs: dict[str, tuple[str, str]], units: list[tuple[str, int, Unit]], candidates: list[Candidate],
+    where: list[int], order: list[int], vectors: _Vectors | None, limit: int,
+) -> list[Passage]:
+    passages: list[Passage] = []
+    chosen: list[int] = []  # candidates chosen, for near-duplicate checks
+    taken: set[int] = set()  # unit indices already quoted
+    used = 0
+    ends_at: dict[int, int] = {}  # passage (by id) -> the unit it ends with
+    bags = [words(c.text) for c in candidates]
+    quoted: list[set[str]] = []  # every sentence quoted so far, chosen or brought along
+    for ci in order:
+        if used >= limit:
+            break
+        candidate = candidates[ci]
+        index = where[ci]
+        if index in taken or any(_near(ci, other, bags, vectors) for other in chosen) or any(
+                jaccard(bags[ci], bag) >= 0.6 for bag in quoted):
+            continue
+        before = _predecessors(units, index)
+        if before is None:
+            continue  # "Thus …" with nothing before it to refer to
+        after = _followers(units, index)
+        merged = _merged_list(units, index, after)
+        if merged:
+            after = []
+        else:  # a list item under five words ("Security overview.") is a name, not a statement
+            after = [i for i in after if units[i][2].code
+                     or len(_labelled(units[i][2], units[i][2].text).split()) >= MIN_WORDS]
+        passage: Passage = []
+        quoted_before = [m for m in before if m in taken]
+        if quoted_before:
+            # What it refers to is already quoted: it reads on only right after it, at the end of that passage.
+            host = next((p for p in passages if p and ends_at.get(id(p)) == quoted_before[-1]), None)
+            if host is None or before[: len(quoted_before)] != quoted_before:
+                continue
+            passage = host
+            before = before[len(quoted_before):]
+        for member in [*before, index, *after]:
+            if member in taken:
+                continue
+            owner, _, unit = units[member]
+            if unit.code:
+                passage.append((f"```\n{unit.text}\n```", []))  # uncited: the sentence before it cites the page
+                taken.add(member)
+                continue
+            text = candidate.text if member == index else _labelled(unit, statement(unit.text) or unit.text)
+            if member == index and merged:
+                text = merged
+                taken.update(_followers(units, index))
+            ids = [owner]
+            if member == index:
+                ids += _also_stated(docs, candidates, ci, order)
+            passage.append((text, ids))
+            quoted.append(words(text))
+            taken.add(member)
+            used += 1
+        if passage:
+            ends_at[id(passage)] = max((m for m in [*before, index, *after] if m in taken), default=index)
+            if all(p is not passage for p in passages):
+                passages.append(passage)
+            chosen.append(ci)
+    return passages
+
+
+def _near(a: int, b: int, bags: list[set[str]], vectors: _Vectors | None) -> bool:
+    if jaccard(bags[a], bags[b]) >= 0.6:
+        return True
+    if vectors is None:
+        return False
+    return vectors.cosine(a, b) >= DUPLICATE_COSINE
+
+
+def _predecessors(units: list[tuple[str, int, Unit]], index: int) -> list[int] | None:
+    """The sentences `index` needs before it (at most two), or None when it needs one that is not there."""
+    out: list[int] = []
+    current = index
+    while len(out) < 2:
+        owner, _, unit = units[current]
+        if not needs_previous(unit.text) or (unit.label and unit.first):
+            return out
+        previous = current - 1
+        while previous >= 0 and units[previous][0] == owner and not units[previous][2].code and not statement(
+                units[previous][2].text):
+            previous -= 1  # a version note between them ("New in version 3.11.") is not what it points at
+        if previous < 0 or units[previous][0] != owner or units[previous][2].heading != unit.heading:
+            return None
+        if units[previous][2].code:
+            return None  # "This prints …" after code points at the code, which is no statement to quote
+        if len(units[previous][2].text.split()) < MIN_WORDS:
+            return None  # what it points at is a heading-like fragment ("MCV Lists."), not a statement
+        out.insert(0, previous)
+        current = previous
+    return out if not needs_previous(units[current][2].text) else None
+
+
+def _followers(units: list[tuple[str, int, Unit]], index: int) -> list[int]:
+    """What a sentence that introduces something brings along: the items of the list (or definition list) right
+    after it, each item's first sentence only; or, when no list follows, the next paragraph's first sentence."""
+    owner, _, unit = units[index]
+    if not introduces(unit.text) and not unit.intro:
+        return []
+    out: list[int] = []
+    last = unit
+    for follower in range(index + 1, min(len(units), index + 1 + 4 * MAX_FOLLOWERS)):
+        other_owner, _, other = units[follower]
+        if other_owner != owner or other.heading != unit.heading:
+            break
+        if other.code:
+            # Code right after a lead-in ("Create a task like this:") is what it introduces, when short enough.
+            if not out and unit.intro and other.text.count("\n") < MAX_CODE_LINES:
+                out.append(follower)
+            break
+        if other.paragraph == last.paragraph:
+            continue  # the rest of an item's paragraph: its first sentence names it
+        # A definition term takes a block of its own; code or a table between means what follows is something else.
+        if other.paragraph > last.paragraph + (2 if other.label and other.first else 1):
+            break
+        entry = other.item or bool(other.label and other.first)  # a list item, or a definition list's entry
+        if not entry and len(other.text.split()) < MIN_WORDS:
+            break  # "When DEBUG is True." after a lead-in is a fragment, not what it introduced
+        if out and not entry:
+            break  # a paragraph after the list is no longer part of it
+        out.append(follower)
+        last = other
+        if not entry or other.intro or len(out) >= MAX_FOLLOWERS:
+            break
+    return out
+
+
+def _merged_list(units: list[tuple[str, int, Unit]], index: int, items: list[int]) -> str:
+    """A lead-in and its list of bare names as one sentence, in the page's order ("… provides several index types:
+    B-tree, Hash, GiST."), when every item is too short to stand as a sentence; else ""."""
+    unit = units[index][2]
+    if not items or not all(units[i][2].item for i in items):
+        return ""
+    names = [units[i][2].text.rstrip(".") for i in items]
+    if any(len(name.split()) >= MIN_WORDS for name in names):
+        return ""
+    return f"{unit.text.rstrip('.')}: {', '.join(names)}."
+
+
+def _also_stated(docs: dict[str, tuple[str, str]], candidates: list[Candidate], ci: int, order: list[int]) -> list[str]:
+    """Other documents that state candidate `ci` word for word, one per page and at most two."""
+    owner = candidates[ci].owner
+    ranked = set(order)
+    seen_titles = {docs[owner][0].strip().lower()}
+    out: list[str] = []
+    for other in sorted(range(len(candidates)), key=lambda i: (i not in ranked, i)):
+        candidate = candidates[other]
+        if other == ci or candidate.owner == owner or candidate.owner in out:
+            continue
+        title = docs[candidate.owner][0].strip().lower()
+        if title in seen_titles or not states(candidate.text, candidates[ci].text):
+            continue
+        seen_titles.add(title)
+        out.append(candidate.owner)
+        if len(out) == 2:
+            break
+    return out

@@ -1,0 +1,331 @@
+"""Offline answers that read like answers: passages that carry what they need, clean text, every part of the question
+planned and reported, an answer first, rewrites that do what an extractive writer can, and upstream tools called
+with real arguments."""
+
+from __future__ import annotations
+
+import re
+
+from deep_research_mcp import prompts
+from deep_research_mcp.llm.base import Message, ToolSpec
+from deep_research_mcp.llm.offline import OfflineModel
+from deep_research_mcp.llm.offline.extract import clean_inline, split_sentences, split_units
+from deep_research_mcp.llm.offline.planner import dropped_parts, feedback_query, plan_parts, plan_topics, tool_arguments
+from deep_research_mcp.llm.offline.report import heading, parse_instructions, report_title, write_report
+from deep_research_mcp.llm.offline.select import cited_passages
+
+# --- reading ----------------------------------------------------------------------------------------------------
+
+
+def test_rest_markup_is_read_as_names_and_identifiers_stay_whole() -> None:
+    assert clean_inline("Use :func:`~asyncio.gather` or :meth:`Task.cancel`.") == (
+        "Use asyncio.gather() or Task.cancel().")
+    assert clean_inline("See :ref:`the tutorial <tut-ref>` and ``await``.") == "See the tutorial and await."
+    # Special methods stay whole, in code spans: bare, Markdown would print "__enter__" as a bold "enter".
+    assert clean_inline("Define __enter__() and obj.__exit__() on a _private_ class.") == (
+        "Define `__enter__()` and `obj.__exit__()` on a private class.")
+    assert clean_inline("Set work_mem and max_wal_size.") == "Set work_mem and max_wal_size."
+    assert split_sentences(".. note::\n\n   Tasks are scheduled soon.\n\n.. versionadded:: 3.7") == [
+        "Tasks are scheduled soon."]
+
+
+def test_fenced_code_is_never_read_as_sentences_or_headings() -> None:
+    text = ("# Tasks\n\nCreate a task like this:\n\n```\n# Wait for 1 hour\n"
+            "task = tg.create_task(say_after(2, 'world')).\n```\n\nTasks run concurrently with the caller.\n")
+    units = split_units(text)
+    assert [u.text for u in units if not u.code] == ["Create a task like this.",
+                                                     "Tasks run concurrently with the caller."]
+    assert split_sentences(text) == ["Create a task like this.", "Tasks run concurrently with the caller."]
+    assert {u.heading for u in units} == {"Tasks"}  # the "#" comment inside the fence is no heading
+    assert units[1].code and units[1].text == "# Wait for 1 hour\ntask = tg.create_task(say_after(2, 'world'))."
+    assert units[2].paragraph > units[0].paragraph + 1  # code stood between them
+
+
+def test_code_a_sentence_introduces_comes_with_it_as_a_fenced_block() -> None:
+    page = ("## Task groups\n\nA task group runs several tasks and waits for them; use it like this:\n\n```\n"
+            "async with asyncio.TaskGroup() as tg:\n    tg.create_task(work())\n```\n\n"
+            "Task groups cancel the remaining tasks when one fails.\n")
+    passages = cited_passages({"S1": ("Tasks", page)}, "How do I run several tasks with a task group?")
+    lead = next(p for p in passages if p[0][0].startswith("A task group runs"))
+    assert lead[1] == ("```\nasync with asyncio.TaskGroup() as tg:\n    tg.create_task(work())\n```", [])
+    findings = "## Task groups\n\n" + "\n".join(
+        " ".join(f"{t} [{', '.join(ids)}]" for t, ids in p if ids) + "".join(f"\n{t}" for t, ids in p if not ids)
+        for p in passages)
+    report = _report("How do I run several tasks with a task group?", findings)
+    assert "use it like this. [S1]\n\n```\nasync with asyncio.TaskGroup() as tg:\n    tg.create_task(work())\n```" in (
+        report)
+
+
+# --- selection --------------------------------------------------------------------------------------------------
+
+ASYNCIO = """# Coroutines and tasks
+
+## Cancellation
+
+Tasks can be cancelled easily and safely. It raises CancelledError inside the wrapped coroutine at the next
+opportunity.
+
+New in version 3.11.
+
+Thus, well-behaved code should re-raise CancelledError after cleaning up.
+
+## Waiting
+
+The asyncio.wait() function takes one of the following constants:
+
+- FIRST_COMPLETED: return when any future finishes or is cancelled.
+- FIRST_EXCEPTION: return when any future finishes by raising an exception.
+- ALL_COMPLETED: return when all futures finish or are cancelled.
+
+This is the end.
+"""
+
+
+def _texts(passages: list[list[tuple[str, list[str]]]]) -> list[list[str]]:
+    return [[text for text, _ in passage] for passage in passages]
+
+
+def test_a_sentence_that_points_back_brings_what_it_points_at() -> None:
+    passages = _texts(cited_passages({"S1": ("Coroutines", ASYNCIO)}, "CancelledError inside the wrapped coroutine"))
+    best = passages[0]
+    assert best[:2] == ["Tasks can be cancelled easily and safely.",
+                        "It raises CancelledError inside the wrapped coroutine at the next opportunity."]
+    # "Thus, …" reads on right after what it refers to (a version note between them is skipped), not alone.
+    assert best[2:] == ["Thus, well-behaved code should re-raise CancelledError after cleaning up."]
+    every = [text for passage in passages for text in passage]
+    assert "New in version 3.11." not in every  # a bare version note is no fact
+    assert all(len(text.split()) >= 5 for passage in passages for text in passage[-1:])
+
+
+def test_a_sentence_with_nothing_before_it_to_refer_to_is_left_out() -> None:
+    page = "## Re-raising\n\nThus, well-behaved code should re-raise CancelledError after cleaning up.\n"
+    assert cited_passages({"S1": ("Cancellation", page)}, "re-raise CancelledError") == []
+
+
+def test_a_list_keeps_its_lead_in_and_its_item_names() -> None:
+    passages = _texts(cited_passages({"S1": ("Waiting", ASYNCIO)}, "Which constants does asyncio.wait() take?"))
+    assert passages[0] == [
+        "The asyncio.wait() function takes one of the following constants.",
+        "FIRST_COMPLETED: return when any future finishes or is cancelled.",
+        "FIRST_EXCEPTION: return when any future finishes by raising an exception.",
+        "ALL_COMPLETED: return when all futures finish or are cancelled.",
+    ]
+
+
+def test_the_same_page_held_twice_is_cited_once_and_near_duplicates_are_dropped() -> None:
+    docs = {
+        "S1": ("Cancellation", "Tasks can be cancelled easily and safely at any await point of the coroutine."),
+        "S2": ("Cancellation", "Tasks can be cancelled easily and safely at any await point of the coroutine."),
+        "S3": ("Task reference", "Tasks can be cancelled easily and safely at any await point of the coroutine."),
+        "S4": ("Other", "Tasks can be cancelled easily and safely at any await point of a coroutine, too."),
+    }
+    passages = cited_passages(docs, "task cancellation")
+    assert passages == [[("Tasks can be cancelled easily and safely at any await point of the coroutine.",
+                          ["S1", "S3"])]]
+
+
+def test_selection_is_deterministic() -> None:
+    docs = {f"S{i}": (f"Page {i}", ASYNCIO.replace("Tasks", f"Tasks{i}")) for i in range(1, 6)}
+    runs = {repr(cited_passages(docs, "task cancellation")) for _ in range(3)}
+    assert len(runs) == 1
+    passages = cited_passages(docs, "task cancellation")
+    # Five copies of one page: each sentence is quoted once, and never opens a passage it depends on.
+    texts = [re.sub(r"Tasks\d", "Tasks", text) for passage in passages for text, _ in passage]
+    assert len(texts) == len(set(texts))
+    assert not any(passage[0][0].startswith(("It ", "Thus")) for passage in passages)
+
+
+# --- planning ---------------------------------------------------------------------------------------------------
+
+
+def test_every_named_item_gets_a_topic_and_the_cap_is_said() -> None:
+    question = "What do the modules os, sys, shutil and pathlib provide for file handling?"
+    parts = plan_parts(question)
+    assert [p.split(":")[0] for p in parts] == ["os", "sys", "shutil", "pathlib"]
+    assert plan_topics(question, 4) == parts
+    assert plan_topics(question, 3) == parts[:3]
+    assert dropped_parts(question, parts[:3]) == parts[3:]
+    assert plan_parts("How do asyncio.gather, asyncio.wait and asyncio.TaskGroup differ?") == [
+        "asyncio.gather", "asyncio.wait", "asyncio.TaskGroup"]
+
+
+def test_topics_are_clean_and_vague_words_make_no_facet() -> None:
+    topics = plan_parts("How does the with statement work, and what are the documented trade-offs of context managers?")
+    assert "documented trade-offs" not in topics
+    assert all(not t.endswith(":") and not re.match(r"^\w+:\s*$", t) for t in topics)
+
+
+async def test_the_supervisor_plans_as_many_topics_as_run_at_once() -> None:
+    question = "Compare Alpha, Beta, Gamma, Delta, Epsilon, Zeta and Eta"
+    conduct = ToolSpec(prompts.CONDUCT_RESEARCH, "", {"type": "object", "properties": {"topic": {"type": "string"}},
+                                                      "required": ["topic"]})
+
+    async def topics(units: int) -> list[str]:
+        system = prompts.SUPERVISOR_SYSTEM.format(date="d", conduct=prompts.CONDUCT_RESEARCH, think=prompts.THINK,
+                                                  complete=prompts.RESEARCH_COMPLETE, max_units=units,
+                                                  max_iterations=3)
+        messages = [Message.system(system), Message.user(prompts.SUPERVISOR_USER.format(brief=question))]
+        response = await OfflineModel().complete(messages, tools=[conduct])
+        return [c.arguments["topic"] for c in response.tool_calls]
+
+    assert len(await topics(5)) == 5
+    assert await topics(8) == ["Alpha", "Beta", "Gamma", "Delta", "Epsilon", "Zeta", "Eta"]
+
+
+def test_feedback_query_uses_the_documents_words() -> None:
+    shown = [("Routine Vacuuming", "VACUUM FULL rewrites the table into a new disk file. The new disk file is "
+              "compact. VACUUM FULL returns the disk space to the operating system. Plain vacuuming marks space.")]
+    query = feedback_query("How do I shrink a bloated table?", shown, ["shrink bloated table"])
+    assert query is not None and "shrink" in query.lower()
+    assert {"disk", "file", "vacuum"} & set(query.lower().split()) - {"shrink", "bloated", "table"}
+
+
+# --- upstream tool arguments ------------------------------------------------------------------------------------
+
+GREP = ToolSpec("rg__search", "Search files with ripgrep", {
+    "type": "object",
+    "properties": {"pattern": {"type": "string"}, "path": {"type": "string", "description": "Folder to search"}},
+    "required": ["pattern", "path"],
+})
+FETCH = ToolSpec("fetch", "Fetch a URL", {
+    "type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"],
+})
+
+
+def test_required_arguments_get_real_values_or_the_tool_is_skipped() -> None:
+    args, why = tool_arguments(GREP, "pattern", "partition pruning", [])
+    assert args is None and "'path'" in why  # never path=''
+    found = ["/docs/pg/ddl-partitioning.html", "/docs/pg/sql/create-table.html"]
+    assert tool_arguments(GREP, "pattern", "partition pruning", found) == (
+        {"pattern": "partition pruning", "path": "/docs/pg"}, "")
+    hinted = ToolSpec("grep", "", {"type": "object", "required": ["query", "root"], "properties": {
+        "query": {"type": "string"}, "root": {"type": "string", "description": "Where to look (default: /srv/docs)"}}})
+    assert tool_arguments(hinted, "query", "x y", [])[0] == {"query": "x y", "root": "/srv/docs"}
+    assert tool_arguments(FETCH, "url", "partition pruning", [])[0] is None
+    assert tool_arguments(FETCH, "url", "q", ["/local/file", "https://example.org/a"])[0] == {
+        "url": "https://example.org/a"}
+
+
+# --- the report -------------------------------------------------------------------------------------------------
+
+FINDINGS = """## How does task cancellation work?
+
+Tasks can be cancelled easily and safely. [S1] It raises CancelledError inside the wrapped coroutine. [S1]
+Cancellation is cooperative: the coroutine decides when to stop. [S2]
+A cancelled task can suppress the cancellation, though this is discouraged. [S2]
+
+## asyncio.TaskGroup
+
+A TaskGroup holds a group of tasks and waits for all of them on exit. [S3]
+If any task fails, the remaining tasks in the group are cancelled. [S3]
+TaskGroup is an asynchronous context manager. [S3]
+"""
+
+
+def _report(brief: str, findings: str = FINDINGS, instructions: str = "") -> str:
+    extra = f"\nAdditional instructions for this report:\n{instructions}\n" if instructions else ""
+    return write_report(prompts.REPORT_USER.format(brief=brief, findings=findings, instructions=extra))
+
+
+def test_the_report_answers_first_then_one_section_per_topic() -> None:
+    report = _report("How does task cancellation work, and what does asyncio.TaskGroup do?")
+    title, summary, *rest = report.split("\n\n")
+    assert title == "# How does task cancellation work, and what does asyncio.TaskGroup do?"
+    cited = re.findall(r"\[S\d+(?:, S\d+)*\]", summary)
+    assert 3 <= len(cited) <= 6 and "S1" in summary and "S3" in summary  # each part gets its answer
+    assert "Tasks can be cancelled easily and safely. [S1] It raises" in report  # a passage stays whole
+    headings = re.findall(r"^## (.+)$", report, re.MULTILINE)
+    assert headings == ["How does task cancellation work", "asyncio.TaskGroup"]
+
+
+def test_titles_and_headings_are_short_and_never_cut_mid_word() -> None:
+    long_question = ("Which transaction isolation levels does PostgreSQL support, which one is the default, and how do "
+                     "Repeatable Read and Serializable deal with concurrent updates?")
+    title = report_title(long_question)
+    assert len(title) <= 100 and "…" not in title and long_question.startswith(title.rstrip("?"))
+    for topic in [long_question, "How do I restrict which rows each user can see with row-level security?",
+                  "select_related: the Django ORM's way of following foreign keys in one query"]:
+        short = heading(topic)
+        assert 0 < len(short) <= 60 and not short.endswith((":", "…"))
+        assert all(word.lower() in topic.lower() for word in short.split()), short
+
+
+def test_a_plan_cut_at_the_cap_says_what_was_left_out() -> None:
+    question = "What do the modules os, sys, shutil and pathlib provide for file handling?"
+    parts = plan_parts(question)
+    findings = "\n\n".join(f"## {p}\n\nThe {p.split(':')[0]} module has functions for files. [S{i}]"
+                           for i, p in enumerate(parts[:3], start=1))
+    report = _report(question, findings)
+    assert f"Not researched (over the limit of topics researched at once): {parts[3]}." in report
+
+
+def test_rewrite_instructions_an_extractive_writer_can_follow() -> None:
+    bullets = _report("How does task cancellation work?", instructions="make it a three-bullet summary")
+    body = bullets.split("\n\n")
+    assert len(body) == 2 and body[1].count("\n- ") == 2 and body[1].startswith("- ")  # three bullets, nothing more
+    assert "Writer's note" not in bullets
+    shorter = _report("How does task cancellation work?", instructions="shorter please, and omit the TaskGroup part")
+    assert "## asyncio.TaskGroup" not in shorter and len(shorter) < len(_report("How does task cancellation work?"))
+    first = _report("How does task cancellation work?", instructions="put the TaskGroup section first")
+    assert first.index("## asyncio.TaskGroup") < first.index("## How does task cancellation work")
+
+
+def test_rewrite_instructions_it_cannot_follow_are_said() -> None:
+    report = _report("How does task cancellation work?", instructions="Translate it into French, in a friendly tone")
+    notes = re.findall(r"^> Writer's note: (.+)$", report, re.MULTILINE)
+    assert len(notes) == 2 and "French" in notes[0] and "friendly" in notes[1]
+    assert parse_instructions("").declined == ()
+
+
+def test_short_list_items_join_their_lead_in_and_fragments_never_stand_alone() -> None:
+    page = ("## Index types\n\nPostgreSQL provides several index types:\n\n- B-tree\n- Hash\n- GiST\n\n"
+            "## Security\n\nDjango's security documentation covers the following topics:\n\n"
+            "- Security overview\n- Clickjacking protection explained in depth for every browser family\n\n"
+            "## Cut\n\neven though there will really be zero rows satisfying this query.\n")
+    passages = _texts(cited_passages({"S1": ("Docs", page)}, "index types security topics rows query"))
+    every = [text for passage in passages for text in passage]
+    assert "PostgreSQL provides several index types: B-tree, Hash, GiST." in every
+    assert all(len(text.split()) >= 5 for text in every)  # "Security overview." is a name, not a statement
+    assert not any(text.startswith("even though") for text in every)  # the tail of a sentence cut by code
+
+
+def test_a_definition_term_on_its_own_line_labels_its_definition() -> None:
+    page = ("## Remote execution\n\nextensions (string)\nThis option is a comma-separated list of extension names.\n\n"
+            "The first entry (that is, settings.PASSWORD_HASHERS[0]) is used to store passwords.\n")
+    units = split_units(page)
+    assert units[0].label == "extensions (string)" and units[0].text.startswith("This option")
+    passages = _texts(cited_passages({"S1": ("FDW", page)}, "extensions option list"))
+    assert passages[0] == ["extensions (string): This option is a comma-separated list of extension names."]
+    assert "`settings.PASSWORD_HASHERS[0]`" in units[1].text  # an index on an identifier is code, not a citation
+
+
+async def test_the_researcher_skips_a_tool_it_cannot_fill_then_uses_what_results_show() -> None:
+    search = ToolSpec("search_documents", "Search", {
+        "type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]})
+    complete = ToolSpec(prompts.RESEARCH_COMPLETE, "", {"type": "object", "properties": {}})
+    system = prompts.RESEARCHER_SYSTEM.format(date="d", max_tool_calls=10, complete="ResearchComplete", think="think")
+    messages = [Message.system(system), Message.user(prompts.RESEARCHER_USER.format(
+        topic="How does partition pruning speed up queries?"))]
+    model = OfflineModel()
+    first = await model.complete(messages, tools=[search, GREP, complete])
+    assert [c.name for c in first.tool_calls] == ["search_documents"]
+    assert "rg__search" in first.text and "'path'" in first.text  # skipped, and said why
+    shown = ('[S1] Table Partitioning\nLocation: /docs/pg/ddl-partitioning.html\n<document id="S1">\n'
+             "Partition pruning skips partitions that cannot match the query.\n</document>")
+    messages.append(Message("assistant", first.text, tuple(first.tool_calls)))
+    messages += [Message.tool_result(c, shown) for c in first.tool_calls]
+    second = await model.complete(messages, tools=[search, GREP, complete])
+    grep = next(c for c in second.tool_calls if c.name == "rg__search")
+    assert grep.arguments["path"] == "/docs/pg" and grep.arguments["pattern"]
+    assert all(value != "" for call in second.tool_calls for value in call.arguments.values())
+
+
+def test_a_page_about_the_topic_outranks_one_lucky_sentence_elsewhere() -> None:
+    about = ("## Pagination\n\nThe Paginator class splits a list of objects into pages of a fixed size. "
+             "Each page of the paginator holds at most per_page objects from the list. "
+             "The paginator counts the pages it needs from the number of objects in the list.")
+    passing = ("## Release notes\n\nThe paginator now splits objects into pages of a fixed size faster. "
+               "Several translations were updated for this release of the framework.")
+    passages = cited_passages({"S1": ("Release notes", passing), "S2": ("Pagination", about)},
+                              "How does the paginator split objects into pages?")
+    assert passages[0][0][1] == ["S2"]
