@@ -37,11 +37,6 @@ def tune_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], EvalRu
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(
-    strict=False,
-    reason="main's offline engine cuts titles, pastes the question into headings and opens paragraphs with "
-    "'Thus'/'It'; the offline-engine work of issue 10 fixes these — the lead decides at merge",
-)
 @pytest.mark.parametrize("name", ["postgres", "django"])
 def test_every_tune_report_is_free_of_readability_defects(tune_run: Callable[[str], EvalRun], name: str) -> None:
     run = tune_run(name)

@@ -288,3 +288,17 @@ def test_questions_are_validated(override: dict[str, object], message: str) -> N
 def test_question_ids_are_unique() -> None:
     with pytest.raises(ValidationError, match="duplicate question ids: vacuum"):
         QuestionSet(questions=[question(), question()])
+
+
+def test_brackets_in_code_are_not_citations_and_fenced_code_is_never_a_claim() -> None:
+    parsed = parse_report(report(
+        "Index a list with `items[0]` to get its first element. [1]\n\n"
+        "Run it like this: [2]\n\n```python\nfirst = items[1]  # not a citation\n```\n\nAfter the block. [1]",
+        ["/c/a.html", "/c/b.md"],
+    ))
+    assert [(c.text, c.numbers) for c in parsed.claims] == [
+        ("Index a list with `items[0]` to get its first element.", (1,)),
+        ("Run it like this:", (2,)),
+        ("After the block.", (1,)),
+    ]
+    assert "first = items[1]" in parsed.prose  # code still counts when gold facts are matched

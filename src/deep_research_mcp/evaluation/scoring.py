@@ -264,12 +264,36 @@ class ParsedReport:
     sources: dict[int, str]  # citation number -> locator, from the Sources section
 
 
+_FENCE = re.compile(r"^(`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+# Brackets inside code (`name[0]`, a fenced sample) are code, not citation markers: hidden while markers are found.
+_HIDE = str.maketrans({"[": "\ue000", "]": "\ue001"})
+_SHOW = str.maketrans({"\ue000": "[", "\ue001": "]"})
+
+
+def _hide_code_brackets(text: str) -> str:
+    return _CODE_SPAN.sub(lambda m: m.group(0).translate(_HIDE), text)
+
+
 def parse_report(report: str) -> ParsedReport:
     body_lines: list[str] = []
+    code_lines: list[str] = []
     sources: dict[int, str] = {}
     in_sources = False
+    fence: str | None = None
     for line in report.splitlines():
         stripped = line.strip()
+        opener = _FENCE.match(stripped)
+        if fence is not None or opener:
+            # A fenced block is code: its text counts for facts, never as a claim; it ends the paragraph before it.
+            if fence is None:
+                fence = opener.group(1) if opener else None
+                body_lines.append("")
+            elif stripped.startswith(fence) and not stripped[len(fence):].strip():
+                fence = None
+            else:
+                code_lines.append(stripped)
+            continue
         if SOURCES_HEADING.match(stripped):
             in_sources = True
             continue
@@ -288,20 +312,21 @@ def parse_report(report: str) -> ParsedReport:
     uncited: list[str] = []
     prose: list[str] = []
     for paragraph in "\n".join(body_lines).split("\n\n"):
-        text = " ".join(paragraph.split())
+        text = _hide_code_brackets(" ".join(paragraph.split()))
         if not text:
             continue
         position = 0
         for match in MARKER_GROUP.finditer(text):
-            claim = text[position : match.start()].strip().lstrip(".;:,!? ").strip()
+            claim = text[position : match.start()].strip().lstrip(".;:,!? ").strip().translate(_SHOW)
             numbers = tuple(int(n) for n in re.split(r"\s*,\s*", match.group(1)))
             if _ANY_SENTENCE.search(claim):
                 claims.append(Claim(claim, numbers))
             position = match.end()
-        tail = text[position:].strip().lstrip(".;:,!? ").strip()
+        tail = text[position:].strip().lstrip(".;:,!? ").strip().translate(_SHOW)
         if _ANY_SENTENCE.search(tail):
             uncited.append(tail)
-        prose.append(MARKER_GROUP.sub("", text))
+        prose.append(MARKER_GROUP.sub("", text).translate(_SHOW))
+    prose += code_lines
     return ParsedReport(" ".join(" ".join(prose).split()), claims, uncited, sources)
 
 
