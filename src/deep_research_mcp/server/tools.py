@@ -61,8 +61,9 @@ POLL_S = 0.2  # how often a bounded wait looks at the run; progress goes out eve
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls and DEL; tab and newlines are text
 
 
-def _plain_text(value: str) -> str:
-    if _CONTROL.search(value):
+def _plain_text(value: str | None) -> str | None:
+    # Also applied to optional fields (`brief`), where None means "not given".
+    if value is not None and _CONTROL.search(value):
         raise ValueError("must not contain control characters such as NUL")
     return value
 
