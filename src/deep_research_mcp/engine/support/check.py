@@ -7,7 +7,8 @@ from its cited source:
    number and identifier matched) holds somewhere on the page;
 2. otherwise the passages sharing most of the sentence's content words are candidates, and a candidate is rejected
    when it lacks one of the sentence's numbers or named entities (capitalised words past the first, all-caps words,
-   identifiers), or when the sentence and the stretch of the passage it matches differ in negations ("not", "never",
+   identifiers; a name may also come from the two passages before or the page's title, for the page's "it"), or when
+   the sentence and the stretch of the passage it matches differ in negations ("not", "never",
    "no", "cannot", "n't", "without", ...): a changed figure, a swapped name and a dropped or added "not" fail here
    however similar the rest is;
 3. of the candidates left, the share of the sentence's content words the passage holds decides: a word the passage
@@ -114,6 +115,13 @@ class SourceText:
             self.passages.append(Passage(piece, tokens, stems, frozenset(tokens)))
             for s in set(stems) - {""}:
                 self.index.setdefault(s, []).append(number)
+
+    def around(self, number: int) -> frozenset[str]:
+        """The words of passage `number`, the two before it and the page's first (its title or heading)."""
+        vocabulary = set(self.passages[0].vocabulary)
+        for passage in self.passages[max(0, number - 2) : number + 1]:
+            vocabulary |= passage.vocabulary
+        return frozenset(vocabulary)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +246,7 @@ def check_sentence(sentence: str, source: SourceText, source_id: str = "") -> Se
             # about the contradicting one ("X is not supplied" must not find support in another "not" nearby).
             break
         passage = source.passages[number]
-        verdict = _against(sentence, features, passage, source_id, strict_ok=strict_ok)
+        verdict = _against(sentence, features, passage, source.around(number), source_id, strict_ok=strict_ok)
         if verdict.verdict == "supported":
             return verdict
         if verdict.reason.startswith(_CONTRADICTION):
@@ -256,8 +264,8 @@ def check_sentence(sentence: str, source: SourceText, source_id: str = "") -> Se
 _CONTRADICTION = ("the source's passage does not", "the sentence and the source's passage differ")
 
 
-def _against(sentence: str, features: _Features, passage: Passage, source_id: str, *, strict_ok: bool
-             ) -> SentenceCheck:
+def _against(sentence: str, features: _Features, passage: Passage, around: frozenset[str], source_id: str, *,
+             strict_ok: bool) -> SentenceCheck:
     present = {s for s in passage.stems if s}
     missing = [features.words[s] for s in features.stems if s not in present]
     exact = len(features.stems) - len(missing)
@@ -271,7 +279,8 @@ def _against(sentence: str, features: _Features, passage: Passage, source_id: st
     lost_numbers = sorted(n for n, count in features.numbers.items() if have[n] < count)
     if lost_numbers:
         return unsupported(f"the source's passage does not have {lost_numbers[0]!r}", exact / len(features.stems))
-    lost_entities = sorted(e for e in features.entities if not _plural_in(e, passage.vocabulary))
+    # A report names what the page calls "it": a name may come from the passages just before, or the page's title.
+    lost_entities = sorted(e for e in features.entities if not _plural_in(e, around))
     if lost_entities:
         return unsupported(f"the source's passage does not name {lost_entities[0]!r}", exact / len(features.stems))
     if _negation_mismatch(features, passage):
