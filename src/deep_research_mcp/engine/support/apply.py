@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .check import ClaimCheck, check_report
+from .report import UNSUPPORTED_MARK
 
 UnsupportedClaims = Literal["mark", "remove", "keep"]
-MARK = " ⚠ unsupported"
+MARK = " " + UNSUPPORTED_MARK
 SUMMARY_PREFIX = "> Claim check: "
 _LEAD = ".;:,!? "
 

@@ -42,7 +42,7 @@ _RANK: dict[str, int] = {"unchecked": 3, "supported": 2, "weak": 1, "unsupported
 
 SUPPORTED_COVERAGE = 0.8
 WEAK_COVERAGE = 0.6
-WEAK_SIMILARITY = 0.8
+WEAK_SIMILARITY = 0.7  # sentence vectors are averaged word vectors: a fair paraphrase scores 0.75-0.9
 SYNONYM_SIMILARITY = 0.4  # word vectors: large/big 0.74, allows/lets 0.51, use/utilize 0.43, creates/allows 0.30
 SYNONYM_CREDIT = 0.8
 CANDIDATES = 6
@@ -55,6 +55,8 @@ am do does did done doing has have had having it its this that these those there
 where why how than so such can could may might must shall should will would also very just only more most much many
 some any each every all both either other another same own about after before between through during above below up
 down out off again further once i you he she we they them their our your his her my me us him one s
+usually quite highly generally typically often really actually simply especially particularly mostly largely rather
+fairly somewhat certainly thus hence therefore instead still even now however
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[`*])")
@@ -290,9 +292,11 @@ def _against(sentence: str, features: _Features, passage: Passage, around: froze
     floor = (exact + SYNONYM_CREDIT * len(missing)) / len(features.stems)
     if floor < WEAK_COVERAGE:  # even if every missing word had a synonym here, too little of it is on this passage
         return unsupported("no single passage of the source holds most of its words", exact / len(features.stems))
-    soft = _soft_matches(missing, passage) if missing else 0
+    # A word from the passages just before or the title (the thing the passage calls "it") counts like a synonym.
+    missing = [w for w in missing if not _plural_in(w, around)]
+    soft = len(features.stems) - exact - len(missing) + (_soft_matches(missing, passage) if missing else 0)
     coverage = (exact + SYNONYM_CREDIT * soft) / len(features.stems)
-    unexplained = len(missing) - soft  # words of the sentence with nothing like them in the passage
+    unexplained = len(features.stems) - exact - soft  # words of the sentence with nothing like them in the passage
     if coverage >= SUPPORTED_COVERAGE and unexplained <= max(1, len(features.stems) // 8):
         return SentenceCheck(sentence, "supported", coverage, 0.0, evidence, source_id)
     if coverage >= WEAK_COVERAGE and unexplained <= max(2, len(features.stems) // 4):

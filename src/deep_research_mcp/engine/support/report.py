@@ -3,7 +3,7 @@ sentences no citation closes, its prose and its Sources section.
 
 A claim is the text a citation marker group (`[2]`, `[1, 3]`) closes: everything since the previous marker group or
 the paragraph's start. Headings, fenced code, the Sources section and the engine's own notes (`> Note:`,
-`> Claim check:`) are not claims.
+`> Claim check:`) are not claims, nor is the claim check's `⚠ unsupported` after a citation.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 _HIDE = str.maketrans({"[": "\ue000", "]": "\ue001"})
 _SHOW = str.maketrans({"\ue000": "[", "\ue001": "]"})
 _LEAD = ".;:,!? "
+UNSUPPORTED_MARK = "⚠ unsupported"  # what the claim check puts after an unsupported claim's citation
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,10 @@ def _hide_code_brackets(text: str) -> str:
 
 
 def _clean(parts: list[str]) -> str:
-    return " ".join(" ".join(parts).split()).lstrip(_LEAD).strip().translate(_SHOW)
+    text = " ".join(" ".join(parts).split())
+    if text.startswith(UNSUPPORTED_MARK):  # the claim check's mark belongs to the claim before
+        text = text[len(UNSUPPORTED_MARK):]
+    return text.lstrip(_LEAD).strip().translate(_SHOW)
 
 
 def parse_report(report: str) -> ParsedReport:
