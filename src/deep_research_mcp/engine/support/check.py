@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Literal
 
-from .lexical import NEGATIONS, TOKEN, DocumentWords, judge, tokenize
+from .lexical import NEGATIONS, TOKEN, DocumentWords, align, judge, tokenize
 from .report import Claim, parse_report
 
 Verdict = Literal["supported", "weak", "unsupported", "unchecked"]
@@ -192,13 +192,20 @@ def _plural_in(token: str, vocabulary: frozenset[str]) -> bool:
 
 
 def _negation_mismatch(features: _Features, passage: Passage) -> bool:
-    """Negations in the stretch of the passage the sentence matches (from two words before its first matched word
-    to two after its last: "whereas cidr does not") must be as many as the sentence's."""
-    wanted = set(features.stems)
-    hits = [i for i, s in enumerate(passage.stems) if s in wanted]
-    if not hits:
+    """Negations in the stretch of the passage the sentence lines up with (two words either side, for "does not"
+    before and "whereas cidr does not" after) must be as many as the sentence's. Only that stretch: a "no" in the
+    passage's next clause is not the sentence's business. A reworded sentence may move a clause, so what the first
+    in-order alignment leaves over is aligned again and the stretch covers both."""
+    first = align(features.tokens, passage.tokens)
+    matched = {a + k for a, _, size in first for k in range(size)}
+    rest = [i for i in range(len(features.tokens)) if i not in matched]
+    second = [b for b in align([features.tokens[i] for i in rest], passage.tokens) if b[2] >= 2] if rest else []
+    blocks = first + second
+    if not blocks:
         return features.negations > 0
-    stretch = passage.tokens[max(0, hits[0] - 2) : hits[-1] + 3]
+    start = min(b for _, b, _ in blocks)
+    end = max(b + size for _, b, size in blocks)
+    stretch = passage.tokens[max(0, start - 2) : end + 2]
     return _negations(stretch) != features.negations
 
 
@@ -248,17 +255,17 @@ def check_sentence(sentence: str, source: SourceText, source_id: str = "") -> Se
             # about the contradicting one ("X is not supplied" must not find support in another "not" nearby).
             break
         passage = source.passages[number]
-        verdict = _against(sentence, features, passage, source.around(number), source_id, strict_ok=strict_ok)
+        verdict = _against(sentence, features, passage, source.around(number), source_id)
         if verdict.verdict == "supported":
             return verdict
-        if verdict.reason.startswith(_CONTRADICTION):
-            contradicted = True
+        if verdict.reason.startswith(_CONTRADICTION) and verdict.coverage >= SUPPORTED_COVERAGE:
+            contradicted = True  # (a passage holding only part of the sentence, cut from a table, does not count)
         if best is None or _RANK[verdict.verdict] > _RANK[best.verdict] or (
                 verdict.verdict == best.verdict and verdict.coverage > best.coverage):
             best = verdict
-    if strict_ok and not contradicted:  # the rule holds across a passage boundary the splitter drew
-        evidence = best.evidence if best else ""
-        return SentenceCheck(sentence, "supported", 1.0, 1.0, evidence, source_id)
+    if strict_ok and not contradicted:  # the rule holds, maybe across a passage boundary the splitter drew
+        evidence = best.evidence if best else (source.passages[ranked[0]].text if ranked else "")
+        return SentenceCheck(sentence, "supported", 1.0, 1.0, _evidence(evidence), source_id)
     return best or SentenceCheck(sentence, "unsupported", source_id=source_id,
                                  reason="no passage of the source shares its content words")
 
@@ -266,12 +273,12 @@ def check_sentence(sentence: str, source: SourceText, source_id: str = "") -> Se
 _CONTRADICTION = ("the source's passage does not", "the sentence and the source's passage differ")
 
 
-def _against(sentence: str, features: _Features, passage: Passage, around: frozenset[str], source_id: str, *,
-             strict_ok: bool) -> SentenceCheck:
+def _against(sentence: str, features: _Features, passage: Passage, around: frozenset[str], source_id: str
+             ) -> SentenceCheck:
     present = {s for s in passage.stems if s}
     missing = [features.words[s] for s in features.stems if s not in present]
     exact = len(features.stems) - len(missing)
-    evidence = passage.text if len(passage.text) <= EVIDENCE_CHARS else passage.text[: EVIDENCE_CHARS - 1] + "…"
+    evidence = _evidence(passage.text)
 
     def unsupported(reason: str, coverage: float) -> SentenceCheck:
         return SentenceCheck(sentence, "unsupported", coverage, 0.0, evidence, source_id, reason)
@@ -287,8 +294,6 @@ def _against(sentence: str, features: _Features, passage: Passage, around: froze
         return unsupported(f"the source's passage does not name {lost_entities[0]!r}", exact / len(features.stems))
     if _negation_mismatch(features, passage):
         return unsupported("the sentence and the source's passage differ in a negation", exact / len(features.stems))
-    if strict_ok and not missing:
-        return SentenceCheck(sentence, "supported", 1.0, 1.0, evidence, source_id)
     floor = (exact + SYNONYM_CREDIT * len(missing)) / len(features.stems)
     if floor < WEAK_COVERAGE:  # even if every missing word had a synonym here, too little of it is on this passage
         return unsupported("no single passage of the source holds most of its words", exact / len(features.stems))
@@ -307,6 +312,10 @@ def _against(sentence: str, features: _Features, passage: Passage, around: froze
         return SentenceCheck(sentence, "unsupported", coverage, similarity, evidence, source_id,
                              "the source's closest passage says something else")
     return unsupported("no single passage of the source holds most of its words", coverage)
+
+
+def _evidence(text: str) -> str:
+    return text if len(text) <= EVIDENCE_CHARS else text[: EVIDENCE_CHARS - 1] + "…"
 
 
 def split_sentences(text: str) -> list[str]:

@@ -90,7 +90,7 @@ def _slack(n: int) -> int:
     return n // 10
 
 
-def _align(claim: list[str], window: list[str]) -> list[tuple[int, int, int]]:
+def align(claim: list[str], window: list[str]) -> list[tuple[int, int, int]]:
     """Matching blocks (claim start, window start, size) of `claim` in `window`, in order, with stray one-word
     matches far from the rest trimmed off the ends (a lone "the" must not stretch the passage)."""
     blocks = [b for b in SequenceMatcher(None, claim, window, autojunk=False).get_matching_blocks() if b.size]
@@ -138,7 +138,7 @@ def judge(claim: str, document: DocumentWords) -> Judgement:
 
 
 def _judge_window(tokens: list[str], critical: list[bool], document: DocumentWords, start: int, end: int) -> Judgement:
-    blocks = _align(tokens, document.tokens[start:end])
+    blocks = align(tokens, document.tokens[start:end])
     if not blocks:
         return _NOT_FOUND
     n = len(tokens)

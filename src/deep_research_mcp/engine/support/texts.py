@@ -1,9 +1,10 @@
 """The text a run read, kept with the run (bounded) so the claim check can read it back after the report is written.
 
-Kept per source id: the document's own text as retrieved (the start of it, up to `per_source_chars`, the same as a
-summarizer sees), never a model's summary of it, because a sentence is supported by what the page says, not by what
-a model said it says. Another passage of the same file retrieved later is added under the same id. The whole run
-keeps at most `per_run_chars`; past that, sources are not kept and claims citing them come out "unchecked".
+Kept per source id: the document's own text as retrieved (up to `per_source_chars`, the whole of any page of the
+PostgreSQL or Django manuals, since extractive digests draw on all of a page), never a model's summary of it,
+because a sentence is supported by what the page says, not by what a model said it says. Another passage of the same
+file retrieved later is added under the same id. The whole run keeps at most `per_run_chars`; past that, sources
+are not kept and claims citing them come out "unchecked".
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-PER_SOURCE_CHARS = 50_000
-PER_RUN_CHARS = 4_000_000
+PER_SOURCE_CHARS = 250_000
+PER_RUN_CHARS = 8_000_000
 
 
 @dataclass
