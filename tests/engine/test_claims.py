@@ -73,6 +73,19 @@ def test_a_contradicting_passage_is_not_outvoted_by_a_looser_one() -> None:
     assert check_sentence("This parameter is supported on Windows, and must be zero.", page).verdict == "unsupported"
 
 
+def test_negations_count_only_where_the_sentence_lines_up() -> None:
+    page = SourceText("(See ALTER TABLE for information on column storage modes.) Setting this property for a "
+                      "partitioned table has no direct effect, because such tables have no storage of their own. "
+                      "If no validator function is specified, then options will not be checked at creation time.")
+    # A "no" in the passage's next clause is not this sentence's.
+    assert check_sentence("See ALTER TABLE for information on column storage modes.", page).verdict == "supported"
+    # A clause moved to the end keeps its negations.
+    moved = check_sentence("Options will not be checked at creation time if no validator function is specified.", page)
+    assert moved.verdict == "supported", moved
+    dropped = check_sentence("Options will be checked at creation time if no validator function is specified.", page)
+    assert dropped.verdict == "unsupported" and "negation" in dropped.reason
+
+
 def test_nothing_checkable_is_unchecked(page: SourceText) -> None:
     assert check_sentence("It is fast.", page).verdict == "unchecked"
 
