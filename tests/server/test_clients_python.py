@@ -113,6 +113,7 @@ async def test_every_operation(
     assert {c["verdict"] for c in claims["claims"]} == {"unsupported"} and all(c["reason"] for c in claims["claims"])
     assert claims["summary"]["unsupported"] == len(claims["claims"]) == result.structured_content["unsupported_claims"]
     assert result.structured_content["claim_check"] == claims["summary"]["line"] != ""
+    assert f"Claim check: {claims['summary']['line']}" in text_of(result)
     assert rewritten.structured_content["run_id"] != run_id
     assert report.contents[0].text.startswith("# ")
     assert {summary["run_id"], long_run, run_id, rewritten.structured_content["run_id"]} <= {

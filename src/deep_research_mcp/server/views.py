@@ -211,6 +211,8 @@ def tool_result(record: RunRecord) -> CallToolResult:
     if record.status == "completed":
         lines = [f"# {summary.title}\n" if summary.title else "", summary.answer, "",
                  f"{summary.sources_count} sources cited · run {record.run_id} · full report: {summary.report_uri}"]
+        if summary.claim_check:
+            lines.append(f"Claim check: {summary.claim_check} Verdicts: research://runs/{record.run_id}/claims")
     elif not record.finished:
         done = sum(1 for note in record.notes if note.ok)
         lines = [f"Research run {record.run_id} is still running ({message_of(record)}); {done} researchers have "
