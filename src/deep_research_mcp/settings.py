@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     max_question_chars: PositiveInt = 20_000
     # A cited sentence its source does not support: marked "⚠ unsupported" after its citation, removed, or kept.
     unsupported_claims: Literal["mark", "remove", "keep"] = "mark"
+    # With unsupported sentences, the report model gets one turn to correct or delete them (a model call; off by
+    # default).
+    revise_unsupported_claims: bool = False
 
     max_run_tokens: PositiveInt | None = None
     max_run_cost_usd: PositiveFloat | None = None

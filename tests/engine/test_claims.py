@@ -188,3 +188,18 @@ async def test_a_models_unsupported_sentences_are_marked_or_removed(
         assert MARK not in body
         assert all(f"{check.text} [{check.citations[0]}]" not in body for check in corrupted)
     assert f"{len(true)} of {len(checks)} cited sentences are supported" in result.report
+
+
+async def test_the_writer_gets_one_turn_to_revise_what_its_sources_do_not_support(
+    server: ScriptedLLMServer, make_engine: EngineFactory
+) -> None:
+    server.scenario = Scenario(topics=3, tool_calls_per_researcher=1, quote_sources=True)
+    async with make_engine(revise_unsupported_claims=True) as engine:
+        result = await engine.run(QUESTION)
+    # The scripted writer deletes the sentences the revision turn lists; what is left is checked again.
+    assert server.stats.calls_by_stage["report"] == 2
+    assert result.claims and all(c.verdict == "supported" for c in result.claims), result.claims
+    assert MARK not in result.report and "Claim check:" in result.report
+    assert re.search(r"\[\d+\]", result.report) and "[S" not in result.report
+    numbers = {int(n) for n in re.findall(r"\[(\d+)\]", result.report.split("## Sources", 1)[0])}
+    assert numbers == set(range(1, len(result.sources) + 1))  # renumbered after the deletions

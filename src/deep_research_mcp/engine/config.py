@@ -30,6 +30,7 @@ class EngineConfig:
     max_run_cost_usd: float | None = None
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
     unsupported_claims: UnsupportedClaims = "mark"  # what the report does with a sentence its source does not support
+    revise_unsupported_claims: bool = False  # one revision turn for the report model when some are unsupported
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineConfig:
@@ -47,6 +48,7 @@ class EngineConfig:
             max_run_cost_usd=settings.max_run_cost_usd,
             prices=dict(settings.prices),
             unsupported_claims=settings.unsupported_claims,
+            revise_unsupported_claims=settings.revise_unsupported_claims,
             reading=ReadingLimits(
                 summarize_over_chars=settings.summarize_over_chars,
                 summarization_timeout_s=settings.summarization_timeout_s,

@@ -19,7 +19,7 @@ from .scope import clarify, write_brief
 from .sources import Source, markdown_text
 from .supervisor import supervise
 from .support.apply import check_report_async
-from .writer import write_report
+from .writer import revise_unsupported, write_report
 
 
 class OpeningTools(Protocol):
@@ -127,6 +127,8 @@ class ResearchEngine:
         ctx.tracker.update("phase", "researching", {"phase": "research"}, phase="research")
         result.units = await supervise(ctx, brief)
         report, title, sources, stats = await write_report(ctx, brief, result.units)
+        if self.config.revise_unsupported_claims:
+            report, title, sources, stats = await revise_unsupported(ctx, report, title, sources, stats)
         report = await self._check_claims(ctx, result, report, sources)
         if ctx.meter.fallbacks:
             stages = sorted({stage for stage, _, _ in ctx.meter.fallbacks})

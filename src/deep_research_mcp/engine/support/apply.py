@@ -4,12 +4,14 @@ marked after its citation (`⚠ unsupported`), removed, or left alone, by `DEEP_
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..sources import _outside_code
 from .check import ClaimCheck, check_report
-from .report import UNSUPPORTED_MARK
+from .report import MARKER_GROUP, SOURCES_HEADING, UNSUPPORTED_MARK
 
 UnsupportedClaims = Literal["mark", "remove", "keep"]
 MARK = " " + UNSUPPORTED_MARK
@@ -113,3 +115,19 @@ async def check_report_async(
 ) -> CheckedReport:
     """`check_and_apply` in a worker thread: tokenizing pages and embeddings are CPU work."""
     return await asyncio.to_thread(check_and_apply, report, list(cited_ids), dict(texts), handling)
+
+
+def with_source_ids(report: str, cited_ids: Sequence[str]) -> str:
+    """A finished report turned back into a draft: `[n]` markers as the run's `[S<n>]` ids, the Sources section
+    dropped, so a writer can revise it and the citation pass can finish it again."""
+    lines: list[str] = []
+    for line in report.splitlines():
+        if SOURCES_HEADING.match(line.strip()):
+            break
+        lines.append(line)
+
+    def ids(match: re.Match[str]) -> str:
+        numbers = [int(n) for n in re.split(r"\s*,\s*", match.group(1))]
+        return "[" + ", ".join(cited_ids[n - 1] for n in numbers if 0 < n <= len(cited_ids)) + "]"
+
+    return _outside_code("\n".join(lines).rstrip(), lambda segment: MARKER_GROUP.sub(ids, segment))

@@ -254,6 +254,12 @@ class ScriptedPolicy:
         return Answer(text="Summary: " + " ".join(sentences[:2]))
 
     def _report(self, req: ScriptedRequest) -> Answer:
+        user = "\n".join(req.user_texts())
+        if _REVISE_HEADER in user:  # the revision turn: the listed sentences are deleted, the rest kept
+            listed, draft = user.split(_REVISE_HEADER, 1)
+            wrong = re.findall(r"^- Sentence: (.+)$", listed, flags=re.MULTILINE)
+            kept = [p for p in draft.strip().split("\n\n") if not any(w in p for w in wrong)]
+            return Answer(text="\n\n".join(kept))
         if self.scenario.quote_sources:
             quoted = _QUOTED.findall("\n".join(req.user_texts()))
             lines = [f"{_corrupted(s) if j % 2 else s} [{sid}]." for j, (s, sid) in enumerate(dict.fromkeys(quoted))]
@@ -277,6 +283,7 @@ class ScriptedPolicy:
 
 
 _SHOWN = re.compile(r'<document id="(S\d+)">\n(?:Title:[^\n]*\n)?(?:Location:[^\n]*\n)?\n?(.*?)</document>', re.DOTALL)
+_REVISE_HEADER = "Report to revise:"
 _QUOTED = re.compile(r"^(.+?) \[(S\d+)\]\.$", re.MULTILINE)
 
 
