@@ -86,6 +86,13 @@ def test_negations_count_only_where_the_sentence_lines_up() -> None:
     assert dropped.verdict == "unsupported" and "negation" in dropped.reason
 
 
+def test_a_table_t_is_true_not_a_negation() -> None:
+    page = SourceText("'fat cats ate rats' @@ to_tsquery('cat & rat') → t. The planner does not use it.")
+    verdict = check_sentence("The result of 'fat cats ate rats' @@ to_tsquery('cat & rat') is t.", page)
+    assert verdict.verdict == "supported", verdict
+    assert check_sentence("The planner doesn't use to_tsquery.", page).verdict == "supported"
+
+
 def test_nothing_checkable_is_unchecked(page: SourceText) -> None:
     assert check_sentence("It is fast.", page).verdict == "unchecked"
 

@@ -57,6 +57,7 @@ some any each every all both either other another same own about after before be
 down out off again further once i you he she we they them their our your his her my me us him one s
 usually quite highly generally typically often really actually simply especially particularly mostly largely rather
 fairly somewhat certainly thus hence therefore instead still even now however
+don doesn didn isn aren wasn weren won couldn shouldn wouldn hasn haven hadn mustn
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[`*])")
@@ -74,8 +75,17 @@ def stem(word: str) -> str:
     return word[:6]
 
 
-def _negations(tokens: Sequence[str]) -> int:
-    return sum(1 for t in tokens if t in NEGATIONS)
+def negation_flags(text: str) -> list[bool]:
+    """Per `\\w+` token of `text`, whether it negates. A lone "t" only does as the end of "n't": in a table, `t` is
+    PostgreSQL's "true"."""
+    flags = []
+    for match in TOKEN.finditer(text):
+        token = match.group().lower()
+        if token == "t":
+            flags.append(match.start() > 0 and text[match.start() - 1] in "'’")
+        else:
+            flags.append(token in NEGATIONS)
+    return flags
 
 
 @dataclass(slots=True)
@@ -83,6 +93,7 @@ class Passage:
     text: str
     tokens: list[str]
     stems: list[str]  # per token; "" for stopwords and negations
+    negates: list[bool]  # per token
     vocabulary: frozenset[str]  # every lower-cased token
 
 
@@ -114,7 +125,7 @@ class SourceText:
         for number, piece in enumerate(split_passages(text)):
             tokens = TOKEN.findall(piece.lower())
             stems = _content(tokens)
-            self.passages.append(Passage(piece, tokens, stems, frozenset(tokens)))
+            self.passages.append(Passage(piece, tokens, stems, negation_flags(piece), frozenset(tokens)))
             for s in set(stems) - {""}:
                 self.index.setdefault(s, []).append(number)
 
@@ -179,7 +190,7 @@ def _features(sentence: str) -> _Features:
         capital = word[0].isupper() and i > 0 and not _after_sentence_end(sentence, match.start())
         if critical[i] or capital or (len(word) > 1 and word.isupper()):
             entities.add(token)
-    return _Features(tokens, list(words), words, numbers, entities, _negations(tokens))
+    return _Features(tokens, list(words), words, numbers, entities, sum(negation_flags(sentence)))
 
 
 def _after_sentence_end(text: str, start: int) -> bool:
@@ -205,8 +216,7 @@ def _negation_mismatch(features: _Features, passage: Passage) -> bool:
         return features.negations > 0
     start = min(b for _, b, _ in blocks)
     end = max(b + size for _, b, size in blocks)
-    stretch = passage.tokens[max(0, start - 2) : end + 2]
-    return _negations(stretch) != features.negations
+    return sum(passage.negates[max(0, start - 2) : end + 2]) != features.negations
 
 
 def _soft_matches(missing: list[str], passage: Passage) -> int:
