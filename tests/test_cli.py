@@ -92,7 +92,10 @@ def test_scripted_run_over_docs_writes_a_cited_report(capsys: pytest.CaptureFixt
     assert code == 0, err
     summary = json.loads(out)
     assert summary["report"] == str(out_path) and summary["citations"]["cited"] > 0
+    assert summary["claims"] and all(c["verdict"] in ("supported", "weak", "unsupported") for c in summary["claims"])
+    assert summary["claim_summary"]["checked"] == len(summary["claims"])
     report = out_path.read_text()
+    assert summary["claim_summary"]["line"] in report and "claim check:" in err
     assert "## Sources" in report and "docs/" in report
     assert "researching" in err and "report:" in err
     assert not [p for p in out_path.parent.iterdir() if p.name.startswith(".")]  # no temp file left behind

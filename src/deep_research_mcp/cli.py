@@ -389,16 +389,27 @@ def report_result(args: argparse.Namespace, result: ResearchResult, console: Con
         f"{stats.dropped} unverifiable citations dropped · "
         f"{result.usage.get('calls')} model calls{_from_cache(result)}, "
         f"{result.usage.get('input_tokens', 0) + result.usage.get('output_tokens', 0)} tokens"
-        f" · {result.elapsed_s:.1f} s",
+        f" · {result.elapsed_s:.1f} s"
+        + (f"\n  claim check: {line}" if (line := result.claim_summary.line()) else ""),
         highlight=False,
     )
     if args.json:
         print(json.dumps({"run_id": result.run_id, "report": str(path), "title": result.title,
                           "citations": dataclasses.asdict(stats), "usage": result.usage, "warnings": result.warnings,
-                          "failed_topics": [u.topic for u in result.failed_units]}))
+                          "failed_topics": [u.topic for u in result.failed_units],
+                          "claim_summary": {**dataclasses.asdict(result.claim_summary),
+                                            "line": result.claim_summary.line()},
+                          "claims": [_claim_json(c) for c in result.claims]}, ensure_ascii=False))
     else:
         print(path)
     return EXIT_OK
+
+
+def _claim_json(check: Any) -> dict[str, Any]:
+    """One cited sentence's verdict as JSON (without where it sits in the report)."""
+    fields = dataclasses.asdict(check)
+    fields.pop("claim", None)
+    return fields
 
 
 def _from_cache(result: ResearchResult) -> str:

@@ -121,3 +121,17 @@ STRUCTURED_RETRY = """Your previous answer was not valid JSON for the {schema} s
 Reply again with only a JSON object that matches the schema."""
 
 FINDINGS_TRUNCATED = "\n\n[Findings truncated to fit the model's context window.]"
+
+# The writer's one revision turn after the claim check (sent with REPORT_SYSTEM, so it is the report stage).
+REVISE_USER = """The claim check found sentences in your report that the sources they cite do not support. Each is
+listed with the closest passage its cited source has:
+
+{problems}
+
+Revise the report: make each listed sentence say only what its passage says, or delete it. Change nothing else, keep
+the [S<n>] citations exactly as they are, and add no sources.
+
+Report to revise:
+
+{report}"""
+REVISE_ITEM = "- Sentence: {sentence}\n  Closest passage of [{source}]: {evidence}"

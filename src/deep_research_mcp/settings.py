@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import (
     AliasChoices,
@@ -110,6 +111,11 @@ class Settings(BaseSettings):
     summarization_timeout_s: PositiveFloat = 60.0  # then an extractive summary stands in
     max_concurrent_summaries: PositiveInt = 8
     max_question_chars: PositiveInt = 20_000
+    # A cited sentence its source does not support: marked "⚠ unsupported" after its citation, removed, or kept.
+    unsupported_claims: Literal["mark", "remove", "keep"] = "mark"
+    # With unsupported sentences, the report model gets one turn to correct or delete them (a model call; off by
+    # default).
+    revise_unsupported_claims: bool = False
 
     max_run_tokens: PositiveInt | None = None
     max_run_cost_usd: PositiveFloat | None = None

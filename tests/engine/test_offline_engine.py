@@ -103,7 +103,7 @@ def listed_locators(report: str) -> list[str]:
 def assert_every_fact_is_cited(report: str) -> None:
     for block in body_of(report).split("\n\n")[1:]:
         block = block.strip()
-        if block.startswith("#") or block.startswith(("No relevant passages", "- ")):
+        if block.startswith(("#", "> Claim check: ")) or block.startswith(("No relevant passages", "- ")):
             continue
         for sentence in re.split(r"(?<=\])\s+(?=\S)", block):
             assert re.search(r"\[\d+(?:, \d+)*\]$", sentence), f"uncited: {sentence!r}"

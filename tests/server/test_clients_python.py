@@ -92,6 +92,7 @@ async def test_every_operation(
         result = await client.call_tool("research_result", {"run_id": run_id})
         rewritten = await client.call_tool("write", {"run_id": run_id, "instructions": "One paragraph."})
         report = await client.read_resource(f"research://runs/{run_id}/report")
+        claims = json.loads((await client.read_resource(f"research://runs/{run_id}/claims")).contents[0].text)
         listed = json.loads((await client.read_resource("research://runs")).contents[0].text)
         doomed = (await client.call_tool("research_start", {"question": "Tidal lagoons?"})).structured_content
         cancelled = await client.call_tool("research_cancel", {"run_id": doomed["run_id"]})
@@ -107,6 +108,12 @@ async def test_every_operation(
     assert not started.is_error and not status.is_error and status.structured_content["run_id"] == run_id
     assert result.structured_content["status"] == "completed" and result.structured_content["report_uri"]
     assert rewritten.structured_content["status"] == "completed", rewritten.content
+    # The scripted writer's "Finding n is described in detail by its source" is not what the sources say.
+    assert claims["run_id"] == run_id and claims["claims"], claims
+    assert {c["verdict"] for c in claims["claims"]} == {"unsupported"} and all(c["reason"] for c in claims["claims"])
+    assert claims["summary"]["unsupported"] == len(claims["claims"]) == result.structured_content["unsupported_claims"]
+    assert result.structured_content["claim_check"] == claims["summary"]["line"] != ""
+    assert f"Claim check: {claims['summary']['line']}" in text_of(result)
     assert rewritten.structured_content["run_id"] != run_id
     assert report.contents[0].text.startswith("# ")
     assert {summary["run_id"], long_run, run_id, rewritten.structured_content["run_id"]} <= {

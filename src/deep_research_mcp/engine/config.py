@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from ..settings import Settings
 from .reading import ReadingLimits
 from .sources import CitationStats, Source
+from .support.apply import ClaimSummary, UnsupportedClaims
+from .support.check import ClaimCheck
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,8 @@ class EngineConfig:
     max_run_tokens: int | None = None
     max_run_cost_usd: float | None = None
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+    unsupported_claims: UnsupportedClaims = "mark"  # what the report does with a sentence its source does not support
+    revise_unsupported_claims: bool = False  # one revision turn for the report model when some are unsupported
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineConfig:
@@ -43,6 +47,8 @@ class EngineConfig:
             max_run_tokens=settings.max_run_tokens,
             max_run_cost_usd=settings.max_run_cost_usd,
             prices=dict(settings.prices),
+            unsupported_claims=settings.unsupported_claims,
+            revise_unsupported_claims=settings.revise_unsupported_claims,
             reading=ReadingLimits(
                 summarize_over_chars=settings.summarize_over_chars,
                 summarization_timeout_s=settings.summarization_timeout_s,
@@ -90,6 +96,8 @@ class ResearchResult:
     sources: list[Source] = field(default_factory=list)  # cited by the report, numbered as the report numbers them
     registry: list[Source] = field(default_factory=list)  # every document read, by the notes' [S<n>] ids
     citations: CitationStats = field(default_factory=CitationStats)
+    claims: list[ClaimCheck] = field(default_factory=list)  # per cited sentence: supported/weak/unsupported, evidence
+    claim_summary: ClaimSummary = field(default_factory=ClaimSummary)
     usage: dict[str, Any] = field(default_factory=dict)
     reading: dict[str, int] = field(default_factory=dict)  # documents registered, summarized, extractive fallbacks
     warnings: list[str] = field(default_factory=list)

@@ -13,6 +13,7 @@ from .config import EngineConfig
 from .events import ProgressTracker
 from .reading import Reader
 from .sources import SourceRegistry
+from .support.texts import ReadTexts
 
 
 @dataclass
@@ -25,6 +26,7 @@ class RunContext:
     tracker: ProgressTracker
     reader: Reader
     registry: SourceRegistry = field(default_factory=SourceRegistry)
+    texts: ReadTexts = field(default_factory=ReadTexts)  # what was read, per source id, for the claim check
     # Run-wide, so units from every supervisor turn share one queue and never exceed the limit together.
     unit_slots: asyncio.Semaphore = field(init=False)
     warnings: list[str] = field(default_factory=list)

@@ -139,6 +139,7 @@ async def call_tool(ctx: RunContext, call: ToolCall, topic: str, memory: Researc
     for document in result.documents:
         source = ctx.registry.register(document)
         pending.setdefault(content_key(source, document), (source, document))
+        ctx.texts.add(source.id, document.content)
     digests: dict[str, str] = {}
     async with asyncio.TaskGroup() as group:  # long documents of one result are summarized in parallel
         for key, (source, document) in pending.items():

@@ -18,7 +18,8 @@ from .reading import Reader
 from .scope import clarify, write_brief
 from .sources import Source, markdown_text
 from .supervisor import supervise
-from .writer import write_report
+from .support.apply import check_report_async
+from .writer import revise_unsupported, write_report
 
 
 class OpeningTools(Protocol):
@@ -126,6 +127,9 @@ class ResearchEngine:
         ctx.tracker.update("phase", "researching", {"phase": "research"}, phase="research")
         result.units = await supervise(ctx, brief)
         report, title, sources, stats = await write_report(ctx, brief, result.units)
+        if self.config.revise_unsupported_claims:
+            report, title, sources, stats = await revise_unsupported(ctx, report, title, sources, stats)
+        report = await self._check_claims(ctx, result, report, sources)
         if ctx.meter.fallbacks:
             stages = sorted({stage for stage, _, _ in ctx.meter.fallbacks})
             failed = sorted({model for _, model, _ in ctx.meter.fallbacks})
@@ -171,8 +175,23 @@ class ResearchEngine:
         result = ResearchResult(run_id=ctx.run_id, question=question, status="completed", brief=brief,
                                 units=list(units))
         report, title, sources, stats = await write_report(ctx, brief, result.units, instructions=instructions)
+        report = await self._check_claims(ctx, result, report, sources)
         result.report, result.title, result.sources, result.citations = report, title, sources, stats
         return self._finish(ctx, result, started)
+
+    async def _check_claims(
+        self, ctx: RunContext, result: ResearchResult, report: str, sources: Sequence[Source]
+    ) -> str:
+        """Check every cited sentence against the text the run read from its sources; mark, remove or keep the
+        unsupported ones as configured, and put the summary under the title."""
+        if not sources:
+            return report
+        ctx.tracker.update("phase", "checking cited sentences against their sources", {"phase": "write"},
+                           phase="write")
+        checked = await check_report_async(report, [s.id for s in sources], ctx.texts.as_dict(),
+                                           self.config.unsupported_claims)
+        result.claims, result.claim_summary = checked.checks, checked.summary
+        return checked.report
 
     def _finish(self, ctx: RunContext, result: ResearchResult, started: float) -> ResearchResult:
         result.usage = ctx.meter.summary()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from .. import prompts
@@ -11,7 +12,10 @@ from ..llm.client import ModelCaller
 from ..llm.offline.report import WRITER_NOTE
 from .config import UnitOutcome
 from .context import RunContext
+from .reading import quote_line
 from .sources import CitationStats, Source, finalize_report
+from .support.apply import with_source_ids
+from .support.check import check_report
 
 CHARS_PER_TOKEN = 4  # rough, and deliberately pessimistic below via SAFETY
 SAFETY = 0.85
@@ -89,3 +93,33 @@ def _truncate(findings: str, cap: int) -> str:
 def report_title(report: str) -> str:
     match = re.search(r"^#\s+(.+)$", report, re.MULTILINE)
     return match.group(1).strip() if match else "Research report"
+
+
+async def revise_unsupported(
+    ctx: RunContext, report: str, title: str, sources: list[Source], stats: CitationStats
+) -> tuple[str, str, list[Source], CitationStats]:
+    """One bounded revision turn: when the claim check finds sentences the cited sources do not support, the report
+    model sees them with the closest passages and corrects or deletes them; the caller checks the result again. A
+    failed turn keeps the report as it was."""
+    if not sources:
+        return report, title, sources, stats
+    ids = [s.id for s in sources]
+    checks = await asyncio.to_thread(check_report, report, ids, ctx.texts.as_dict())
+    unsupported = [c for c in checks if c.verdict == "unsupported"]
+    if not unsupported:
+        return report, title, sources, stats
+    ctx.tracker.update("phase", f"revising {len(unsupported)} unsupported sentences", {"phase": "write"},
+                       phase="write")
+    problems = "\n".join(prompts.REVISE_ITEM.format(sentence=quote_line(c.text, 1_000), source=c.evidence_source or
+                                                     ", ".join(c.source_ids), evidence=quote_line(c.evidence, 1_000))
+                         for c in unsupported)
+    messages = [Message.system(prompts.REPORT_SYSTEM.format(date=ctx.date)),
+                Message.user(prompts.REVISE_USER.format(problems=problems, report=with_source_ids(report, ids)))]
+    try:
+        response = await ctx.models.final_report.chat(messages, stage="report", max_tokens=ctx.config.max_report_tokens)
+    except (ProviderError, BudgetExceeded, ContextLengthError) as exc:
+        ctx.warn(f"the report could not be revised ({exc}); unsupported sentences stay marked")
+        return report, title, sources, stats
+    revised, revised_sources, revised_stats = finalize_report(response.text, ctx.registry)
+    revised_stats.dropped += ctx.notes_dropped
+    return revised, report_title(revised), revised_sources, revised_stats

@@ -14,7 +14,8 @@ a dropped "not", a changed figure, `enter()` for `__enter__()`, two places of on
 stitched from two documents and a paraphrase all fail; a claim of one or two words states nothing checkable and
 fails too. `difflib.SequenceMatcher` (standard library) does the in-order alignment. A claim citing several
 documents needs every one of them to support it. Deliberately strict: the bar is "the cited page says this, here",
-which is what a reader checks when following a citation.
+which is what a reader checks when following a citation. The rule and the report parser live in
+`engine.support` (the product's own claim check starts from the same rule), imported here so there is one of each.
 
 **Fact recall** — the share of gold facts for which any pattern matches the report's prose as whole words (title,
 headings and the Sources section excluded, citation markers removed, whitespace collapsed, case-insensitive; `GIN`
@@ -37,18 +38,31 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from html.parser import HTMLParser
 from pathlib import Path
 
+from ..engine.support.lexical import (
+    MIN_CLAIM_WORDS,
+    NEGATIONS,
+    SUPPORT_THRESHOLD,
+    DocumentWords,
+    Judgement,
+    judge,
+    support,
+    supports,
+    tokenize,
+    words,
+)
+from ..engine.support.report import Claim, ParsedReport, parse_report
 from .questions import Question
-from .readability import MARKER_GROUP, SOURCES_HEADING, check_report, counts
+from .readability import check_report, counts
 
-SUPPORT_THRESHOLD = 0.9
-MIN_CLAIM_WORDS = 3
-
-_SOURCE_LINE = re.compile(r"^(\d+)\.\s+(?:\[[^\]]*\]\((?P<url>[^)\s]+)\)|.*`(?P<path>[^`]+)`\s*)$")
-_ANY_SENTENCE = re.compile(r"[a-z0-9]", re.IGNORECASE)
+__all__ = [
+    "MIN_CLAIM_WORDS", "NEGATIONS", "SUPPORT_THRESHOLD", "Claim", "DocumentWords", "Judgement", "ParsedReport",
+    "judge", "parse_report", "support", "supports", "tokenize", "words",
+    # this module's own
+    "ClaimVerdict", "DocumentCache", "QuestionScore", "document_text", "fact_found", "relative_to", "score_report",
+]
 
 
 # --- document text -------------------------------------------------------------------------------------------
@@ -95,239 +109,6 @@ def document_text(path: Path) -> str:
     parser.feed(raw)
     parser.close()
     return "".join(parser.parts)
-
-
-_TOKEN = re.compile(r"\w+")
-# Words that flip a sentence's meaning: a claim that drops or adds one of these says the opposite of its page.
-NEGATIONS = frozenset({
-    "not", "no", "never", "cannot", "without", "neither", "nor", "none", "nothing", "nobody", "nowhere", "t",  # n't
-})
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased word tokens. `\\w` keeps underscores, so an identifier stays one token: `__enter__` is not
-    `enter`, `select_related` is not `select related`."""
-    return _TOKEN.findall(text.lower())
-
-
-def tokenize(text: str) -> tuple[list[str], list[bool]]:
-    """`words(text)` and, per word, whether getting it wrong changes what the sentence says: negations, numbers and
-    identifiers (underscores, a call's `(`, a dotted name, a camelCase or backticked word) must match exactly."""
-    tokens, flags = [], []
-    for match in _TOKEN.finditer(text):
-        token, start, end = match.group(), match.start(), match.end()
-        tokens.append(token.lower())
-        before = text[start - 1] if start else " "
-        after = text[end] if end < len(text) else " "
-        flags.append(
-            token.lower() in NEGATIONS
-            or any(c.isdigit() for c in token)
-            or "_" in token
-            or after == "(" or before == "`" or after == "`"
-            or (before == "." and start >= 2 and text[start - 2].isalnum())
-            or (after == "." and end + 1 < len(text) and text[end + 1].isalnum())
-            or re.search(r"[a-z][A-Z]", token) is not None
-        )
-    return tokens, flags
-
-
-@dataclass(slots=True)
-class DocumentWords:
-    """A document prepared for support checks: its tokens, which of them are critical, and where each word occurs."""
-
-    tokens: list[str]
-    critical: list[bool]
-    positions: dict[str, list[int]]
-
-    @classmethod
-    def of(cls, text: str) -> DocumentWords:
-        tokens, critical = tokenize(text)
-        positions: dict[str, list[int]] = {}
-        for i, token in enumerate(tokens):
-            positions.setdefault(token, []).append(i)
-        return cls(tokens, critical, positions)
-
-
-@dataclass(frozen=True, slots=True)
-class Judgement:
-    """How well one passage of a document states a claim. `score` is the share of the claim's words matched in
-    order within that passage (0 when a hard rule fails); `reason` says why a claim is not supported."""
-
-    score: float
-    supported: bool
-    reason: str = ""
-
-
-_NOT_FOUND = Judgement(0.0, False, "no passage of the page holds the claim's words")
-# Anchors tried per claim, and occurrences tried per anchor: enough for any real claim, bounded for huge pages.
-_ANCHORS, _OCCURRENCES = 3, 40
-
-
-def _slack(n: int) -> int:
-    """Words a claim of `n` words may add or leave out and still be the page's sentence: none under ten words."""
-    return n // 10
-
-
-def _align(claim: list[str], window: list[str]) -> list[tuple[int, int, int]]:
-    """Matching blocks (claim start, window start, size) of `claim` in `window`, in order, with stray one-word
-    matches far from the rest trimmed off the ends (a lone "the" must not stretch the passage)."""
-    blocks = [b for b in SequenceMatcher(None, claim, window, autojunk=False).get_matching_blocks() if b.size]
-    while len(blocks) > 1 and blocks[0].size == 1 and blocks[1].b - (blocks[0].b + 1) > 2:
-        blocks.pop(0)
-    while len(blocks) > 1 and blocks[-1].size == 1 and blocks[-1].b - (blocks[-2].b + blocks[-2].size) > 2:
-        blocks.pop()
-    return [(b.a, b.b, b.size) for b in blocks]
-
-
-def judge(claim: str, document: DocumentWords) -> Judgement:
-    """Does one passage of `document` state `claim`?
-
-    The claim's words must be found in order in ONE stretch of the page, at most 10% of the claim's words may be
-    missing from it and at most 10% extra words may sit inside it (none for a claim under ten words, so a short
-    claim must be a verbatim run). At any length, every negation, number and identifier of the claim must be
-    matched exactly, and the stretch may not hold an unmatched negation, number or identifier: a dropped "not", a
-    changed figure, a mangled `__enter__()` or two places of the page stitched together all fail."""
-    tokens, critical = tokenize(claim)
-    n = len(tokens)
-    if n < MIN_CLAIM_WORDS:
-        # One or two words state nothing a reader can check: "space" or "VACUUM FULL" is on the page, but not as a
-        # claim, and it would pass on any page that mentions it.
-        return Judgement(0.0, False, f"a claim of {n} words states nothing checkable")
-    present = sorted({t for t in tokens if t in document.positions}, key=lambda t: len(document.positions[t]))
-    if not present:
-        return _NOT_FOUND
-    margin = n // 2 + 5
-    best: Judgement = _NOT_FOUND
-    tried: set[int] = set()
-    for anchor in present[:_ANCHORS]:
-        offset = tokens.index(anchor)
-        for position in document.positions[anchor][:_OCCURRENCES]:
-            start = max(0, position - offset - margin)
-            if start in tried:
-                continue
-            tried.add(start)
-            end = min(len(document.tokens), start + n + 2 * margin)
-            verdict = _judge_window(tokens, critical, document, start, end)
-            if verdict.supported:
-                return verdict
-            if verdict.score > best.score or best is _NOT_FOUND:
-                best = verdict
-    return best
-
-
-def _judge_window(tokens: list[str], critical: list[bool], document: DocumentWords, start: int, end: int) -> Judgement:
-    blocks = _align(tokens, document.tokens[start:end])
-    if not blocks:
-        return _NOT_FOUND
-    n = len(tokens)
-    matched_claim = {a + k for a, _, size in blocks for k in range(size)}
-    matched_doc = {start + b + k for _, b, size in blocks for k in range(size)}
-    span_start, span_end = start + blocks[0][1], start + blocks[-1][1] + blocks[-1][2]
-    matched = len(matched_claim)
-    score = matched / max(n, span_end - span_start)
-    for i, token in enumerate(tokens):
-        if critical[i] and i not in matched_claim:
-            return Judgement(0.0, False, f"the page's passage does not have {token!r} where the claim has it")
-    for i in range(span_start, span_end):
-        if document.critical[i] and i not in matched_doc:
-            return Judgement(0.0, False, f"the claim leaves out {document.tokens[i]!r} from the page's passage")
-    missing, extra = n - matched, (span_end - span_start) - matched
-    if missing > _slack(n) or extra > _slack(n):
-        return Judgement(score, False, f"{missing} words of the claim are not in one passage, {extra} of it skipped")
-    return Judgement(score, True)
-
-
-def support(claim: str, document: DocumentWords) -> float:
-    """How much of `claim` one passage of the document states, 0..1 (0 when a negation, number or identifier does
-    not match); see `judge` for the rule."""
-    return judge(claim, document).score
-
-
-def supports(claim: str, document: DocumentWords) -> bool:
-    return judge(claim, document).supported
-
-
-# --- report parsing ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    text: str
-    numbers: tuple[int, ...]  # the report's citation numbers, as written
-
-
-@dataclass(slots=True)
-class ParsedReport:
-    prose: str  # body text for fact matching: no title, headings, markers or Sources
-    claims: list[Claim]
-    uncited: list[str]  # prose sentences no marker closes
-    sources: dict[int, str]  # citation number -> locator, from the Sources section
-
-
-_FENCE = re.compile(r"^(`{3,}|~{3,})")
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
-# Brackets inside code (`name[0]`, a fenced sample) are code, not citation markers: hidden while markers are found.
-_HIDE = str.maketrans({"[": "\ue000", "]": "\ue001"})
-_SHOW = str.maketrans({"\ue000": "[", "\ue001": "]"})
-
-
-def _hide_code_brackets(text: str) -> str:
-    return _CODE_SPAN.sub(lambda m: m.group(0).translate(_HIDE), text)
-
-
-def parse_report(report: str) -> ParsedReport:
-    body_lines: list[str] = []
-    code_lines: list[str] = []
-    sources: dict[int, str] = {}
-    in_sources = False
-    fence: str | None = None
-    for line in report.splitlines():
-        stripped = line.strip()
-        opener = _FENCE.match(stripped)
-        if fence is not None or opener:
-            # A fenced block is code: its text counts for facts, never as a claim; it ends the paragraph before it.
-            if fence is None:
-                fence = opener.group(1) if opener else None
-                body_lines.append("")
-            elif stripped.startswith(fence) and not stripped[len(fence):].strip():
-                fence = None
-            else:
-                code_lines.append(stripped)
-            continue
-        if SOURCES_HEADING.match(stripped):
-            in_sources = True
-            continue
-        if in_sources:
-            if stripped.startswith("#"):
-                in_sources = False
-            else:
-                match = _SOURCE_LINE.match(stripped)
-                if match:
-                    sources[int(match.group(1))] = match.group("url") or match.group("path")
-                continue
-        if stripped.startswith("#"):
-            continue
-        body_lines.append(stripped)
-    claims: list[Claim] = []
-    uncited: list[str] = []
-    prose: list[str] = []
-    for paragraph in "\n".join(body_lines).split("\n\n"):
-        text = _hide_code_brackets(" ".join(paragraph.split()))
-        if not text:
-            continue
-        position = 0
-        for match in MARKER_GROUP.finditer(text):
-            claim = text[position : match.start()].strip().lstrip(".;:,!? ").strip().translate(_SHOW)
-            numbers = tuple(int(n) for n in re.split(r"\s*,\s*", match.group(1)))
-            if _ANY_SENTENCE.search(claim):
-                claims.append(Claim(claim, numbers))
-            position = match.end()
-        tail = text[position:].strip().lstrip(".;:,!? ").strip().translate(_SHOW)
-        if _ANY_SENTENCE.search(tail):
-            uncited.append(tail)
-        prose.append(MARKER_GROUP.sub("", text).translate(_SHOW))
-    prose += code_lines
-    return ParsedReport(" ".join(" ".join(prose).split()), claims, uncited, sources)
 
 
 # --- one question ---------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Resources (`research://runs`, and each run's report, sources and notes) and the `deep_research` prompt."""
+"""Resources (`research://runs`, and each run's report, sources, claim check and notes) and the `deep_research`
+prompt."""
 
 from __future__ import annotations
 
@@ -71,6 +72,15 @@ def register(server: MCPServer[AppState], current_state: Callable[[], AppState])
                            "cited": [{"n": i, **s.model_dump()} for i, s in enumerate(record.sources, start=1)],
                            "read": [s.model_dump() for s in record.registry]}, indent=1)
 
+    @server.resource("research://runs/{run_id}/claims", name="claims", title="Claim check",
+                     mime_type="application/json",
+                     description="Each cited sentence of a run's report: supported, weak, unsupported or unchecked "
+                                 "against the text read from its sources, with the best-matching passage")
+    async def claims(run_id: str, ctx: Context[AppState, Any]) -> str:
+        record = await _record(ctx, run_id)
+        return json.dumps({"run_id": record.run_id, "summary": record.claim_summary,
+                           "claims": [c.model_dump() for c in record.claims]}, indent=1, ensure_ascii=False)
+
     @server.resource("research://runs/{run_id}/notes", name="notes", title="Research notes",
                      mime_type="text/markdown",
                      description="A run's brief and each researcher's cited notes ([S<n>] ids, see sources)")
@@ -92,7 +102,7 @@ def register(server: MCPServer[AppState], current_state: Callable[[], AppState])
         deep_research, name="deep_research", title="Deep research",
         description="Research a question in depth with this server's tools and answer with citations"))
 
-    del runs, report, sources, notes
+    del runs, report, sources, claims, notes
 
 
 class StrictPrompt(Prompt):

@@ -25,7 +25,7 @@ from ..engine.events import Event
 from ..engine.run import ResearchEngine, new_run_id
 from ..engine.sources import Source
 from ..errors import DeepResearchError, InputError
-from .store import RunRecord, RunStore, StoredNote, StoredSource, age_s, utc_now
+from .store import RunRecord, RunStore, StoredClaim, StoredNote, StoredSource, age_s, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -334,12 +334,22 @@ def apply_result(record: RunRecord, result: ResearchResult) -> None:
     record.sources = [_stored(s) for s in result.sources]
     record.report, record.title = result.report, result.title
     record.citations = dataclasses.asdict(result.citations)
+    record.claims = [StoredClaim(text=c.text, citations=list(c.citations), source_ids=list(c.source_ids),
+                                 verdict=c.verdict, evidence=c.evidence, evidence_source=c.evidence_source,
+                                 coverage=c.coverage, similarity=c.similarity, reason=c.reason)
+                     for c in result.claims]
+    record.claim_summary = claim_summary_dict(result)
     record.usage, record.warnings, record.elapsed_s = result.usage, list(result.warnings), result.elapsed_s
     failed = len(result.failed_units)
     record.message = (f"needs clarification: {result.clarification}" if result.status == "needs_clarification"
                       else f"completed: {len(result.units)} researchers ({failed} failed), "
                            f"{result.citations.cited} sources cited")
     record.updated_at = utc_now()
+
+
+def claim_summary_dict(result: ResearchResult) -> dict[str, Any]:
+    summary = result.claim_summary
+    return {**dataclasses.asdict(summary), "line": summary.line()}
 
 
 def _stored(source: Source) -> StoredSource:

@@ -49,6 +49,20 @@ class StoredSource(BaseModel):
     title: str
 
 
+class StoredClaim(BaseModel):
+    """One cited sentence's verdict: is it supported by the text the run read from the sources it cites?"""
+
+    text: str
+    citations: list[int] = Field(default_factory=list)  # as numbered in the report
+    source_ids: list[str] = Field(default_factory=list)  # the run's [S<n>] ids
+    verdict: Literal["supported", "weak", "unsupported", "unchecked"]
+    evidence: str = ""  # the source's passage that best matches it
+    evidence_source: str = ""
+    coverage: float = 0.0
+    similarity: float = 0.0
+    reason: str = ""
+
+
 class StoredNote(BaseModel):
     topic: str
     ok: bool
@@ -80,6 +94,8 @@ class RunRecord(BaseModel):
     report: str = ""
     title: str = ""
     citations: dict[str, int] = Field(default_factory=dict)
+    claims: list[StoredClaim] = Field(default_factory=list)  # per cited sentence of the report, in report order
+    claim_summary: dict[str, Any] = Field(default_factory=dict)  # counts per verdict and the report's summary line
     usage: dict[str, Any] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     error: str = ""

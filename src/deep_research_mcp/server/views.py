@@ -58,6 +58,9 @@ class ResearchSummary(BaseModel):
     sources_count: int = 0
     citations_dropped: int = 0
     sources: list[SourceRef] = Field(default_factory=list)
+    claim_check: str = Field("", description="How many cited sentences their sources support; per-sentence verdicts "
+                                             "are at research://runs/{run_id}/claims")
+    unsupported_claims: int = 0
     findings_so_far: list[NotePreview] = Field(default_factory=list)
     failed_topics: list[str] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
@@ -151,6 +154,8 @@ def summary_of(record: RunRecord) -> ResearchSummary:
         citations_dropped=int(record.citations.get("dropped", 0)),
         sources=[SourceRef(n=i, title=s.title or s.locator, locator=s.locator)
                  for i, s in enumerate(record.sources[:MAX_LISTED_SOURCES], start=1)],
+        claim_check=str(record.claim_summary.get("line", "")),
+        unsupported_claims=int(record.claim_summary.get("unsupported", 0)),
         findings_so_far=[] if record.finished else findings_of(record),
         failed_topics=[n.topic for n in record.notes if not n.ok],
         usage=Usage(model_calls=int(usage.get("calls", 0)), input_tokens=int(usage.get("input_tokens", 0)),
@@ -206,6 +211,8 @@ def tool_result(record: RunRecord) -> CallToolResult:
     if record.status == "completed":
         lines = [f"# {summary.title}\n" if summary.title else "", summary.answer, "",
                  f"{summary.sources_count} sources cited · run {record.run_id} · full report: {summary.report_uri}"]
+        if summary.claim_check:
+            lines.append(f"Claim check: {summary.claim_check} Verdicts: research://runs/{record.run_id}/claims")
     elif not record.finished:
         done = sum(1 for note in record.notes if note.ok)
         lines = [f"Research run {record.run_id} is still running ({message_of(record)}); {done} researchers have "

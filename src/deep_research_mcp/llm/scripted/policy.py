@@ -231,6 +231,11 @@ class ScriptedPolicy:
         return Answer(tool_calls=calls)
 
     def _compress(self, req: ScriptedRequest) -> Answer:
+        if self.scenario.quote_sources:
+            shown = "\n".join(m.content for m in req.messages if m.role in ("tool", "user"))
+            quotes = [f"{_first_sentence(body).rstrip('.')} [{sid}]."
+                      for sid, body in _SHOWN.findall(shown) if _first_sentence(body)]
+            return Answer(text="\n".join(dict.fromkeys(quotes)) or "No sources were found for this topic.")
         ids = cited_ids([m.content for m in req.messages if m.role in ("tool", "user")])
         first = _first(req.user_texts())
         topic_line = next((ln[6:].strip() for ln in first.splitlines() if ln.startswith("Topic:")), "")
@@ -249,6 +254,16 @@ class ScriptedPolicy:
         return Answer(text="Summary: " + " ".join(sentences[:2]))
 
     def _report(self, req: ScriptedRequest) -> Answer:
+        user = "\n".join(req.user_texts())
+        if _REVISE_HEADER in user:  # the revision turn: the listed sentences are deleted, the rest kept
+            listed, draft = user.split(_REVISE_HEADER, 1)
+            wrong = re.findall(r"^- Sentence: (.+)$", listed, flags=re.MULTILINE)
+            kept = [p for p in draft.strip().split("\n\n") if not any(w in p for w in wrong)]
+            return Answer(text="\n\n".join(kept))
+        if self.scenario.quote_sources:
+            quoted = _QUOTED.findall("\n".join(req.user_texts()))
+            lines = [f"{_corrupted(s) if j % 2 else s} [{sid}]." for j, (s, sid) in enumerate(dict.fromkeys(quoted))]
+            return Answer(text="# Report\n\n## Findings\n\n" + "\n\n".join(lines))
         ids = cited_ids(req.user_texts())
         if ids:
             lead = f"The short answer is that the evidence agrees on the main point [{ids[0]}]."
@@ -265,6 +280,23 @@ class ScriptedPolicy:
                 "## Sources\n\n1. https://invented.example/fake-3\n2. [Fake paper](https://invented.example/fake-4)"
             )
         return Answer(text="\n\n".join(parts))
+
+
+_SHOWN = re.compile(r'<document id="(S\d+)">\n(?:Title:[^\n]*\n)?(?:Location:[^\n]*\n)?\n?(.*?)</document>', re.DOTALL)
+_REVISE_HEADER = "Report to revise:"
+_QUOTED = re.compile(r"^(.+?) \[(S\d+)\]\.$", re.MULTILINE)
+
+
+def _first_sentence(text: str) -> str:
+    return re.split(r"(?<=[.!?])\s+", " ".join(text.split()), maxsplit=1)[0].strip()
+
+
+def _corrupted(sentence: str) -> str:
+    """The sentence made false: its first number changed, or else a "not" added after its first verb."""
+    number = re.search(r"\d+", sentence)
+    if number:
+        return f"{sentence[: number.start()]}{int(number.group()) + 1}{sentence[number.end():]}"
+    return re.sub(r"\b(is|are|can|does|will|store|stores|uses)\b", lambda m: f"{m.group(1)} not", sentence, count=1)
 
 
 # Everything an engine must strip: an id never handed out, a markdown link and a bare URL to invented pages.

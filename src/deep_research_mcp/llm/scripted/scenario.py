@@ -44,6 +44,9 @@ class Scenario(BaseModel):
     invent_citations: bool = Field(
         default=False, description="Compress/report answers add invented ids, URLs and a Sources section."
     )
+    quote_sources: bool = Field(
+        default=False, description="Compress notes quote each document's first sentence; the report repeats them, "
+                                   "corrupting every second one (a number changed, or a 'not' added).")
     latency_s: float = Field(default=0.0, ge=0.0, description="Fixed delay per call.")
     latency_per_output_token_s: float = Field(default=0.0, ge=0.0, description="Extra delay per output token.")
     context_limit_tokens: int | None = Field(default=None, ge=1, description="Prompt size that triggers errors.")
