@@ -120,19 +120,7 @@ def cited_passages(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8)
         units += [(source_id, position, unit) for position, unit in enumerate(split_units(text))]
     if not units:
         return []
-    candidates: list[Candidate] = []
-    where: list[int] = []  # candidate -> index in `units`
-    for index, (owner, position, unit) in enumerate(units):
-        if unit.code:
-            continue
-        text = statement(unit.text)
-        if not text or unit.text.rstrip().endswith("?"):
-            continue
-        text = _labelled(unit, text)
-        if len(text.split()) < MIN_WORDS:
-            continue
-        candidates.append(Candidate(unit, owner, position, text))
-        where.append(index)
+    candidates, where = candidates_of(units)
     if not candidates:
         return []
     scores, vectors = _scores(docs, candidates, topic)
@@ -147,6 +135,28 @@ def cited_passages(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8)
     lifted = _with_page_support(candidates, scores)
     order = sorted(kept, key=lambda i: (-lifted[i], i))
     return _assemble(docs, units, candidates, where, order, vectors, limit)
+
+
+def candidates_of(units: list[tuple[str, int, Unit]]) -> tuple[list[Candidate], list[int]]:
+    """The sentences of `units` (owner, position, unit) that could be quoted, and where each stands in `units`."""
+    candidates: list[Candidate] = []
+    where: list[int] = []
+    # Overlapping search passages show one page's sentence several times; counted once, a repeat cannot pass for a
+    # page that says more (page support) or make its words look common (BM25's document frequencies).
+    seen: set[tuple[str, str]] = set()
+    for index, (owner, position, unit) in enumerate(units):
+        if unit.code:
+            continue
+        text = statement(unit.text)
+        if not text or unit.text.rstrip().endswith("?"):
+            continue
+        text = _labelled(unit, text)
+        if len(text.split()) < MIN_WORDS or (owner, text) in seen:
+            continue
+        seen.add((owner, text))
+        candidates.append(Candidate(unit, owner, position, text))
+        where.append(index)
+    return candidates, where
 
 
 def _with_page_support(candidates: list[Candidate], scores: list[float]) -> list[float]:

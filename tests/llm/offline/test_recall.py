@@ -1,0 +1,38 @@
+"""What the offline engine keeps of what it retrieved: every sentence once, placeholders in names intact, and the
+sentences that answer a topic in other words than the topic's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deep_research_mcp.llm.offline.extract import clean_inline, documents, split_units
+from deep_research_mcp.llm.offline.select import candidates_of, cited_sentences
+
+
+def test_a_placeholder_in_a_name_is_kept_as_code_and_real_tags_still_go() -> None:
+    # Read as a tag, "<fieldname>" vanished: "clean_()" misquotes the page and loses the documented name.
+    assert clean_inline("Call clean_<fieldname>() on the form.") == "Call `clean_<fieldname>()` on the form."
+    assert clean_inline("Templates go to <app_label>/<model_name>_list.html.") == (
+        "Templates go to `<app_label>/<model_name>_list.html`.")
+    assert clean_inline("A <b>bold</b> word, a <a href='x'>link</a>,<br/> and a < b > c.") == (
+        "A bold word, a link, and a < b > c.")
+
+
+def test_a_sentence_shown_twice_on_one_page_is_one_candidate(tmp_path: Path) -> None:
+    # Two search passages of one page overlap: the engine shows both, joined under the page's id.
+    sentence = "The checkpoint_timeout setting bounds the time between automatic checkpoints."
+    first = f"## Checkpoints\n\n{sentence} Checkpoints flush dirty pages."
+    second = f"[section: Checkpoints]\n{sentence} A checkpoint also starts when max_wal_size is reached."
+    page = tmp_path / "wal.md"
+    page.write_text(f"<document id=\"S1\">\nTitle: WAL\nLocation: {page}\n\n{first}\n</document>\n\n"
+                    f"<document id=\"S1\">\nTitle: WAL (already shown above)\nLocation: {page}\n\n{second}\n"
+                    "</document>\n", encoding="utf-8")
+    docs = documents(page.read_text(encoding="utf-8"))
+    units = [(sid, position, unit) for sid, (_, text) in docs.items()
+             for position, unit in enumerate(split_units(text))]
+    assert sum(u.text == sentence for _, _, u in units) == 2
+    candidates, where = candidates_of(units)
+    assert [c.text for c in candidates].count(sentence) == 1
+    assert all(units[w][2] is c.unit for c, w in zip(candidates, where, strict=True))
+    notes = cited_sentences(docs, "How often do checkpoints happen?", limit=8)
+    assert [text for text, _ in notes].count(sentence) == 1
