@@ -36,3 +36,26 @@ def test_a_sentence_shown_twice_on_one_page_is_one_candidate(tmp_path: Path) -> 
     assert all(units[w][2] is c.unit for c, w in zip(candidates, where, strict=True))
     notes = cited_sentences(docs, "How often do checkpoints happen?", limit=8)
     assert [text for text, _ in notes].count(sentence) == 1
+
+
+def test_a_sentence_the_answer_borrows_is_not_quoted_again_in_its_section() -> None:
+    from deep_research_mcp import prompts
+    from deep_research_mcp.llm.offline.report import write_report
+
+    findings = (
+        "## Checkpoint spacing\n\n"
+        "Checkpoints are spaced by checkpoint_timeout and by max_wal_size. [S1] It is five minutes by default. [S1] "
+        "A checkpoint flushes every dirty page to disk. [S1]\n"
+        "Checkpoints can also be requested with the CHECKPOINT command at any time. [S2]\n"
+        "Frequent checkpoints write more full-page images to the log. [S2]\n\n"
+        "## Crash recovery\n\n"
+        "Crash recovery replays the log from the last checkpoint onwards. [S3] "
+        "Recovery time grows with the spacing. [S3]\n"
+        "Recovery uses the log records written since that checkpoint only. [S3]\n")
+    report = write_report(prompts.REPORT_USER.format(
+        brief="How are checkpoints spaced, and how does crash recovery use them?", findings=findings, instructions=""))
+    summary = report.split("\n\n")[1]
+    borrowed = "Checkpoints are spaced by checkpoint_timeout and by max_wal_size. [S1]"
+    assert borrowed in summary
+    assert report.count(borrowed) == 1
+    assert "It is five minutes by default." not in report  # what it refers to is quoted elsewhere: left out
