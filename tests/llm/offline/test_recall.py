@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from deep_research_mcp.llm.offline.extract import clean_inline, documents, split_units
-from deep_research_mcp.llm.offline.select import candidates_of, cited_sentences
+from deep_research_mcp.llm.offline.select import candidates_of, cited_passages, cited_sentences
 
 
 def test_a_placeholder_in_a_name_is_kept_as_code_and_real_tags_still_go() -> None:
@@ -59,3 +59,18 @@ def test_a_sentence_the_answer_borrows_is_not_quoted_again_in_its_section() -> N
     assert borrowed in summary
     assert report.count(borrowed) == 1
     assert "It is five minutes by default." not in report  # what it refers to is quoted elsewhere: left out
+
+
+def test_a_page_that_says_how_it_works_outranks_release_notes_naming_it() -> None:
+    # Release notes name each feature once, in the words of the topic; the reference page explains it.
+    notes = ("## New features\n\nPaginator.get_page() now handles invalid page numbers. "
+             "Several translations were updated.")
+    reference = ("## Paginator\n\nPaginator.get_page() handles invalid page numbers by returning the last page when "
+                 "the number is out of range. It returns the first page when the number is not an integer.")
+    passages = cited_passages({"S1": ("Django 2.0 release notes", notes), "S2": ("Paginator", reference)},
+                              "How does get_page handle invalid page numbers?")
+    assert passages[0][0][1] == ["S2"]
+    # Asked what changed, the release notes are the answer.
+    changed = cited_passages({"S1": ("Django 2.0 release notes", notes), "S2": ("Paginator", reference)},
+                             "What changed in how get_page handles invalid page numbers?")
+    assert changed[0][0][1] == ["S1"]

@@ -45,6 +45,14 @@ PAGE_SUPPORT = 0.7  # how much a page's three best sentences lift each of its se
 PAGE_PRIOR_LOW, PAGE_PRIOR_SPAN = 0.7, 0.6  # the page whose title means the topic least x0.7, the most x1.3
 SEMANTIC_WEIGHT = 0.3  # how far meaning moves a lexical score: x0.7 for the least similar, x1.06 for the most
 
+CHANGELOG_PRIOR = 0.3
+# Pages that record what changed in one version: they name every feature once ("Added Paginator.get_page()"), in
+# the words of the topic, yet they say what is new rather than how the thing works.
+_CHANGELOG = re.compile(r"\brelease notes?\b|\bchange ?log\b|\bwhat[’']s new\b|\bnews\b|\brelease \d|"
+                        r"\bhistory of changes\b", re.IGNORECASE)
+# A topic about what changed wants exactly those pages.
+_ASKS_CHANGES = re.compile(r"\b(?:release|releases|changed?|changes|new in|versions?|deprecat\w*|removed|added|"
+                           r"upgrad\w*)\b", re.IGNORECASE)
 _VERSION_NOTE = re.compile(
     r"^(?:new|changed|deprecated|removed)\s+(?:in|since)\s+version\s+[\w.]+(?:\s*,\s*[\w.]+)*\s*[:.]?\s*", re.I
 )
@@ -198,6 +206,7 @@ def _scores(
     query = without_scope(topic)
     wanted = set(content_terms(query))
     pages = _page_priors(docs, query)
+    changelog = 1.0 if _ASKS_CHANGES.search(topic) else CHANGELOG_PRIOR
     contexts: list[str] = []
     priors: list[float] = []
     for candidate in candidates:
@@ -205,6 +214,8 @@ def _scores(
         unit = candidate.unit
         contexts.append(f"{title} {unit.heading} {unit.lead}")
         prior = pages.get(candidate.owner, 1.0)
+        if _CHANGELOG.search(title):
+            prior *= changelog
         prior *= LEAD_PRIOR if candidate.position < 3 else 1.0  # pages tend to state their point first
         # A page or section titled with the topic is about it, even where a sentence does not repeat the words.
         prior *= 1 + TITLE_PRIOR * max(focus(title, wanted), focus(unit.heading, wanted))
