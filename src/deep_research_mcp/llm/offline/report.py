@@ -322,11 +322,14 @@ def _paragraphs(passages: list[list[Note]], bullets: bool) -> list[str]:
 
 def _without_lent(passage: list[Note], lent: set[str]) -> list[Note]:
     """`passage` without the first sentence the short answer already quotes: the rest when it reads on its own, else
-    nothing (an "It …" or a code block after a sentence quoted elsewhere would refer to nothing)."""
+    nothing ("It …" after a sentence quoted elsewhere would refer to nothing). Code stays with its lead-in, which is
+    then quoted again: the example is the answer the summary could only point at."""
     if not passage or passage[0][0] not in lent:
         return passage
     rest = passage[1:]
-    if not rest or not rest[0][1] or needs_previous(rest[0][0]):
+    if rest and not rest[0][1]:
+        return passage
+    if not rest or needs_previous(rest[0][0]):
         return []
     return rest
 
