@@ -45,7 +45,7 @@ def test_a_sentence_the_answer_borrows_is_not_quoted_again_in_its_section() -> N
     findings = (
         "## Checkpoint spacing\n\n"
         "Checkpoints are spaced by checkpoint_timeout and by max_wal_size. [S1] It is five minutes by default. [S1] "
-        "A checkpoint flushes every dirty page to disk. [S1]\n"
+        "A checkpoint flushes every dirty page to disk. [S1] The checkpointer process writes those pages. [S1]\n"
         "Checkpoints can also be requested with the CHECKPOINT command at any time. [S2]\n"
         "Frequent checkpoints write more full-page images to the log. [S2]\n\n"
         "## Crash recovery\n\n"
@@ -74,3 +74,30 @@ def test_a_page_that_says_how_it_works_outranks_release_notes_naming_it() -> Non
     changed = cited_passages({"S1": ("Django 2.0 release notes", notes), "S2": ("Paginator", reference)},
                              "What changed in how get_page handles invalid page numbers?")
     assert changed[0][0][1] == ["S1"]
+
+
+def test_list_items_that_carry_on_their_lead_in_are_not_quoted_as_sentences() -> None:
+    page = ("## Caching\n\nThe cache framework keeps rendered pages, so use the cache framework:\n\n"
+            "- in views whose pages are costly to build every time.\n"
+            "- in templates for fragments that rarely change at all.\n\n"
+            "Cached pages expire after the timeout the cache framework is given.\n")
+    notes = [text for text, _ in cited_sentences({"S1": ("Caching", page)}, "What does the cache framework keep?")]
+    assert notes and notes[0].startswith("The cache framework keeps rendered pages")
+    assert not any(text.startswith(("in views", "in templates")) for text in notes)
+
+
+def test_the_answer_quotes_a_short_passage_whole() -> None:
+    from deep_research_mcp import prompts
+    from deep_research_mcp.llm.offline.report import write_report
+
+    whole = ("select_related follows foreign keys in the same query. [S1] "
+             "For this reason, it needs no extra query. [S1] "
+             "However, select_related is limited to single-valued relationships. [S1]")
+    findings = (f"## select_related\n\n{whole}\n"
+                "select_related can be chained with other queryset methods freely. [S1]\n"
+                "select_related with no arguments follows every non-null foreign key. [S1]\n")
+    report = write_report(prompts.REPORT_USER.format(brief="What does select_related do?", findings=findings,
+                                                     instructions=""))
+    summary = report.split("\n\n")[1]
+    assert whole in summary  # the third sentence, with the fact, is not cut from what the first two lead to
+    assert report.count("For this reason, it needs no extra query.") == 1

@@ -21,6 +21,7 @@ from .select import needs_previous
 REPORT_SENTENCES = 30  # in the sections, after the short answer
 MIN_SECTION_SENTENCES = 5
 SUMMARY_MIN, SUMMARY_MAX = 3, 6
+SUMMARY_PASSAGE = 3  # sentences a passage may have to be quoted whole in the answer
 PARAGRAPH_SENTENCES = 3
 TITLE_CHARS = 100
 HEADING_CHARS = 60
@@ -241,7 +242,7 @@ def _summary(
     pool: list[tuple[int, list[Note]]] = []
     for si, section in enumerate(sections):
         for passage in section.passages:
-            short = passage if len(passage) <= 2 and all(ids for _, ids in passage) else passage[:1]
+            short = passage if len(passage) <= SUMMARY_PASSAGE and all(ids for _, ids in passage) else passage[:1]
             if short is not passage and re.search(r"\bfollowing\b|:$", short[0][0]):
                 continue
             full[id(short)] = passage

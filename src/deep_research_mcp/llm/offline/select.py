@@ -298,9 +298,11 @@ def _assemble(
         merged = _merged_list(units, index, after)
         if merged:
             after = []
-        else:  # a list item under five words ("Security overview.") is a name, not a statement
-            after = [i for i in after if units[i][2].code
-                     or len(_labelled(units[i][2], units[i][2].text).split()) >= MIN_WORDS]
+        else:  # a list item under five words ("Security overview.") is a name, not a statement, and one that carries
+            # on its lead-in's sentence ("… use them: in managers where appropriate.") is not a sentence
+            after = [i for i in after if units[i][2].code or (
+                len(_labelled(units[i][2], units[i][2].text).split()) >= MIN_WORDS
+                and bool(statement(units[i][2].text)))]
         passage: Passage = []
         quoted_before = [m for m in before if m in taken]
         if quoted_before:
