@@ -101,3 +101,14 @@ def test_the_answer_quotes_a_short_passage_whole() -> None:
     summary = report.split("\n\n")[1]
     assert whole in summary  # the third sentence, with the fact, is not cut from what the first two lead to
     assert report.count("For this reason, it needs no extra query.") == 1
+
+
+def test_compared_items_share_their_head_noun_and_not_the_counterpart() -> None:
+    from deep_research_mcp.llm.offline.planner import plan_topics
+
+    topics = plan_topics("When should I use a GIN or a BRIN index instead of a B-tree?")
+    # Each item is researched as what it is ("GIN index", not a bare "GIN" every page names in passing), and the
+    # counterpart is no focus: "GIN: instead of a B-tree" ranks pages that name both above the GIN page.
+    assert topics == ["GIN index", "BRIN index"]
+    assert plan_topics("Compare tidal barrages and lagoons: cost and output.") == [
+        "tidal barrages: cost and output", "lagoons: cost and output"]

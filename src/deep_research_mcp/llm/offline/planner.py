@@ -60,6 +60,7 @@ _COMPARED = re.compile(
     re.IGNORECASE,
 )
 # Words that point back at an earlier clause's subject ("what are *their* defaults?").
+_COUNTERPART = re.compile(r"\b(?:instead of|rather than|in place of)\b.*$", re.IGNORECASE)
 _REFERRING = word_set("it its it's they them their theirs this these those that each both such")
 _CLAUSE_SPLIT = re.compile(
     r"(?<=[?!;])\s+|(?<=\.)\s+(?=[A-Z])|,?\s+(?:and|but|also|then)\s+(?=(?:how|what|why|when|where|which|who|whose|"
@@ -200,8 +201,23 @@ def split_items(text: str) -> list[str]:
         return []
     start, end, items = found
     focus = " ".join(p for p in (_phrase(tokens[:start]), _phrase(tokens[end:])) if p)
+    # "… a GIN or a BRIN index instead of a B-tree": the counterpart is no aspect of each item, and as a focus it
+    # ranks the pages that name both (an extension mapping one onto the other) above the item's own page.
+    focus = _COUNTERPART.sub("", focus).strip()
     has_focus = bool(content_terms(focus))
+    items = _shared_head(items)
     return [f"{item}: {focus}" if has_focus else item for item in items]
+
+
+def _shared_head(items: list[str]) -> list[str]:
+    """Items that share the last one's head noun get it ("a GIN or a BRIN index" is a GIN index and a BRIN index):
+    a bare "GIN" finds every page that names it in passing."""
+    *others, last = items
+    words = last.split()
+    head = words[-1] if len(words) >= 2 else ""
+    if not others or not head.isalpha() or not head.islower() or any(len(o.split()) != 1 for o in others):
+        return items
+    return [*(f"{o} {head}" for o in others), last]
 
 
 def facets(text: str, limit: int = 2) -> list[str]:
