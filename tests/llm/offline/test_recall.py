@@ -112,3 +112,11 @@ def test_compared_items_share_their_head_noun_and_not_the_counterpart() -> None:
     assert topics == ["GIN index", "BRIN index"]
     assert plan_topics("Compare tidal barrages and lagoons: cost and output.") == [
         "tidal barrages: cost and output", "lagoons: cost and output"]
+
+
+def test_a_list_after_use_keeps_its_first_item() -> None:
+    from deep_research_mcp.llm.offline.planner import plan_topics
+
+    # "use" introduces the list: its first item is an item, not the focus of the other two.
+    assert plan_topics("Should I use abstract base classes, multi-table inheritance or proxy models?") == [
+        "abstract base classes", "multi-table inheritance", "proxy models"]

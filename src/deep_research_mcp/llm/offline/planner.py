@@ -51,7 +51,8 @@ _VAGUE = word_set(
 # Words after which a comma-separated list can start ("capacities of A, B and C"); elsewhere a comma before the
 # items more likely ends a clause ("faster for caching, A or B").
 _LIST_INTRODUCERS = word_set(
-    ": of between among including like as about compare comparing contrast do does did are is were was"
+    ": of between among including like as about compare comparing contrast do does did are is were was use using "
+    "choose pick prefer"
 )
 _SEPARATORS = frozenset({",", "and", "or", "vs", "versus"})
 # Phrases that set two things against each other work like "versus" ("How does X differ from Y?").
