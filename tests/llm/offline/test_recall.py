@@ -120,3 +120,11 @@ def test_a_list_after_use_keeps_its_first_item() -> None:
     # "use" introduces the list: its first item is an item, not the focus of the other two.
     assert plan_topics("Should I use abstract base classes, multi-table inheritance or proxy models?") == [
         "abstract base classes", "multi-table inheritance", "proxy models"]
+
+
+def test_each_side_of_a_comparison_is_researched_even_when_it_holds_every_word() -> None:
+    from deep_research_mcp.llm.offline.planner import plan_topics
+
+    topics = plan_topics("How does VACUUM differ from VACUUM FULL, and when is autovacuum triggered?")
+    assert topics == ["How does VACUUM differ from VACUUM FULL?", "When is autovacuum triggered?", "VACUUM",
+                      "VACUUM FULL"]

@@ -91,7 +91,10 @@ def plan_parts(question: str) -> list[str]:
         return _tidy(split_items(text)) or _tidy([text, *facets(text)])
     topics = [clauses[0], *(with_subject(c, clauses[0]) for c in clauses[1:])]
     items = [item for clause in clauses for item in split_items(clause)]
-    return _tidy([*topics, *items])
+    # An item is researched on its own even when its words are all the comparison's: "VACUUM FULL" is one side of
+    # "How does VACUUM differ from VACUUM FULL?", not the same topic.
+    clause_topics = _tidy(topics)
+    return [*clause_topics, *(item for item in _tidy(items) if item not in clause_topics)]
 
 
 def dropped_parts(question: str, researched: list[str]) -> list[str]:
