@@ -310,9 +310,9 @@ async def test_the_researcher_skips_a_tool_it_cannot_fill_then_uses_what_results
     first = await model.complete(messages, tools=[search, GREP, complete])
     assert [c.name for c in first.tool_calls] == ["search_documents"]
     assert "rg__search" in first.text and "'path'" in first.text  # skipped, and said why
-    shown = prompts.SHOWN_DOCUMENT.format(id="S1", title="Table Partitioning",
-                                          location="/docs/pg/ddl-partitioning.html",
-                                          content="Partition pruning skips partitions that cannot match the query.")
+    shown = prompts.SHOWN_DOCUMENT.format(  # as the engine shows a result (engine/researcher.py)
+        id="S1", title="Table Partitioning", location="/docs/pg/ddl-partitioning.html",
+        content="Partition pruning skips partitions that cannot match the query.")
     messages.append(Message("assistant", first.text, tuple(first.tool_calls)))
     messages += [Message.tool_result(c, shown) for c in first.tool_calls]
     second = await model.complete(messages, tools=[search, GREP, complete])

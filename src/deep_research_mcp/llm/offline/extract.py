@@ -54,6 +54,17 @@ _TABLE_SEPARATOR = re.compile(r"^\|?[\s:|-]+\|[\s:|-]*$")
 _HTML_LINE = re.compile(r"^<[^>]+>$|^<!--.*-->$")
 _LIST_ITEM = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?(?P<body>.+)$")
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
+# Inline HTML a markdown page may hold. Only real element names: "clean_<fieldname>()" or "<app_label>/" in prose is
+# a placeholder of the documented name, and dropping it would misquote the page.
+_HTML_TAG = re.compile(
+    r"</?(?:a|abbr|b|big|br|cite|code|del|dfn|div|em|font|i|img|ins|kbd|mark|p|q|s|samp|small|span|strike|strong|"
+    r"sub|sup|tt|u|var|wbr|details|summary|table|tr|td|th|ul|ol|li|dl|dt|dd|hr|h[1-6]|pre|blockquote|section|"
+    r"figure|figcaption|picture|source|video|audio|iframe|center|nobr)(?:\s[^>]*)?/?>",
+    re.IGNORECASE,
+)
+# A name with a placeholder in it ("clean_<fieldname>()", "<app_label>/<model_name>_list.html"): code, so that Markdown
+# shows the placeholder instead of taking it for a tag.
+_PLACEHOLDER = re.compile(r"(?<![\w`<])[\w./-]*<[a-z_][\w-]*>(?:[\w./-]|<[a-z_][\w-]*>|\(\))*", re.IGNORECASE)
 # A definition term: a name, optionally with its type ("shared_buffers (integer)"), or a few plain words.
 _TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3})$")
 _REST_ROLE = re.compile(r":(?:py:)?([a-z]+):`([^`]+)`")
@@ -288,6 +299,7 @@ def clean_inline(text: str) -> str:
     text = _INDEXED.sub(r"`\1`", text)
     # A special method name outside code would render as bold in Markdown ("Pizza.__str__()" as "Pizza.str()").
     text = _DUNDER.sub(r"`\1`", text)
+    text = _PLACEHOLDER.sub(_placeholder, text)
     parts: list[str] = []
     position = 0
     for match in _CODE_SPAN.finditer(text):
@@ -298,6 +310,14 @@ def clean_inline(text: str) -> str:
     return " ".join("".join(parts).split())
 
 
+def _placeholder(match: re.Match[str]) -> str:
+    name = match.group(0)
+    if any(_HTML_TAG.fullmatch(tag) for tag in re.findall(r"<[^>]+>", name)):
+        return name  # markup, removed with the rest of it
+    core = name.rstrip(".")
+    return f"`{core}`{name[len(core):]}"
+
+
 def _clean_prose(text: str) -> str:
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
@@ -305,7 +325,7 @@ def _clean_prose(text: str) -> str:
     # Bracketed numbers and bare URLs in page text would read as citations to the engine's citation pass.
     text = _CITATION_LIKE.sub("", text)
     text = re.sub(r"<?https?://[^\s>)\]]+>?", "", text)
-    text = re.sub(r"</?[a-zA-Z][^>]*>", "", text)
+    text = _HTML_TAG.sub("", text)
     # Underscores inside or around a word belong to identifiers ("__enter__()", "work_mem"), not emphasis.
     text = re.sub(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", r"\1", text)
     text = re.sub(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])", r"\1", text)
@@ -449,12 +469,13 @@ def rank(
         if cues and cues & words(text):
             shape *= 1.2  # phrased like an answer to this kind of question ("… if it exceeds" for "when …")
         prior = priors[index] if priors is not None else 1.0
-        out.append(Ranked(index, relevance * (1 + 0.1 * fact_count(text)) * shape * prior, len(matched)))
+        out.append(Ranked(index, relevance * (1 + SPECIFICITY * fact_count(text)) * shape * prior, len(matched)))
     out.sort(key=lambda r: (-r.score, r.index))
     return out
 
 
 RELATIVE_FLOOR = 0.4
+SPECIFICITY = 0.1  # how much concrete details (figures, names, identifiers) lift a sentence: they break ties
 LEAD_WORDS = 5
 LEAD_CONTEXT_WORDS = 6
 LABEL_WORDS = 8

@@ -51,7 +51,8 @@ _VAGUE = word_set(
 # Words after which a comma-separated list can start ("capacities of A, B and C"); elsewhere a comma before the
 # items more likely ends a clause ("faster for caching, A or B").
 _LIST_INTRODUCERS = word_set(
-    ": of between among including like as about compare comparing contrast do does did are is were was"
+    ": of between among including like as about compare comparing contrast do does did are is were was use using "
+    "choose pick prefer"
 )
 _SEPARATORS = frozenset({",", "and", "or", "vs", "versus"})
 # Phrases that set two things against each other work like "versus" ("How does X differ from Y?").
@@ -60,6 +61,7 @@ _COMPARED = re.compile(
     re.IGNORECASE,
 )
 # Words that point back at an earlier clause's subject ("what are *their* defaults?").
+_COUNTERPART = re.compile(r"\b(?:instead of|rather than|in place of)\b.*$", re.IGNORECASE)
 _REFERRING = word_set("it its it's they them their theirs this these those that each both such")
 _CLAUSE_SPLIT = re.compile(
     r"(?<=[?!;])\s+|(?<=\.)\s+(?=[A-Z])|,?\s+(?:and|but|also|then)\s+(?=(?:how|what|why|when|where|which|who|whose|"
@@ -89,7 +91,10 @@ def plan_parts(question: str) -> list[str]:
         return _tidy(split_items(text)) or _tidy([text, *facets(text)])
     topics = [clauses[0], *(with_subject(c, clauses[0]) for c in clauses[1:])]
     items = [item for clause in clauses for item in split_items(clause)]
-    return _tidy([*topics, *items])
+    # An item is researched on its own even when its words are all the comparison's: "VACUUM FULL" is one side of
+    # "How does VACUUM differ from VACUUM FULL?", not the same topic.
+    clause_topics = _tidy(topics)
+    return [*clause_topics, *(item for item in _tidy(items) if item not in clause_topics)]
 
 
 def dropped_parts(question: str, researched: list[str]) -> list[str]:
@@ -200,8 +205,23 @@ def split_items(text: str) -> list[str]:
         return []
     start, end, items = found
     focus = " ".join(p for p in (_phrase(tokens[:start]), _phrase(tokens[end:])) if p)
+    # "… a GIN or a BRIN index instead of a B-tree": the counterpart is no aspect of each item, and as a focus it
+    # ranks the pages that name both (an extension mapping one onto the other) above the item's own page.
+    focus = _COUNTERPART.sub("", focus).strip()
     has_focus = bool(content_terms(focus))
+    items = _shared_head(items)
     return [f"{item}: {focus}" if has_focus else item for item in items]
+
+
+def _shared_head(items: list[str]) -> list[str]:
+    """Items that share the last one's head noun get it ("a GIN or a BRIN index" is a GIN index and a BRIN index):
+    a bare "GIN" finds every page that names it in passing."""
+    *others, last = items
+    words = last.split()
+    head = words[-1] if len(words) >= 2 else ""
+    if not others or not head.isalpha() or not head.islower() or any(len(o.split()) != 1 for o in others):
+        return items
+    return [*(f"{o} {head}" for o in others), last]
 
 
 def facets(text: str, limit: int = 2) -> list[str]:

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from ... import prompts
 from .extract import STOPWORDS, content_terms, finish, rank, terms, word_set, words
 from .planner import dropped_parts, plan_parts, split_clauses
+from .select import needs_previous
 
 REPORT_SENTENCES = 30  # in the sections, after the short answer
 MIN_SECTION_SENTENCES = 5
 SUMMARY_MIN, SUMMARY_MAX = 3, 6
+SUMMARY_PASSAGE = 3  # sentences a passage may have to be quoted whole in the answer
 PARAGRAPH_SENTENCES = 3
 TITLE_CHARS = 100
 HEADING_CHARS = 60
@@ -172,6 +174,7 @@ def write_report(user_text: str) -> str:
     lines = [f"# {title}", *(f"{WRITER_NOTE}The offline writer cannot {d}." for d in asked.declined)]
     sections = _arranged(sections, asked)
     summary, used = _summary(sections, asked, brief)
+    lent = {passage[0][0] for passage in summary if passage}  # first sentences the answer borrowed
     if asked.bullets:
         lines.append("\n".join(f"- {_cite(*note)}" for passage in summary for note in passage))
     else:
@@ -195,6 +198,7 @@ def write_report(user_text: str) -> str:
             continue
         fresh = ([p for p in section.passages if p not in used and not _repeats(p, used)]
                  or [p for p in section.passages if p not in used])
+        fresh = [rest for rest in (_without_lent(p, lent) for p in fresh) if rest]
         if not fresh:
             lines.pop()  # everything found for this topic is already quoted above: no section repeats it
             continue
@@ -238,7 +242,7 @@ def _summary(
     pool: list[tuple[int, list[Note]]] = []
     for si, section in enumerate(sections):
         for passage in section.passages:
-            short = passage if len(passage) <= 2 and all(ids for _, ids in passage) else passage[:1]
+            short = passage if len(passage) <= SUMMARY_PASSAGE and all(ids for _, ids in passage) else passage[:1]
             if short is not passage and re.search(r"\bfollowing\b|:$", short[0][0]):
                 continue
             full[id(short)] = passage
@@ -315,6 +319,20 @@ def _paragraphs(passages: list[list[Note]], bullets: bool) -> list[str]:
                 merged.append(block)
         return merged
     return out
+
+
+def _without_lent(passage: list[Note], lent: set[str]) -> list[Note]:
+    """`passage` without the first sentence the short answer already quotes: the rest when it reads on its own, else
+    nothing ("It …" after a sentence quoted elsewhere would refer to nothing). Code stays with its lead-in, which is
+    then quoted again: the example is the answer the summary could only point at."""
+    if not passage or passage[0][0] not in lent:
+        return passage
+    rest = passage[1:]
+    if rest and not rest[0][1]:
+        return passage
+    if not rest or needs_previous(rest[0][0]):
+        return []
+    return rest
 
 
 def _repeats(passage: list[Note], used: list[list[Note]]) -> bool:

@@ -45,6 +45,14 @@ PAGE_SUPPORT = 0.7  # how much a page's three best sentences lift each of its se
 PAGE_PRIOR_LOW, PAGE_PRIOR_SPAN = 0.7, 0.6  # the page whose title means the topic least x0.7, the most x1.3
 SEMANTIC_WEIGHT = 0.3  # how far meaning moves a lexical score: x0.7 for the least similar, x1.06 for the most
 
+CHANGELOG_PRIOR = 0.3
+# Pages that record what changed in one version: they name every feature once ("Added Paginator.get_page()"), in
+# the words of the topic, yet they say what is new rather than how the thing works.
+_CHANGELOG = re.compile(r"\brelease notes?\b|\bchange ?log\b|\bwhat[’']s new\b|\bnews\b|\brelease \d|"
+                        r"\bhistory of changes\b", re.IGNORECASE)
+# A topic about what changed wants exactly those pages.
+_ASKS_CHANGES = re.compile(r"\b(?:release|releases|changed?|changes|new in|versions?|deprecat\w*|removed|added|"
+                           r"upgrad\w*)\b", re.IGNORECASE)
 _VERSION_NOTE = re.compile(
     r"^(?:new|changed|deprecated|removed)\s+(?:in|since)\s+version\s+[\w.]+(?:\s*,\s*[\w.]+)*\s*[:.]?\s*", re.I
 )
@@ -120,19 +128,7 @@ def cited_passages(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8)
         units += [(source_id, position, unit) for position, unit in enumerate(split_units(text))]
     if not units:
         return []
-    candidates: list[Candidate] = []
-    where: list[int] = []  # candidate -> index in `units`
-    for index, (owner, position, unit) in enumerate(units):
-        if unit.code:
-            continue
-        text = statement(unit.text)
-        if not text or unit.text.rstrip().endswith("?"):
-            continue
-        text = _labelled(unit, text)
-        if len(text.split()) < MIN_WORDS:
-            continue
-        candidates.append(Candidate(unit, owner, position, text))
-        where.append(index)
+    candidates, where = candidates_of(units)
     if not candidates:
         return []
     scores, vectors = _scores(docs, candidates, topic)
@@ -147,6 +143,28 @@ def cited_passages(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8)
     lifted = _with_page_support(candidates, scores)
     order = sorted(kept, key=lambda i: (-lifted[i], i))
     return _assemble(docs, units, candidates, where, order, vectors, limit)
+
+
+def candidates_of(units: list[tuple[str, int, Unit]]) -> tuple[list[Candidate], list[int]]:
+    """The sentences of `units` (owner, position, unit) that could be quoted, and where each stands in `units`."""
+    candidates: list[Candidate] = []
+    where: list[int] = []
+    # Overlapping search passages show one page's sentence several times; counted once, a repeat cannot pass for a
+    # page that says more (page support) or make its words look common (BM25's document frequencies).
+    seen: set[tuple[str, str]] = set()
+    for index, (owner, position, unit) in enumerate(units):
+        if unit.code:
+            continue
+        text = statement(unit.text)
+        if not text or unit.text.rstrip().endswith("?"):
+            continue
+        text = _labelled(unit, text)
+        if len(text.split()) < MIN_WORDS or (owner, text) in seen:
+            continue
+        seen.add((owner, text))
+        candidates.append(Candidate(unit, owner, position, text))
+        where.append(index)
+    return candidates, where
 
 
 def _with_page_support(candidates: list[Candidate], scores: list[float]) -> list[float]:
@@ -188,6 +206,7 @@ def _scores(
     query = without_scope(topic)
     wanted = set(content_terms(query))
     pages = _page_priors(docs, query)
+    changelog = 1.0 if _ASKS_CHANGES.search(topic) else CHANGELOG_PRIOR
     contexts: list[str] = []
     priors: list[float] = []
     for candidate in candidates:
@@ -195,6 +214,8 @@ def _scores(
         unit = candidate.unit
         contexts.append(f"{title} {unit.heading} {unit.lead}")
         prior = pages.get(candidate.owner, 1.0)
+        if _CHANGELOG.search(title):
+            prior *= changelog
         prior *= LEAD_PRIOR if candidate.position < 3 else 1.0  # pages tend to state their point first
         # A page or section titled with the topic is about it, even where a sentence does not repeat the words.
         prior *= 1 + TITLE_PRIOR * max(focus(title, wanted), focus(unit.heading, wanted))
@@ -277,9 +298,11 @@ def _assemble(
         merged = _merged_list(units, index, after)
         if merged:
             after = []
-        else:  # a list item under five words ("Security overview.") is a name, not a statement
-            after = [i for i in after if units[i][2].code
-                     or len(_labelled(units[i][2], units[i][2].text).split()) >= MIN_WORDS]
+        else:  # a list item under five words ("Security overview.") is a name, not a statement, and one that carries
+            # on its lead-in's sentence ("… use them: in managers where appropriate.") is not a sentence
+            after = [i for i in after if units[i][2].code or (
+                len(_labelled(units[i][2], units[i][2].text).split()) >= MIN_WORDS
+                and bool(statement(units[i][2].text)))]
         passage: Passage = []
         quoted_before = [m for m in before if m in taken]
         if quoted_before:
