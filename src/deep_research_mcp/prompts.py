@@ -120,4 +120,11 @@ TOOL_TIMED_OUT = "Error: {tool} did not answer within {seconds:g} s."
 STRUCTURED_RETRY = """Your previous answer was not valid JSON for the {schema} schema ({error}).
 Reply again with only a JSON object that matches the schema."""
 
+# For a server that takes neither a response format nor a forced tool call: the schema rides in the prompt.
+STRUCTURED_IN_PROMPT = """Answer with only one JSON object (no prose, no code fence) for the schema named {name}:
+{schema}"""
+UNUSABLE_RETRY = """Your previous answer could not be used: {problem}.
+Answer again. To use a tool, call one of the offered tools by its exact name with JSON arguments that match its \
+parameters; otherwise reply in plain text."""
+
 FINDINGS_TRUNCATED = "\n\n[Findings truncated to fit the model's context window.]"

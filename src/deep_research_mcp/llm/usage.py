@@ -33,6 +33,7 @@ class UsageMeter:
     calls: list[CallRecord] = field(default_factory=list)
     succeeded: set[str] = field(default_factory=set)  # models that answered at least once this run
     fallbacks: list[tuple[str, str, str]] = field(default_factory=list)  # (stage, failed model, error)
+    structured_modes: dict[str, str] = field(default_factory=dict)  # model -> how it was last asked for JSON
 
     def record_hit(self, stage: str, model: str) -> CallRecord:
         """A call answered from the cache: counted as a hit, at no tokens and no cost. It does not count as the model
@@ -99,6 +100,8 @@ class UsageMeter:
             "cost_usd": self.cost_usd,
             "by_stage": by_stage,
             "fallbacks": len(self.fallbacks),
+            **({"structured_output": dict(self.structured_modes)} if self.structured_modes else {}),
+            **({"fallback_steps": sorted({stage for stage, _, _ in self.fallbacks})} if self.fallbacks else {}),
         }
 
 

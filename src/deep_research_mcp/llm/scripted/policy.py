@@ -19,6 +19,8 @@ from .scenario import Scenario
 
 # Matches both "[S3]" and combined markers like "[S1, S2]".
 _CITE_RE = re.compile(r"\[(S\d+(?:\s*,\s*S\d+)*)\]")
+# The schema an adapter put in the system prompt (prompts.STRUCTURED_IN_PROMPT) for a server without JSON modes.
+_PROMPTED_SCHEMA = re.compile(r"for the schema named (\w+):\n(\{.*\})\s*$", re.DOTALL)
 _ENGINE_TOOLS = {prompts.RESEARCH_COMPLETE, prompts.THINK, prompts.CONDUCT_RESEARCH}
 
 
@@ -28,6 +30,8 @@ class ScriptedRequest:
     messages: list[Message] = field(default_factory=list)
     tools: list[ToolSpec] = field(default_factory=list)
     output: OutputSchema | None = None
+    # How an OpenAI-wire request asked for JSON: json_schema, json_object, tool (forced) or prompt; None for none.
+    structured_mode: str | None = None
 
     @classmethod
     def from_openai(cls, body: dict[str, Any]) -> ScriptedRequest:
@@ -50,9 +54,25 @@ class ScriptedRequest:
             fn = t.get("function") or {}
             req.tools.append(ToolSpec(fn["name"], fn.get("description", ""), fn.get("parameters") or {}))
         fmt = body.get("response_format") or {}
+        choice = body.get("tool_choice")
+        forced = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
+        prompted = _PROMPTED_SCHEMA.search(req.system)
         if fmt.get("type") == "json_schema":
             js = fmt.get("json_schema") or {}
             req.output = OutputSchema(js.get("name", ""), js.get("schema") or {}, js.get("description", ""))
+            req.structured_mode = "json_schema"
+        elif fmt.get("type") == "json_object" and isinstance(fmt.get("schema"), dict):
+            # llama.cpp's form carries no name: the schema's title (a pydantic model's class name) stands in.
+            req.output = OutputSchema(str(fmt["schema"].get("title", "")), fmt["schema"])
+            req.structured_mode = "json_object"
+        elif forced is not None and any(t.name == forced for t in req.tools):
+            spec = next(t for t in req.tools if t.name == forced)
+            req.tools = [t for t in req.tools if t.name != forced]
+            req.output = OutputSchema(spec.name, spec.parameters, spec.description)
+            req.structured_mode = "tool"
+        elif prompted is not None:
+            req.output = OutputSchema(prompted.group(1), json.loads(prompted.group(2)))
+            req.structured_mode = "prompt"
         return req
 
     @classmethod
