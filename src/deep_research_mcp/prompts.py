@@ -123,6 +123,13 @@ Reply again with only a JSON object that matches the schema."""
 # For a server that takes neither a response format nor a forced tool call: the schema rides in the prompt.
 STRUCTURED_IN_PROMPT = """Answer with only one JSON object (no prose, no code fence) for the schema named {name}:
 {schema}"""
+# For a server without native tool calls: the tools ride in the system prompt and calls come back as JSON lines.
+TOOLS_IN_PROMPT = """You can call these tools (JSON list of name, description and JSON-schema parameters):
+{tools}
+To call a tool, write one line per call and nothing else on it: {{"tool": "<name>", "arguments": {{...}}}}
+Tool results come back in the next user message. To answer without a tool, write plain text."""
+TOOL_RESULT_IN_PROMPT = """Result of tool {tool}:
+{result}"""
 UNUSABLE_RETRY = """Your previous answer could not be used: {problem}.
 Answer again. To use a tool, call one of the offered tools by its exact name with JSON arguments that match its \
 parameters; otherwise reply in plain text."""

@@ -15,6 +15,7 @@ from deep_research_mcp import prompts
 from deep_research_mcp.engine.config import EngineConfig, ResearchBrief
 from deep_research_mcp.engine.run import ResearchEngine
 from deep_research_mcp.errors import ProviderHTTPError
+from deep_research_mcp.llm import prompt_tools
 from deep_research_mcp.llm.base import ChatResponse, Message, OutputSchema, ToolCall, ToolSpec, Usage
 from deep_research_mcp.llm.client import repetitive, unusable
 from deep_research_mcp.llm.factory import ModelHub
@@ -173,3 +174,33 @@ async def test_without_a_fallback_the_last_answer_stands() -> None:
     model = FakeModel(*(ChatResponse(usage=Usage(1, 1)) for _ in range(2)))
     response = await caller(model).chat([Message.user("hi")], stage="compress")
     assert response.text == "" and len(model.requests) == 2  # bounded: one re-ask (structured_retries=1)
+
+
+async def test_a_server_without_json_modes_or_tools_still_researches_through_the_prompt(
+    server: ScriptedLLMServer,
+) -> None:
+    server.scenario = Scenario(refuse_modes=["json_schema", "json_object", "tool", "tools"], topics=2,
+                               tool_calls_per_researcher=2)
+    settings = Settings(research_model="compatible:bare", compatible_base_url=server.openai_base_url,
+                        call_timeout_s=5.0, retry_base_delay_s=0.01, max_retries=1, allow_clarification=False)
+    async with ModelHub(settings) as hub:
+        engine = ResearchEngine(hub.stage_models(), [corpus()], EngineConfig.from_settings(settings))
+        result = await engine.run(QUESTION)
+    assert result.status == "completed" and len(result.units) == 2 and result.sources
+    assert all(unit.tool_calls == 2 for unit in result.units)  # the researchers' calls were parsed from text
+    assert result.usage["structured_output"] == {"compatible:bare": "prompt"}
+    assert result.usage["tool_calls"] == {"compatible:bare": "prompt"} and result.usage["fallbacks"] == 0
+
+
+def test_calls_written_in_text_are_parsed_wherever_they_sit() -> None:
+    text = ('Let me search.\n```json\n{"tool": "search", "arguments": {"query": "tides"}}\n```\n'
+            '{"name": "search", "arguments": {"query": "lagoons"}} and {"tool": "unknown", "arguments": {}} {broken')
+    prose, found = prompt_tools.parse_calls(text, {"search"})
+    assert found == [("search", {"query": "tides"}), ("search", {"query": "lagoons"})]
+    assert prose.startswith("Let me search.") and '"unknown"' in prose and "tides" not in prose
+    call = ToolCall("c1", "search", {"query": "tides"})
+    assert prompt_tools.message_text(Message("assistant", "", (call,))) == (
+        "assistant", '{"tool": "search", "arguments": {"query": "tides"}}')
+    role, content = prompt_tools.message_text(Message.tool_result(call, "found it"))
+    assert role == "user" and prompt_tools.parse_result(content) == ("search", "found it")
+    assert prompt_tools.parse_tools("system\n\n" + prompt_tools.instruction([SEARCH])) == [SEARCH]

@@ -80,6 +80,8 @@ class ChatResponse:
     finish_reason: str = ""
     # For structured calls: how the JSON was asked for (json_schema, json_object, tool or prompt; see openai_chat).
     structured_mode: str | None = None
+    # "prompt" when the server took no native tool calls and the tools were described in the prompt instead.
+    tools_mode: str | None = None
 
 
 class ChatModel(Protocol):

@@ -161,6 +161,8 @@ class ModelCaller:
                     self.meter.record(stage, self.name, response.usage, now() - started)
                     if response.structured_mode is not None:
                         self.meter.structured_modes[self.name] = response.structured_mode
+                    if response.tools_mode is not None:
+                        self.meter.tool_modes[self.name] = response.tools_mode
                 return response
             if not error.retryable or attempt >= self.retry.max_retries:
                 raise error

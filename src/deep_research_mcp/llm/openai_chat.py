@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from ..errors import (
     ProviderHTTPError,
     ProviderTimeout,
 )
+from . import prompt_tools
 from ._wire import context_limit_from, is_context_length_message, retry_after_seconds
 from .base import ChatResponse, Message, OutputSchema, ToolCall, ToolSpec, Usage
 from .jsonrepair import parse_json_object
@@ -40,6 +42,7 @@ class EndpointModes:
 
     working: str | None = None  # the structured mode that last gave a JSON answer
     refused: set[str] = field(default_factory=set)
+    native_tools: bool = True  # False once the server refused a request with tools: they go in the prompt then
 
 
 _ENDPOINTS: dict[tuple[str, str], EndpointModes] = {}
@@ -100,9 +103,31 @@ class OpenAIChatModel:
             params["max_completion_tokens" if self.provider == "openai" else "max_tokens"] = max_tokens
         if timeout is not None:
             params["timeout"] = timeout
-        if output is None:
-            return _from_wire(await self._create({**params, "messages": [_to_wire(m) for m in messages]}), None, None)
-        return await self._structured(messages, output, params)
+        if output is not None:
+            return await self._structured(messages, output, params)
+        if tools and self.modes.native_tools:
+            try:
+                request = {**params, "messages": [_to_wire(m) for m in messages]}
+                return _from_wire(await self._create(request, refusable=True), None, None)
+            except _Refused as refused:
+                log.info("%s refuses native tool calls (%s); describing the tools in the prompt", self.model, refused)
+                self.modes.native_tools = False
+        if tools:
+            return await self._prompted_tools(messages, tools, params)
+        return _from_wire(await self._create({**params, "messages": [_to_wire(m) for m in messages]}), None, None)
+
+    async def _prompted_tools(
+        self, messages: list[Message], tools: list[ToolSpec], params: dict[str, Any]
+    ) -> ChatResponse:
+        wire = [dict(zip(("role", "content"), prompt_tools.message_text(m), strict=True)) for m in messages]
+        request = {**{k: v for k, v in params.items() if k != "tools"}, "messages": _with_system(
+            wire, prompt_tools.instruction(tools))}
+        response = _from_wire(await self._create(request), None, None)
+        prose, calls = prompt_tools.parse_calls(response.text, {t.name for t in tools})
+        response.text = prose
+        response.tool_calls = [ToolCall(f"call_{uuid.uuid4().hex[:12]}", name, args) for name, args in calls]
+        response.tools_mode = "prompt"
+        return response
 
     async def _structured(self, messages: list[Message], output: OutputSchema, params: dict[str, Any]) -> ChatResponse:
         state = self.modes
@@ -169,12 +194,15 @@ def _with_mode(
         request["tool_choice"] = {"type": "function", "function": {"name": output.name}}
     else:
         instruction = prompts.STRUCTURED_IN_PROMPT.format(name=output.name, schema=json.dumps(output.schema))
-        # Appended to the system message: many local chat templates take only one, and only first.
-        if wire and wire[0]["role"] == "system":
-            wire[0] = {**wire[0], "content": f"{wire[0]['content']}\n\n{instruction}"}
-        else:
-            wire.insert(0, {"role": "system", "content": instruction})
+        request["messages"] = _with_system(wire, instruction)
     return request
+
+
+def _with_system(wire: list[dict[str, Any]], instruction: str) -> list[dict[str, Any]]:
+    """`wire` with `instruction` appended to its system message: many local chat templates take only one, first."""
+    if wire and wire[0]["role"] == "system":
+        return [{**wire[0], "content": f"{wire[0]['content']}\n\n{instruction}"}, *wire[1:]]
+    return [{"role": "system", "content": instruction}, *wire]
 
 
 def _holds_json(raw: str | dict[str, Any] | None) -> bool:

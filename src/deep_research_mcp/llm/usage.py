@@ -34,6 +34,7 @@ class UsageMeter:
     succeeded: set[str] = field(default_factory=set)  # models that answered at least once this run
     fallbacks: list[tuple[str, str, str]] = field(default_factory=list)  # (stage, failed model, error)
     structured_modes: dict[str, str] = field(default_factory=dict)  # model -> how it was last asked for JSON
+    tool_modes: dict[str, str] = field(default_factory=dict)  # model -> "prompt" when its tools went in the prompt
 
     def record_hit(self, stage: str, model: str) -> CallRecord:
         """A call answered from the cache: counted as a hit, at no tokens and no cost. It does not count as the model
@@ -101,6 +102,7 @@ class UsageMeter:
             "by_stage": by_stage,
             "fallbacks": len(self.fallbacks),
             **({"structured_output": dict(self.structured_modes)} if self.structured_modes else {}),
+            **({"tool_calls": dict(self.tool_modes)} if self.tool_modes else {}),
             **({"fallback_steps": sorted({stage for stage, _, _ in self.fallbacks})} if self.fallbacks else {}),
         }
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ... import prompts
+from .. import prompt_tools
 from ..base import Message, OutputSchema, ToolCall, ToolSpec
 from ..stages import stage_of
 from .scenario import Scenario
@@ -32,6 +33,7 @@ class ScriptedRequest:
     output: OutputSchema | None = None
     # How an OpenAI-wire request asked for JSON: json_schema, json_object, tool (forced) or prompt; None for none.
     structured_mode: str | None = None
+    tools_in_prompt: bool = False  # the tools came described in the system prompt (see llm/prompt_tools.py)
 
     @classmethod
     def from_openai(cls, body: dict[str, Any]) -> ScriptedRequest:
@@ -53,6 +55,10 @@ class ScriptedRequest:
         for t in body.get("tools") or []:
             fn = t.get("function") or {}
             req.tools.append(ToolSpec(fn["name"], fn.get("description", ""), fn.get("parameters") or {}))
+        if not req.tools and (prompted_tools := prompt_tools.parse_tools(req.system)):
+            req.tools_in_prompt = True
+            req.tools = prompted_tools
+            req.messages = [_native(m, {t.name for t in prompted_tools}) for m in req.messages]
         fmt = body.get("response_format") or {}
         choice = body.get("tool_choice")
         forced = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
@@ -141,6 +147,17 @@ class Answer:
         if self.structured is not None:
             return json.dumps(self.structured)
         return self.text + "".join(c.name + json.dumps(c.arguments) for c in self.tool_calls)
+
+
+def _native(message: Message, names: set[str]) -> Message:
+    """A message of a prompted-tools conversation as it would have been with native tool calls."""
+    if message.role == "user" and (result := prompt_tools.parse_result(message.content)) is not None:
+        return Message("tool", result[1], name=result[0])
+    if message.role == "assistant":
+        prose, calls = prompt_tools.parse_calls(message.content, names)
+        if calls:
+            return Message("assistant", prose, tuple(ToolCall(f"p{i}", n, a) for i, (n, a) in enumerate(calls)))
+    return message
 
 
 def estimate_tokens(text: str) -> int:

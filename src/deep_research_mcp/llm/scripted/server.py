@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import prompt_tools
 from .policy import Answer, ScriptedPolicy, ScriptedRequest, broken_json, classify, estimate_tokens
 from .scenario import FailureRule, Scenario
 
@@ -215,12 +216,17 @@ class ScriptedLLMServer:
 
         if wire == "openai" and req.structured_mode in scenario.refuse_modes:
             return _refusal(req.structured_mode)
+        if wire == "openai" and "tools" in scenario.refuse_modes and req.tools and not req.tools_in_prompt:
+            return _refusal("tools")
         answer = ScriptedPolicy(scenario, self._next_id).answer(stage, req)
         n_out = estimate_tokens(answer.output_text())
         stats.output_tokens += n_out
         await self._sleep(scenario.latency_per_output_token_s * n_out)
         broken = rule is not None and rule.kind == "broken_json"
         if wire == "openai":
+            if req.tools_in_prompt and answer.tool_calls:
+                lines = [prompt_tools.call_line(c.name, c.arguments) for c in answer.tool_calls]
+                answer = Answer(text="\n".join([answer.text, *lines]).strip())
             body = _openai_body(answer, model, n_in, n_out, broken, self._next_id(stage), req.structured_mode)
         else:
             body = _anthropic_body(answer, model, n_in, n_out, broken, self._next_id(stage))
@@ -307,7 +313,7 @@ def _refusal(mode: str | None) -> web.Response:
         body = {"error": {"message": LLAMA_CPP_JSON_SCHEMA_REFUSAL, "type": "internal_server_error",
                           "param": None, "code": None}}
         return web.json_response(body, status=500)
-    param = "tool_choice" if mode == "tool" else "response_format"
+    param = {"tool": "tool_choice", "tools": "tools"}.get(mode or "", "response_format")
     return _error("openai", 400, "invalid", f"Unsupported value for '{param}' (scripted).")
 
 
