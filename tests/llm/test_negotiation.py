@@ -141,6 +141,9 @@ def test_what_makes_an_answer_unusable() -> None:
     assert "repeated itself" in str(unusable(looping, None, None))
     assert unusable(ChatResponse(text="The tide rises. " * 200, finish_reason="stop"), None, None) is None
     assert unusable(calls(("search", {"query": "tides"})), [SEARCH], None) is None
+    chat = ChatResponse(text="Tides are caused by the moon.")
+    assert "called no tool" in str(unusable(chat, [SEARCH], None, first_turn=True))
+    assert unusable(chat, [SEARCH], None) is None  # later turns may end the step in prose
     assert unusable(ChatResponse(), None, BRIEF) is None  # structured answers are judged by `structured`
     prose = prompts.SUPERVISOR_SYSTEM + prompts.RESEARCHER_SYSTEM  # long, and says something new in each line
     assert len(prose) > 1000 and not repetitive(prose)

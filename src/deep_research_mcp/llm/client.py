@@ -106,7 +106,8 @@ class ModelCaller:
                 if not self._can_fall_back():
                     raise
                 return await self._fall_back(messages, stage, exc, **request)
-            problem = unusable(response, tools, output)
+            first_turn = not any(m.role == "assistant" for m in messages)
+            problem = unusable(response, tools, output, first_turn=first_turn)
             if problem is None:
                 return response
             log.info("%s gave %s an unusable answer: %s", self.name, stage, problem)
@@ -198,13 +199,20 @@ class ModelCaller:
         return schema.model_validate(parse_json_object(raw))
 
 
-def unusable(response: ChatResponse, tools: list[ToolSpec] | None, output: OutputSchema | None) -> str | None:
-    """Why the step cannot use `response`, or None. Structured answers are judged by `structured` instead."""
+def unusable(
+    response: ChatResponse, tools: list[ToolSpec] | None, output: OutputSchema | None, *, first_turn: bool = False
+) -> str | None:
+    """Why the step cannot use `response`, or None. Structured answers are judged by `structured` instead.
+
+    On the first turn of a step with tools, an answer calling none is unusable too: the supervisor and researchers
+    would end with nothing researched, which is what a small model chatting instead of calling does."""
     if output is not None:
         return None
     if not response.text.strip() and not response.tool_calls:
         return "the answer was empty"
     offered = {t.name: t for t in tools or []}
+    if first_turn and offered and not response.tool_calls:
+        return "it called no tool; this step starts by calling one"
     for call in response.tool_calls:
         spec = offered.get(call.name)
         if spec is None:
