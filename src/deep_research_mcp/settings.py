@@ -186,6 +186,9 @@ class Settings(BaseSettings):
     # How OpenAI-wire models are asked for JSON: "auto" negotiates per endpoint (json_schema, then json_object with
     # the schema, then a forced tool call, then the schema in the prompt); any other value pins that mode.
     structured_output: Literal["auto", "json_schema", "json_object", "tool", "prompt"] = "auto"
+    # A cap on every model answer that sets none of its own (supervisor, researcher, compression): a small local
+    # model can loop until its context is full, minutes per call on a CPU. None: the provider's default.
+    max_output_tokens: PositiveInt | None = None
 
     @field_validator("research_model", "summarization_model", "compression_model", "final_report_model")
     @classmethod

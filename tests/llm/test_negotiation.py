@@ -207,3 +207,25 @@ def test_calls_written_in_text_are_parsed_wherever_they_sit() -> None:
     role, content = prompt_tools.message_text(Message.tool_result(call, "found it"))
     assert role == "user" and prompt_tools.parse_result(content) == ("search", "found it")
     assert prompt_tools.parse_tools("system\n\n" + prompt_tools.instruction([SEARCH])) == [SEARCH]
+
+
+def test_an_assistant_turn_with_tool_calls_has_string_content() -> None:
+    """llama-cpp-python's server answers HTTP 500 to `"content": null` beside tool_calls (found on the real server)."""
+    from deep_research_mcp.llm.openai_chat import _to_wire
+
+    wire = _to_wire(Message("assistant", "", (ToolCall("c1", "search", {"query": "tides"}),)))
+    assert wire["content"] == "" and wire["tool_calls"][0]["function"]["name"] == "search"
+
+
+async def test_a_call_without_its_own_max_tokens_gets_the_default_cap() -> None:
+    sent: list[int | None] = []
+
+    class Recorder(FakeModel):
+        async def complete(self, messages: list[Message], **kwargs: Any) -> ChatResponse:
+            sent.append(kwargs.get("max_tokens"))
+            return ChatResponse(text="ok", usage=Usage(1, 1))
+
+    model = caller(Recorder(), default_max_tokens=256)
+    await model.chat([Message.user("hi")], stage="compress")
+    await model.chat([Message.user("hi")], stage="report", max_tokens=900)
+    assert sent == [256, 900]

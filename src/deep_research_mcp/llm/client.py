@@ -62,6 +62,8 @@ class ModelCaller:
     cache: Cache | None = None
     # What the cache key calls this model: `name`, plus the endpoint when it is not the provider's default.
     cache_identity: str = ""
+    # The max_tokens of a call that sets none (settings.max_output_tokens); None leaves it to the provider.
+    default_max_tokens: int | None = None
 
     def with_meter(self, meter: UsageMeter) -> ModelCaller:
         return replace(self, meter=meter)
@@ -95,6 +97,8 @@ class ModelCaller:
         An answer the step cannot use (empty, a call to no offered tool, arguments that are not the tool's, text
         repeated until the token limit: what small local models do) is asked again, at most `structured_retries`
         times, with the problem named; then the fallback takes the step, or without one the last answer stands."""
+        if max_tokens is None:
+            max_tokens = self.default_max_tokens
         request = {"tools": tools, "output": output, "max_tokens": max_tokens}
         conversation = messages
         for _ in range(self.retry.structured_retries + 1):

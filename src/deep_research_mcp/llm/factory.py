@@ -187,6 +187,7 @@ class ModelHub:
                 fallback_name=OFFLINE_MODEL,
                 cache=self.cache,
                 cache_identity=self.cache_identity(value),
+                default_max_tokens=s.max_output_tokens,
             )
             for stage, value in self.chosen.items()
         }

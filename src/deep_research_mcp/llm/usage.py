@@ -93,8 +93,16 @@ class UsageMeter:
             entry["cache_hits" if c.cached else "calls"] += 1
             entry["input_tokens"] += c.input_tokens
             entry["output_tokens"] += c.output_tokens
+        by_model: dict[str, dict[str, float]] = {}
+        for c in self.calls:
+            if not c.cached:
+                entry_m = by_model.setdefault(c.model, {"calls": 0, "output_tokens": 0, "seconds": 0.0})
+                entry_m["calls"] += 1
+                entry_m["output_tokens"] += c.output_tokens
+                entry_m["seconds"] = round(entry_m["seconds"] + c.seconds, 3)
         return {
             "calls": len(self.calls) - self.cache_hits,
+            "by_model": by_model,  # wall time in each model's calls: with output_tokens, its tokens per second
             "cache_hits": self.cache_hits,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
