@@ -120,6 +120,20 @@ TOOL_TIMED_OUT = "Error: {tool} did not answer within {seconds:g} s."
 STRUCTURED_RETRY = """Your previous answer was not valid JSON for the {schema} schema ({error}).
 Reply again with only a JSON object that matches the schema."""
 
+# For a server that takes neither a response format nor a forced tool call: the schema rides in the prompt.
+STRUCTURED_IN_PROMPT = """Answer with only one JSON object (no prose, no code fence) for the schema named {name}:
+{schema}"""
+# For a server without native tool calls: the tools ride in the system prompt and calls come back as JSON lines.
+TOOLS_IN_PROMPT = """You can call these tools (JSON list of name, description and JSON-schema parameters):
+{tools}
+To call a tool, write one line per call and nothing else on it: {{"tool": "<name>", "arguments": {{...}}}}
+Tool results come back in the next user message. To answer without a tool, write plain text."""
+TOOL_RESULT_IN_PROMPT = """Result of tool {tool}:
+{result}"""
+UNUSABLE_RETRY = """Your previous answer could not be used: {problem}.
+Answer again. To use a tool, call one of the offered tools by its exact name with JSON arguments that match its \
+parameters; otherwise reply in plain text."""
+
 FINDINGS_TRUNCATED = "\n\n[Findings truncated to fit the model's context window.]"
 
 # The writer's one revision turn after the claim check (sent with REPORT_SYSTEM, so it is the report stage).

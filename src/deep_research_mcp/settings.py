@@ -188,6 +188,12 @@ class Settings(BaseSettings):
     # How long `research`, `research_result` and `write` wait for a run before returning it still running (with its
     # id, phase and findings so far): under the ~60 s after which hosts (Claude Desktop, MCP Inspector, mcpc) give up.
     research_wait_s: float = Field(default=45.0, ge=0, le=600)
+    # How OpenAI-wire models are asked for JSON: "auto" negotiates per endpoint (json_schema, then json_object with
+    # the schema, then a forced tool call, then the schema in the prompt); any other value pins that mode.
+    structured_output: Literal["auto", "json_schema", "json_object", "tool", "prompt"] = "auto"
+    # A cap on every model answer that sets none of its own (supervisor, researcher, compression): a small local
+    # model can loop until its context is full, minutes per call on a CPU. None: the provider's default.
+    max_output_tokens: PositiveInt | None = None
 
     @field_validator("research_model", "summarization_model", "compression_model", "final_report_model")
     @classmethod

@@ -76,6 +76,12 @@ class ChatResponse:
     model: str = ""
     # For structured calls: the raw JSON text (OpenAI) or the forced tool's input (Anthropic), before validation.
     raw_json: str | dict[str, Any] | None = None
+    # Why the model stopped, as the provider says it ("stop", "length", "tool_calls", "end_turn", "max_tokens").
+    finish_reason: str = ""
+    # For structured calls: how the JSON was asked for (json_schema, json_object, tool or prompt; see openai_chat).
+    structured_mode: str | None = None
+    # "prompt" when the server took no native tool calls and the tools were described in the prompt instead.
+    tools_mode: str | None = None
 
 
 class ChatModel(Protocol):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import zlib
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -61,6 +62,8 @@ class ModelCaller:
     cache: Cache | None = None
     # What the cache key calls this model: `name`, plus the endpoint when it is not the provider's default.
     cache_identity: str = ""
+    # The max_tokens of a call that sets none (settings.max_output_tokens); None leaves it to the provider.
+    default_max_tokens: int | None = None
 
     def with_meter(self, meter: UsageMeter) -> ModelCaller:
         return replace(self, meter=meter)
@@ -89,16 +92,35 @@ class ModelCaller:
         max_tokens: int | None = None,
     ) -> ChatResponse:
         """One model call with retries on retryable failures. When they run out: the fallback model if one may take
-        over (see `fallback`), else the last ProviderError. Context-length errors are the caller's to handle."""
-        try:
-            request = {"tools": tools, "output": output, "max_tokens": max_tokens}
-            return await self._cached_chat(messages, stage, request)
-        except ContextLengthError:
-            raise
-        except ProviderError as exc:
-            if not self._can_fall_back():
+        over (see `fallback`), else the last ProviderError. Context-length errors are the caller's to handle.
+
+        An answer the step cannot use (empty, a call to no offered tool, arguments that are not the tool's, text
+        repeated until the token limit: what small local models do) is asked again, at most `structured_retries`
+        times, with the problem named; then the fallback takes the step, or without one the last answer stands."""
+        if max_tokens is None:
+            max_tokens = self.default_max_tokens
+        request = {"tools": tools, "output": output, "max_tokens": max_tokens}
+        conversation = messages
+        for _ in range(self.retry.structured_retries + 1):
+            try:
+                response = await self._cached_chat(conversation, stage, request)
+            except ContextLengthError:
                 raise
-            return await self._fall_back(messages, stage, exc, tools=tools, output=output, max_tokens=max_tokens)
+            except ProviderError as exc:
+                if not self._can_fall_back():
+                    raise
+                return await self._fall_back(messages, stage, exc, **request)
+            first_turn = not any(m.role == "assistant" for m in messages)
+            problem = unusable(response, tools, output, first_turn=first_turn)
+            if problem is None:
+                return response
+            log.info("%s gave %s an unusable answer: %s", self.name, stage, problem)
+            # The bad turn itself is left out: its broken tool calls would need results the wire insists on.
+            conversation = [*messages, Message.user(prompts.UNUSABLE_RETRY.format(problem=problem))]
+        if not self._can_fall_back():
+            return response
+        error = StructuredOutputError(f"{self.name} gave no usable answer: {problem}")
+        return await self._fall_back(messages, stage, error, **request)
 
     def caches(self, namespace: str = "llm") -> bool:
         return self.cache is not None and self.cache.enabled(namespace) and not self.name.startswith("offline:")
@@ -142,6 +164,10 @@ class ModelCaller:
             else:
                 if self.meter is not None:
                     self.meter.record(stage, self.name, response.usage, now() - started)
+                    if response.structured_mode is not None:
+                        self.meter.structured_modes[self.name] = response.structured_mode
+                    if response.tools_mode is not None:
+                        self.meter.tool_modes[self.name] = response.tools_mode
                 return response
             if not error.retryable or attempt >= self.retry.max_retries:
                 raise error
@@ -175,6 +201,41 @@ class ModelCaller:
         response = await self._fall_back(messages, stage, error, output=output)
         raw = response.raw_json if response.raw_json is not None else response.text
         return schema.model_validate(parse_json_object(raw))
+
+
+def unusable(
+    response: ChatResponse, tools: list[ToolSpec] | None, output: OutputSchema | None, *, first_turn: bool = False
+) -> str | None:
+    """Why the step cannot use `response`, or None. Structured answers are judged by `structured` instead.
+
+    On the first turn of a step with tools, an answer calling none is unusable too: the supervisor and researchers
+    would end with nothing researched, which is what a small model chatting instead of calling does."""
+    if output is not None:
+        return None
+    if not response.text.strip() and not response.tool_calls:
+        return "the answer was empty"
+    offered = {t.name: t for t in tools or []}
+    if first_turn and offered and not response.tool_calls:
+        return "it called no tool; this step starts by calling one"
+    for call in response.tool_calls:
+        spec = offered.get(call.name)
+        if spec is None:
+            return f"there is no tool named {call.name!r}; the tools are {', '.join(offered) or 'none'}"
+        if "_raw" in call.arguments:
+            return f"the arguments of {call.name} were not a JSON object"
+        missing = [k for k in spec.parameters.get("required", []) if k not in call.arguments]
+        if missing:
+            return f"{call.name} needs the argument(s) {', '.join(missing)}"
+    if response.finish_reason in ("length", "max_tokens") and not response.tool_calls and repetitive(response.text):
+        return "the answer repeated itself until it hit the token limit"
+    return None
+
+
+def repetitive(text: str) -> bool:
+    """True for a long text made mostly of one passage over and over: zlib squeezes it far below the ~35-45 % that
+    prose compresses to (cheaper and steadier than counting repeated n-grams)."""
+    data = text.encode()
+    return len(data) >= 600 and len(zlib.compress(data)) < 0.15 * len(data)
 
 
 def _short(exc: Exception) -> str:

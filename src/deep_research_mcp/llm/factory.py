@@ -160,7 +160,7 @@ class ModelHub:
             return AnthropicModel(client, name)
         from .openai_chat import OpenAIChatModel
 
-        return OpenAIChatModel(client, name, provider=provider)
+        return OpenAIChatModel(client, name, provider=provider, structured_mode=self.settings.structured_output)
 
     def endpoint(self, model_string: str) -> str | None:
         """The base URL serving `model_string` when it is not the provider's default, else None."""
@@ -187,6 +187,7 @@ class ModelHub:
                 fallback_name=OFFLINE_MODEL,
                 cache=self.cache,
                 cache_identity=self.cache_identity(value),
+                default_max_tokens=s.max_output_tokens,
             )
             for stage, value in self.chosen.items()
         }

@@ -33,6 +33,8 @@ class UsageMeter:
     calls: list[CallRecord] = field(default_factory=list)
     succeeded: set[str] = field(default_factory=set)  # models that answered at least once this run
     fallbacks: list[tuple[str, str, str]] = field(default_factory=list)  # (stage, failed model, error)
+    structured_modes: dict[str, str] = field(default_factory=dict)  # model -> how it was last asked for JSON
+    tool_modes: dict[str, str] = field(default_factory=dict)  # model -> "prompt" when its tools went in the prompt
 
     def record_hit(self, stage: str, model: str) -> CallRecord:
         """A call answered from the cache: counted as a hit, at no tokens and no cost. It does not count as the model
@@ -91,14 +93,25 @@ class UsageMeter:
             entry["cache_hits" if c.cached else "calls"] += 1
             entry["input_tokens"] += c.input_tokens
             entry["output_tokens"] += c.output_tokens
+        by_model: dict[str, dict[str, float]] = {}
+        for c in self.calls:
+            if not c.cached:
+                entry_m = by_model.setdefault(c.model, {"calls": 0, "output_tokens": 0, "seconds": 0.0})
+                entry_m["calls"] += 1
+                entry_m["output_tokens"] += c.output_tokens
+                entry_m["seconds"] = round(entry_m["seconds"] + c.seconds, 3)
         return {
             "calls": len(self.calls) - self.cache_hits,
+            "by_model": by_model,  # wall time in each model's calls: with output_tokens, its tokens per second
             "cache_hits": self.cache_hits,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cost_usd": self.cost_usd,
             "by_stage": by_stage,
             "fallbacks": len(self.fallbacks),
+            **({"structured_output": dict(self.structured_modes)} if self.structured_modes else {}),
+            **({"tool_calls": dict(self.tool_modes)} if self.tool_modes else {}),
+            **({"fallback_steps": sorted({stage for stage, _, _ in self.fallbacks})} if self.fallbacks else {}),
         }
 
 

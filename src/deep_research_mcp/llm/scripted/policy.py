@@ -13,12 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ... import prompts
+from .. import prompt_tools
 from ..base import Message, OutputSchema, ToolCall, ToolSpec
 from ..stages import stage_of
 from .scenario import Scenario
 
 # Matches both "[S3]" and combined markers like "[S1, S2]".
 _CITE_RE = re.compile(r"\[(S\d+(?:\s*,\s*S\d+)*)\]")
+# The schema an adapter put in the system prompt (prompts.STRUCTURED_IN_PROMPT) for a server without JSON modes.
+_PROMPTED_SCHEMA = re.compile(r"for the schema named (\w+):\n(\{.*\})\s*$", re.DOTALL)
 _ENGINE_TOOLS = {prompts.RESEARCH_COMPLETE, prompts.THINK, prompts.CONDUCT_RESEARCH}
 
 
@@ -28,6 +31,9 @@ class ScriptedRequest:
     messages: list[Message] = field(default_factory=list)
     tools: list[ToolSpec] = field(default_factory=list)
     output: OutputSchema | None = None
+    # How an OpenAI-wire request asked for JSON: json_schema, json_object, tool (forced) or prompt; None for none.
+    structured_mode: str | None = None
+    tools_in_prompt: bool = False  # the tools came described in the system prompt (see llm/prompt_tools.py)
 
     @classmethod
     def from_openai(cls, body: dict[str, Any]) -> ScriptedRequest:
@@ -49,10 +55,30 @@ class ScriptedRequest:
         for t in body.get("tools") or []:
             fn = t.get("function") or {}
             req.tools.append(ToolSpec(fn["name"], fn.get("description", ""), fn.get("parameters") or {}))
+        if not req.tools and (prompted_tools := prompt_tools.parse_tools(req.system)):
+            req.tools_in_prompt = True
+            req.tools = prompted_tools
+            req.messages = [_native(m, {t.name for t in prompted_tools}) for m in req.messages]
         fmt = body.get("response_format") or {}
+        choice = body.get("tool_choice")
+        forced = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
+        prompted = _PROMPTED_SCHEMA.search(req.system)
         if fmt.get("type") == "json_schema":
             js = fmt.get("json_schema") or {}
             req.output = OutputSchema(js.get("name", ""), js.get("schema") or {}, js.get("description", ""))
+            req.structured_mode = "json_schema"
+        elif fmt.get("type") == "json_object" and isinstance(fmt.get("schema"), dict):
+            # llama.cpp's form carries no name: the schema's title (a pydantic model's class name) stands in.
+            req.output = OutputSchema(str(fmt["schema"].get("title", "")), fmt["schema"])
+            req.structured_mode = "json_object"
+        elif forced is not None and any(t.name == forced for t in req.tools):
+            spec = next(t for t in req.tools if t.name == forced)
+            req.tools = [t for t in req.tools if t.name != forced]
+            req.output = OutputSchema(spec.name, spec.parameters, spec.description)
+            req.structured_mode = "tool"
+        elif prompted is not None:
+            req.output = OutputSchema(prompted.group(1), json.loads(prompted.group(2)))
+            req.structured_mode = "prompt"
         return req
 
     @classmethod
@@ -121,6 +147,17 @@ class Answer:
         if self.structured is not None:
             return json.dumps(self.structured)
         return self.text + "".join(c.name + json.dumps(c.arguments) for c in self.tool_calls)
+
+
+def _native(message: Message, names: set[str]) -> Message:
+    """A message of a prompted-tools conversation as it would have been with native tool calls."""
+    if message.role == "user" and (result := prompt_tools.parse_result(message.content)) is not None:
+        return Message("tool", result[1], name=result[0])
+    if message.role == "assistant":
+        prose, calls = prompt_tools.parse_calls(message.content, names)
+        if calls:
+            return Message("assistant", prose, tuple(ToolCall(f"p{i}", n, a) for i, (n, a) in enumerate(calls)))
+    return message
 
 
 def estimate_tokens(text: str) -> int:

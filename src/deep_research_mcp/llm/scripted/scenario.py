@@ -51,6 +51,11 @@ class Scenario(BaseModel):
     latency_per_output_token_s: float = Field(default=0.0, ge=0.0, description="Extra delay per output token.")
     context_limit_tokens: int | None = Field(default=None, ge=1, description="Prompt size that triggers errors.")
     failures: list[FailureRule] = Field(default_factory=list)
+    refuse_modes: list[Literal["json_schema", "json_object", "tool", "tools"]] = Field(
+        default_factory=list,
+        description="Request features refused as a server without them does: json_schema with llama.cpp's "
+        "HTTP 500; json_object, forced tool calls (tool) and any tools (tools) with an HTTP 400 naming them.",
+    )
 
     @classmethod
     def from_json_file(cls, path: str | Path) -> Scenario:

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import prompt_tools
 from .policy import Answer, ScriptedPolicy, ScriptedRequest, broken_json, classify, estimate_tokens
 from .scenario import FailureRule, Scenario
 
@@ -213,21 +214,37 @@ class ScriptedLLMServer:
         if rule is not None and rule.kind == "500":
             return _error(wire, 500, "server", "The server had an error while processing your request (scripted).")
 
+        if wire == "openai" and req.structured_mode in scenario.refuse_modes:
+            return _refusal(req.structured_mode)
+        if wire == "openai" and "tools" in scenario.refuse_modes and req.tools and not req.tools_in_prompt:
+            return _refusal("tools")
         answer = ScriptedPolicy(scenario, self._next_id).answer(stage, req)
         n_out = estimate_tokens(answer.output_text())
         stats.output_tokens += n_out
         await self._sleep(scenario.latency_per_output_token_s * n_out)
         broken = rule is not None and rule.kind == "broken_json"
-        render = _openai_body if wire == "openai" else _anthropic_body
-        return web.json_response(render(answer, model, n_in, n_out, broken, self._next_id(stage)))
+        if wire == "openai":
+            if req.tools_in_prompt and answer.tool_calls:
+                lines = [prompt_tools.call_line(c.name, c.arguments) for c in answer.tool_calls]
+                answer = Answer(text="\n".join([answer.text, *lines]).strip())
+            body = _openai_body(answer, model, n_in, n_out, broken, self._next_id(stage), req.structured_mode)
+        else:
+            body = _anthropic_body(answer, model, n_in, n_out, broken, self._next_id(stage))
+        return web.json_response(body)
 
 
 # --- wire rendering ---
 
 
-def _openai_body(answer: Answer, model: str, n_in: int, n_out: int, broken: bool, rid: str) -> dict[str, Any]:
+def _openai_body(
+    answer: Answer, model: str, n_in: int, n_out: int, broken: bool, rid: str, mode: str | None = None
+) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": None}
-    if answer.structured is not None:
+    if answer.structured is not None and mode == "tool" and not broken:
+        arguments = json.dumps(answer.structured)
+        message["tool_calls"] = [{"id": rid, "type": "function", "function": {"name": answer.schema_name,
+                                                                             "arguments": arguments}}]
+    elif answer.structured is not None:
         message["content"] = broken_json(answer.structured) if broken else json.dumps(answer.structured)
     elif answer.tool_calls:
         message["tool_calls"] = [
@@ -280,6 +297,24 @@ def _error(wire: str, status: int, kind: str, message: str, headers: dict[str, s
     else:
         body = {"type": "error", "error": {"type": an_type, "message": message}}
     return web.json_response(body, status=status, headers=headers)
+
+
+# What llama-cpp-python's server (0.3.x) answers a json_schema response_format: its request model allows only
+# "text" and "json_object", and its error handler turns the validation error into an HTTP 500.
+LLAMA_CPP_JSON_SCHEMA_REFUSAL = (
+    "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}]"
+)
+
+
+def _refusal(mode: str | None) -> web.Response:
+    if mode == "json_schema":
+        body = {"error": {"message": LLAMA_CPP_JSON_SCHEMA_REFUSAL, "type": "internal_server_error",
+                          "param": None, "code": None}}
+        return web.json_response(body, status=500)
+    param = {"tool": "tool_choice", "tools": "tools"}.get(mode or "", "response_format")
+    return _error("openai", 400, "invalid", f"Unsupported value for '{param}' (scripted).")
 
 
 def _context_error(wire: str, n_in: int, limit: int) -> web.Response:
