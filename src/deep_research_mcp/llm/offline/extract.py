@@ -501,6 +501,14 @@ def documents(transcript: str) -> dict[str, tuple[str, str]]:
     return {sid: (titles.get(sid, ""), "\n\n".join(parts)) for sid, parts in texts.items()}
 
 
+def between(text: str, start: str, end: str) -> str:
+    """The part of a filled prompt template between `start` and the last `end` (all of `text` when `start` is
+    missing, the rest when `end` is)."""
+    _, found, rest = text.partition(start)
+    body = rest if found else text
+    return body.rsplit(end, 1)[0] if end and end in body else body
+
+
 _SCOPE = re.compile(r"(?:,\s*|\s+)(?:in|on|for|within|inside|under)\s+(?:the\s+)?[A-Z][\w.+#-]*(?:\s+[A-Z][\w.+#-]*)*"
                     r"(?=\s*(?:\([^)]*\))?\s*[?.!]?\s*$)")
 

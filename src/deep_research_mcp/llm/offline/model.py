@@ -21,7 +21,7 @@ from typing import Any
 from ... import prompts
 from ..base import ChatResponse, Message, OutputSchema, ToolCall, ToolSpec, Usage
 from ..stages import stage_of
-from .extract import documents
+from .extract import between, documents
 from .planner import (
     ENGINE_TOOLS,
     MAX_SECTION_READS,
@@ -227,12 +227,6 @@ def _strip_template(text: str, template: str) -> str:
     return " ".join(text.split())
 
 
-def _between(text: str, start: str, end: str) -> str:
-    _, found, rest = text.partition(start)
-    body = rest if found else text
-    return body.rsplit(end, 1)[0] if end and end in body else body
-
-
 # --- compress ------------------------------------------------------------------------------------------------
 
 
@@ -253,8 +247,8 @@ def searched_queries(transcript: str) -> list[str]:
 
 
 def compress_notes(user_text: str) -> str:
-    topic = _between(user_text, "Topic:", "\n\nResearcher's transcript:").strip()
-    transcript = _between(user_text, "Researcher's transcript:\n", "\n\nWrite the cited notes now.")
+    topic = between(user_text, "Topic:", "\n\nResearcher's transcript:").strip()
+    transcript = between(user_text, "Researcher's transcript:\n", "\n\nWrite the cited notes now.")
     passages = cited_passages(documents(transcript), topic, NOTE_SENTENCES)
     if not passages:
         return nothing_found(searched_queries(transcript))

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from ... import prompts
-from .extract import STOPWORDS, content_terms, finish, rank, terms, word_set, words
+from .extract import STOPWORDS, between, content_terms, finish, rank, terms, word_set, words
 from .planner import dropped_parts, plan_parts, split_clauses
 from .select import needs_previous
 
@@ -161,8 +161,8 @@ def _matches(section: Section, wanted: tuple[str, ...]) -> bool:
 
 
 def write_report(user_text: str) -> str:
-    brief = _between(user_text, "Research brief:\n", "\n\nFindings (cited notes from the researchers):").strip()
-    findings = _between(user_text, "Findings (cited notes from the researchers):\n", "")
+    brief = between(user_text, "Research brief:\n", "\n\nFindings (cited notes from the researchers):").strip()
+    findings = between(user_text, "Findings (cited notes from the researchers):\n", "")
     findings, _, extra = findings.partition("\nAdditional instructions for this report:")
     findings = findings.replace(prompts.FINDINGS_TRUNCATED.strip(), "").strip()
     asked = parse_instructions(extra.strip())
@@ -398,12 +398,6 @@ def heading(topic: str) -> str:
     text = text.strip(" ,;:(")
     first = text.split(" ", 1)[0]
     return text[0].upper() + text[1:] if first.isalpha() and first.islower() else text
-
-
-def _between(text: str, start: str, end: str) -> str:
-    _, found, rest = text.partition(start)
-    body = rest if found else text
-    return body.rsplit(end, 1)[0] if end and end in body else body
 
 
 def _cite(text: str, ids: list[str]) -> str:
