@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from ... import prompts
-from .extract import STOPWORDS, between, content_terms, finish, rank, terms, word_set, words
+from .extract import STOPWORDS, between, content_terms, finish, jaccard, rank, terms, word_set, words
 from .planner import dropped_parts, plan_parts, split_clauses
 from .select import needs_previous
 
@@ -336,7 +336,7 @@ def _without_lent(passage: list[Note], lent: set[str]) -> list[Note]:
 
 
 def _repeats(passage: list[Note], used: list[list[Note]]) -> bool:
-    return any(_same(words(a[0]), words(b[0])) for a in passage for other in used for b in other)
+    return any(jaccard(words(a[0]), words(b[0])) >= 0.6 for a in passage for other in used for b in other)
 
 
 def _empty_report(title: str, sections: list[Section], asked: Instructions) -> str:
@@ -402,7 +402,3 @@ def heading(topic: str) -> str:
 
 def _cite(text: str, ids: list[str]) -> str:
     return f"{text} [{', '.join(ids)}]"
-
-
-def _same(a: set[str], b: set[str]) -> bool:
-    return bool(a and b) and len(a & b) / len(a | b) >= 0.6
