@@ -294,13 +294,13 @@ def _assemble(
         before = _predecessors(units, index)
         if before is None:
             continue  # "Thus …" with nothing before it to refer to
-        after = _followers(units, index)
-        merged = _merged_list(units, index, after)
+        followers = _followers(units, index)
+        merged = _merged_list(units, index, followers)
         if merged:
             after = []
         else:  # a list item under five words ("Security overview.") is a name, not a statement, and one that carries
             # on its lead-in's sentence ("… use them: in managers where appropriate.") is not a sentence
-            after = [i for i in after if units[i][2].code or (
+            after = [i for i in followers if units[i][2].code or (
                 len(_labelled(units[i][2], units[i][2].text).split()) >= MIN_WORDS
                 and bool(statement(units[i][2].text)))]
         passage: Passage = []
@@ -323,7 +323,7 @@ def _assemble(
             text = candidate.text if member == index else _labelled(unit, statement(unit.text) or unit.text)
             if member == index and merged:
                 text = merged
-                taken.update(_followers(units, index))
+                taken.update(followers)
             ids = [owner]
             if member == index:
                 ids += _also_stated(docs, candidates, ci, order)
