@@ -88,18 +88,17 @@ class UsageMeter:
     def summary(self) -> dict[str, Any]:
         """`calls` are the calls paid for; `cache_hits` those answered from the cache instead."""
         by_stage: dict[str, dict[str, int]] = {}
+        by_model: dict[str, dict[str, float]] = {}
         for c in self.calls:
             entry = by_stage.setdefault(c.stage, {"calls": 0, "cache_hits": 0, "input_tokens": 0, "output_tokens": 0})
             entry["cache_hits" if c.cached else "calls"] += 1
             entry["input_tokens"] += c.input_tokens
             entry["output_tokens"] += c.output_tokens
-        by_model: dict[str, dict[str, float]] = {}
-        for c in self.calls:
             if not c.cached:
-                entry_m = by_model.setdefault(c.model, {"calls": 0, "output_tokens": 0, "seconds": 0.0})
-                entry_m["calls"] += 1
-                entry_m["output_tokens"] += c.output_tokens
-                entry_m["seconds"] = round(entry_m["seconds"] + c.seconds, 3)
+                paid = by_model.setdefault(c.model, {"calls": 0, "output_tokens": 0, "seconds": 0.0})
+                paid["calls"] += 1
+                paid["output_tokens"] += c.output_tokens
+                paid["seconds"] = round(paid["seconds"] + c.seconds, 3)
         return {
             "calls": len(self.calls) - self.cache_hits,
             "by_model": by_model,  # wall time in each model's calls: with output_tokens, its tokens per second
