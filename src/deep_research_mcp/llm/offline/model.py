@@ -149,9 +149,9 @@ class OfflineModel:
             query = feedback_query(topic, shown_documents(request.messages), queries)
         if query is not None and tools and can_call:
             calls, skipped = [], []
-            locators = [loc for _, loc, _ in _SHOWN_DOCUMENT.findall(_tool_text(request.messages))]
+            locators = [loc.strip() for _, loc, _ in _SHOWN_DOCUMENT.findall(_tool_text(request.messages))]
             for tool, prop in tools:
-                args, why = tool_arguments(tool, prop, query, [loc.strip() for loc in locators])
+                args, why = tool_arguments(tool, prop, query, locators)
                 if args is None:
                     skipped.append(f"{tool.name} ({why})")
                 else:
