@@ -11,12 +11,13 @@ the engine's writer turns into a warning.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ... import prompts
-from .extract import STOPWORDS, between, content_terms, finish, jaccard, rank, terms, word_set, words
+from .extract import STOPWORDS, between, content_terms, documents, finish, jaccard, rank, terms, word_set, words
 from .planner import dropped_parts, plan_parts, split_clauses
-from .select import needs_previous
+from .select import cited_passages, needs_previous
 
 REPORT_SENTENCES = 30  # in the sections, after the short answer
 MIN_SECTION_SENTENCES = 5
@@ -45,7 +46,9 @@ class Section:
         return [note for passage in self.passages for note in passage]
 
 
-def parse_findings(findings: str, recover: object = None) -> list[Section]:
+def parse_findings(
+    findings: str, recover: Callable[[str, str], list[list[Note]]] | None = None
+) -> list[Section]:
     """Sections of the findings; each line of a note is a passage. `recover(body, topic)` turns a raw transcript
     (compression failed upstream) into passages."""
     parts = re.split(r"^## (.+)$", findings, flags=re.MULTILINE)
@@ -56,7 +59,7 @@ def parse_findings(findings: str, recover: object = None) -> list[Section]:
     for topic, body in pairs:
         section = Section(topic.strip())
         if "<document" in body:
-            if callable(recover):
+            if recover is not None:
                 section.passages = recover(body, section.topic)
             sections.append(section)
             continue
@@ -215,9 +218,6 @@ def write_report(user_text: str) -> str:
 
 
 def _recover(body: str, topic: str) -> list[list[Note]]:
-    from .extract import documents
-    from .select import cited_passages
-
     return cited_passages(documents(body), topic)
 
 
