@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from ..engine.support.report import MARKER_GROUP, SOURCES_HEADING
+
 MIN_FRAGMENT_WORDS = 5
 MAX_HEADING_CHARS = 60
 KINDS = ("raw_markup", "truncated_title", "duplicate_source", "short_fragment", "dangling_opener",
@@ -31,11 +33,9 @@ KINDS = ("raw_markup", "truncated_title", "duplicate_source", "short_fragment", 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-# The report format the scorer reads too (scoring.parse_report): a Sources heading, numbered entries, [n] markers.
-SOURCES_HEADING = re.compile(r"^#{1,6}\s*Sources\s*$", re.IGNORECASE)
+# The report format the scorer reads too (engine.support.report, whose Sources heading and [n] markers these use).
 _SOURCE_LINE = re.compile(r"^(\d+)\.\s+(?:\[(?P<link_title>[^\]]*)\]\((?P<url>[^)\s]+)\)|(?P<title>.*?)\s*(?:—|-)\s*"
                           r"`(?P<path>[^`]+)`)\s*$")
-MARKER_GROUP = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _WORD = re.compile(r"\w+(?:[.'’-]\w+)*")  # "3.7", "don't", "read-only" are one word each
 

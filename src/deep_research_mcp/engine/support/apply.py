@@ -11,12 +11,11 @@ from typing import Literal
 
 from ..sources import _outside_code
 from .check import ClaimCheck, check_report
-from .report import MARKER_GROUP, SOURCES_HEADING, UNSUPPORTED_MARK
+from .report import CLAIM_LEAD, MARKER_GROUP, SOURCES_HEADING, UNSUPPORTED_MARK
 
 UnsupportedClaims = Literal["mark", "remove", "keep"]
 MARK = " " + UNSUPPORTED_MARK
 SUMMARY_PREFIX = "> Claim check: "
-_LEAD = ".;:,!? "
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +72,7 @@ def apply_checks(report: str, checks: Sequence[ClaimCheck], handling: Unsupporte
         if handling == "remove" and claim.start_line == claim.line:
             before, after = line[: claim.start], line[claim.end :]
             if _is_line_start(before):  # the claim opened the line: its successor does now
-                after = after.lstrip(_LEAD)
+                after = after.lstrip(CLAIM_LEAD)
             joined = (before + after).rstrip()
             lines[claim.line] = joined
             if _is_line_start(joined):

@@ -270,14 +270,19 @@ def check_sentence(sentence: str, source: SourceText, source_id: str = "") -> Se
             return verdict
         if verdict.reason.startswith(_CONTRADICTION) and verdict.coverage >= SUPPORTED_COVERAGE:
             contradicted = True  # (a passage holding only part of the sentence, cut from a table, does not count)
-        if best is None or _RANK[verdict.verdict] > _RANK[best.verdict] or (
-                verdict.verdict == best.verdict and verdict.coverage > best.coverage):
+        if _better(verdict, best):
             best = verdict
     if strict_ok and not contradicted:  # the rule holds, maybe across a passage boundary the splitter drew
         evidence = best.evidence if best else (source.passages[ranked[0]].text if ranked else "")
         return SentenceCheck(sentence, "supported", 1.0, 1.0, _evidence(evidence), source_id)
     return best or SentenceCheck(sentence, "unsupported", source_id=source_id,
                                  reason="no passage of the source shares its content words")
+
+
+def _better(verdict: SentenceCheck, best: SentenceCheck | None) -> bool:
+    """A stronger verdict, or the same verdict with more of the sentence covered."""
+    return best is None or _RANK[verdict.verdict] > _RANK[best.verdict] or (
+        verdict.verdict == best.verdict and verdict.coverage > best.coverage)
 
 
 _CONTRADICTION = ("the source's passage does not", "the sentence and the source's passage differ")
@@ -345,8 +350,7 @@ def check_claim(claim: Claim, cited: Sequence[tuple[str, SourceText | None]]) ->
         best: SentenceCheck | None = None
         for source_id, text in readable:
             verdict = check_sentence(sentence, text, source_id)
-            if best is None or _RANK[verdict.verdict] > _RANK[best.verdict] or (
-                    verdict.verdict == best.verdict and verdict.coverage > best.coverage):
+            if _better(verdict, best):
                 best = verdict
         assert best is not None
         if worst is None or _RANK[best.verdict] < _RANK[worst.verdict]:

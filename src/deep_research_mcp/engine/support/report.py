@@ -21,7 +21,7 @@ _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 # Brackets inside code (`name[0]`, a fenced sample) are code, not citation markers: hidden while markers are found.
 _HIDE = str.maketrans({"[": "\ue000", "]": "\ue001"})
 _SHOW = str.maketrans({"\ue000": "[", "\ue001": "]"})
-_LEAD = ".;:,!? "
+CLAIM_LEAD = ".;:,!? "  # punctuation between a marker group and the next claim, not part of it
 UNSUPPORTED_MARK = "⚠ unsupported"  # what the claim check puts after an unsupported claim's citation
 
 
@@ -51,7 +51,7 @@ def _clean(parts: list[str]) -> str:
     text = " ".join(" ".join(parts).split())
     if text.startswith(UNSUPPORTED_MARK):  # the claim check's mark belongs to the claim before
         text = text[len(UNSUPPORTED_MARK):]
-    return text.lstrip(_LEAD).strip().translate(_SHOW)
+    return text.lstrip(CLAIM_LEAD).strip().translate(_SHOW)
 
 
 def parse_report(report: str) -> ParsedReport:

@@ -23,7 +23,15 @@ from types import TracebackType
 
 from ...errors import InputError
 from .filters import GENERATED_DESCRIPTION, PathFilter
-from .parsing import SUPPORTED_SUFFIXES, Section, chunk_sections, decode_text, parse_document
+from .parsing import (
+    MARKDOWN_SUFFIXES,
+    RST_SUFFIXES,
+    SUPPORTED_SUFFIXES,
+    Section,
+    chunk_sections,
+    decode_text,
+    parse_document,
+)
 
 # 2: HTML is read in the fenced-code/list/table format of tools/html_text.py, so every page is parsed again.
 SCHEMA_VERSION = 2
@@ -528,7 +536,7 @@ def _copy_source_name(name: str) -> str:
     """The name to parse a text copy by: x.rst.txt → x.rst, x.md.txt → x.md, and a bare x.txt (Django's sources
     are reStructuredText named .txt) → x.rst."""
     stem = name[: -len(".txt")]
-    return stem if os.path.splitext(stem)[1].lower() in (".rst", ".md", ".markdown") else stem + ".rst"
+    return stem if os.path.splitext(stem)[1].lower() in RST_SUFFIXES | MARKDOWN_SUFFIXES else stem + ".rst"
 
 
 def _html_twin(path: str, root: str) -> str | None:

@@ -32,7 +32,6 @@ _NOT_SETEXT_TEXT = re.compile(r"^(?: {4,}|\t| {0,3}(?:[-*+>|]|\d+[.)])(?:\s|$))"
 _RST_ADORNMENT = re.compile(r"^([!-/:-@\[-`{-~])\1{2,}[ \t]*$")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _FRONT_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE)
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-z0-9_.:-]+)""", re.IGNORECASE)
 
 
@@ -117,7 +116,7 @@ def markdown_sections(text: str) -> list[Section]:
         if fence is not None:
             body.append(line)
             stripped = line.strip()
-            if stripped.startswith(fence) and not stripped.strip(fence[0]):
+            if _closes(stripped, fence):
                 fence = None
             continue
         opening = _FENCE.match(line)
@@ -139,6 +138,11 @@ def markdown_sections(text: str) -> list[Section]:
         body.append(line)
     close()
     return sections
+
+
+def _closes(stripped: str, fence: str) -> bool:
+    """Whether a stripped line closes a code block opened by `fence`: a run of its character at least as long."""
+    return stripped.startswith(fence) and not stripped.strip(fence[0])
 
 
 def _is_setext_text(body: list[str]) -> bool:
@@ -171,7 +175,7 @@ def rst_sections(text: str) -> list[Section]:
             i += 1
             if fence is None and opening:
                 fence = opening.group(1)
-            elif fence is not None and line.strip().startswith(fence) and not line.strip().strip(fence[0]):
+            elif fence is not None and _closes(line.strip(), fence):
                 fence = None
             continue
         title = line.strip()
@@ -238,7 +242,7 @@ def _blocks(body: str) -> list[str]:
         if fence is not None:
             current.append(line)
             stripped = line.strip()
-            if stripped.startswith(fence) and not stripped.strip(fence[0]):
+            if _closes(stripped, fence):
                 fence = None
                 close()
             continue

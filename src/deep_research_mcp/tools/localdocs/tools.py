@@ -9,7 +9,6 @@ so a heading in the title would name the whole file after one section). Sections
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -143,7 +142,7 @@ async def open_local_documents(
     index = await asyncio.to_thread(DocumentIndex, db_path)
     try:
         stats: IndexStats = await asyncio.to_thread(
-            functools.partial(index.index_directory, root, progress=progress, include=include, exclude=exclude)
+            index.index_directory, root, progress=progress, include=include, exclude=exclude
         )
         if stats.indexed + stats.unchanged == 0:
             raise InputError(stats.nothing_indexed(root))
