@@ -374,6 +374,7 @@ async def research(
 
 def report_result(args: argparse.Namespace, result: ResearchResult, console: Console) -> int:
     from .files import write_atomically
+    from .server.runs import claim_summary_dict
 
     if result.status == "needs_clarification":
         console.print(f"The question needs clarifying first:\n  {result.clarification}\n"
@@ -397,8 +398,7 @@ def report_result(args: argparse.Namespace, result: ResearchResult, console: Con
         print(json.dumps({"run_id": result.run_id, "report": str(path), "title": result.title,
                           "citations": dataclasses.asdict(stats), "usage": result.usage, "warnings": result.warnings,
                           "failed_topics": [u.topic for u in result.failed_units],
-                          "claim_summary": {**dataclasses.asdict(result.claim_summary),
-                                            "line": result.claim_summary.line()},
+                          "claim_summary": claim_summary_dict(result),
                           "claims": [_claim_json(c) for c in result.claims]}, ensure_ascii=False))
     else:
         print(path)
