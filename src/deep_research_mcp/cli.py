@@ -157,11 +157,9 @@ def serve_command(args: argparse.Namespace, console: Console) -> int:
     reason = unavailable_reason(all(m.startswith("offline:") for m in chosen.values()), settings)
     if reason:
         raise InputError(reason.replace("DEEP_RESEARCH_DOCS_DIR to", "DEEP_RESEARCH_DOCS_DIR (or --docs) to"))
-    if args.http:
-        stopped_by = asyncio.run(until_signalled(serve_http(settings, host=settings.http_host,
-                                                             port=settings.http_port)))
-    else:
-        stopped_by = asyncio.run(serve_stdio(settings))
+    serving = (serve_http(settings, host=settings.http_host, port=settings.http_port) if args.http
+               else serve_stdio(settings))
+    stopped_by = asyncio.run(until_signalled(serving))
     if stopped_by is not None:
         console.print(f"stopped ({signal.Signals(stopped_by).name})", style="yellow", highlight=False)
     # Everything was closed by the lifespan; the interpreter's final garbage collection of the server's objects
