@@ -157,11 +157,9 @@ def serve_command(args: argparse.Namespace, console: Console) -> int:
     reason = unavailable_reason(all(m.startswith("offline:") for m in chosen.values()), settings)
     if reason:
         raise InputError(reason.replace("DEEP_RESEARCH_DOCS_DIR to", "DEEP_RESEARCH_DOCS_DIR (or --docs) to"))
-    if args.http:
-        stopped_by = asyncio.run(until_signalled(serve_http(settings, host=settings.http_host,
-                                                             port=settings.http_port)))
-    else:
-        stopped_by = asyncio.run(serve_stdio(settings))
+    serving = (serve_http(settings, host=settings.http_host, port=settings.http_port) if args.http
+               else serve_stdio(settings))
+    stopped_by = asyncio.run(until_signalled(serving))
     if stopped_by is not None:
         console.print(f"stopped ({signal.Signals(stopped_by).name})", style="yellow", highlight=False)
     # Everything was closed by the lifespan; the interpreter's final garbage collection of the server's objects
@@ -374,6 +372,7 @@ async def research(
 
 def report_result(args: argparse.Namespace, result: ResearchResult, console: Console) -> int:
     from .files import write_atomically
+    from .server.runs import claim_summary_dict
 
     if result.status == "needs_clarification":
         console.print(f"The question needs clarifying first:\n  {result.clarification}\n"
@@ -397,8 +396,7 @@ def report_result(args: argparse.Namespace, result: ResearchResult, console: Con
         print(json.dumps({"run_id": result.run_id, "report": str(path), "title": result.title,
                           "citations": dataclasses.asdict(stats), "usage": result.usage, "warnings": result.warnings,
                           "failed_topics": [u.topic for u in result.failed_units],
-                          "claim_summary": {**dataclasses.asdict(result.claim_summary),
-                                            "line": result.claim_summary.line()},
+                          "claim_summary": claim_summary_dict(result),
                           "claims": [_claim_json(c) for c in result.claims]}, ensure_ascii=False))
     else:
         print(path)

@@ -151,6 +151,14 @@ def scripted_env(llm: Process) -> dict[str, str]:
             "DEEP_RESEARCH_RETRY_BASE_DELAY_S": "0.01"}
 
 
+@contextlib.contextmanager
+def scripted_server_env(scenario: Mapping[str, object], docs: Path,
+                        tmp: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A server's environment with its models on a scripted LLM server (running until the block ends)."""
+    with scripted_llm(scenario, tmp.mktemp("logs")) as llm:
+        yield server_env(tmp.mktemp("data"), docs, {**scripted_env(llm), "DEEP_RESEARCH_MAX_CONCURRENT_RUNS": "4"})
+
+
 @pytest.fixture
 def docs(tmp_path: Path) -> Path:
     return write_corpus(tmp_path / "docs")

@@ -20,8 +20,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import QUESTION, TOOLS, Process, http_server, serve_command, server_env
-from .test_clients_python import scripted_server_env
+from .conftest import QUESTION, TOOLS, Process, http_server, scripted_server_env, serve_command, server_env
 
 ROOT = Path(__file__).resolve().parents[2]
 NPM_TOOLS = ROOT / ".ci" / "npm-tools.sh"

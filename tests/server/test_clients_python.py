@@ -9,7 +9,6 @@ than its wait bound, and start/status/result), write, resources and cancel, agai
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from mcp_types import CallToolResult
 
 from deep_research_mcp.server.tasks import TASKS
 
-from .conftest import QUESTION, Process, http_server, scripted_env, scripted_llm, serve_command, server_env
+from .conftest import QUESTION, Process, http_server, scripted_server_env, serve_command
 from .test_tools import TasksClient
 
 # A research is a handful of model calls of 0.1 s: long enough to outlast a 0 s wait bound and to be cancelled.
@@ -39,13 +38,6 @@ PROTOCOLS = {
 
 def text_of(result: CallToolResult) -> str:
     return "\n".join(getattr(block, "text", "") for block in result.content)
-
-
-@contextlib.contextmanager
-def scripted_server_env(scenario: dict[str, Any], docs: Path, tmp: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A server's environment with its models on a scripted LLM server (running until the block ends)."""
-    with scripted_llm(scenario, tmp.mktemp("logs")) as llm:
-        yield server_env(tmp.mktemp("data"), docs, {**scripted_env(llm), "DEEP_RESEARCH_MAX_CONCURRENT_RUNS": "4"})
 
 
 @pytest.fixture(scope="module")

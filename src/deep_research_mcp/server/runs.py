@@ -29,8 +29,6 @@ from .store import RunRecord, RunStore, StoredClaim, StoredNote, StoredSource, a
 
 log = logging.getLogger(__name__)
 
-Heartbeat = Callable[[RunRecord], Awaitable[None]]
-
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
@@ -294,32 +292,6 @@ class RunManager:
         await self.store.request_cancel(record.run_id)
         record.cancel_requested = True
         return record, f"cancel of run {record.run_id} requested from the replica running it"
-
-    async def wait(self, run_id: str, *, heartbeat: Heartbeat | None = None, interval_s: float = 2.0) -> RunRecord:
-        """Wait for a run to end, calling `heartbeat` with its record at least every `interval_s`.
-
-        Cancelling the waiter cancels the run: this is what a client's `notifications/cancelled` on `research` means.
-        """
-        live = self._live.get(run_id)
-        try:
-            while True:
-                if live is not None:
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(interval_s):
-                            await live.done.wait()
-                else:
-                    await asyncio.sleep(interval_s)
-                record = await self.get(run_id)
-                if record.finished:
-                    return record
-                if heartbeat is not None:
-                    await heartbeat(record)
-        except asyncio.CancelledError:
-            if live is not None and not live.done.is_set():
-                live.cancelled_by_user = True
-                if live.task is not None:
-                    live.task.cancel()
-            raise
 
 
 def apply_result(record: RunRecord, result: ResearchResult) -> None:

@@ -195,19 +195,15 @@ class StdinLines:
                 self._buffer = ""
 
 
-async def serve_stdio(settings: Settings) -> int | None:
-    """Serve over stdin/stdout until stdin closes (returns None) or a stop signal arrives (returns its number)."""
+async def serve_stdio(settings: Settings) -> None:
+    """Serve over stdin/stdout until stdin closes; as for serve_http, the caller owns signals (until_signalled)."""
     from mcp.server.stdio import stdio_server
 
     server = build_server(settings)
-
-    async def serve() -> None:
-        async with stdio_server(stdin=StdinLines()) as (read, write):  # type: ignore[arg-type]
-            # The SDK's `run_stdio_async` with our input reader; the low-level server is what it drives too.
-            lowlevel = server._lowlevel_server  # noqa: SLF001
-            await lowlevel.run(read, write, lowlevel.create_initialization_options())
-
-    return await until_signalled(serve())
+    async with stdio_server(stdin=StdinLines()) as (read, write):  # type: ignore[arg-type]
+        # The SDK's `run_stdio_async` with our input reader; the low-level server is what it drives too.
+        lowlevel = server._lowlevel_server  # noqa: SLF001
+        await lowlevel.run(read, write, lowlevel.create_initialization_options())
 
 
 async def serve_http(

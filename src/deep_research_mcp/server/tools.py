@@ -5,7 +5,7 @@ DEEP_RESEARCH_RESEARCH_WAIT_S = 45 s, below the ~60 s after which Claude Desktop
 on a call), then returns the run still running: its id, phase, findings so far and what to call next. So a research
 of any length works in every host, and a model that knows nothing of this server still sees what to do.
 
-Arguments are checked strictly before anything runs (`check_arguments`, called by the server's `tools/call`
+Arguments are checked strictly before anything runs (`parse_arguments`, called by the server's `tools/call`
 interceptor): unknown names are refused naming the allowed ones, numbers are numbers (no `true` or `"3"`), text has
 no control characters, and a refusal is one sentence naming the field. The SDK's own validation is lenient and
 answers in pydantic's words (with a URL), so it only ever sees arguments that already passed.
@@ -346,15 +346,6 @@ def argument_models() -> dict[str, type[BaseModel]]:
         models[fn.__name__] = create_model(f"{fn.__name__}_arguments",
                                            __config__=ConfigDict(extra="forbid", strict=True), **fields)
     return models
-
-
-def check_arguments(tool: str, arguments: Mapping[str, Any] | None) -> str | None:
-    """Why `tool` refuses these arguments, in one sentence; None when they are fine or the tool is not ours."""
-    try:
-        parse_arguments(tool, arguments)
-    except InputError as exc:
-        return str(exc)
-    return None
 
 
 def parse_arguments(tool: str, arguments: Mapping[str, Any] | None) -> BaseModel | None:
