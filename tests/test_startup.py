@@ -47,6 +47,14 @@ def test_help_imports_none_of_the_heavy_packages() -> None:
     assert seen == []
 
 
+def test_the_early_handshake_imports_only_the_standard_library() -> None:
+    (seen,) = imported_heavy("""
+        import deep_research_mcp.entry, deep_research_mcp.server.handshake
+        report()
+    """)
+    assert seen == []
+
+
 SERVE = textwrap.dedent("""
     import asyncio
     from deep_research_mcp.server.app import app_lifespan, build_server

@@ -3,6 +3,6 @@ the script is not on the host's PATH)."""
 
 import sys
 
-from .cli import main
+from .entry import main
 
 sys.exit(main())

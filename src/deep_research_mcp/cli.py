@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from .engine.config import ResearchResult
     from .engine.events import Event
+    from .server.handshake import Handoff
     from .server.store import DiskRunStore, RunRecord
     from .settings import Settings
     from .tools.localdocs import IndexStats
@@ -142,7 +143,7 @@ def add_serve_parser(sub: Any) -> None:
     serve.add_argument("--model", help="model for every stage, as provider:model (DEEP_RESEARCH_RESEARCH_MODEL)")
 
 
-def serve_command(args: argparse.Namespace, console: Console) -> int:
+def serve_command(args: argparse.Namespace, console: Console, handoff: Handoff | None = None) -> int:
     """Serve until interrupted. Settings problems are reported before the first byte of protocol."""
     from .llm.factory import check_models_configured
     from .server.app import unavailable_reason
@@ -158,7 +159,7 @@ def serve_command(args: argparse.Namespace, console: Console) -> int:
     if reason:
         raise InputError(reason.replace("DEEP_RESEARCH_DOCS_DIR to", "DEEP_RESEARCH_DOCS_DIR (or --docs) to"))
     serving = (serve_http(settings, host=settings.http_host, port=settings.http_port) if args.http
-               else serve_stdio(settings))
+               else serve_stdio(settings, handoff))
     stopped_by = asyncio.run(until_signalled(serving))
     if stopped_by is not None:
         console.print(f"stopped ({signal.Signals(stopped_by).name})", style="yellow", highlight=False)
@@ -455,7 +456,8 @@ def index_command(args: argparse.Namespace, settings: Settings, console: Console
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, handoff: Handoff | None = None) -> int:
+    """`handoff`: a stdio `serve` whose handshake was answered while this was importing (see entry.py)."""
     args = build_parser().parse_args(argv)
     from pydantic import ValidationError
     from rich.console import Console
@@ -466,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("DEEP_RESEARCH_LOG_LEVEL", "WARNING"), stream=sys.stderr)
     try:
         if args.command == "serve":
-            return serve_command(args, console)
+            return serve_command(args, console, handoff)
         if args.command == "config":
             return config_command(args, console)
         if args.command == "cache":

@@ -66,6 +66,7 @@ class CacheNamespace(BaseModel):
 
 
 def default_data_dir() -> Path:
+    # Read without pydantic by the stdio server's early handshake (server/handshake.py), which must agree.
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "deep-research-mcp"
 

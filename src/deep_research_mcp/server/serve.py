@@ -32,6 +32,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from ..errors import ConfigError
 from ..settings import Settings
 from .app import build_server
+from .handshake import FilteredWrites, Handoff, sdk_response
 from .http_sessions import IdleEviction
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,9 @@ class StdinLines:
     AHEAD = 16
     MAX_LINE = 16 * 1024 * 1024  # a message longer than this is dropped (the HTTP transport refuses 4 MiB)
 
-    def __init__(self) -> None:
+    def __init__(self, handoff: Handoff | None = None) -> None:
+        # With a handoff, the messages read while the server was importing come first (see server/handshake.py).
+        self._handoff = handoff
         self._fd = os.dup(0)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -154,9 +157,13 @@ class StdinLines:
         self._chunks: asyncio.Queue[bytes] = asyncio.Queue()
         self._room = threading.Semaphore(self.AHEAD)
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
+        self._buffer = self._decoder.decode(handoff.pending) if handoff else ""
         self._eof = False
-        threading.Thread(target=self._pump, name="stdin", daemon=True).start()
+        if handoff is not None and handoff.eof:
+            self._chunks.put_nowait(b"")
+            self._room.acquire()
+        else:
+            threading.Thread(target=self._pump, name="stdin", daemon=True).start()
 
     def _pump(self) -> None:
         while True:
@@ -180,6 +187,11 @@ class StdinLines:
             line, newline, rest = self._buffer.partition("\n")
             if newline:
                 self._buffer = rest
+                if self._handoff is not None:
+                    if self._handoff.replayed:
+                        self._handoff.replayed -= 1
+                    else:
+                        self._handoff.observe(line)
                 return line + newline
             if self._eof:
                 if self._buffer:
@@ -195,15 +207,17 @@ class StdinLines:
                 self._buffer = ""
 
 
-async def serve_stdio(settings: Settings) -> None:
-    """Serve over stdin/stdout until stdin closes; as for serve_http, the caller owns signals (until_signalled)."""
+async def serve_stdio(settings: Settings, handoff: Handoff | None = None) -> None:
+    """Serve over stdin/stdout until stdin closes; as for serve_http, the caller owns signals (until_signalled).
+    `handoff`: what answering the handshake early (server/handshake.py) read and answered before the SDK was in."""
     from mcp.server.stdio import stdio_server
 
     server = build_server(settings)
-    async with stdio_server(stdin=StdinLines()) as (read, write):  # type: ignore[arg-type]
+    async with stdio_server(stdin=StdinLines(handoff)) as (read, write):  # type: ignore[arg-type]
         # The SDK's `run_stdio_async` with our input reader; the low-level server is what it drives too.
         lowlevel = server._lowlevel_server  # noqa: SLF001
-        await lowlevel.run(read, write, lowlevel.create_initialization_options())
+        writes = write if handoff is None else FilteredWrites(write, handoff, sdk_response)
+        await lowlevel.run(read, writes, lowlevel.create_initialization_options())  # type: ignore[arg-type]
 
 
 async def serve_http(
