@@ -39,11 +39,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_redis(workdir: Path) -> RedisServer:
+def start_redis(workdir: Path, port: int | None = None) -> RedisServer:
+    """`port`: the port of a Redis stopped earlier in the test, to bring it back where its clients look."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed: `apt-get install -y redis-server` (.ci/run does this)")
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
          "--dir", str(workdir), "--protected-mode", "yes"],

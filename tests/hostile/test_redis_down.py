@@ -1,4 +1,5 @@
-"""Redis killed under a running server: tools and resources answer where the run store is and why it failed."""
+"""Redis killed under a running server: tools and resources answer where the run store is and why it failed; once
+Redis is back, the same server works again without a restart."""
 
 from __future__ import annotations
 
@@ -32,8 +33,15 @@ async def test_research_start_and_runs_say_the_store_is_unreachable(tmp_path: Pa
             except MCPError as exc:
                 listed = str(exc)
             status = await client.call_tool("research_status", {"run_id": "no-such-run"})
+
+            redis = start_redis(tmp_path, redis.port)  # back, empty (no persistence), where the server looks
+            again = await client.call_tool("research", {"question": "How do tidal lagoons store energy?"})
+            runs = await client.read_resource("research://runs")
     finally:
         redis.stop()
+    assert not again.is_error, again.content
+    assert "behind a wall" in str(again.structured_content)
+    assert again.structured_content["run_id"] in str(runs.contents[0])
     text = " ".join(getattr(b, "text", "") for b in started.content)
     assert started.is_error
     for said in (text, listed, " ".join(getattr(b, "text", "") for b in status.content)):
