@@ -244,12 +244,26 @@ async def test_tool_failures_are_shown_to_the_model_not_fatal(
 
 async def test_slow_tools_in_one_turn_run_concurrently(server: ScriptedLLMServer, make_engine: EngineFactory) -> None:
     server.scenario = Scenario(topics=1, tool_calls_per_researcher=4, tool_calls_per_turn=4)
-    tool = corpus(latency_s=0.3)
-    async with make_engine(tools=[tool]) as engine:
-        t0 = time.perf_counter()
+    inner = corpus(latency_s=0.3)
+
+    class Overlapping:
+        """Counts the calls in flight at once: four calls of one turn must all be running together."""
+
+        name, description, parameters = inner.name, inner.description, inner.parameters
+        in_flight = peak = 0
+
+        async def call(self, arguments: dict[str, object]) -> object:
+            Overlapping.in_flight += 1
+            Overlapping.peak = max(Overlapping.peak, Overlapping.in_flight)
+            try:
+                return await inner.call(arguments)
+            finally:
+                Overlapping.in_flight -= 1
+
+    async with make_engine(tools=[Overlapping()]) as engine:  # type: ignore[list-item]
         result = await engine.run(QUESTION)
-    assert tool.calls == 4 and result.units[0].tool_calls == 4
-    assert time.perf_counter() - t0 < 1.0  # four 0.3 s calls, awaited together
+    assert inner.calls == 4 and result.units[0].tool_calls == 4
+    assert Overlapping.peak == 4
 
 
 async def test_a_model_that_fails_for_good_mid_run_hands_the_step_to_the_offline_engine(
