@@ -100,11 +100,8 @@ WaitS = Annotated[
 ]
 
 
-ReportFormat = Annotated[
-    ExportFormat,
-    Field(description="The full report's format: md (default), html, pdf, docx or json. The result links to it as "
-                      "research://runs/{run_id}/report.{format} (md: .../report), rendered when read"),
-]
+# No description: the name and the enum say it, and tools/list stays under its size budget (test_tools).
+ReportFormat = ExportFormat
 
 
 async def require_renderer(fmt: ExportFormat) -> None:
@@ -315,8 +312,7 @@ async def research_result(
 ) -> Annotated[CallToolResult, ResearchSummary]:
     """The outcome of a run: the cited answer, sources, usage and a link to the full report. While the run is still
     going this call waits up to `wait_s` seconds (default 45) with progress, then returns status "running" with the
-    findings so far: call it again to keep waiting. Waiting here never cancels the run. `format` (html, pdf, docx,
-    json) makes the link point at the report in that format."""
+    findings so far: call it again to keep waiting. Waiting here never cancels the run."""
     await require_renderer(format)
     return tool_result(await wait_within(ctx, run_id, wait_s, abandon_cancels=False), format)
 
@@ -337,8 +333,7 @@ async def write(
 ) -> Annotated[CallToolResult, ResearchSummary]:
     """Write a completed run's report again from its stored findings, in another form (shorter, another audience or
     language), without new research. Returns a new run_id whose report is the rewritten one; like research it waits
-    at most `wait_s` seconds (default 45), then returns it still running: call research_result to wait again.
-    `format` (html, pdf, docx, json) links the report in that format."""
+    at most `wait_s` seconds (default 45), then returns it still running: call research_result to wait again."""
     await require_renderer(format)  # before a rewrite is paid for
     record = await state(ctx).runs.rewrite(run_id, instructions)
     return tool_result(await wait_within(ctx, record.run_id, wait_s, abandon_cancels=True), format)
