@@ -3,6 +3,7 @@ bookmarks on the numbered Sources entries, and each entry linked to its source."
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pytest
@@ -54,3 +55,12 @@ def test_docx_sources_link_to_urls_and_files(docx: DocxDocument) -> None:
     assert addresses == ["file:///srv/docs/tidal-lagoons.md", "https://example.org/pumped?a=1&b=2",
                          "https://example.com/flywheels"]
     assert "Never cited" not in "\n".join(texts)
+
+
+def test_characters_xml_cannot_hold_do_not_sink_the_document(document: ReportDocument) -> None:
+    """A page's form feed or NUL copied into a report: python-docx (lxml) refuses them outright."""
+    broken = dataclasses.replace(document, title="Form\x0cfeed", markdown=document.markdown.replace(
+        "Comparison", "Compa\x00rison\x0b"))
+    docx = Document(io.BytesIO(render(broken, "docx")))
+    assert docx.core_properties.title == "Form feed"
+    assert ("Heading 2", "Compa rison") in [(p.style.name, p.text) for p in docx.paragraphs]

@@ -1,12 +1,15 @@
 """The PDF export opened as a reader would: poppler turns it into PNG pages and extracts its text, which has the
-title, the citations and the sources. Rendered once for the module (WeasyPrint takes ~0.5 s a report)."""
+title, the citations and the sources, and its links."""
 
 from __future__ import annotations
 
 import html
+import http.server
 import re
 import shutil
+import socketserver
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -18,37 +21,58 @@ from .conftest import TITLE
 pytestmark = pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs poppler-utils (see .ci/run)")
 
 
-@pytest.fixture(scope="module")
-def pdf(document: ReportDocument, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("pdf") / "report.pdf"
-    path.write_bytes(render(document, "pdf"))
-    return path
+def test_pdf_opens_with_pages_title_citations_sources_and_links(
+    document: ReportDocument, tmp_path: Path
+) -> None:
+    """One test (xdist would render a module fixture once per worker): pages, text, then links."""
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(render(document, "pdf"))
 
-
-def test_pdf_pages_render_to_png(pdf: Path) -> None:
-    subprocess.run(["pdftoppm", "-png", "-r", "40", str(pdf), str(pdf.with_suffix(""))], check=True, timeout=30)
-    pages = sorted(pdf.parent.glob("report*.png"))
+    subprocess.run(["pdftoppm", "-png", "-r", "40", str(pdf), str(tmp_path / "page")], check=True, timeout=30)
+    pages = sorted(tmp_path.glob("page*.png"))
     assert pages and all(p.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and p.stat().st_size > 1_000 for p in pages)
 
+    text = " ".join(poppler("pdftotext", "-layout", str(pdf), "-").split())
+    assert TITLE in text
+    assert "[1]" in text and "[2, 1]" in text and "[3]" in text
+    assert "Tidal lagoons" in text and "Pumped <script>alert(1)</script> hydro" in text and "Flywheels" in text
+    assert "https://example.com/flywheels" in text and "/srv/docs/tidal-lagoons.md" in text
 
-def test_pdf_text_has_title_citations_and_sources(pdf: Path) -> None:
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True,
-                          timeout=30).stdout
-    flat = " ".join(text.split())
-    assert TITLE in flat
-    assert "[1]" in flat and "[2, 1]" in flat and "[3]" in flat
-    assert "Tidal lagoons" in flat and "Pumped <script>alert(1)</script> hydro" in flat and "Flywheels" in flat
-    assert "https://example.com/flywheels" in flat and "/srv/docs/tidal-lagoons.md" in flat
-
-
-def test_pdf_links_point_at_sources(pdf: Path, document: ReportDocument) -> None:
-    """WeasyPrint keeps the links: each citation jumps inside the document, each source entry opens its source
-    (poppler's XML conversion lists a page's links)."""
-    xml = subprocess.run(["pdftohtml", "-xml", "-stdout", "-i", "-q", str(pdf)], check=True, capture_output=True,
-                         text=True, timeout=30).stdout
+    # Each citation jumps inside the document, each source entry opens its source (poppler's XML lists links).
+    xml = poppler("pdftohtml", "-xml", "-stdout", "-i", "-q", str(pdf))
     hrefs = [html.unescape(h) for h in re.findall(r'<a href="([^"]*)"', xml)]
     internal = [h for h in hrefs if h.startswith(pdf.stem + ".html#")]
     assert len(internal) >= 7  # [1], [2, 1], [2], [3], [1], [3]: seven numbers, each a link (poppler may list twice)
     assert [h for h in hrefs if h not in internal] == ["file:///srv/docs/tidal-lagoons.md",
                                                        "https://example.org/pumped?a=1&b=2",
                                                        "https://example.com/flywheels"]
+
+
+def poppler(*argv: str) -> str:
+    return subprocess.run(list(argv), check=True, capture_output=True, text=True, timeout=30).stdout
+
+
+def test_the_pdf_renderer_fetches_nothing() -> None:
+    """Defence in depth: even markup that names a stylesheet and an image (ours never does) loads nothing."""
+    from weasyprint import HTML
+
+    from deep_research_mcp.export.to_pdf import _refusing_fetcher
+
+    requests: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requests.append(self.path)
+            self.send_error(404)
+
+    with socketserver.TCPServer(("127.0.0.1", 0), Handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            pdf = HTML(string=f'<link rel="stylesheet" href="{base}/a.css"><p>text<img src="{base}/i.png"></p>',
+                       url_fetcher=_refusing_fetcher()).write_pdf()
+        finally:
+            server.shutdown()
+            thread.join(5)
+    assert pdf.startswith(b"%PDF-") and requests == []

@@ -10,6 +10,7 @@ the JSON. python-docx has no API for hyperlinks or bookmarks; the few elements a
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from markdown_it.token import Token
 
 LINK_COLOR = (0x0B, 0x5C, 0xAD)
+# Characters XML 1.0 cannot hold (lxml refuses them); a page's stray form feed must not sink the document.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 MONOSPACE = "DejaVu Sans Mono"
 
 
@@ -33,10 +36,10 @@ def render(document: ReportDocument) -> bytes:
     from docx import Document
 
     doc = Document()
-    doc.core_properties.title = document.title[:255]
-    doc.core_properties.subject = document.question[:255]
+    doc.core_properties.title = _xml_text(document.title)[:255]
+    doc.core_properties.subject = _xml_text(document.question)[:255]
     doc.core_properties.comments = f"Research run {document.run_id}"
-    _Writer(doc).blocks(parse(document.body, len(document.sources)))
+    _Writer(doc).blocks(parse(_xml_text(document.body), len(document.sources)))
     if document.sources:
         doc.add_heading("Sources", level=2)
         for n, source in enumerate(document.sources, start=1):
@@ -44,13 +47,13 @@ def render(document: ReportDocument) -> bytes:
             _bookmark(paragraph, f"src_{n}", n)
             paragraph.add_run(f"{n}. ")
             href = source_href(source)
-            title = source.title or source.locator
+            title = _xml_text(source.title or source.locator)
             if href is None:
                 paragraph.add_run(title)
             else:
                 _hyperlink(paragraph, title, url=href)
             if source.title:
-                locator = paragraph.add_run(f" — {source.locator}")
+                locator = paragraph.add_run(f" — {_xml_text(source.locator)}")
                 locator.font.name = MONOSPACE
     out = io.BytesIO()
     doc.save(out)
@@ -179,6 +182,10 @@ class _Writer:
             run.font.strike = True
         if code:
             run.font.name = MONOSPACE
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub(" ", text)
 
 
 def _has_style(doc: DocxDocument, name: str) -> bool:

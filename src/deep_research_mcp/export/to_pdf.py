@@ -1,15 +1,14 @@
 """PDF rendered from the HTML export by WeasyPrint.
 
-WeasyPrint lays out HTML and CSS itself (pango for text shaping; on Debian `libpango-1.0-0` and
-`libpangoft2-1.0-0`) and writes tagged, linked PDF: the `[n]` citations stay clickable, internal links jump to the
-Sources list and source URLs open in a browser. It needs no browser or TeX, installs from PyPI, and is kept by an
-active team. It is given a URL fetcher that refuses everything: the page references nothing, and an export must
-never download anything.
+WeasyPrint lays out HTML and CSS itself (pango shapes the text; on Debian `libpango-1.0-0` and `libpangoft2-1.0-0`,
+and a font such as `fonts-dejavu-core`) and writes linked PDF: the `[n]` citations jump to the Sources list and the
+sources' URLs open in a browser. It needs no browser or TeX, installs from PyPI and is actively kept. Its URL
+fetcher here refuses every request: the page references nothing, and an export must never download anything.
 """
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
 from .document import ReportDocument
 from .to_html import page
@@ -22,9 +21,15 @@ def check() -> None:
 def render(document: ReportDocument) -> bytes:
     from weasyprint import HTML
 
-    data: bytes = HTML(string=page(document), url_fetcher=_refuse).write_pdf()
+    data: bytes = HTML(string=page(document), url_fetcher=_refusing_fetcher()).write_pdf()
     return data
 
 
-def _refuse(url: str, *args: Any, **kwargs: Any) -> NoReturn:
-    raise ValueError(f"an export loads nothing; not fetching {url[:80]}")
+def _refusing_fetcher() -> Any:
+    from weasyprint import URLFetcher  # the fetcher API since WeasyPrint 68
+
+    class RefuseAll(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            raise ValueError(f"an export loads nothing; not fetching {url[:80]}")
+
+    return RefuseAll()
