@@ -110,7 +110,7 @@ def output_format(fmt: str | None, output: Path | None) -> ExportFormat:
 
     named = format_of_path(output) if output is not None else None
     if output is not None and fmt is not None and named is not None and named != fmt:
-        raise InputError(f"-o {output} names a {named} file but --format is {fmt}; give -o "
+        raise InputError(f"-o {output} has the {output.suffix} extension but --format is {fmt}; give -o "
                          f"{output.with_suffix('.' + fmt)} or drop --format")
     chosen = fmt or named or "md"
     if chosen not in FORMATS:

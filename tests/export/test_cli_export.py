@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from docx import Document
 
-from deep_research_mcp.cli import main
+from deep_research_mcp.cli import EXPORT_FORMATS, main
+from deep_research_mcp.export import FORMATS
 from deep_research_mcp.export.to_json import ExportedReport
 
 from ..server.conftest import FACT, QUESTION, write_corpus
@@ -60,3 +61,7 @@ def test_refusals_before_anything_runs(capsys: pytest.CaptureFixture[str], argv:
     code, _, err = run_cli(capsys, *argv)
     assert code == 2 and says in err and "Traceback" not in err
     assert not Path("reports").exists()
+
+
+def test_the_cli_offers_every_export_format() -> None:
+    assert EXPORT_FORMATS == FORMATS  # spelled in the CLI so that `--help` imports nothing
