@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from .engine.config import ResearchResult
     from .engine.events import Event
+    from .export import ExportFormat
     from .server.handshake import Handoff
     from .server.store import DiskRunStore, RunRecord
     from .settings import Settings
@@ -59,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-clarify", action="store_true", help="never stop to ask a clarifying question")
     run.add_argument("--docs", type=Path, help="a folder of .md/.txt/.rst/.html files to research in")
     add_glob_arguments(run)
-    run.add_argument("-o", "--output", type=Path, help="report path (default ./reports/<run id>.md)")
+    run.add_argument("-o", "--output", type=Path, help="report path (default ./reports/<run id>.<format>)")
+    add_format_argument(run)
     run.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
     run.add_argument(
         "--scripted",
@@ -77,9 +79,67 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("-q", "--quiet", action="store_true", help="no live progress")
     add_glob_arguments(index)
     add_serve_parser(sub)
+    add_export_parser(sub)
     add_cache_parser(sub)
     add_config_parser(sub)
     return parser
+
+
+EXPORT_FORMATS = ("md", "html", "pdf", "docx", "json")  # export.FORMATS, spelled here so `--help` imports nothing
+
+
+def add_format_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--format", choices=EXPORT_FORMATS,
+                         help="the report as md (default), html, pdf, docx or json; without --format, an -o path "
+                              "ending in one of these extensions chooses it (a different one with --format is refused)")
+
+
+def add_export_parser(sub: Any) -> None:
+    export = sub.add_parser("export", help="write a finished run's report again, in another format (no research)",
+                            description="Render a stored run's report as md, html, pdf, docx or json, from the run "
+                                        "store (the runs `deep-research run` and the server keep); nothing is "
+                                        "researched again.")
+    export.add_argument("run_id", metavar="RUN_ID", help="the run id `deep-research run` printed")
+    export.add_argument("-o", "--output", type=Path, help="file to write (default ./reports/<run id>.<format>)")
+    add_format_argument(export)
+
+
+def output_format(fmt: str | None, output: Path | None) -> ExportFormat:
+    """The export format: --format, else the extension of -o, else md. A path whose extension names another format
+    than --format is refused rather than written with a misleading name; other extensions are the user's choice."""
+    from .export import FORMATS, format_of_path
+
+    named = format_of_path(output) if output is not None else None
+    if output is not None and fmt is not None and named is not None and named != fmt:
+        raise InputError(f"-o {output} has the {output.suffix} extension but --format is {fmt}; give -o "
+                         f"{output.with_suffix('.' + fmt)} or drop --format")
+    chosen = fmt or named or "md"
+    if chosen not in FORMATS:
+        raise InputError(f"--format {chosen}: the formats are {', '.join(FORMATS)}")
+    return chosen  # type: ignore[return-value]
+
+
+async def export_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from .export import ReportDocument, check_available, render
+    from .files import write_atomically
+    from .server.store import DiskRunStore
+
+    store = DiskRunStore(settings.runs_dir or settings.data_dir / "runs")
+    record = await store.get(args.run_id)
+    if record is None:
+        raise InputError(f"no run {args.run_id!r} in {store.root}; `deep-research run` prints each run's id")
+    if not record.report:
+        raise InputError(f"run {record.run_id} has no report to export ({record.status}"
+                         f"{': ' + (record.error or record.message) if record.error or record.message else ''})")
+    fmt = output_format(args.format, args.output)
+    check_available(fmt)
+    path = args.output or Path("reports") / f"{record.run_id}.{fmt}"
+    check_output(path)
+    data = await asyncio.to_thread(render, ReportDocument.from_run(record), fmt)
+    write_atomically(path, data, shared=True)
+    console.print(f"{fmt} report of run {record.run_id}: {path} ({len(data):,} bytes)", highlight=False)
+    print(path)
+    return EXIT_OK
 
 
 def add_config_parser(sub: Any) -> None:
@@ -273,6 +333,7 @@ def check_output(path: Path) -> None:
 
 
 async def run_command(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from .export import check_available
     from .server.runs import apply_result
     from .server.store import DiskRunStore
 
@@ -290,6 +351,8 @@ async def run_command(args: argparse.Namespace, settings: Settings, console: Con
         record = new_record(args)
     if args.output is not None:
         check_output(args.output)
+    fmt = output_format(args.format, args.output)
+    check_available(fmt)  # a missing renderer is said before any research is paid for
     stored = False
 
     async def started() -> None:
@@ -310,7 +373,14 @@ async def run_command(args: argparse.Namespace, settings: Settings, console: Con
         raise
     apply_result(record, result)
     try:
-        code = report_result(args, result, console)
+        data = await rendered(record, fmt)
+    except Exception as exc:  # the renderer's own failure: the research is kept, and `export` can try again
+        await store.put(record)
+        console.print(f"error: the report could not be rendered as {fmt} ({_one_line(exc)}); the run is stored, "
+                      f"and `deep-research export {record.run_id} --format md` writes it", style="red", highlight=False)
+        return EXIT_FAILED
+    try:
+        code = report_result(args, result, console, fmt, data)
     except OSError as exc:
         record.status = "failed"
         record.error = (f"the report could not be written to {exc.filename or args.output}: {exc.strerror or exc}; "
@@ -371,7 +441,18 @@ async def research(
         return await engine.run(args.question, on_event=view, run_id=run_id)
 
 
-def report_result(args: argparse.Namespace, result: ResearchResult, console: Console) -> int:
+async def rendered(record: RunRecord, fmt: ExportFormat) -> bytes:
+    """The finished run's report as `fmt`, rendered in a worker thread (a PDF is CPU work)."""
+    from .export import ReportDocument, render
+
+    if record.status != "completed":
+        return b""
+    return await asyncio.to_thread(render, ReportDocument.from_run(record), fmt)
+
+
+def report_result(
+    args: argparse.Namespace, result: ResearchResult, console: Console, fmt: ExportFormat, data: bytes
+) -> int:
     from .files import write_atomically
     from .server.runs import claim_summary_dict
 
@@ -379,8 +460,8 @@ def report_result(args: argparse.Namespace, result: ResearchResult, console: Con
         console.print(f"The question needs clarifying first:\n  {result.clarification}\n"
                       "Ask again with more detail, or pass --no-clarify.")
         return EXIT_CLARIFY
-    path = args.output or Path("reports") / f"{result.run_id}.md"
-    write_atomically(path, result.report, shared=True)
+    path = args.output or Path("reports") / f"{result.run_id}.{fmt}"
+    write_atomically(path, data, shared=True)
     stats = result.citations
     failed = len(result.failed_units)
     console.print(
@@ -394,7 +475,7 @@ def report_result(args: argparse.Namespace, result: ResearchResult, console: Con
         highlight=False,
     )
     if args.json:
-        print(json.dumps({"run_id": result.run_id, "report": str(path), "title": result.title,
+        print(json.dumps({"run_id": result.run_id, "report": str(path), "format": fmt, "title": result.title,
                           "citations": dataclasses.asdict(stats), "usage": result.usage, "warnings": result.warnings,
                           "failed_topics": [u.topic for u in result.failed_units],
                           "claim_summary": claim_summary_dict(result),
@@ -475,6 +556,8 @@ def main(argv: Sequence[str] | None = None, *, handoff: Handoff | None = None) -
             return cache_command(args, Settings(), console)
         if args.command == "index":
             return index_command(args, Settings(), console)
+        if args.command == "export":
+            return asyncio.run(export_command(args, Settings(), console))
         settings = settings_from_args(args)
         return asyncio.run(run_command(args, settings, console))
     except ValidationError as exc:

@@ -3,8 +3,9 @@ prompt."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
@@ -16,7 +17,8 @@ from mcp_types import INVALID_PARAMS
 from pydantic import Field
 
 from ..engine.sources import code_span, markdown_text
-from ..errors import RunStoreUnavailable
+from ..errors import ConfigError, RunStoreUnavailable
+from ..export import MEDIA_TYPES, ExportFormat, ReportDocument, render
 from .app import AppState
 from .runs import UnknownRun
 from .store import RunRecord
@@ -102,7 +104,30 @@ def register(server: MCPServer[AppState], current_state: Callable[[], AppState])
         deep_research, name="deep_research", title="Deep research",
         description="Research a question in depth with this server's tools and answer with citations"))
 
+    for fmt in EXPORTS:
+        server.resource(f"research://runs/{{run_id}}/report.{fmt}", name=f"report-{fmt}",
+                        title=f"Research report ({fmt.upper()})", mime_type=MEDIA_TYPES[fmt],
+                        description=f"A run's full cited report as {fmt.upper()}, rendered when read")(exporter(fmt))
+
     del runs, report, sources, claims, notes
+
+
+EXPORTS: tuple[ExportFormat, ...] = ("html", "pdf", "docx", "json")
+_TEXT_EXPORTS = frozenset({"html", "json"})  # served as text; the others as base64 blobs
+
+
+def exporter(fmt: ExportFormat) -> Callable[[str, Context[AppState, Any]], Awaitable[str | bytes]]:
+    async def export(run_id: str, ctx: Context[AppState, Any]) -> str | bytes:
+        record = await _record(ctx, run_id)
+        if not record.report:
+            raise ResourceError(f"run {record.run_id} has no report yet ({record.status}: {record.message})")
+        try:  # CPU work (a PDF takes ~0.5 s): off the event loop
+            data = await asyncio.to_thread(render, ReportDocument.from_run(record), fmt)
+        except ConfigError as exc:
+            raise ResourceError(str(exc)) from None
+        return data.decode() if fmt in _TEXT_EXPORTS else data
+
+    return export
 
 
 class StrictPrompt(Prompt):

@@ -38,6 +38,7 @@ from mcp_types.version import is_version_at_least
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
 from ..errors import DeepResearchError, InputError
+from ..export import ExportFormat, check_available
 from .app import AppState
 from .runs import RunOptions
 from .store import RunRecord
@@ -97,6 +98,17 @@ WaitS = Annotated[
                     "description": "Seconds to wait for the run before returning it still running (default 45; "
                                    "0 returns at once)"}),
 ]
+
+
+# No description: the name and the enum say it, and tools/list stays under its size budget (test_tools).
+ReportFormat = ExportFormat
+
+
+async def require_renderer(fmt: ExportFormat) -> None:
+    """A renderer this server cannot load is said at the call, not when the link is read (checked in a thread: the
+    first check imports it)."""
+    if fmt != "md":
+        await asyncio.to_thread(check_available, fmt)
 
 
 class ResearchOptions(BaseModel):
@@ -296,12 +308,13 @@ async def research_status(ctx: Context[AppState, Any], run_id: RunId) -> RunStat
 @_tool(READ_ONLY)
 @user_errors
 async def research_result(
-    ctx: Context[AppState, Any], run_id: RunId, wait_s: WaitS = None
+    ctx: Context[AppState, Any], run_id: RunId, wait_s: WaitS = None, format: ReportFormat = "md"
 ) -> Annotated[CallToolResult, ResearchSummary]:
     """The outcome of a run: the cited answer, sources, usage and a link to the full report. While the run is still
     going this call waits up to `wait_s` seconds (default 45) with progress, then returns status "running" with the
     findings so far: call it again to keep waiting. Waiting here never cancels the run."""
-    return tool_result(await wait_within(ctx, run_id, wait_s, abandon_cancels=False))
+    await require_renderer(format)
+    return tool_result(await wait_within(ctx, run_id, wait_s, abandon_cancels=False), format)
 
 
 @_tool(CANCEL_HINTS)
@@ -315,13 +328,15 @@ async def research_cancel(ctx: Context[AppState, Any], run_id: RunId) -> CancelV
 @_tool(RESEARCH_HINTS)
 @user_errors
 async def write(
-    ctx: Context[AppState, Any], run_id: RunId, instructions: Instructions = "", wait_s: WaitS = None
+    ctx: Context[AppState, Any], run_id: RunId, instructions: Instructions = "", wait_s: WaitS = None,
+    format: ReportFormat = "md",
 ) -> Annotated[CallToolResult, ResearchSummary]:
     """Write a completed run's report again from its stored findings, in another form (shorter, another audience or
     language), without new research. Returns a new run_id whose report is the rewritten one; like research it waits
     at most `wait_s` seconds (default 45), then returns it still running: call research_result to wait again."""
+    await require_renderer(format)  # before a rewrite is paid for
     record = await state(ctx).runs.rewrite(run_id, instructions)
-    return tool_result(await wait_within(ctx, record.run_id, wait_s, abandon_cancels=True))
+    return tool_result(await wait_within(ctx, record.run_id, wait_s, abandon_cancels=True), format)
 
 
 # -- publishing ---------------------------------------------------------------------------------------------------
@@ -445,6 +460,8 @@ def _subschema(schema: dict[str, Any], path: list[str]) -> dict[str, Any]:
 
 def _expectation(node: dict[str, Any]) -> str:
     """What a value must be, in words: 'must be an integer from 1 to 20', 'must be text of at most 64 characters'."""
+    if node.get("enum"):
+        return "must be one of " + ", ".join(str(value) for value in node["enum"])
     kind = node.get("type")
     low, high = node.get("minimum"), node.get("maximum")
     if kind in ("integer", "number"):

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from mcp_types import CallToolResult, ResourceLink, TextContent
 from pydantic import BaseModel, Field
 
+from ..export import MEDIA_TYPES
 from .store import RunRecord
 
 ANSWER_CHARS = 3_000  # a few paragraphs: enough to answer, small enough for any host
@@ -114,8 +115,9 @@ def next_step(run_id: str) -> str:
             "research_status for progress without waiting, or research_cancel to stop it")
 
 
-def report_uri(run_id: str) -> str:
-    return f"research://runs/{run_id}/report"
+def report_uri(run_id: str, fmt: str = "md") -> str:
+    """The markdown report's URI, or its export's (`report.pdf`, ...), served by resources.py."""
+    return f"research://runs/{run_id}/report" + ("" if fmt == "md" else f".{fmt}")
 
 
 def executive_answer(report: str, limit: int = ANSWER_CHARS) -> str:
@@ -204,10 +206,13 @@ def _preview(text: str) -> str:
     return text if len(text) <= NOTE_PREVIEW_CHARS else text[: NOTE_PREVIEW_CHARS - 1].rstrip() + "…"
 
 
-def tool_result(record: RunRecord) -> CallToolResult:
-    """The `research`/`research_result`/`write` result: a short text for the model, the typed summary, and a link.
-    A run still going is not an error: the text says what to call next."""
+def tool_result(record: RunRecord, fmt: str = "md") -> CallToolResult:
+    """The `research`/`research_result`/`write` result: a short text for the model, the typed summary, and a link
+    to the full report in `fmt` (md, or an export rendered when the link is read). A run still going is not an
+    error: the text says what to call next."""
     summary = summary_of(record)
+    if summary.report_uri:
+        summary.report_uri = report_uri(record.run_id, fmt)
     if record.status == "completed":
         lines = [f"# {summary.title}\n" if summary.title else "", summary.answer, "",
                  f"{summary.sources_count} sources cited · run {record.run_id} · full report: {summary.report_uri}"]
@@ -225,8 +230,9 @@ def tool_result(record: RunRecord) -> CallToolResult:
         lines = [f"Run {record.run_id} ended {record.status}: {record.error or record.message}"]
     content: list[Any] = [TextContent(type="text", text="\n".join(lines).strip())]
     if summary.report_uri:
-        content.append(ResourceLink(type="resource_link", uri=summary.report_uri, name=f"report-{record.run_id}",
-                                    title=summary.title or "Research report", mime_type="text/markdown",
-                                    size=len(record.report.encode())))
+        content.append(ResourceLink(type="resource_link", uri=summary.report_uri,
+                                    name=f"report-{record.run_id}" + ("" if fmt == "md" else f".{fmt}"),
+                                    title=summary.title or "Research report", mime_type=MEDIA_TYPES[fmt],
+                                    size=len(record.report.encode()) if fmt == "md" else None))
     return CallToolResult(content=content, structured_content=summary.model_dump(mode="json"),
                           is_error=record.status in ("failed", "cancelled", "interrupted"))
