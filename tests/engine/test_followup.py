@@ -4,11 +4,14 @@ openai SDK (its counters say which calls a follow-up made), and the offline engi
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import re
 from pathlib import Path
 
 import pytest
 
+from deep_research_mcp.cli import main
 from deep_research_mcp.engine.config import EngineConfig, PriorRun, ResearchResult, valid_language
 from deep_research_mcp.engine.run import ResearchEngine
 from deep_research_mcp.engine.sources import Source
@@ -184,3 +187,29 @@ def test_language_names_and_tags_are_accepted(good: str) -> None:
 def test_anything_else_is_refused_in_one_sentence(bad: str) -> None:
     with pytest.raises(InputError, match=r"^language: must be a language name or tag"):
         valid_language(bad)
+
+
+def test_the_cli_follows_up_a_stored_run_in_a_language(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in DOCS.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    assert main(["run", "How do tidal lagoons store energy?", "--docs", str(docs), "-q", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    argv = ["run", "Compare tidal lagoons with pumped hydro.", "--follow-up", first["run_id"], "--language", "de",
+            "--docs", str(docs), "-q", "--json", "-o", str(tmp_path / "more.md")]
+    assert main(argv) == 0
+    second = json.loads(capsys.readouterr().out)
+    report = (tmp_path / "more.md").read_text()
+    assert "holding water behind a wall" in report and "80%" in report
+    assert any("cannot write the report in de" in w for w in second["warnings"])
+    stored = json.loads((Path(os.environ["DEEP_RESEARCH_DATA_DIR"]) / "runs" / f"{second['run_id']}.json").read_text())
+    assert stored["parent_run_id"] == first["run_id"] and stored["options"]["language"] == "de"
+
+    assert main(["run", "More?", "--follow-up", "no-such-run", "--docs", str(docs), "-q"]) == 2
+    assert "--follow-up: no run 'no-such-run'" in capsys.readouterr().err
+    assert main(["run", "More?", "--language", "de; and more", "--docs", str(docs), "-q"]) == 2
+    assert "language: must be a language name or tag" in capsys.readouterr().err
