@@ -64,6 +64,7 @@ Topics already researched, with their notes:
 {known}"""
 KNOWN_TOPIC = """### {topic}
 {note}"""
+NO_KNOWN_TOPICS = "(none: the earlier run found nothing to note)"
 KNOWN_TOPIC_NOTE_CHARS = 1_500  # of each earlier note shown to the supervisor; the writer gets the notes whole
 # The supervisor's reply when it delegates a topic the earlier run already researched.
 KNOWN_TOPIC_REPLY = """This topic was already researched in the earlier run; its notes:

@@ -15,6 +15,7 @@ from mcp_types import CallToolResult
 
 from deep_research_mcp.errors import InputError
 from deep_research_mcp.llm.scripted import Scenario, ScriptedLLMServer
+from deep_research_mcp.llm.scripted.scenario import FailureRule
 from deep_research_mcp.server.app import build_server
 from deep_research_mcp.server.runs import prior_of
 from deep_research_mcp.server.store import DiskRunStore, RunRecord, StoredNote, StoredSource
@@ -59,12 +60,19 @@ async def test_a_follow_up_reuses_the_earlier_run_and_a_repeat_is_answered_by_th
         second_calls = dict(llm.stats.calls_by_stage)
         llm.reset_stats()
         again = await research(client, "How efficient is pumped hydro?", follow_up_of=first["run_id"])
+        replayed = llm.stats.calls
+        # `write` in another language: one report request, which carries the language (the rule fails it once).
+        llm.scenario = Scenario(failures=[FailureRule(kind="500", stage="report", match="Report language: German.")])
+        llm.reset_stats()
+        rewritten = await client.call_tool("write", {"run_id": second["run_id"], "language": "German", "wait_s": 30})
     # The scripted supervisor delegated the earlier topic again besides a new one: only the new one was researched,
     # so the follow-up cost what the first run's one topic did.
     assert second_calls["researcher"] == first_calls["researcher"]
     assert second_calls["compress"] == first_calls["compress"]
     # The same follow-up again is a replay: every model answer and tool result comes from the cache.
-    assert llm.stats.calls == 0 and again["answer"] == second["answer"]
+    assert replayed == 0 and again["answer"] == second["answer"]
+    assert not rewritten.is_error and rewritten.structured_content["status"] == "completed"
+    assert llm.stats.calls_by_stage == {"report": 2} and llm.stats.failures_injected == 1
     # The earlier sources are cited again, through the one registry the follow-up started from.
     assert {s["locator"] for s in first["sources"]} <= {s["locator"] for s in second["sources"]}
     stored = await DiskRunStore(tmp_path / "data" / "runs").get(second["run_id"])

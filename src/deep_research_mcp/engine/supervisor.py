@@ -40,9 +40,11 @@ async def supervise(
         max_units=config.max_concurrent_units, max_iterations=config.max_supervisor_iterations,
     )
     user = prompts.SUPERVISOR_USER.format(brief=brief)
-    if known:
-        user += "\n\n" + prompts.SUPERVISOR_FOLLOW_UP.format(earlier_brief=quote(earlier_brief), known="\n\n".join(
-            prompts.KNOWN_TOPIC.format(topic=quote_line(u.topic, 500), note=_shortened(u.note)) for u in known))
+    if known or earlier_brief:
+        topics = "\n\n".join(prompts.KNOWN_TOPIC.format(topic=quote_line(u.topic, 500), note=_shortened(u.note))
+                             for u in known)
+        user += "\n\n" + prompts.SUPERVISOR_FOLLOW_UP.format(earlier_brief=quote(earlier_brief),
+                                                             known=topics or prompts.NO_KNOWN_TOPICS)
     messages = [Message.system(system), Message.user(user)]
     earlier = {_topic_key(u.topic): u for u in known}
     outcomes: list[UnitOutcome] = []
