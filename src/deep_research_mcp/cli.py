@@ -333,8 +333,8 @@ async def follow_up_prior(args: argparse.Namespace, store: DiskRunStore) -> Prio
     from .engine.config import valid_language
     from .server.runs import prior_of
 
-    args.language = valid_language(getattr(args, "language", None)) or None
-    if not getattr(args, "follow_up", None):
+    args.language = valid_language(args.language) or None
+    if not args.follow_up:
         return None
     parent = await store.get(args.follow_up)
     if parent is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 
 from .. import prompts
@@ -70,7 +71,8 @@ def _topic_key(topic: str) -> str:
 
 
 def _shortened(note: str) -> str:
-    text = quote(note.strip())
+    # A heading inside a note must not read as the next topic's `### ` line (the offline engine splits on those).
+    text = re.sub(r"(?m)^#", r"\\#", quote(note.strip()))
     limit = prompts.KNOWN_TOPIC_NOTE_CHARS
     if len(text) <= limit:
         return text

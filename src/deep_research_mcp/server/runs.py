@@ -123,14 +123,13 @@ class RunManager:
     ) -> RunRecord:
         """Validate, store the run, start it; return its record (durable before this returns).
 
-        With `follow_up_of`, the run builds on that completed run of the same `principal` (see `prior_run`)."""
+        With `follow_up_of`, the run builds on that completed run of the same `principal` (see `prior_of`)."""
         if self.unavailable:
             raise InputError(self.unavailable)
         text = self.engine.validate_question(question)
         options = options or RunOptions()
-        prior = await self.prior_run(follow_up_of, principal) if follow_up_of else None
-        engine = ResearchEngine(self.engine.models, list(self.engine.tools.values()), options.apply(self.engine.config),
-                                opening=self.engine.opening)
+        prior = prior_of(await self.get(follow_up_of), principal) if follow_up_of else None
+        engine = self._engine_for(options)
         record = RunRecord(run_id=new_run_id(), question=text, options=_options_dict(options), owner=self.replica_id,
                            brief=(brief or "").strip(), message="queued", principal=principal,
                            parent_run_id=prior.run_id if prior else None)
@@ -141,11 +140,9 @@ class RunManager:
 
         return await self._launch(record, work)
 
-    async def prior_run(self, run_id: str, principal: str = "") -> PriorRun:
-        """A finished run to build on, read from the store: it must exist, be completed and have been started by
-        the same principal; anything else is one InputError sentence."""
-        parent = await self.get(run_id)
-        return prior_of(parent, principal)
+    def _engine_for(self, options: RunOptions) -> ResearchEngine:
+        return ResearchEngine(self.engine.models, list(self.engine.tools.values()), options.apply(self.engine.config),
+                              opening=self.engine.opening)
 
     async def rewrite(self, run_id: str, instructions: str = "", *, language: str = "") -> RunRecord:
         """Start writing a finished run's report again from its stored notes and sources (no new research)."""
@@ -160,9 +157,7 @@ class RunManager:
                            notes=list(parent.notes), registry=list(parent.registry), message="queued")
         units = [UnitOutcome(n.topic, n.ok, note=n.note, error=n.error) for n in parent.notes]
         registry = [Source(s.id, s.locator, s.title) for s in parent.registry]
-        engine = ResearchEngine(self.engine.models, list(self.engine.tools.values()),
-                                RunOptions(report_language=language or None).apply(self.engine.config),
-                                opening=self.engine.opening) if language else self.engine
+        engine = self._engine_for(RunOptions(report_language=language or None))
 
         async def work(on_event: Callable[[Event], None]) -> ResearchResult:
             return await engine.rewrite(parent.question, brief=parent.brief, units=units, registry=registry,
@@ -317,7 +312,8 @@ _ENDED = {"failed": "failed", "cancelled": "was cancelled", "interrupted": "was 
 
 
 def prior_of(parent: RunRecord, principal: str = "") -> PriorRun:
-    """What a follow-up takes from a stored run: its brief, the topics it researched and its sources."""
+    """What a follow-up takes from a stored run: its brief, the topics it researched and its sources. The run must
+    have completed and have been started by the same principal; anything else is one InputError sentence."""
     if parent.principal != principal:
         raise InputError(f"run {parent.run_id} was started with another credential; a follow-up can only build on "
                          "your own runs")

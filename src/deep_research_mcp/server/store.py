@@ -86,7 +86,7 @@ class RunRecord(BaseModel):
     owner: str = ""  # the replica running it; another replica forwards a cancel through the store
     cancel_requested: bool = False
     parent_run_id: str | None = None  # for a rewrite or a follow-up: the run whose findings it used
-    principal: str = ""  # who started it: the access token's client id over authenticated HTTP, "" otherwise
+    principal: str = ""  # who started it: the SDK's principal of the access token over authenticated HTTP, else ""
     brief: str = ""
     clarification: str = ""
     notes: list[StoredNote] = Field(default_factory=list)
