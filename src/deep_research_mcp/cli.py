@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
     from rich.console import Console
 
-    from .engine.config import ResearchResult
+    from .engine.config import PriorRun, ResearchResult
     from .engine.events import Event
     from .export import ExportFormat
     from .server.handshake import Handoff
@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="RUN_ID",
                      help="run again an earlier run's question with its options; the cache replays what it had "
                           "finished, so only unfinished work is paid for")
+    run.add_argument("--follow-up", metavar="RUN_ID",
+                     help="build on that completed run: keep its brief, sources and findings, research only what "
+                          "the question adds, and cite old and new sources in one report")
+    run.add_argument("--language", help="write the report in this language (a name or tag: German, de, pt-BR); "
+                                        "sources are not translated, and the offline engine cannot translate")
     run.add_argument("--model", help="model for every stage, as provider:model (e.g. openai:gpt-4.1)")
     for stage in ("research", "summarization", "compression", "final-report"):
         run.add_argument(f"--{stage}-model", help=f"model for the {stage.replace('-', ' ')} stage")
@@ -290,7 +295,7 @@ async def scripted_backend(scenario_path: str, settings: Settings) -> AsyncItera
 # The `run` arguments a resumed run takes from the stored one: everything that shapes the research.
 RESUMABLE = ("question", "model", "research_model", "summarization_model", "compression_model", "final_report_model",
              "base_url", "concurrency", "max_tool_calls", "max_iterations", "no_clarify", "docs", "scripted",
-             "include", "exclude")
+             "include", "exclude", "follow_up", "language")
 
 
 async def resume_arguments(args: argparse.Namespace, store: DiskRunStore) -> RunRecord:
@@ -353,6 +358,8 @@ async def run_command(args: argparse.Namespace, settings: Settings, console: Con
         check_output(args.output)
     fmt = output_format(args.format, args.output)
     check_available(fmt)  # a missing renderer is said before any research is paid for
+    prior = await follow_up_prior(args, store)
+    record.parent_run_id = prior.run_id if prior is not None else None
     stored = False
 
     async def started() -> None:
@@ -361,7 +368,7 @@ async def run_command(args: argparse.Namespace, settings: Settings, console: Con
         stored = True
 
     try:
-        result = await research(args, settings, console, record.run_id, on_start=started)
+        result = await research(args, settings, console, record.run_id, on_start=started, prior=prior)
     except BaseException as exc:
         # Input errors end before research starts and leave no record: there is nothing to resume.
         if stored:
@@ -392,9 +399,24 @@ async def run_command(args: argparse.Namespace, settings: Settings, console: Con
     return code
 
 
+async def follow_up_prior(args: argparse.Namespace, store: DiskRunStore) -> PriorRun | None:
+    """The completed run `--follow-up` names, as the engine builds on it; `--language` checked on the way."""
+    from .engine.config import valid_language
+    from .server.runs import prior_of
+
+    args.language = valid_language(args.language) or None
+    if not args.follow_up:
+        return None
+    parent = await store.get(args.follow_up)
+    if parent is None:
+        raise InputError(f"--follow-up: no run {args.follow_up!r} in {store.root}; `deep-research run` prints each "
+                         "run's id")
+    return prior_of(parent)
+
+
 async def research(
     args: argparse.Namespace, settings: Settings, console: Console, run_id: str,
-    on_start: Callable[[], Awaitable[None]] | None = None,
+    on_start: Callable[[], Awaitable[None]] | None = None, prior: PriorRun | None = None,
 ) -> ResearchResult:
     from .cache import Cache, open_cache
     from .engine.config import EngineConfig
@@ -429,7 +451,10 @@ async def research(
         )
         if indexed and (reasons := indexed[-1].skipped_reasons()) and not args.quiet:
             console.print(f"skipped in {args.docs}: {reasons}", style="yellow", highlight=False, markup=False)
-        engine = ResearchEngine(hub.stage_models(), tools, EngineConfig.from_settings(settings))
+        config = EngineConfig.from_settings(settings)
+        if args.language:
+            config = dataclasses.replace(config, report_language=args.language)
+        engine = ResearchEngine(hub.stage_models(), tools, config)
         if args.docs is None:
             console.print("note: no local documents given (--docs DIR); researchers can only fetch URLs they know.",
                           style="yellow")
@@ -438,7 +463,7 @@ async def research(
             await on_start()
         if not args.quiet:
             view.status = stack.enter_context(console.status("starting"))
-        return await engine.run(args.question, on_event=view, run_id=run_id)
+        return await engine.run(args.question, on_event=view, run_id=run_id, prior=prior)
 
 
 async def rendered(record: RunRecord, fmt: ExportFormat) -> bytes:

@@ -319,6 +319,19 @@ async def test_a_jwt_for_this_server_works(auth_server: Process) -> None:
     assert status["status"] == "completed"
 
 
+async def test_a_follow_up_builds_only_on_the_callers_own_runs(auth_server: Process) -> None:
+    async with bearer_client(auth_server.url, mint_jwt(auth_server.url, sub="alice")) as alice:
+        first = await alice.call_tool("research", {"question": QUESTION, "wait_s": 30})
+        assert not first.is_error and first.structured_content["status"] == "completed", text_of(first)
+        run_id = first.structured_content["run_id"]
+        own = await alice.call_tool("research_start", {"question": QUESTION, "follow_up_of": run_id})
+    async with bearer_client(auth_server.url, mint_jwt(auth_server.url, sub="bob")) as bob:
+        theirs = await bob.call_tool("research_start", {"question": QUESTION, "follow_up_of": run_id})
+    assert not own.is_error, text_of(own)
+    assert theirs.is_error and text_of(theirs).endswith(
+        f"run {run_id} was started with another credential; a follow-up can only build on your own runs")
+
+
 @pytest.mark.parametrize(
     "token",
     [

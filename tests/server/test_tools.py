@@ -98,7 +98,7 @@ async def test_lists_the_tools_with_strict_compact_schemas(docs: Path, tmp_path:
     # tools/list was 15.1 KB (9.3 KB of output schemas) before schemas were made compact
     wire = json.dumps([t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in listed.tools],
                       separators=(",", ":"))
-    assert len(wire) < 12_000
+    assert len(wire) < 12_800  # 12.5 KB with follow_up_of and language (two descriptions of under 80 characters)
 
 
 async def test_on_2026_07_28_the_tool_list_may_be_cached_for_an_hour(docs: Path, tmp_path: Path) -> None:
@@ -209,14 +209,14 @@ async def test_bad_input_gives_clear_error_results(docs: Path, tmp_path: Path) -
 STRICT_CASES = [
     ("research", {}, "research: 'question' is required."),
     ("research", {"question": "Tides?", "depth": 3},
-     "research: unknown argument 'depth'; the allowed ones are: question, brief, options, wait_s."),
+     "research: unknown argument 'depth'; the allowed ones are: question, brief, options, wait_s, follow_up_of."),
     ("research_start", {"question": "Tides?", "options": {"max_researchers": True}},
      "research_start: 'options.max_researchers' must be an integer from 1 to 20, not true."),
     ("research_start", {"question": "Tides?", "options": {"max_researchers": "3"}},
      "research_start: 'options.max_researchers' must be an integer from 1 to 20, not \"3\"."),
     ("research_start", {"question": "Tides?", "options": {"researchers": 3}},
      "research_start: unknown argument 'options.researchers'; the allowed ones are: max_researchers, max_tool_calls, "
-     "max_iterations."),
+     "max_iterations, language."),
     ("research", {"question": "\x00\x00\x00"},
      "research: 'question' must not contain control characters such as NUL."),
     ("research_start", {"question": "Tides?\x1b[2J"},

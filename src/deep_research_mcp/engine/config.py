@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..errors import InputError
 from ..settings import Settings
 from .reading import ReadingLimits
 from .sources import CitationStats, Source
@@ -31,6 +33,7 @@ class EngineConfig:
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
     unsupported_claims: UnsupportedClaims = "mark"  # what the report does with a sentence its source does not support
     revise_unsupported_claims: bool = False  # one revision turn for the report model when some are unsupported
+    report_language: str = ""  # the language the report is written in ("" = the brief's); see `valid_language`
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineConfig:
@@ -55,6 +58,28 @@ class EngineConfig:
                 max_concurrent_summaries=settings.max_concurrent_summaries,
             ),
         )
+
+
+MAX_LANGUAGE_CHARS = 40
+# A language name in any script ("German", "Deutsch", "日本語", "Brazilian Portuguese") or a BCP-47 tag ("de",
+# "pt-BR", "zh-Hant-TW", "es-419"): letters, digits, single spaces, hyphens and parentheses, starting with a letter.
+_LANGUAGE = re.compile(r"[^\W\d_](?:[\w()-]| (?! ))*")
+
+
+LANGUAGE_RULE = (f"must be a language name or tag such as German, Deutsch or de (letters, digits, spaces, hyphens; "
+                 f"at most {MAX_LANGUAGE_CHARS} characters)")
+
+
+def valid_language(text: str | None) -> str:
+    """`text` as a report language, or "" when none is asked; InputError (one sentence) when it is not one.
+
+    Strict on purpose: the value goes into the writer's prompt, so it must be a short name, not a sentence."""
+    value = (text or "").strip()
+    if not value:
+        return ""
+    if len(value) > MAX_LANGUAGE_CHARS or not _LANGUAGE.fullmatch(value):
+        raise InputError(f"language: {LANGUAGE_RULE}, not {value[:50]!r}")
+    return value
 
 
 class ClarifyWithUser(BaseModel):
@@ -83,6 +108,17 @@ class UnitOutcome:
     source_ids: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class PriorRun:
+    """A finished run a follow-up builds on: its brief, its notes (the topics it researched) and its sources, whose
+    [S<n>] ids the notes cite and the follow-up keeps."""
+
+    run_id: str
+    brief: str
+    units: tuple[UnitOutcome, ...]  # researched topics only (failed ones are not known, so they may be tried again)
+    registry: tuple[Source, ...]  # in id order: S1, S2, ...
+
+
 @dataclass(slots=True)
 class ResearchResult:
     run_id: str
@@ -90,7 +126,8 @@ class ResearchResult:
     status: Literal["completed", "needs_clarification"]
     clarification: str = ""
     brief: str = ""
-    units: list[UnitOutcome] = field(default_factory=list)
+    units: list[UnitOutcome] = field(default_factory=list)  # a follow-up's start with the earlier run's
+    follow_up_of: str = ""  # the run whose brief, notes and sources this one built on
     report: str = ""
     title: str = ""
     sources: list[Source] = field(default_factory=list)  # cited by the report, numbered as the report numbers them

@@ -11,7 +11,7 @@ from ..errors import InputError
 from ..llm.factory import StageModels
 from ..llm.usage import CallRecord, UsageMeter
 from ..tools.base import Document, ResearchTool
-from .config import ClarifyWithUser, EngineConfig, ResearchResult, UnitOutcome
+from .config import ClarifyWithUser, EngineConfig, PriorRun, ResearchResult, UnitOutcome
 from .context import RunContext
 from .events import EventSink, ProgressTracker
 from .reading import Reader
@@ -103,17 +103,26 @@ class ResearchEngine:
         run_id: str | None = None,
         clarify_first: bool | None = None,
         brief: str | None = None,
+        prior: PriorRun | None = None,
     ) -> ResearchResult:
         """Research `question`. With clarification on (the config's default unless `clarify_first` says), a
         question that needs clarifying ends the run early with status "needs_clarification". A given `brief`
-        skips the scope phase. Cancelling the awaiting task cancels every researcher and tool call."""
+        skips the scope phase. Cancelling the awaiting task cancels every researcher and tool call.
+
+        With `prior` (a follow-up) the run starts from that finished run: its sources keep their ids, the supervisor
+        is shown its brief and notes and asked for what is new, and the report is written from old and new notes.
+        A follow-up is not stopped to clarify: the earlier run set the scope it builds on."""
         text = self.validate_question(question)
         started = time.perf_counter()
         ctx = self._context(run_id or new_run_id(), on_event)
         result = ResearchResult(run_id=ctx.run_id, question=text, status="completed")
+        if prior is not None:
+            restore_registry(ctx, prior.registry)
+            result.follow_up_of = prior.run_id
         if brief is None:
             ctx.tracker.update("phase", "scoping the question", {"phase": "scope"}, phase="scope")
             wants_clarify = self.config.allow_clarification if clarify_first is None else clarify_first
+            wants_clarify = wants_clarify and prior is None
             if wants_clarify:
                 decision = await clarify(ctx.models.research, text, date=ctx.date)
                 if decision.need_clarification:
@@ -125,9 +134,11 @@ class ResearchEngine:
         if self.opening is not None:
             await self._add_opened_tools(ctx)
         ctx.tracker.update("phase", "researching", {"phase": "research"}, phase="research")
-        result.units = await supervise(ctx, brief)
+        known = list(prior.units) if prior is not None else []
+        result.units = [*known, *await supervise(ctx, brief, known=known, earlier_brief=prior.brief if prior else "")]
         report, title, sources, stats = await write_report(ctx, brief, result.units)
-        if self.config.revise_unsupported_claims:
+        # The revision turn compares words with the sources': pointless for a report written in another language.
+        if self.config.revise_unsupported_claims and not self.config.report_language:
             report, title, sources, stats = await revise_unsupported(ctx, report, title, sources, stats)
         report = await self._check_claims(ctx, result, report, sources)
         if ctx.meter.fallbacks:
@@ -168,10 +179,7 @@ class ResearchEngine:
         `registry` must be the run's full registry in id order (S1, S2, ...): the notes cite those ids."""
         started = time.perf_counter()
         ctx = self._context(run_id or new_run_id(), on_event)
-        for expected, source in enumerate(registry, start=1):
-            restored = ctx.registry.register(Document(source.locator, source.title, ""))
-            if restored.id != source.id or source.id != f"S{expected}":
-                raise InputError(f"stored sources are out of order at {source.id}; cannot rewrite this run")
+        restore_registry(ctx, registry)
         result = ResearchResult(run_id=ctx.run_id, question=question, status="completed", brief=brief,
                                 units=list(units))
         report, title, sources, stats = await write_report(ctx, brief, result.units, instructions=instructions)
@@ -188,8 +196,14 @@ class ResearchEngine:
             return report
         ctx.tracker.update("phase", "checking cited sentences against their sources", {"phase": "write"},
                            phase="write")
-        checked = await check_report_async(report, [s.id for s in sources], ctx.texts.as_dict(),
-                                           self.config.unsupported_claims)
+        handling = self.config.unsupported_claims
+        if self.config.report_language and handling != "keep":
+            # The check matches a sentence's words against its source's; a report asked in another language than
+            # its sources would come out all "unsupported". The verdicts stay in the result, the text is left alone.
+            handling = "keep"
+            ctx.warn(f"the report was asked in {self.config.report_language}: the claim check compares words with the "
+                     "sources, so its verdicts are listed but no sentence was marked or removed")
+        checked = await check_report_async(report, [s.id for s in sources], ctx.texts.as_dict(), handling)
         result.claims, result.claim_summary = checked.checks, checked.summary
         return checked.report
 
@@ -205,6 +219,15 @@ class ResearchEngine:
         result.elapsed_s = time.perf_counter() - started
         ctx.tracker.update("phase", "done", {"phase": "done"}, phase="done")
         return result
+
+
+def restore_registry(ctx: RunContext, registry: Sequence[Source]) -> None:
+    """Seed the run's registry with a finished run's sources, in id order (S1, S2, ...), so the notes that cite
+    them stay right and new sources are numbered after them."""
+    for expected, source in enumerate(registry, start=1):
+        restored = ctx.registry.register(Document(source.locator, source.title, ""))
+        if restored.id != source.id or source.id != f"S{expected}":
+            raise InputError(f"the stored sources of that run are out of order at {source.id}; it cannot be built on")
 
 
 def insert_note(report: str, note: str) -> str:

@@ -55,6 +55,8 @@ async def write_report(
 async def _draft(ctx: RunContext, model: ModelCaller, brief: str, findings: str, instructions: str) -> str:
     system = Message.system(prompts.REPORT_SYSTEM.format(date=ctx.date))
     extra = f"\nAdditional instructions for this report:\n{instructions}\n" if instructions.strip() else ""
+    language = ctx.config.report_language
+    extra = (prompts.REPORT_LANGUAGE.format(language=language) if language else "") + extra
     text = findings
     cap: int | None = None
     for attempt in range(ctx.config.report_truncation_retries + 1):

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engine.config import EngineConfig, ResearchResult, UnitOutcome
+from ..engine.config import EngineConfig, PriorRun, ResearchResult, UnitOutcome
 from ..engine.events import Event
 from ..engine.run import ResearchEngine, new_run_id
 from ..engine.sources import Source
@@ -38,6 +38,7 @@ class RunOptions:
     max_tool_calls: int | None = None
     max_supervisor_iterations: int | None = None
     clarify: bool = False
+    report_language: str | None = None
 
     def apply(self, config: EngineConfig) -> EngineConfig:
         changes = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k != "clarify"}
@@ -116,39 +117,51 @@ class RunManager:
 
     # -- starting -------------------------------------------------------------------------------------------------
 
-    async def start(self, question: str, *, brief: str | None = None, options: RunOptions | None = None) -> RunRecord:
-        """Validate, store the run, start it; return its record (durable before this returns)."""
+    async def start(
+        self, question: str, *, brief: str | None = None, options: RunOptions | None = None,
+        follow_up_of: str | None = None, principal: str = "",
+    ) -> RunRecord:
+        """Validate, store the run, start it; return its record (durable before this returns).
+
+        With `follow_up_of`, the run builds on that completed run of the same `principal` (see `prior_of`)."""
         if self.unavailable:
             raise InputError(self.unavailable)
         text = self.engine.validate_question(question)
         options = options or RunOptions()
-        engine = ResearchEngine(self.engine.models, list(self.engine.tools.values()), options.apply(self.engine.config),
-                                opening=self.engine.opening)
+        prior = prior_of(await self.get(follow_up_of), principal) if follow_up_of else None
+        engine = self._engine_for(options)
         record = RunRecord(run_id=new_run_id(), question=text, options=_options_dict(options), owner=self.replica_id,
-                           brief=(brief or "").strip(), message="queued")
+                           brief=(brief or "").strip(), message="queued", principal=principal,
+                           parent_run_id=prior.run_id if prior else None)
 
         async def work(on_event: Callable[[Event], None]) -> ResearchResult:
             return await engine.run(text, on_event=on_event, run_id=record.run_id, clarify_first=options.clarify,
-                                    brief=record.brief or None)
+                                    brief=record.brief or None, prior=prior)
 
         return await self._launch(record, work)
 
-    async def rewrite(self, run_id: str, instructions: str = "") -> RunRecord:
+    def _engine_for(self, options: RunOptions) -> ResearchEngine:
+        return ResearchEngine(self.engine.models, list(self.engine.tools.values()), options.apply(self.engine.config),
+                              opening=self.engine.opening)
+
+    async def rewrite(self, run_id: str, instructions: str = "", *, language: str = "") -> RunRecord:
         """Start writing a finished run's report again from its stored notes and sources (no new research)."""
         parent = await self.get(run_id)
         if parent.kind != "research" or parent.status != "completed":
             raise InputError(f"run {run_id} is {parent.status}; only a completed research run can be written again")
         if len(instructions) > self.engine.config.max_question_chars:
             raise InputError(f"instructions: over {self.engine.config.max_question_chars} characters")
+        options: dict[str, Any] = {"instructions": instructions, **({"report_language": language} if language else {})}
         record = RunRecord(run_id=new_run_id(), kind="rewrite", question=parent.question, parent_run_id=run_id,
-                           options={"instructions": instructions}, owner=self.replica_id, brief=parent.brief,
+                           options=options, owner=self.replica_id, brief=parent.brief,
                            notes=list(parent.notes), registry=list(parent.registry), message="queued")
         units = [UnitOutcome(n.topic, n.ok, note=n.note, error=n.error) for n in parent.notes]
         registry = [Source(s.id, s.locator, s.title) for s in parent.registry]
+        engine = self._engine_for(RunOptions(report_language=language or None))
 
         async def work(on_event: Callable[[Event], None]) -> ResearchResult:
-            return await self.engine.rewrite(parent.question, brief=parent.brief, units=units, registry=registry,
-                                             instructions=instructions, on_event=on_event, run_id=record.run_id)
+            return await engine.rewrite(parent.question, brief=parent.brief, units=units, registry=registry,
+                                        instructions=instructions, on_event=on_event, run_id=record.run_id)
 
         return await self._launch(record, work)
 
@@ -292,6 +305,25 @@ class RunManager:
         await self.store.request_cancel(record.run_id)
         record.cancel_requested = True
         return record, f"cancel of run {record.run_id} requested from the replica running it"
+
+
+_ENDED = {"failed": "failed", "cancelled": "was cancelled", "interrupted": "was interrupted",
+          "needs_clarification": "stopped to ask a clarifying question"}
+
+
+def prior_of(parent: RunRecord, principal: str = "") -> PriorRun:
+    """What a follow-up takes from a stored run: its brief, the topics it researched and its sources. The run must
+    have completed and have been started by the same principal; anything else is one InputError sentence."""
+    if parent.principal != principal:
+        raise InputError(f"run {parent.run_id} was started with another credential; a follow-up can only build on "
+                         "your own runs")
+    if parent.status != "completed":
+        state = _ENDED.get(parent.status, "is still running")
+        wait = "" if parent.finished else " (wait for it with research_result)"
+        raise InputError(f"run {parent.run_id} {state}; a follow-up can only build on a completed run{wait}")
+    units = tuple(UnitOutcome(n.topic, True, note=n.note) for n in parent.notes if n.ok and n.note.strip())
+    registry = tuple(Source(s.id, s.locator, s.title) for s in parent.registry)
+    return PriorRun(run_id=parent.run_id, brief=parent.brief or parent.question, units=units, registry=registry)
 
 
 def apply_result(record: RunRecord, result: ResearchResult) -> None:

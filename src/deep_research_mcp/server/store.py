@@ -85,7 +85,8 @@ class RunRecord(BaseModel):
     updated_at: str = Field(default_factory=utc_now)
     owner: str = ""  # the replica running it; another replica forwards a cancel through the store
     cancel_requested: bool = False
-    parent_run_id: str | None = None  # for a rewrite: the run whose findings it used
+    parent_run_id: str | None = None  # for a rewrite or a follow-up: the run whose findings it used
+    principal: str = ""  # who started it: the SDK's principal of the access token over authenticated HTTP, else ""
     brief: str = ""
     clarification: str = ""
     notes: list[StoredNote] = Field(default_factory=list)

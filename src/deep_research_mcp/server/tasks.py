@@ -65,7 +65,7 @@ class TasksExtension(Extension):
     ) -> HandlerResult:
         # Every tool's arguments are checked here, before anything runs: this is the SDK's one hook ahead of its own
         # (lenient, pydantic-worded) validation.
-        from .tools import parse_arguments, start_run
+        from .tools import parse_arguments, principal_of, start_run
 
         try:
             args = parse_arguments(params.name, params.arguments)
@@ -75,7 +75,8 @@ class TasksExtension(Extension):
             return await call_next(ctx)
         values = dict(args or {})
         try:
-            record = await start_run(ctx.lifespan_context, values["question"], values["brief"], values["options"])
+            record = await start_run(ctx.lifespan_context, values["question"], values["brief"], values["options"],
+                                     values.get("follow_up_of"), principal_of(ctx))
         except InputError as exc:
             return _error_result(str(exc))
         try:

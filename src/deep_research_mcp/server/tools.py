@@ -37,6 +37,7 @@ from mcp_types import (
 from mcp_types.version import is_version_at_least
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
+from ..engine.config import LANGUAGE_RULE, MAX_LANGUAGE_CHARS, valid_language
 from ..errors import DeepResearchError, InputError
 from ..export import ExportFormat, check_available
 from .app import AppState
@@ -111,6 +112,26 @@ async def require_renderer(fmt: ExportFormat) -> None:
         await asyncio.to_thread(check_available, fmt)
 
 
+def _language(value: str | None) -> str | None:
+    try:
+        return valid_language(value) or None
+    except InputError:  # a ValueError is what the strict refusal turns into one sentence naming the field
+        raise ValueError(LANGUAGE_RULE) from None
+
+
+ReportLanguage = Annotated[
+    str | None,
+    Field(description="Report language, e.g. German or de (sources are not translated)", max_length=MAX_LANGUAGE_CHARS),
+    AfterValidator(_language),
+]
+FollowUpOf = Annotated[
+    str | None,
+    Field(description="run_id of a completed run to build on: its sources and findings are kept", min_length=1,
+          max_length=64),
+    PlainText,
+]
+
+
 class ResearchOptions(BaseModel):
     """Limits for this run; each defaults to the server's setting."""
 
@@ -119,10 +140,11 @@ class ResearchOptions(BaseModel):
     max_researchers: int | None = Field(None, ge=1, le=20, description="Researchers running at once")
     max_tool_calls: int | None = Field(None, ge=1, le=50, description="Tool calls per researcher")
     max_iterations: int | None = Field(None, ge=1, le=20, description="Supervisor rounds of delegation")
+    language: ReportLanguage = None
 
     def to_run_options(self) -> RunOptions:
         return RunOptions(max_concurrent_units=self.max_researchers, max_tool_calls=self.max_tool_calls,
-                          max_supervisor_iterations=self.max_iterations)
+                          max_supervisor_iterations=self.max_iterations, report_language=self.language or None)
 
 
 Options = Annotated[ResearchOptions | None, Field(description="Optional limits for this run")]
@@ -154,9 +176,21 @@ def question_of(question: str, brief: str | None) -> str:
     return text
 
 
-async def start_run(app: AppState, question: str, brief: str | None, options: ResearchOptions | None) -> RunRecord:
+async def start_run(
+    app: AppState, question: str, brief: str | None, options: ResearchOptions | None,
+    follow_up_of: str | None = None, principal: str = "",
+) -> RunRecord:
     return await app.runs.start(question_of(question, brief), brief=brief,
-                                options=(options or ResearchOptions()).to_run_options())
+                                options=(options or ResearchOptions()).to_run_options(),
+                                follow_up_of=follow_up_of, principal=principal)
+
+
+def principal_of(request: Any) -> str:
+    """Who is calling (a request context): the SDK's principal binding of the access token over authenticated
+    HTTP, "" without one (stdio). Runs remember it, so a follow-up builds only on the caller's own runs."""
+    from mcp.server.request_state import authenticated_principal
+
+    return authenticated_principal(request) or ""
 
 
 def progress_reporter(ctx: Context[AppState, Any]) -> Callable[[RunRecord], Awaitable[None]]:
@@ -271,25 +305,27 @@ def _clarification(ctx: Context[AppState, Any]) -> str | None:
 @user_errors
 async def research(
     ctx: Context[AppState, Any], question: Question, brief: Brief = None, options: Options = None,
-    wait_s: WaitS = None,
+    wait_s: WaitS = None, follow_up_of: FollowUpOf = None,
 ) -> Annotated[CallToolResult, ResearchSummary]:
     """Research a question in depth and return a cited answer (the full report is a resource link). Research takes
     minutes; this call waits at most `wait_s` seconds (default 45, under hosts' 60 s limit) with progress. If the run
     has not finished by then, it returns status "running" with the run_id, phase and findings so far: call
-    research_result with that run_id to wait again (same bound), as often as needed, or research_cancel to stop."""
-    record = await start_run(state(ctx), question, brief, options)
+    research_result with that run_id to wait again (same bound), as often as needed, or research_cancel to stop.
+    follow_up_of researches only what is new since a completed run."""
+    record = await start_run(state(ctx), question, brief, options, follow_up_of, principal_of(ctx.request_context))
     return tool_result(await wait_within(ctx, record.run_id, wait_s, abandon_cancels=True))
 
 
 @_tool(RESEARCH_HINTS)
 @user_errors
 async def research_start(
-    ctx: Context[AppState, Any], question: Question, brief: Brief = None, options: Options = None
+    ctx: Context[AppState, Any], question: Question, brief: Brief = None, options: Options = None,
+    follow_up_of: FollowUpOf = None,
 ) -> StartedRun:
     """Start a research in the background and return its run_id at once. Then call research_result(run_id), which
     waits up to 45 s per call and returns the answer once done, or research_status(run_id) for progress."""
     app = state(ctx)
-    record = await start_run(app, question, brief, options)
+    record = await start_run(app, question, brief, options, follow_up_of, principal_of(ctx.request_context))
     await asyncio.sleep(0)  # a run started just now takes its slot (if one is free) before it is described
     record = await app.runs.get(record.run_id)
     waiting = f"{QUEUED}; " if record.message == "queued" else ""
@@ -329,13 +365,13 @@ async def research_cancel(ctx: Context[AppState, Any], run_id: RunId) -> CancelV
 @user_errors
 async def write(
     ctx: Context[AppState, Any], run_id: RunId, instructions: Instructions = "", wait_s: WaitS = None,
-    format: ReportFormat = "md",
+    language: ReportLanguage = None, format: ReportFormat = "md",
 ) -> Annotated[CallToolResult, ResearchSummary]:
     """Write a completed run's report again from its stored findings, in another form (shorter, another audience or
     language), without new research. Returns a new run_id whose report is the rewritten one; like research it waits
     at most `wait_s` seconds (default 45), then returns it still running: call research_result to wait again."""
     await require_renderer(format)  # before a rewrite is paid for
-    record = await state(ctx).runs.rewrite(run_id, instructions)
+    record = await state(ctx).runs.rewrite(run_id, instructions, language=language or "")
     return tool_result(await wait_within(ctx, record.run_id, wait_s, abandon_cancels=True), format)
 
 

@@ -34,6 +34,7 @@ from .planner import (
     search_tools,
     section_reader,
     sections_to_read,
+    split_follow_up,
     tool_arguments,
 )
 from .report import NOTHING_FOUND, write_report
@@ -120,10 +121,12 @@ class OfflineModel:
     def _supervisor(self, request: _Request) -> ChatResponse:
         names = {t.name for t in request.tools}
         if not any(m.role == "assistant" for m in request.messages):
-            brief = _strip_template(request.first_user, prompts.SUPERVISOR_USER)
+            asked, known = split_follow_up(request.first_user)
+            brief = _strip_template(asked, prompts.SUPERVISOR_USER)
             units = _MAX_UNITS.search(request.system)
-            # Every part of the question gets a researcher, up to the number that run at once.
-            topics = plan_topics(brief, int(units.group(1)) if units else MAX_TOPICS)
+            # Every part of the question gets a researcher, up to the number that run at once; on a follow-up, every
+            # part the earlier run did not cover.
+            topics = plan_topics(brief, int(units.group(1)) if units else MAX_TOPICS, known)
             if topics and prompts.CONDUCT_RESEARCH in names:
                 return self._calls([(prompts.CONDUCT_RESEARCH, {"topic": t}) for t in topics])
         if prompts.RESEARCH_COMPLETE in names:

@@ -70,10 +70,28 @@ _CLAUSE_SPLIT = re.compile(
 )
 
 
-def plan_topics(question: str, max_topics: int = MAX_TOPICS) -> list[str]:
+def plan_topics(question: str, max_topics: int = MAX_TOPICS, known: Sequence[str] = ()) -> list[str]:
     """Sub-topics to research in parallel, each self-contained, at most `max_topics`, without duplicates: the
-    first `max_topics` of `plan_parts`. The report names the parts left out (see `dropped_parts`)."""
-    return plan_parts(question)[: max(1, max_topics)]
+    first `max_topics` of `plan_parts` that no `known` topic (a follow-up's earlier run) covers. The report names the
+    parts left out (see `dropped_parts`)."""
+    return [p for p in plan_parts(question) if not covered(p, known)][: max(1, max_topics)]
+
+
+_KNOWN_TOPIC = re.compile(r"^### (.+)$", re.MULTILINE)
+
+
+def split_follow_up(message: str) -> tuple[str, list[str]]:
+    """A supervisor's message without a follow-up's block (prompts.SUPERVISOR_FOLLOW_UP), and the topics that block
+    says the earlier run researched."""
+    head, marker, block = message.partition(prompts.FOLLOW_UP_MARKER)
+    return (head.strip(), _KNOWN_TOPIC.findall(block)) if marker else (message, [])
+
+
+def covered(topic: str, known: Sequence[str]) -> bool:
+    """Whether an earlier topic already names everything `topic` is about (its subject terms are among the
+    earlier one's): "VACUUM" is covered by "VACUUM and autovacuum", not the other way round."""
+    terms = set(content_terms(topic))
+    return bool(terms) and any(terms <= set(content_terms(k)) for k in known)
 
 
 def plan_parts(question: str) -> list[str]:

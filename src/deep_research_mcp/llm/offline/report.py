@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ... import prompts
 from .extract import STOPWORDS, between, content_terms, documents, finish, jaccard, rank, terms, word_set, words
@@ -167,8 +167,12 @@ def write_report(user_text: str) -> str:
     brief = between(user_text, "Research brief:\n", "\n\nFindings (cited notes from the researchers):").strip()
     findings = between(user_text, "Findings (cited notes from the researchers):\n", "")
     findings, _, extra = findings.partition("\nAdditional instructions for this report:")
+    findings, _, language = findings.partition(prompts.REPORT_LANGUAGE_HEAD)
     findings = findings.replace(prompts.FINDINGS_TRUNCATED.strip(), "").strip()
     asked = parse_instructions(extra.strip())
+    if language := language.split(". ", 1)[0].strip():
+        asked = replace(asked, declined=(f"write the report in {language}: it only quotes the sources, in their "
+                                         "own language, and cannot translate", *asked.declined))
     title = report_title(brief)
     # The engine's placeholder when every researcher failed: there are no sections, not one empty one.
     sections = [] if findings == "No findings were gathered." else parse_findings(findings, _recover)

@@ -241,12 +241,14 @@ class ScriptedPolicy:
             if m.role == "assistant" and any(c.name == prompts.CONDUCT_RESEARCH for c in m.tool_calls)
         )
         if done < self.scenario.supervisor_rounds and self.scenario.topics > 0:
-            base = _payload(_first(req.user_texts()), prompts.SUPERVISOR_USER)[:80]
+            # A follow-up's message goes on with what the earlier run found: the new topics are about the brief.
+            brief, _, earlier = _first(req.user_texts()).partition(prompts.FOLLOW_UP_MARKER)
+            base = _payload(brief, prompts.SUPERVISOR_USER)[:80]
             first = done * self.scenario.topics + 1
-            calls = [
-                self._call("supervisor", prompts.CONDUCT_RESEARCH, {"topic": f"Topic {n}: aspect {n} of {base}"})
-                for n in range(first, first + self.scenario.topics)
-            ]
+            topics = [f"Topic {n}: aspect {n} of {base}" for n in range(first, first + self.scenario.topics)]
+            if self.scenario.repeat_known_topics and done == 0:
+                topics = re.findall(r"^### (.+)$", earlier, flags=re.MULTILINE) + topics
+            calls = [self._call("supervisor", prompts.CONDUCT_RESEARCH, {"topic": t}) for t in topics]
             return Answer(tool_calls=calls)
         if any(t.name == prompts.RESEARCH_COMPLETE for t in req.tools):
             return Answer(tool_calls=[self._call("supervisor", prompts.RESEARCH_COMPLETE, {})])

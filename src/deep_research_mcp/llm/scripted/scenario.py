@@ -41,6 +41,9 @@ class Scenario(BaseModel):
     tool_calls_per_researcher: int = Field(default=2, ge=0, description="Search calls per researcher (K).")
     tool_calls_per_turn: int = Field(default=1, ge=1, description="Search calls per researcher turn.")
     needs_clarification: bool = False
+    repeat_known_topics: bool = Field(
+        default=False, description="On a follow-up, the supervisor delegates the earlier run's topics again (as a "
+                                   "model ignoring the prompt would) besides its own new ones.")
     invent_citations: bool = Field(
         default=False, description="Compress/report answers add invented ids, URLs and a Sources section."
     )
