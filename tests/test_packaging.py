@@ -129,3 +129,10 @@ def test_transport_from_the_environment_selects_http(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("DEEP_RESEARCH_HTTP_HOST", "0.0.0.0")
     assert server_main(["--docs", str(tmp_path)]) == 2
     assert "refusing to listen on 0.0.0.0 without authentication" in capsys.readouterr().err
+
+
+def test_help_is_the_whole_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        server_main(["--help"])
+    out = capsys.readouterr().out
+    assert stopped.value.code == 0 and all(command in out for command in ("run", "serve", "index"))

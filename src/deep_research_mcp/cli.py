@@ -491,17 +491,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-# The commands `deep-research-mcp` passes through unchanged; anything else is taken as flags of `serve`.
-COMMANDS = ("run", "index", "serve", "cache", "config")
-
-
 def server_main(argv: Sequence[str] | None = None) -> int:
     """`deep-research-mcp`, the command named after the package (`uvx deep-research-mcp`, the registry's pypi entry,
     the container's entrypoint). Hosts start a server by its package's bare command, so bare it serves MCP over
     stdio, and flags alone are `serve`'s (`deep-research-mcp --docs DIR`, `deep-research-mcp --http`); given a
     command (or --help) it is `deep-research`."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or (args[0] not in COMMANDS and args[0] not in ("-h", "--help")):
+    if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help")):
         args = ["serve", *args]
     return main(args)
 
