@@ -65,6 +65,12 @@ def test_readme_proves_ownership_for_the_registry() -> None:
     assert re.findall(r"mcp-name: (\S+)", readme) == [SERVER_JSON["name"]]
 
 
+def test_the_image_label_names_the_registry_entry() -> None:
+    """The registry ties an OCI image to its server.json entry by this label."""
+    containerfile = (ROOT / "Containerfile").read_text(encoding="utf-8")
+    assert re.findall(r'io\.modelcontextprotocol\.server\.name="([^"]+)"', containerfile) == [SERVER_JSON["name"]]
+
+
 def test_the_bundle_manifest_matches_the_package() -> None:
     server = MANIFEST["server"]
     assert MANIFEST["manifest_version"] == "0.4" and server["type"] == "uv"
