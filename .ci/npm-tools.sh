@@ -3,6 +3,7 @@
 #   into .ci/npm (on the system's Node 20):
 #   - @modelcontextprotocol/server-filesystem: an upstream search server (tests/tools skip without it or node);
 #   - @modelcontextprotocol/inspector 0.15: a real MCP client, CLI mode (tests/server/test_inspector.py);
+#   - @anthropic-ai/mcpb: the official MCP bundle CLI, which packs and validates the .mcpb (scripts/build-mcpb.sh);
 #   into .ci/npm22 (a second prefix: two Inspector versions cannot share one node_modules):
 #   - node 22 (the npm package `node`), which the newer clients need;
 #   - @modelcontextprotocol/inspector 2.x, @apify/mcpc and @modelcontextprotocol/conformance
@@ -15,6 +16,7 @@ cd "$(dirname "$0")"
 FILESYSTEM_VERSION="2026.8.31"
 # 0.15.0 is the newest Inspector that runs on Node 20 (0.16+ and 2.x declare node >= 22).
 INSPECTOR_VERSION="0.15.0"
+MCPB_VERSION="2.1.2"
 NODE22_VERSION="22.23.3"
 INSPECTOR2_VERSION="2.12.0"
 MCPC_VERSION="0.2.6"
@@ -22,6 +24,7 @@ CONFORMANCE_VERSION="0.1.16"
 PACKAGES=(
     "@modelcontextprotocol/server-filesystem@$FILESYSTEM_VERSION"
     "@modelcontextprotocol/inspector@$INSPECTOR_VERSION"
+    "@anthropic-ai/mcpb@$MCPB_VERSION"
 )
 PACKAGES22=(
     "node@$NODE22_VERSION"

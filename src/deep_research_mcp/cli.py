@@ -201,7 +201,8 @@ def with_globs(settings: Settings, args: argparse.Namespace) -> Settings:
 
 def add_serve_parser(sub: Any) -> None:
     serve = sub.add_parser("serve", help="run the MCP server (stdio by default; --http for streamable HTTP)")
-    serve.add_argument("--http", action="store_true", help="serve streamable HTTP at http://HOST:PORT/mcp")
+    serve.add_argument("--http", action="store_true",
+                       help="serve streamable HTTP at http://HOST:PORT/mcp (or DEEP_RESEARCH_TRANSPORT=http)")
     serve.add_argument("--host", help="HTTP host (default 127.0.0.1; other hosts need DEEP_RESEARCH_AUTH_TOKEN)")
     serve.add_argument("--port", type=int, help="HTTP port (default 8000; 0 picks a free one)")
     serve.add_argument("--docs", type=Path, help="a folder of documents to research in (DEEP_RESEARCH_DOCS_DIR)")
@@ -223,8 +224,8 @@ def serve_command(args: argparse.Namespace, console: Console, handoff: Handoff |
     reason = unavailable_reason(all(m.startswith("offline:") for m in chosen.values()), settings)
     if reason:
         raise InputError(reason.replace("DEEP_RESEARCH_DOCS_DIR to", "DEEP_RESEARCH_DOCS_DIR (or --docs) to"))
-    serving = (serve_http(settings, host=settings.http_host, port=settings.http_port) if args.http
-               else serve_stdio(settings, handoff))
+    serving = (serve_http(settings, host=settings.http_host, port=settings.http_port)
+               if args.http or settings.transport == "http" else serve_stdio(settings, handoff))
     stopped_by = asyncio.run(until_signalled(serving))
     if stopped_by is not None:
         console.print(f"stopped ({signal.Signals(stopped_by).name})", style="yellow", highlight=False)
@@ -598,6 +599,17 @@ def main(argv: Sequence[str] | None = None, *, handoff: Handoff | None = None) -
         console.print("stopped" if args.command == "serve" else "interrupted; no report was written",
                       style="yellow")
         return EXIT_INTERRUPTED
+
+
+def server_main(argv: Sequence[str] | None = None) -> int:
+    """`deep-research-mcp`, the command named after the package (`uvx deep-research-mcp`, the registry's pypi entry,
+    the container's entrypoint). Hosts start a server by its package's bare command, so bare it serves MCP over
+    stdio, and flags alone are `serve`'s (`deep-research-mcp --docs DIR`, `deep-research-mcp --http`); given a
+    command (or --help) it is `deep-research`. The console script is entry.server_main, which also answers a stdio
+    host's handshake early; this one is for callers in a process of their own (tests)."""
+    from .entry import as_server_args
+
+    return main(as_server_args(list(sys.argv[1:] if argv is None else argv)))
 
 
 def _one_line(exc: BaseException) -> str:

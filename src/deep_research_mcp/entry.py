@@ -3,6 +3,7 @@ imported (server/handshake.py); every other command goes straight to the CLI."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,7 +20,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return cli_main(args, handoff=handoff)
 
 
+def server_main(argv: Sequence[str] | None = None) -> int:
+    """`deep-research-mcp` (see cli.server_main): bare or with flags only, it is `serve`."""
+    return main(as_server_args(list(sys.argv[1:] if argv is None else argv)))
+
+
+def as_server_args(args: list[str]) -> list[str]:
+    if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help")):
+        return ["serve", *args]
+    return args
+
+
 def serves_stdio(argv: list[str]) -> bool:
     # Windows' select() takes sockets only, so a pipe's handshake waits for the SDK there.
     return (bool(argv) and argv[0] == "serve" and not {"--http", "-h", "--help"} & set(argv[1:])
+            and os.environ.get("DEEP_RESEARCH_TRANSPORT", "stdio").strip().lower() != "http"
             and sys.platform != "win32")

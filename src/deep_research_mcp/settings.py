@@ -159,6 +159,8 @@ class Settings(BaseSettings):
     docs_dir: Path | None = None
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
+    # What `serve` speaks without --http: a container image sets "http" by environment, its command unchanged.
+    transport: Literal["stdio", "http"] = "stdio"
     # Bearer auth for streamable HTTP: a static token, and/or HS256 JWTs signed with `auth_jwt_secret` whose `aud`
     # must equal `auth_audience` (default: the server's own URL). Required to listen beyond loopback.
     auth_token: SecretStr | None = None
