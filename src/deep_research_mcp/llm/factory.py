@@ -10,7 +10,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from ..settings import OFFLINE_MODEL, Settings, parse_model_string
+from ..services import LimitConfig, Service, ServiceRegistry
+from ..settings import OFFLINE_MODEL, ServiceSettings, Settings, parse_model_string
 from .base import ChatModel, ChatResponse, Message, OutputSchema, ToolSpec
 from .client import ModelCaller, RetryPolicy
 from .offline import OfflineModel
@@ -73,15 +74,23 @@ class ModelHub:
     """Owns one SDK client (and its httpx2 pool) per provider for the life of the process.
 
     Use as `async with ModelHub(settings, cache=cache) as hub: models = hub.stage_models()`. With a cache (the
-    process's, from `open_cache`), every stage's answers are cached; the hub does not own or close it.
+    process's, from `open_cache`), every stage's answers are cached; the hub does not own or close it. Each provider
+    a stage uses is a service in `services` (the registry given, or a new one), with its own adaptive limit.
     """
 
-    def __init__(self, settings: Settings, *, cache: Cache | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, cache: Cache | None = None, services: ServiceRegistry | None = None
+    ) -> None:
         self.settings = settings
         self.cache = cache
         self.chosen = check_models_configured(settings)
+        self.services = services if services is not None else ServiceRegistry()
         self._stack = AsyncExitStack()
         self._clients: dict[str, Any] = {}
+        for value in self.chosen.values():  # built now, so a bad limit is a settings error at start
+            provider, _ = parse_model_string(value)
+            if provider != "offline":
+                self.service(provider)
 
     async def __aenter__(self) -> ModelHub:
         return self
@@ -95,20 +104,42 @@ class ModelHub:
         await self._stack.aclose()
         self._clients.clear()
 
-    def _http_client(self) -> httpx2.AsyncClient:
+    def service(self, provider: str) -> Service:
+        """The service of `provider`'s endpoint, from DEEP_RESEARCH_SERVICES (today's defaults where unset)."""
+        existing = self.services.get(provider)
+        if isinstance(existing, Service):
+            return existing
+        s = self.settings
+        conf = s.services.get(provider) or ServiceSettings()  # type: ignore[call-overload]
+        try:
+            limits = LimitConfig(max=conf.max_concurrency or s.http_max_connections, floor=conf.min_concurrency,
+                                 initial=conf.initial_concurrency, adaptive=conf.adaptive)
+        except ConfigError as exc:
+            raise ConfigError(f"DEEP_RESEARCH_SERVICES, {provider}: {exc} (max_concurrency defaults to "
+                              "http_max_connections)") from None
+        retries = s.max_retries if conf.max_retries is None else conf.max_retries
+        return self.services.add(Service(
+            provider, limits, timeout_s=conf.timeout_s or s.call_timeout_s,
+            retry=RetryPolicy(retries, s.retry_base_delay_s, s.structured_retries),
+            pool_size=conf.pool_size or s.http_max_connections,
+            describe={"kind": "model", "endpoint": self._base_url(provider) or "default"},
+        ))
+
+    def _http_client(self, provider: str) -> httpx2.AsyncClient:
         import httpx2
 
-        limit = self.settings.http_max_connections
+        service = self.service(provider)
+        limit = service.pool_size or self.settings.http_max_connections
         return httpx2.AsyncClient(
             limits=httpx2.Limits(max_connections=limit, max_keepalive_connections=limit),
-            timeout=httpx2.Timeout(self.settings.call_timeout_s, connect=10.0),
+            timeout=httpx2.Timeout(service.timeout_s, connect=10.0),
         )
 
     def _client(self, provider: str) -> Any:
         if provider in self._clients:
             return self._clients[provider]
         s = self.settings
-        http = self._http_client()
+        http = self._http_client(provider)
         client: Any
         if provider == "anthropic":
             import anthropic
@@ -164,7 +195,9 @@ class ModelHub:
 
     def endpoint(self, model_string: str) -> str | None:
         """The base URL serving `model_string` when it is not the provider's default, else None."""
-        provider, _ = parse_model_string(model_string)
+        return self._base_url(parse_model_string(model_string)[0])
+
+    def _base_url(self, provider: str) -> str | None:
         s = self.settings
         return {"openai": s.openai_base_url, "anthropic": s.anthropic_base_url,
                 "compatible": s.compatible_base_url}.get(provider)
@@ -181,8 +214,9 @@ class ModelHub:
                 model=self.model(value),
                 name=value,
                 context_window=s.context_window(value),
-                timeout_s=s.call_timeout_s,
-                retry=retry,
+                timeout_s=service.timeout_s if (service := self._service_of(value)) else s.call_timeout_s,
+                retry=service.retry if service else retry,
+                service=service,
                 fallback=OfflineModel() if s.offline_fallback and not value.startswith("offline:") else None,
                 fallback_name=OFFLINE_MODEL,
                 cache=self.cache,
@@ -192,6 +226,11 @@ class ModelHub:
             for stage, value in self.chosen.items()
         }
         return StageModels(**callers)
+
+
+    def _service_of(self, model_string: str) -> Service | None:
+        provider, _ = parse_model_string(model_string)
+        return None if provider == "offline" else self.service(provider)
 
 
 class _DeferredModel:
