@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import logging
 import zlib
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -23,7 +24,7 @@ from .. import prompts
 from ..cache.chat import chat_entry
 from ..cache.core import Cache
 from ..errors import ContextLengthError, ProviderError, ProviderTimeout, StructuredOutputError
-from ..services import RetryPolicy, Service
+from ..services import RetryPolicy, Service, ServiceGroup
 from .base import ChatModel, ChatResponse, Message, OutputSchema, ToolSpec
 from .jsonrepair import parse_json_object
 from .usage import UsageMeter, now
@@ -48,8 +49,10 @@ class ModelCaller:
     cache_identity: str = ""
     # The max_tokens of a call that sets none (settings.max_output_tokens); None leaves it to the provider.
     default_max_tokens: int | None = None
-    # The endpoint as a service: each attempt waits for one of its slots, and how it ends adapts its limit.
-    service: Service | None = None
+    # The endpoint as a service: each attempt waits for one of its slots, and how it ends adapts its limit. A group
+    # of equivalent endpoints picks a member per attempt, and `members` holds this model on each of them.
+    service: Service | ServiceGroup | None = None
+    members: Mapping[str, ChatModel] = field(default_factory=dict)
 
     def with_meter(self, meter: UsageMeter) -> ModelCaller:
         return replace(self, meter=meter)
@@ -139,9 +142,9 @@ class ModelCaller:
             started = now()
             try:
                 # The SDK has the same timeout; ours also bounds connection set-up and anything the SDK misses.
-                async with self.service.slot() if self.service else contextlib.nullcontext(), \
+                async with (self.service.slot() if self.service else contextlib.nullcontext()) as member, \
                         asyncio.timeout(self.timeout_s + 1.0):
-                    response = await self.model.complete(
+                    response = await (self.members[member] if member else self.model).complete(
                         messages, tools=tools, output=output, max_tokens=max_tokens, timeout=self.timeout_s
                     )
             except TimeoutError:

@@ -7,12 +7,14 @@
     registry.snapshot()                                # {name: {limit, in_flight, queued, paused_until, ...}}
 
 `limit` is the adaptive (AIMD) limit, `limiter` the queue and pause around it, `service` a service and the
-registry, `retry` the retry policy callers follow. This package sits low: it depends on `errors` only, and the
+registry, `retry` the retry policy callers follow, `balance` a group of equivalent services (peak-EWMA choice,
+circuit breakers). This package sits low: it depends on `errors` only, and the
 `llm` and `tools` layers use it.
 """
 
 from __future__ import annotations
 
+from .balance import Breaker, Member, ServiceGroup
 from .limit import AdaptiveLimit, LimitConfig
 from .limiter import Limiter
 from .retry import RetryPolicy
@@ -20,11 +22,14 @@ from .service import Failure, Service, ServiceRegistry, classify_provider_error
 
 __all__ = [
     "AdaptiveLimit",
+    "Breaker",
     "Failure",
     "LimitConfig",
     "Limiter",
+    "Member",
     "RetryPolicy",
     "Service",
+    "ServiceGroup",
     "ServiceRegistry",
     "classify_provider_error",
 ]
