@@ -1,7 +1,7 @@
 """Limits benchmark: research runs against a provider that pushes back, with each model endpoint as an adaptive
 service ("adaptive") and as today's callers without one ("fixed": only max_concurrent_research_units bounds calls).
 
-    python bench/limits_bench.py [--quick] [--only storm|no-cost] [--json PATH]
+    python bench/limits_bench.py [--quick] [--only storm|sick|no-cost] [--repeats N] [--json PATH]
 
 The scripted LLM server runs in its own subprocess with its limits as flags (`--capacity 8 --retry-after 1`); the
 engine reaches it through the real OpenAI SDK. See bench/README.md ("Limits benchmark") for what is measured.
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from deep_research_mcp.engine.config import EngineConfig  # noqa: E402
 from deep_research_mcp.engine.run import ResearchEngine  # noqa: E402
 from deep_research_mcp.llm.factory import STAGES, ModelHub, StageModels  # noqa: E402
-from deep_research_mcp.settings import Settings  # noqa: E402
+from deep_research_mcp.settings import EndpointSettings, ServiceSettings, Settings  # noqa: E402
 from engine_bench import QUESTION, ServerProcess, corpus, load_average, machine  # noqa: E402
 
 MODES = ("adaptive", "fixed")
@@ -195,6 +195,70 @@ async def no_cost(shape: Shape, workdir: Path, repeats: int) -> dict[str, list[f
     return walls
 
 
+@dataclass(slots=True)
+class SickCase:
+    name: str
+    sick_args: tuple[str, ...]
+    group_walls: list[float] = field(default_factory=list)
+    alone_walls: list[float] = field(default_factory=list)
+    healthy_calls: int = 0  # requests the healthy endpoint got during the measured runs
+    sick_calls: int = 0  # ... the sick one (served, refused or failed)
+    failed_runs: int = 0
+    members_after: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _requests(stats: dict[str, Any]) -> int:
+    return int(stats["calls"]) + int(stats["rejected_capacity"]) + int(stats["random_errors"])
+
+
+async def sick_endpoint(shape: Shape, workdir: Path, case: SickCase, repeats: int) -> SickCase:
+    """Two endpoints of one model, one of them sick, as a group; against the healthy one alone. One warm-up run
+    each (not counted: the group learns its members there), then `repeats` runs each, alternating."""
+    place = workdir / f"sick-{case.name}"
+    (place / "healthy").mkdir(parents=True)
+    (place / "sick").mkdir()
+    async with ServerProcess(shape.scenario(), place / "healthy") as healthy, \
+            ServerProcess(shape.scenario(), place / "sick", case.sick_args) as sick, httpx2.AsyncClient() as http:
+        base = shape.settings(healthy.url)
+        # The sick member first, so a tie goes to it: the harder case for the balancer.
+        grouped = base.model_copy(update={"services": {"openai": ServiceSettings(endpoints=[
+            EndpointSettings(base_url=sick.url + "/v1"), EndpointSettings(base_url=healthy.url + "/v1")])}})
+        async with ModelHub(grouped) as group_hub, ModelHub(base) as alone_hub:
+            engines = {name: ResearchEngine(hub.stage_models(), [corpus(shape.tool_latency_s)],
+                                            EngineConfig.from_settings(base))
+                       for name, hub in (("group", group_hub), ("alone", alone_hub))}
+            for i in range(repeats + 1):
+                for name in ("group", "alone") if i % 2 else ("alone", "group"):
+                    before = (await healthy.stats(http), await sick.stats(http))
+                    started = time.perf_counter()
+                    result = await engines[name].run(QUESTION)
+                    wall = time.perf_counter() - started
+                    after = (await healthy.stats(http), await sick.stats(http))
+                    if not i:
+                        continue  # warm-up
+                    failed = any(not u.ok for u in result.units) or int(result.usage.get("fallbacks", 0)) > 0
+                    case.failed_runs += failed
+                    if name == "group":
+                        case.group_walls.append(wall)
+                        case.healthy_calls += _requests(after[0]) - _requests(before[0])
+                        case.sick_calls += _requests(after[1]) - _requests(before[1])
+                    else:
+                        case.alone_walls.append(wall)
+            case.members_after = group_hub.services.snapshot()["openai"]["members"]
+    return case
+
+
+def sick_table(cases: list[SickCase]) -> str:
+    lines = ["| sick endpoint | share of calls to the healthy one | wall, group (s) | wall, healthy alone (s) "
+             "| group / alone | failed runs |", "|---|---:|---:|---:|---:|---:|"]
+    for c in cases:
+        total = c.healthy_calls + c.sick_calls
+        group, alone = statistics.median(c.group_walls), statistics.median(c.alone_walls)
+        lines.append(f"| {c.name} | {c.healthy_calls} of {total} ({100 * c.healthy_calls / max(1, total):.1f}%) "
+                     f"| {group:.2f} | {alone:.2f} | {group / alone:.3f} | {c.failed_runs} |")
+    return "\n".join(lines)
+
+
 def storm_table(s: Storm, early_s: float) -> str:
     lines = [f"| mode | wall s | vs ideal at {s.capacity} ({s.ideal_s:.1f} s) | failed runs | failed researchers "
              f"| fallback steps | 429s | 429s after {early_s:g} s | limit after |",
@@ -231,6 +295,18 @@ async def main_async(args: argparse.Namespace) -> int:
             print(storm_table(result, early_s))
             report["storm"] = {"shape": dataclasses.asdict(shape), "ideal_s": result.ideal_s,
                                "runs": [dataclasses.asdict(r) for r in result.runs]}
+        if not args.only or "sick" in args.only:
+            shape = Shape(topics=10, tool_calls=3, llm_latency_s=2.0, tool_latency_s=1.0, concurrency=10).scaled(scale)
+            cases = [SickCase("5 s latency", ("--latency", f"{5.0 * scale:g}")),
+                     SickCase("50% errors", ("--error-rate", "0.5"))]
+            for case in cases:
+                print(f"running sick endpoint: {case.name} ...", file=sys.stderr, flush=True)
+                await sick_endpoint(shape, Path(tmp), case, args.repeats)
+            print(f"\n## A sick endpoint: a group of two endpoints, 10 topics × 3 tools, "
+                  f"LLM {shape.llm_latency_s:g} s, tool {shape.tool_latency_s:g} s, concurrency 10; "
+                  f"{args.repeats} run(s) after one warm-up\n")
+            print(sick_table(cases))
+            report["sick"] = [dataclasses.asdict(c) for c in cases]
         if not args.only or "no-cost" in args.only:
             shape = Shape(topics=5, tool_calls=3, llm_latency_s=0.0, tool_latency_s=0.0, concurrency=5)
             print("running no-cost ...", file=sys.stderr, flush=True)
@@ -254,8 +330,9 @@ async def main_async(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=f"scale every latency by {QUICK_SCALE} (smoke run)")
-    parser.add_argument("--only", action="append", choices=["storm", "no-cost"], help="run only this (repeatable)")
-    parser.add_argument("--repeats", type=int, default=1, help="storm runs per mode")
+    parser.add_argument("--only", action="append", choices=["storm", "sick", "no-cost"],
+                        help="run only this (repeatable)")
+    parser.add_argument("--repeats", type=int, default=1, help="measured storm and sick-endpoint runs per mode")
     parser.add_argument("--no-cost-repeats", type=int, default=9, help="zero-latency runs per mode")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the measurements as JSON")
     args = parser.parse_args(argv)

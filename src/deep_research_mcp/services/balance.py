@@ -110,7 +110,7 @@ class Member:
 class ServiceGroup:
     name: str
     members: list[Member]
-    decay_s: float = 30.0
+    decay_s: float = 60.0
     clock: Callable[[], float] = time.monotonic
 
     @classmethod
