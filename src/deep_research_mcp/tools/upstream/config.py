@@ -22,6 +22,8 @@ Our own optional keys, per server:
     timeoutSeconds           one request (a tool call, a tool listing) once connected (default 30)
     startupTimeoutSeconds    starting the server and the handshake, e.g. an `npx` download (default 60)
     maxResultChars           characters of one result kept for the model; the rest is cut with a note (default 100000)
+    maxResponseBytes         an HTTP server's JSON answer larger than this fails that call instead of being read whole
+                             (default 16000000; an SSE event has the SDK's own 1 MB bound)
     retryUnsafe              true repeats a call cut off by a lost connection even when the server does not mark the
                              tool read-only or idempotent, so it may run twice (default false: the model is told the
                              call may or may not have happened)
@@ -61,6 +63,7 @@ class _ServerBase(BaseModel):
     timeout_seconds: PositiveFloat = Field(default=30.0, alias="timeoutSeconds")
     startup_timeout_seconds: PositiveFloat = Field(default=60.0, alias="startupTimeoutSeconds")
     max_result_chars: PositiveInt = Field(default=100_000, alias="maxResultChars")
+    max_response_bytes: PositiveInt = Field(default=16_000_000, alias="maxResponseBytes")
     retry_unsafe: bool = Field(default=False, alias="retryUnsafe")
     allow_write: bool = Field(default=False, alias="allowWrite")
     disabled: bool = False

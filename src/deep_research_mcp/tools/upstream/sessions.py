@@ -118,6 +118,47 @@ def describe(exc: BaseException) -> str:
     return text if len(text) <= 500 else text[:500] + " [...]"
 
 
+class ResponseTooLarge(httpx2.StreamError):
+    """A JSON answer over the server's maxResponseBytes; a StreamError, which the SDK turns into an error result for
+    that one request (the session stays up)."""
+
+
+class _CappedStream(httpx2.AsyncByteStream):
+    def __init__(self, inner: httpx2.AsyncByteStream, limit: int) -> None:
+        self._inner = inner
+        self._limit = limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        read = 0
+        async for chunk in self._inner:
+            read += len(chunk)
+            if read > self._limit:
+                raise ResponseTooLarge(f"the answer is over maxResponseBytes ({self._limit} bytes); it was not read")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _CappedJSONTransport(httpx2.AsyncBaseTransport):
+    """HTTP to an upstream with JSON answers read at most `limit` bytes far, so one huge tool result cannot take the
+    process's memory: the SDK reads a JSON answer whole and parses it (about ten times its size at the peak).
+    Event streams are left alone: the listen stream is long-lived, and each SSE event has the SDK's own bound."""
+
+    def __init__(self, limit: int) -> None:
+        self._inner = httpx2.AsyncHTTPTransport()
+        self._limit = limit
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        if response.headers.get("content-type", "").lower().startswith("application/json"):
+            response.stream = _CappedStream(response.stream, self._limit)  # type: ignore[arg-type]
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 @dataclass(eq=False)
 class _Live:
     """One opened (or opening) session: its runner task, the client it publishes, and its stop signal."""
@@ -441,7 +482,8 @@ class UpstreamSession:
         )
         # Our own client only to carry the configured headers; redirects stay off, the transport handles them.
         async with (
-            httpx2.AsyncClient(headers=dict(config.headers), timeout=timeout) as http,
+            httpx2.AsyncClient(headers=dict(config.headers), timeout=timeout,
+                               transport=_CappedJSONTransport(config.max_response_bytes)) as http,
             Client(_watched(streamable_http_client(config.url, http_client=http), live.transport_ended),
                    **options) as client,
         ):
