@@ -1,7 +1,9 @@
 """Limits benchmark: research runs against a provider that pushes back, with each model endpoint as an adaptive
 service ("adaptive") and as today's callers without one ("fixed": only max_concurrent_research_units bounds calls).
 
-    python bench/limits_bench.py [--quick] [--only storm|sick|no-cost] [--repeats N] [--json PATH]
+    python bench/limits_bench.py [--quick] [--only storm|sick|no-cost|memory] [--repeats N] [--json PATH]
+
+`memory` (RSS over 100 runs in one process; peak RSS of one 50 MB upstream tool result) runs only when named.
 
 The scripted LLM server runs in its own subprocess with its limits as flags (`--capacity 8 --retry-after 1`); the
 engine reaches it through the real OpenAI SDK. See bench/README.md ("Limits benchmark") for what is measured.
@@ -13,6 +15,7 @@ import argparse
 import asyncio
 import dataclasses
 import datetime as dt
+import gc
 import heapq
 import importlib
 import json
@@ -259,6 +262,79 @@ def sick_table(cases: list[SickCase]) -> str:
     return "\n".join(lines)
 
 
+def rss_mb(field: str = "VmRSS") -> float:
+    """This process's resident set (VmRSS) or its peak since the last reset (VmHWM), from /proc (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def reset_peak_rss() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS (Linux ≥ 4.0)
+
+
+async def memory_runs(workdir: Path, runs: int) -> dict[int, float]:
+    """RSS after runs 1, 10, 100 ...: research runs back to back in one process, as a server does them, each a
+    new question (so nothing is answered from the cache), with the cache on as a server has it."""
+    from deep_research_mcp.cache import open_cache
+
+    shape = Shape(topics=5, tool_calls=3, llm_latency_s=0.0, tool_latency_s=0.0, concurrency=5)
+    place = workdir / "memory"
+    place.mkdir()
+    marks = {1, 10, 50, runs}
+    out: dict[int, float] = {}
+    async with ServerProcess(shape.scenario(), place) as server:
+        settings = shape.settings(server.url).model_copy(update={"data_dir": place / "data"})
+        async with open_cache(settings) as cache, ModelHub(settings, cache=cache) as hub:
+            engine = ResearchEngine(hub.stage_models(), [corpus(0.0)], EngineConfig.from_settings(settings))
+            for i in range(1, runs + 1):
+                await engine.run(f"{QUESTION} (variant {i})")
+                if i in marks:
+                    gc.collect()
+                    out[i] = rss_mb()
+    return out
+
+
+async def memory_big_result(chars: int) -> dict[str, float]:
+    """Peak RSS added by one upstream tool result of `chars` characters (kept for the model: maxResultChars), from
+    our own test server over streamable HTTP. Not over stdio: the SDK's stdio reader joins a long line chunk by chunk
+    (`(buffer + chunk).split("\\n")`), quadratic in the line's length, so a 50 MB result does not arrive in 300 s."""
+    from deep_research_mcp.errors import ToolCallError
+    from deep_research_mcp.tools.upstream import UpstreamManager, parse_mcp_config
+
+    server = Path(__file__).resolve().parent.parent / "tests" / "tools" / "upstream" / "search_server.py"
+    proc = await asyncio.create_subprocess_exec(sys.executable, str(server), "--http", "--port", "0",
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        port = line.strip().removeprefix("PORT=")
+        config = parse_mcp_config({"mcpServers": {"s": {"url": f"http://127.0.0.1:{port}/mcp",
+                                                         "timeoutSeconds": 300}}})
+        async with UpstreamManager(config) as manager:
+            tools = {t.upstream_name: t for t in await manager.tools()}
+            await tools["big"].call({"chars": 1000})  # warm: session open, code paths loaded
+            gc.collect()
+            before = rss_mb()
+            reset_peak_rss()
+            started = time.perf_counter()
+            try:
+                result = await tools["big"].call({"chars": chars})
+                outcome = f"{sum(len(d.content) for d in result.documents) + len(result.text)} characters kept"
+                del result
+            except ToolCallError as exc:
+                outcome = f"refused: {exc}"
+            took = time.perf_counter() - started
+            peak = rss_mb("VmHWM")
+            gc.collect()
+            return {"result_mb": chars / 1e6, "rss_before_mb": before, "peak_mb": peak, "peak_added_mb": peak - before,
+                    "rss_after_mb": rss_mb(), "outcome": outcome, "seconds": took}
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
 def storm_table(s: Storm, early_s: float) -> str:
     lines = [f"| mode | wall s | vs ideal at {s.capacity} ({s.ideal_s:.1f} s) | failed runs | failed researchers "
              f"| fallback steps | 429s | 429s after {early_s:g} s | limit after |",
@@ -307,6 +383,21 @@ async def main_async(args: argparse.Namespace) -> int:
                   f"{args.repeats} run(s) after one warm-up\n")
             print(sick_table(cases))
             report["sick"] = [dataclasses.asdict(c) for c in cases]
+        if args.only and "memory" in args.only:
+            print("running memory ...", file=sys.stderr, flush=True)
+            after = await memory_runs(Path(tmp), args.memory_runs)
+            print(f"\n## Memory: {args.memory_runs} zero-latency research runs back to back in one process\n")
+            print("| after run | RSS MB |\n|---:|---:|")
+            for run, mb in sorted(after.items()):
+                print(f"| {run} | {mb:.1f} |")
+            big = [await memory_big_result(chars) for chars in (5_000_000, 50_000_000)]
+            print("\n| upstream tool result (HTTP) | RSS before MB | peak MB | peak added MB | RSS after MB | outcome |"
+                  "\n|---:|---:|---:|---:|---:|---|")
+            for b in big:
+                print(f"| {b['result_mb']:g} MB | {b['rss_before_mb']:.1f} | {b['peak_mb']:.1f} "
+                      f"| {b['peak_added_mb']:.1f} | {b['rss_after_mb']:.1f} "
+                      f"| {b['outcome'][:120]} ({b['seconds']:.1f} s) |")
+            report["memory"] = {"rss_after_run_mb": after, "big_result": big}
         if not args.only or "no-cost" in args.only:
             shape = Shape(topics=5, tool_calls=3, llm_latency_s=0.0, tool_latency_s=0.0, concurrency=5)
             print("running no-cost ...", file=sys.stderr, flush=True)
@@ -330,10 +421,11 @@ async def main_async(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=f"scale every latency by {QUICK_SCALE} (smoke run)")
-    parser.add_argument("--only", action="append", choices=["storm", "sick", "no-cost"],
+    parser.add_argument("--only", action="append", choices=["storm", "sick", "no-cost", "memory"],
                         help="run only this (repeatable)")
     parser.add_argument("--repeats", type=int, default=1, help="measured storm and sick-endpoint runs per mode")
     parser.add_argument("--no-cost-repeats", type=int, default=9, help="zero-latency runs per mode")
+    parser.add_argument("--memory-runs", type=int, default=100, help="research runs of the memory measure")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the measurements as JSON")
     args = parser.parse_args(argv)
     try:

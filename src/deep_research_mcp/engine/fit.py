@@ -85,15 +85,23 @@ def fit(text: str, budget: int, *, topic: str = "") -> str:
     def room() -> int:
         return budget - used - len(GAP)  # each kept part may bring one gap marker with it
 
-    for i in ranked:
+    def keep(i: int, block: str) -> None:
+        nonlocal used
         head = heading_of[i]
-        if head is not None and head not in kept and len(blocks[head]) + min(len(blocks[i]), 200) < room() - len(GAP):
+        if head is not None and head not in kept and len(blocks[head]) + min(len(block), 200) < room() - len(GAP):
             kept[head] = blocks[head]
             used += len(blocks[head]) + len(GAP)
-        block = blocks[i] if len(blocks[i]) <= room() else _cut(blocks[i], room()) if room() > 200 else ""
-        if block:
-            kept[i] = block
-            used += len(block) + len(GAP)
+        kept[i] = block
+        used += len(block) + len(GAP)
+
+    # Whole paragraphs first, so one huge block cannot crowd out a small one that matters more; then parts of the
+    # best of those left out, while a part is worth its gap marker (or nothing is kept yet).
+    for i in ranked:
+        if len(blocks[i]) <= room():
+            keep(i, blocks[i])
+    for i in ranked:
+        if i not in kept and (room() > 200 or not kept) and (part := _cut(blocks[i], room())):
+            keep(i, part)
     for i in (i for i in range(len(blocks)) if is_heading[i] and i not in kept):
         if len(blocks[i]) <= room():
             kept[i] = blocks[i]
