@@ -187,9 +187,10 @@ class ScenarioResult:
 class ServerProcess:
     """`python -m deep_research_mcp.llm.scripted` on port 0; always stopped on exit, killed if it will not stop."""
 
-    def __init__(self, scenario: dict[str, Any], workdir: Path) -> None:
+    def __init__(self, scenario: dict[str, Any], workdir: Path, args: tuple[str, ...] = ()) -> None:
         self.scenario = scenario
         self.workdir = workdir
+        self.args = args  # more flags, e.g. the server's limits (--capacity 8)
         self.url = ""
         self._proc: asyncio.subprocess.Process | None = None
         self._stderr_path = workdir / "server.stderr"
@@ -201,7 +202,7 @@ class ServerProcess:
             # stderr goes to a file, not a pipe: nobody drains it during a run, and a full pipe would stall the server.
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "deep_research_mcp.llm.scripted", "--scenario", str(path), "--port", "0",
-                stdout=asyncio.subprocess.PIPE, stderr=stderr,
+                *self.args, stdout=asyncio.subprocess.PIPE, stderr=stderr,
             )
         try:
             assert self._proc.stdout is not None

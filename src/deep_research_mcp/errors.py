@@ -8,6 +8,7 @@
     │   ├── ProviderConnectionError  the provider could not be reached (refused, reset, DNS)
     │   ├── ProviderTimeout      the per-call timeout passed
     │   ├── ContextLengthError   the prompt is over the model's context window (limit when known)
+    │   ├── GroupUnavailable     every member of an endpoint group is ejected (members and their last errors)
     │   └── StructuredOutputError  no valid JSON for the schema after repair and retries
     ├── ToolCallError            a research tool failed; the researcher sees it, the run goes on
     ├── BudgetExceeded           the run's token or cost budget is spent
@@ -61,6 +62,17 @@ class ContextLengthError(ProviderError):
     def __init__(self, message: str, *, limit: int | None = None) -> None:
         super().__init__(message)
         self.limit = limit
+
+
+class GroupUnavailable(ProviderError):
+    """No member of a group of equivalent endpoints can take a call: each is ejected after repeated failures.
+    `members` maps each member to its last error."""
+
+    def __init__(self, group: str, members: dict[str, str]) -> None:
+        listed = "; ".join(f"{name}: {error}" for name, error in members.items())
+        super().__init__(f"no endpoint of {group!r} is healthy ({listed})")
+        self.group = group
+        self.members = members
 
 
 class StructuredOutputError(ProviderError):

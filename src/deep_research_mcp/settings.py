@@ -20,6 +20,7 @@ from pydantic import (
     SecretStr,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -63,6 +64,45 @@ class CacheNamespace(BaseModel):
 
     enabled: bool = True
     ttl_s: PositiveFloat | None = None  # None: kept until evicted or cleared
+
+
+class EndpointSettings(BaseModel):
+    """One member of a model group: another server or key for the same model (see ServiceSettings.endpoints)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str | None = None  # None: the provider's own (several keys for one provider)
+    api_key: SecretStr | None = None  # None: the provider's key from its usual setting
+
+
+class ServiceSettings(BaseModel):
+    """How one provider's endpoint is called, keyed by provider in DEEP_RESEARCH_SERVICES (JSON), e.g.
+    '{"openai": {"max_concurrency": 16, "min_concurrency": 2}}', or one field at a time:
+    DEEP_RESEARCH_SERVICES__OPENAI__MAX_CONCURRENCY=16. Unset fields keep today's defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_concurrency: PositiveInt | None = None  # the most calls in flight; default http_max_connections
+    min_concurrency: PositiveInt = 1  # the floor the adaptive limit never goes below
+    initial_concurrency: PositiveInt | None = None  # where the adaptive limit starts; default the maximum
+    adaptive: bool = True  # false: a fixed limit of max_concurrency
+    timeout_s: PositiveFloat | None = None  # one call; default call_timeout_s
+    max_retries: int | None = Field(default=None, ge=0, le=10)  # default max_retries
+    pool_size: PositiveInt | None = None  # HTTP connections; default http_max_connections
+    # Two or more: a group balanced by latency and load, each member with its own limit and circuit breaker.
+    endpoints: list[EndpointSettings] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _floor_within_max(self) -> ServiceSettings:
+        top = self.max_concurrency
+        if top is not None and self.min_concurrency > top:
+            raise ValueError(f"min_concurrency ({self.min_concurrency}) is above max_concurrency ({top})")
+        if self.initial_concurrency is not None and not (
+            self.min_concurrency <= self.initial_concurrency <= (top or self.initial_concurrency)
+        ):
+            raise ValueError(f"initial_concurrency ({self.initial_concurrency}) is outside min_concurrency.."
+                             "max_concurrency")
+        return self
 
 
 def default_data_dir() -> Path:
@@ -127,6 +167,8 @@ class Settings(BaseSettings):
     mcp_config: Path | None = None
 
     http_max_connections: PositiveInt = 50
+    # Per provider endpoint: concurrency limits (adaptive), timeouts, retries, pool size, endpoint groups.
+    services: dict[Literal["openai", "anthropic", "compatible"], ServiceSettings] = Field(default_factory=dict)
     http_max_connections_per_host: PositiveInt = 8
     http_dns_cache_ttl_s: PositiveInt = 60
 

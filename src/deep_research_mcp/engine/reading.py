@@ -24,6 +24,7 @@ from ..errors import BudgetExceeded, ProviderError
 from ..llm.base import Message
 from ..llm.client import ModelCaller
 from ..tools.base import Document
+from .fit import fit
 from .sources import Source
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class Reader:
     async def _cached_summary(self, model: ModelCaller, document: Document, focus: str) -> str:
         if model.cache is None or not model.caches("summary"):
             return await self._timed_summary(model, document, focus)
-        text = document.content[: self.limits.max_summary_input_chars]
+        text = fit(document.content, self.limits.max_summary_input_chars, topic=focus)
         inputs = {
             "model": model.cache_identity or model.name,
             "content": hashlib.sha256(text.encode("utf-8", "replace")).hexdigest(),
@@ -112,7 +113,8 @@ class Reader:
             return await self._summarize(model, document, focus)
 
     async def _summarize(self, model: ModelCaller, document: Document, focus: str) -> str:
-        content = quote(document.content[: self.limits.max_summary_input_chars])
+        # A page over the summariser's budget keeps its headings, ends and passages on the focus, not its head.
+        content = quote(fit(document.content, self.limits.max_summary_input_chars, topic=focus))
         messages = [
             Message.system(prompts.SUMMARIZE_SYSTEM.format(max_words=self.limits.summary_words)),
             Message.user(prompts.SUMMARIZE_USER.format(focus=quote_line(focus), content=content)),

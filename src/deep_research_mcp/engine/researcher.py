@@ -13,6 +13,7 @@ from ..llm.base import Message, ToolCall, ToolSpec
 from ..tools.base import Document, ResearchTool
 from .config import UnitOutcome
 from .context import RunContext
+from .fit import fit
 from .reading import content_key, quote, quote_line
 from .sources import Source, scrub_citations
 
@@ -217,7 +218,8 @@ async def _compress(ctx: RunContext, topic: str, messages: list[Message]) -> str
             response = await model.chat([system, user], stage="compress")
         except ContextLengthError as exc:
             limit = exc.limit or model.context_window
-            transcript = transcript[: min(len(transcript) * 9 // 10, max(2_000, (limit - 1_000) * 3))]
+            # What matters for the topic stays (headings, ends, cited passages), not the transcript's head.
+            transcript = fit(transcript, min(len(transcript) * 9 // 10, max(2_000, (limit - 1_000) * 3)), topic=topic)
             continue
         except (ProviderError, BudgetExceeded) as exc:
             ctx.warn(f"compression failed for {topic[:60]!r} ({exc}); keeping document excerpts instead")

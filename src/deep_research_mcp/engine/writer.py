@@ -12,6 +12,7 @@ from ..llm.client import ModelCaller
 from ..llm.offline.report import WRITER_NOTE
 from .config import UnitOutcome
 from .context import RunContext
+from .fit import fit
 from .reading import quote_line
 from .sources import CitationStats, Source, finalize_report
 from .support.apply import with_source_ids
@@ -69,7 +70,8 @@ async def _draft(ctx: RunContext, model: ModelCaller, brief: str, findings: str,
                 raise
             limit = exc.limit or model.context_window
             cap = _next_cap(cap, limit, system.content + brief + extra, ctx)
-            text = _truncate(findings, cap)
+            text = _truncate(findings, cap, brief)
+            cap = min(cap, len(text))  # whole paragraphs may fall short of the cap: the next try is 10% below this
             ctx.warn(
                 f"findings cut from {len(findings)} to {len(text)} characters to fit {model.name} ({limit} tokens)"
             )
@@ -85,11 +87,11 @@ def _next_cap(previous: int | None, limit_tokens: int, overhead: str, ctx: RunCo
     return max(500, int(budget_tokens * CHARS_PER_TOKEN * SAFETY))
 
 
-def _truncate(findings: str, cap: int) -> str:
+def _truncate(findings: str, cap: int, brief: str) -> str:
+    """The findings within `cap`, keeping what matters for the brief (see engine.fit), not only their head."""
     if len(findings) <= cap:
         return findings
-    cut = findings.rfind("\n", 0, cap)
-    return findings[: cut if cut > cap // 2 else cap] + prompts.FINDINGS_TRUNCATED
+    return fit(findings, max(0, cap - len(prompts.FINDINGS_TRUNCATED)), topic=brief) + prompts.FINDINGS_TRUNCATED
 
 
 def report_title(report: str) -> str:

@@ -11,10 +11,11 @@ offline engine is not cached (it is as cheap as a lookup), and a fallback's answ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import random
 import zlib
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -23,29 +24,13 @@ from .. import prompts
 from ..cache.chat import chat_entry
 from ..cache.core import Cache
 from ..errors import ContextLengthError, ProviderError, ProviderTimeout, StructuredOutputError
+from ..services import RetryPolicy, Service, ServiceGroup
 from .base import ChatModel, ChatResponse, Message, OutputSchema, ToolSpec
 from .jsonrepair import parse_json_object
 from .usage import UsageMeter, now
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
-
-MAX_RETRY_WAIT_S = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    max_retries: int = 3
-    base_delay_s: float = 0.5
-    structured_retries: int = 2
-
-    def delay(self, attempt: int, error: ProviderError) -> float:
-        retry_after = getattr(error, "retry_after", None)
-        if retry_after is not None:
-            return min(retry_after, MAX_RETRY_WAIT_S)
-        # Full jitter keeps many researchers that failed together from retrying in lockstep.
-        return random.uniform(0, min(self.base_delay_s * 2**attempt, MAX_RETRY_WAIT_S))
-
 
 @dataclass(frozen=True, slots=True)
 class ModelCaller:
@@ -64,6 +49,10 @@ class ModelCaller:
     cache_identity: str = ""
     # The max_tokens of a call that sets none (settings.max_output_tokens); None leaves it to the provider.
     default_max_tokens: int | None = None
+    # The endpoint as a service: each attempt waits for one of its slots, and how it ends adapts its limit. A group
+    # of equivalent endpoints picks a member per attempt, and `members` holds this model on each of them.
+    service: Service | ServiceGroup | None = None
+    members: Mapping[str, ChatModel] = field(default_factory=dict)
 
     def with_meter(self, meter: UsageMeter) -> ModelCaller:
         return replace(self, meter=meter)
@@ -146,15 +135,16 @@ class ModelCaller:
         output: OutputSchema | None,
         max_tokens: int | None,
     ) -> ChatResponse:
-        attempt = 0
+        attempt = refusals = 0
         while True:
             if self.meter is not None:
                 self.meter.check()
             started = now()
             try:
                 # The SDK has the same timeout; ours also bounds connection set-up and anything the SDK misses.
-                async with asyncio.timeout(self.timeout_s + 1.0):
-                    response = await self.model.complete(
+                async with (self.service.slot() if self.service else contextlib.nullcontext()) as member, \
+                        asyncio.timeout(self.timeout_s + 1.0):
+                    response = await (self.members[member] if member else self.model).complete(
                         messages, tools=tools, output=output, max_tokens=max_tokens, timeout=self.timeout_s
                     )
             except TimeoutError:
@@ -169,11 +159,14 @@ class ModelCaller:
                     if response.tools_mode is not None:
                         self.meter.tool_modes[self.name] = response.tools_mode
                 return response
-            if not error.retryable or attempt >= self.retry.max_retries:
+            if self.service is not None and self.service.refused(error) and refusals < self.retry.max_refusals:
+                refusals += 1  # refused before doing any work (a 429): the service's queue paces the retry
+            elif not error.retryable or attempt >= self.retry.max_retries:
                 raise error
-            delay = self.retry.delay(attempt, error)
-            log.info("%s failed (%s); retry %d in %.2f s", self.name, error, attempt + 1, delay)
-            attempt += 1
+            else:
+                attempt += 1
+            delay = self.retry.delay(attempt + refusals - 1, error)
+            log.info("%s failed (%s); retry %d in %.2f s", self.name, error, attempt + refusals, delay)
             await asyncio.sleep(delay)
 
     async def structured(self, messages: list[Message], schema: type[T], *, stage: str, name: str) -> T:

@@ -22,6 +22,7 @@ from ..cache import Cache, open_cache
 from ..engine.config import EngineConfig
 from ..engine.run import ResearchEngine
 from ..llm.factory import ModelHub
+from ..services import ServiceRegistry
 from ..settings import Settings
 from ..tools.toolbox import Toolbox
 from .runs import RunManager
@@ -49,6 +50,7 @@ class AppState:
     store: RunStore
     cache: Cache
     offline: bool  # no model configured: the offline engine does every stage
+    services: ServiceRegistry | None = None  # model endpoints and upstream servers: limits, load (snapshot())
 
 
 def redis_url(settings: Settings) -> str | None:
@@ -78,7 +80,8 @@ def unavailable_reason(offline_only: bool, settings: Settings) -> str | None:
 async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
     async with contextlib.AsyncExitStack() as stack:
         cache = await stack.enter_async_context(open_cache(settings))
-        hub = await stack.enter_async_context(ModelHub(settings, cache=cache))
+        services = ServiceRegistry()
+        hub = await stack.enter_async_context(ModelHub(settings, cache=cache, services=services))
         if settings.docs_dir is not None and not Path(settings.docs_dir).is_dir():
             log.error("DEEP_RESEARCH_DOCS_DIR=%s is not a folder; local documents are left out", settings.docs_dir)
             docs = None
@@ -86,7 +89,7 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
             docs = settings.docs_dir
         # Opened in the background: the document index check and upstream servers (which may take a minute, or never
         # answer) must not delay the handshake. Each research waits for them and is told what is missing.
-        tools = await stack.enter_async_context(Toolbox(settings, docs=docs, cache=cache))
+        tools = await stack.enter_async_context(Toolbox(settings, docs=docs, cache=cache, services=services))
         engine = ResearchEngine(hub.stage_models(), [], EngineConfig.from_settings(settings), opening=tools)
         store = open_store(settings)
         stack.push_async_callback(store.close)
@@ -100,7 +103,7 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
         log.info("deep-research server ready (research tools opening in the background), run store %s",
                  type(store).__name__)
         yield AppState(settings=settings, engine=engine, runs=runs, store=store, cache=cache,
-                       offline=hub.offline_only)
+                       offline=hub.offline_only, services=services)
 
 
 def build_server(settings: Settings, *, auth: Any = None, token_verifier: Any = None) -> MCPServer[AppState]:

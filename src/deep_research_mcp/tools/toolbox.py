@@ -24,6 +24,7 @@ from .base import ResearchTool, ToolResult
 
 if TYPE_CHECKING:
     from ..cache.core import Cache
+    from ..services import ServiceRegistry
     from ..settings import Settings
     from .localdocs import IndexStats
 
@@ -56,8 +57,10 @@ class Toolbox:
         docs: Path | None = None,
         index_progress: Callable[[IndexStats], None] | None = None,
         cache: Cache | None = None,
+        services: ServiceRegistry | None = None,
     ) -> None:
         self.settings = settings
+        self.services = services  # where upstream servers register as services (the process's registry)
         self.docs = docs
         self.index_progress = index_progress
         self.cache = cache
@@ -162,7 +165,7 @@ class Toolbox:
     async def _open_upstream(self, config: Path) -> list[ResearchTool]:
         from .upstream import UpstreamManager
 
-        manager = UpstreamManager.from_config_file(config)
+        manager = UpstreamManager.from_config_file(config, services=self.services)
         self._stack.push_async_callback(manager.close)
         upstream = await manager.tools()  # also warms slow starters (npx) before the first research call
         for name, reason in manager.errors.items():

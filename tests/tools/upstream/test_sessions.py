@@ -235,6 +235,19 @@ async def test_streamable_http_upstream(make_manager: ManagerFactory, http_url: 
         await tools["web__fail"].call({"message": "nope"})
 
 
+async def test_an_answer_over_the_cap_fails_the_call_and_the_session_goes_on(
+    make_manager: ManagerFactory, http_url: str
+) -> None:
+    manager = make_manager({"web": HttpServerConfig(url=http_url, maxResponseBytes=50_000)})
+    tools = by_name(await manager.tools())
+    small = await tools["web__big"].call({"chars": 10_000})
+    assert len(small.documents[0].content) == 10_000
+    with pytest.raises(ToolCallError, match="maxResponseBytes"):
+        await tools["web__big"].call({"chars": 60_000})
+    again = await tools["web__big"].call({"chars": 20_000})
+    assert len(again.documents[0].content) == 20_000 and manager.sessions_opened == 1
+
+
 async def test_streamable_http_list_changed(make_manager: ManagerFactory, http_url: str) -> None:
     manager = make_manager({"web": HttpServerConfig(url=http_url, allowWrite=True)})  # add_tool is unannotated
     session = manager.sessions["web"]

@@ -6,6 +6,6 @@ the system prompt's first line (compress, report); answers follow a `Scenario`. 
 """
 
 from .scenario import FailureRule, Scenario
-from .server import ScriptedLLMServer, Stats
+from .server import Limits, ScriptedLLMServer, Stats
 
-__all__ = ["FailureRule", "Scenario", "ScriptedLLMServer", "Stats"]
+__all__ = ["FailureRule", "Limits", "Scenario", "ScriptedLLMServer", "Stats"]

@@ -7,9 +7,11 @@ over real HTTP, with the provider's own error shapes, so adapter code is exercis
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import json
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -38,7 +40,8 @@ class Stats:
     Every request that reached a stage counts in `calls`, `calls_by_stage`, `by_wire` and `input_tokens`,
     including requests answered with an injected failure, a context-length error or a hang; those also count
     in `failures_injected`. `output_tokens` counts answered requests only. Malformed or streaming requests are
-    refused before a stage is known and count nowhere.
+    refused before a stage is known and count nowhere. Requests turned away at the door by the server's limits
+    (see `Limits`) count only in `rejected_capacity`, `rejected_rate` or `random_errors`.
     """
 
     calls: int = 0
@@ -47,6 +50,10 @@ class Stats:
     input_tokens: int = 0
     output_tokens: int = 0
     by_wire: dict[str, int] = field(default_factory=dict)
+    rejected_capacity: int = 0  # 429: more requests in flight than `capacity`
+    rejected_rate: int = 0  # 429: over `requests_per_minute`
+    random_errors: int = 0  # 500: drawn with probability `error_rate`
+    peak_in_flight: int = 0  # the most requests served at once (rejected ones not counted)
 
     def reset(self) -> None:
         # In place, so a test holding `srv.stats` keeps seeing the live object.
@@ -57,6 +64,24 @@ class Stats:
         return asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What this one server instance puts up with, so two instances can play two endpoints of a group.
+
+    Beyond `capacity` requests in flight, or `requests_per_minute` accepted in the last 60 s, a request is answered
+    429 at once with a Retry-After (`retry_after_s` for capacity; the time until the window has room for the rate).
+    A request is answered 500 at once with probability `error_rate` (seeded: the same sequence every start).
+    `latency_s`, when set, replaces the scenario's fixed delay per call.
+    """
+
+    capacity: int | None = None
+    requests_per_minute: int | None = None
+    retry_after_s: float = 1.0
+    error_rate: float = 0.0
+    latency_s: float | None = None
+    seed: int = 0
+
+
 class ScriptedLLMServer:
     """Serves `POST /v1/chat/completions` (OpenAI), `POST /v1/messages` (Anthropic) and `GET /stats`.
 
@@ -64,8 +89,12 @@ class ScriptedLLMServer:
     rules' `times` budgets. Tool-call ids look like `call_<stage>_<n>`, unique for the server's lifetime.
     """
 
-    def __init__(self, scenario: Scenario | None = None, *, port: int = 0) -> None:
+    def __init__(self, scenario: Scenario | None = None, *, port: int = 0, limits: Limits | None = None) -> None:
         self._scenario = scenario if scenario is not None else Scenario()
+        self.limits = limits or Limits()
+        self._in_flight = 0
+        self._accepted_at: collections.deque[float] = collections.deque()
+        self._random = random.Random(self.limits.seed)
         # id(rule) -> (rule, uses); the rule is kept so its id cannot be recycled while the entry lives.
         self._spent: dict[int, tuple[FailureRule, int]] = {}
         self.stats = Stats()
@@ -152,9 +181,37 @@ class ScriptedLLMServer:
                 req = parse(body)
             except (KeyError, TypeError, AttributeError) as exc:
                 return _error(wire, 400, "invalid", f"Malformed request: {exc!r}")
-            return await self._serve(wire, req, str(body.get("model") or "scripted"))
+            refused = self._refuse(wire)
+            if refused is not None:
+                return refused
+            self._in_flight += 1
+            self.stats.peak_in_flight = max(self.stats.peak_in_flight, self._in_flight)
+            try:
+                return await self._serve(wire, req, str(body.get("model") or "scripted"))
+            finally:
+                self._in_flight -= 1
 
         return handle
+
+    def _refuse(self, wire: str) -> web.Response | None:
+        """The answer of a request the server's `limits` turn away at the door, or None to serve it."""
+        limits, now = self.limits, time.monotonic()
+        if limits.capacity is not None and self._in_flight >= limits.capacity:
+            self.stats.rejected_capacity += 1
+            return _error(wire, 429, "rate_limit", "Too many concurrent requests (scripted).",
+                          {"Retry-After": _seconds(limits.retry_after_s)})
+        window = self._accepted_at
+        while window and now - window[0] >= 60.0:
+            window.popleft()
+        if limits.requests_per_minute is not None and len(window) >= limits.requests_per_minute:
+            self.stats.rejected_rate += 1
+            return _error(wire, 429, "rate_limit", "Requests per minute exceeded (scripted).",
+                          {"Retry-After": _seconds(60.0 - (now - window[0]))})
+        if limits.error_rate and self._random.random() < limits.error_rate:
+            self.stats.random_errors += 1
+            return _error(wire, 500, "server", "The server had an error (scripted error rate).")
+        window.append(now)
+        return None
 
     async def _get_stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats.as_dict())
@@ -204,12 +261,11 @@ class ScriptedLLMServer:
             await self._closing.wait()
             return _error(wire, 500, "server", "The scripted server is shutting down.")
 
-        await self._sleep(scenario.latency_s)
+        await self._sleep(scenario.latency_s if self.limits.latency_s is None else self.limits.latency_s)
         if overflow or (rule is not None and rule.kind == "context_length"):
             return _context_error(wire, n_in, limit if limit is not None else max(1, n_in // 2))
         if rule is not None and rule.kind == "429":
-            # Plain decimal ("0.05", "2"): never exponent notation, which no client parses.
-            headers = {"Retry-After": f"{rule.retry_after:f}".rstrip("0").rstrip(".")}
+            headers = {"Retry-After": _seconds(rule.retry_after)}
             return _error(wire, 429, "rate_limit", "Rate limit reached (scripted).", headers)
         if rule is not None and rule.kind == "500":
             return _error(wire, 500, "server", "The server had an error while processing your request (scripted).")
@@ -234,6 +290,11 @@ class ScriptedLLMServer:
 
 
 # --- wire rendering ---
+
+
+def _seconds(value: float) -> str:
+    # Plain decimal ("0.05", "2"): never exponent notation, which no client parses.
+    return f"{value:f}".rstrip("0").rstrip(".") or "0"
 
 
 def _openai_body(

@@ -15,10 +15,15 @@ Our own optional keys, per server:
     allowWrite               true also offers tools the server does not mark read-only (`readOnlyHint`), or marks
                              destructive (`destructiveHint`): by default researchers get only tools that change
                              nothing (default false; research is read-only, a model should not write files)
-    maxConcurrency           calls in flight to this server at once (default 4)
+    maxConcurrency           the most calls in flight to this server at once (default 4); the limit adapts below
+                             it (lower on timeouts and lost connections, back up while calls go well)
+    minConcurrency           the floor of that adaptive limit (default 1; at most maxConcurrency)
+    adaptiveConcurrency      false keeps the limit fixed at maxConcurrency (default true)
     timeoutSeconds           one request (a tool call, a tool listing) once connected (default 30)
     startupTimeoutSeconds    starting the server and the handshake, e.g. an `npx` download (default 60)
     maxResultChars           characters of one result kept for the model; the rest is cut with a note (default 100000)
+    maxResponseBytes         an HTTP server's JSON answer larger than this fails that call instead of being read whole
+                             (default 16000000; an SSE event has the SDK's own 1 MB bound)
     retryUnsafe              true repeats a call cut off by a lost connection even when the server does not mark the
                              tool read-only or idempotent, so it may run twice (default false: the model is told the
                              call may or may not have happened)
@@ -53,9 +58,12 @@ class _ServerBase(BaseModel):
     allow_tools: list[str] | None = Field(default=None, alias="allowTools")
     deny_tools: list[str] = Field(default_factory=list, alias="denyTools")
     max_concurrency: PositiveInt = Field(default=4, alias="maxConcurrency")
+    min_concurrency: PositiveInt = Field(default=1, alias="minConcurrency")
+    adaptive_concurrency: bool = Field(default=True, alias="adaptiveConcurrency")
     timeout_seconds: PositiveFloat = Field(default=30.0, alias="timeoutSeconds")
     startup_timeout_seconds: PositiveFloat = Field(default=60.0, alias="startupTimeoutSeconds")
     max_result_chars: PositiveInt = Field(default=100_000, alias="maxResultChars")
+    max_response_bytes: PositiveInt = Field(default=16_000_000, alias="maxResponseBytes")
     retry_unsafe: bool = Field(default=False, alias="retryUnsafe")
     allow_write: bool = Field(default=False, alias="allowWrite")
     disabled: bool = False
@@ -158,6 +166,9 @@ def _parse_server(name: str, raw: Any, source: str, env: Mapping[str, str]) -> S
         if error["type"] == "extra_forbidden":
             problem = "unknown key (allowed: " + ", ".join(_known_keys(model)) + ")"
         raise _fail(source, name, field, problem) from None
+    if config.min_concurrency > config.max_concurrency:
+        raise _fail(source, name, "minConcurrency",
+                    f"{config.min_concurrency} is above maxConcurrency ({config.max_concurrency})")
     return _expand(config, name, source, env)
 
 

@@ -11,8 +11,9 @@ from typing import Self, TextIO
 
 import mcp_types as types
 
+from ...services import ServiceRegistry
 from .config import ServerConfig, load_mcp_config
-from .sessions import UpstreamSession, describe
+from .sessions import UpstreamSession, describe, server_service
 from .tool import UpstreamTool, unique_tool_names
 
 log = logging.getLogger(__name__)
@@ -25,16 +26,25 @@ class UpstreamManager:
     `tools()` (the reason is in `errors` and the log) rather than failing the others.
     """
 
-    def __init__(self, servers: Mapping[str, ServerConfig], *, errlog: TextIO | None = None) -> None:
+    def __init__(
+        self, servers: Mapping[str, ServerConfig], *, errlog: TextIO | None = None,
+        services: ServiceRegistry | None = None,
+    ) -> None:
+        # Each server is a service (adaptive limit up to its maxConcurrency), in the registry given or a new one.
+        self.services = services if services is not None else ServiceRegistry()
         self.sessions: dict[str, UpstreamSession] = {
-            name: UpstreamSession(name, config, errlog=errlog) for name, config in servers.items()
+            name: UpstreamSession(name, config, errlog=errlog,
+                                  service=self.services.add(server_service(name, config)))
+            for name, config in servers.items()
         }
         self.errors: dict[str, str] = {}  # server -> why its tools are missing from the last tools()
         self._withheld: dict[str, list[str]] = {}  # server -> tools left out as not read-only (logged once)
 
     @classmethod
-    def from_config_file(cls, path: str | Path, *, errlog: TextIO | None = None) -> UpstreamManager:
-        return cls(load_mcp_config(path), errlog=errlog)
+    def from_config_file(
+        cls, path: str | Path, *, errlog: TextIO | None = None, services: ServiceRegistry | None = None
+    ) -> UpstreamManager:
+        return cls(load_mcp_config(path), errlog=errlog, services=services)
 
     @property
     def sessions_opened(self) -> int:

@@ -41,6 +41,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ...errors import ToolCallError
+from ...services import Failure, LimitConfig, Service
 from .config import ServerConfig, StdioServerConfig
 
 log = logging.getLogger(__name__)
@@ -88,12 +89,74 @@ def never_delivered(exc: BaseException) -> bool:
     return isinstance(exc, httpx2.ConnectError)
 
 
+def classify(exc: BaseException) -> Failure | None:
+    """What a failed call says about the server's load: a timeout or a lost connection is an error (the limit
+    comes down); an error the tool returned, or a refusal to repeat a call, says nothing."""
+    if isinstance(exc, TimeoutError | _Unrepeatable) or is_disconnect(exc):
+        return Failure("error")
+    if isinstance(exc, ToolCallError) and exc.__cause__ is not None:  # e.g. the server could not be started
+        return classify(exc.__cause__)
+    if isinstance(exc, MCPError) and exc.code == types.REQUEST_TIMEOUT:
+        return Failure("error")
+    return None
+
+
+def server_service(name: str, config: ServerConfig) -> Service:
+    """The upstream server as a service: `maxConcurrency` is the most its adaptive limit reaches."""
+    limits = LimitConfig(max=config.max_concurrency, floor=config.min_concurrency,
+                         adaptive=config.adaptive_concurrency)
+    kind = "stdio" if isinstance(config, StdioServerConfig) else "http"
+    return Service(f"mcp:{name}", limits, timeout_s=config.timeout_seconds, classify=classify,
+                   describe={"kind": "mcp", "transport": kind})
+
+
 def describe(exc: BaseException) -> str:
     """A one-line reason, with task-group wrappers peeled off so the user sees the real error."""
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     text = str(exc) or type(exc).__name__
     return text if len(text) <= 500 else text[:500] + " [...]"
+
+
+class ResponseTooLarge(httpx2.StreamError):
+    """A JSON answer over the server's maxResponseBytes; a StreamError, which the SDK turns into an error result for
+    that one request (the session stays up)."""
+
+
+class _CappedStream(httpx2.AsyncByteStream):
+    def __init__(self, inner: httpx2.AsyncByteStream, limit: int) -> None:
+        self._inner = inner
+        self._limit = limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        read = 0
+        async for chunk in self._inner:
+            read += len(chunk)
+            if read > self._limit:
+                raise ResponseTooLarge(f"the answer is over maxResponseBytes ({self._limit} bytes); it was not read")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _CappedJSONTransport(httpx2.AsyncBaseTransport):
+    """HTTP to an upstream with JSON answers read at most `limit` bytes far, so one huge tool result cannot take the
+    process's memory: the SDK reads a JSON answer whole and parses it (about ten times its size at the peak).
+    Event streams are left alone: the listen stream is long-lived, and each SSE event has the SDK's own bound."""
+
+    def __init__(self, limit: int) -> None:
+        self._inner = httpx2.AsyncHTTPTransport()
+        self._limit = limit
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        if response.headers.get("content-type", "").lower().startswith("application/json"):
+            response.stream = _CappedStream(response.stream, self._limit)  # type: ignore[arg-type]
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 @dataclass(eq=False)
@@ -173,13 +236,15 @@ async def _watched(transport: Transport, on_end: Callable[[], None]) -> AsyncIte
 class UpstreamSession:
     """The shared session to one upstream server: lazy open, one reconnect per call, bounded concurrency."""
 
-    def __init__(self, name: str, config: ServerConfig, *, errlog: TextIO | None = None) -> None:
+    def __init__(
+        self, name: str, config: ServerConfig, *, errlog: TextIO | None = None, service: Service | None = None
+    ) -> None:
         self.name = name
         self.config = config
         self.opened = 0  # sessions successfully opened; tests and the benchmark read it
         self.tool_list_fetches = 0
         self._errlog = errlog
-        self._semaphore = asyncio.Semaphore(config.max_concurrency)
+        self.service = service if service is not None else server_service(name, config)
         self._live: _Live | None = None
         self._generation = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -202,29 +267,29 @@ class UpstreamSession:
         timeout = self.config.timeout_seconds
         # Neither waiting for a slot nor for the server to start is this call's slowness: the per-call timeout
         # covers the request alone (startup has its own bound, see _run).
-        async with self._semaphore:
-            try:
+        try:
+            async with self.service.slot():
                 return await self._with_reconnect(
                     lambda client: client.call_tool(tool, arguments), repeatable=lambda: self.repeatable(tool)
                 )
-            except _Unrepeatable as exc:
-                lost = describe(exc.__cause__) if exc.__cause__ is not None else "connection lost"
-                raise ToolCallError(
-                    f"{self.name}/{tool}: the connection to the server was lost during this call ({lost}), so the "
-                    f"call may or may not have taken effect there. It was not repeated because the server does not "
-                    f"mark {tool!r} read-only or idempotent. The next call restarts the connection; check before "
-                    f"calling it again."
+        except _Unrepeatable as exc:
+            lost = describe(exc.__cause__) if exc.__cause__ is not None else "connection lost"
+            raise ToolCallError(
+                f"{self.name}/{tool}: the connection to the server was lost during this call ({lost}), so the "
+                f"call may or may not have taken effect there. It was not repeated because the server does not "
+                f"mark {tool!r} read-only or idempotent. The next call restarts the connection; check before "
+                f"calling it again."
                 ) from exc.__cause__
-            except TimeoutError:
+        except TimeoutError:
+            raise ToolCallError(f"{self.name}/{tool} did not answer within {timeout:g} s") from None
+        except ToolCallError:
+            raise
+        except MCPError as exc:
+            if exc.code == types.REQUEST_TIMEOUT:
                 raise ToolCallError(f"{self.name}/{tool} did not answer within {timeout:g} s") from None
-            except ToolCallError:
-                raise
-            except MCPError as exc:
-                if exc.code == types.REQUEST_TIMEOUT:
-                    raise ToolCallError(f"{self.name}/{tool} did not answer within {timeout:g} s") from None
-                raise ToolCallError(f"{self.name}/{tool} failed: {describe(exc)}") from exc
-            except Exception as exc:  # the boundary: whatever an upstream does wrong is one failed tool call
-                raise ToolCallError(f"{self.name}/{tool} failed: {describe(exc)}") from exc
+            raise ToolCallError(f"{self.name}/{tool} failed: {describe(exc)}") from exc
+        except Exception as exc:  # the boundary: whatever an upstream does wrong is one failed tool call
+            raise ToolCallError(f"{self.name}/{tool} failed: {describe(exc)}") from exc
 
     def repeatable(self, tool: str) -> bool:
         """Whether a call of `tool` cut off by a lost connection may be sent again on a fresh session.
@@ -417,7 +482,8 @@ class UpstreamSession:
         )
         # Our own client only to carry the configured headers; redirects stay off, the transport handles them.
         async with (
-            httpx2.AsyncClient(headers=dict(config.headers), timeout=timeout) as http,
+            httpx2.AsyncClient(headers=dict(config.headers), timeout=timeout,
+                               transport=_CappedJSONTransport(config.max_response_bytes)) as http,
             Client(_watched(streamable_http_client(config.url, http_client=http), live.transport_ended),
                    **options) as client,
         ):

@@ -1,0 +1,167 @@
+"""A service (a model endpoint, an upstream MCP server): its limits, timeouts and retry policy, and its slots.
+
+    async with service.slot():          # waits for a slot (queued, or paused by a Retry-After)
+        answer = await call()           # how it ends tells the limiter: success, overload, error or nothing
+
+The exception leaving the block is classified by the service's `classify` (by default the provider errors of
+`errors.py`): a 429 (or a 503 with Retry-After) is an overload that also pauses the whole service for its Retry-After;
+5xx, timeouts and lost connections are errors; anything else (a 400, a context-length error, cancellation) says
+nothing about the service's load.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ProviderConnectionError, ProviderHTTPError, ProviderTimeout
+from .limit import AdaptiveLimit, FailureKind, LimitConfig
+from .limiter import CallLater, Limiter
+from .retry import RetryPolicy
+
+RECENT_ERRORS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    kind: FailureKind
+    retry_after_s: float | None = None
+
+
+Classifier = Callable[[BaseException], Failure | None]
+
+
+def classify_provider_error(exc: BaseException) -> Failure | None:
+    if isinstance(exc, ProviderHTTPError):
+        if exc.status == 429 or (exc.status == 503 and exc.retry_after is not None):
+            return Failure("overload", exc.retry_after)
+        if exc.status >= 500 or exc.status == 408:
+            return Failure("error", exc.retry_after)
+        return None
+    if isinstance(exc, ProviderTimeout | ProviderConnectionError | TimeoutError):
+        return Failure("error")
+    return None
+
+
+@dataclass(slots=True)
+class Counters:
+    succeeded: int = 0
+    overloaded: int = 0
+    failed: int = 0
+
+
+@dataclass
+class Service:
+    """One service. `limits` bound its concurrency; `timeout_s`, `retry` and `pool_size` are what its callers use
+    (the model client's timeout and retries, the HTTP pool), kept here so one place says how a service is called."""
+
+    name: str
+    limits: LimitConfig
+    timeout_s: float
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    pool_size: int | None = None
+    classify: Classifier = classify_provider_error
+    clock: Callable[[], float] = time.monotonic
+    call_later: CallLater | None = None
+    describe: dict[str, Any] = field(default_factory=dict)  # shown in the snapshot: endpoint, kind (never a key)
+    counters: Counters = field(default_factory=Counters)
+    recent_errors: collections.deque[dict[str, Any]] = field(
+        default_factory=lambda: collections.deque(maxlen=RECENT_ERRORS))
+
+    def __post_init__(self) -> None:
+        self.limit = AdaptiveLimit(self.limits, self.clock)
+        self.limiter = Limiter(self.limit, self.clock, self.call_later)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        await self.limiter.acquire()
+        started = self.clock()
+        try:
+            yield
+        except BaseException as exc:
+            self._ended(started, self.classify(exc) if isinstance(exc, Exception) else None, exc)
+            raise
+        else:
+            self._ended(started, None, None)
+
+    def _ended(self, started: float, failure: Failure | None, exc: BaseException | None) -> None:
+        in_flight = self.limiter.in_flight
+        try:
+            if exc is None:
+                self.counters.succeeded += 1
+                self.limit.on_success(self.clock() - started, in_flight)
+            elif failure is not None:
+                self.record_failure(failure, exc)
+                self.limit.on_failure(failure.kind, started, in_flight)
+                if failure.retry_after_s is not None:
+                    self.limiter.pause(failure.retry_after_s)
+        finally:
+            self.limiter.release()
+
+    def record_failure(self, failure: Failure, exc: BaseException) -> None:
+        if failure.kind == "overload":
+            self.counters.overloaded += 1
+        else:
+            self.counters.failed += 1
+        self.recent_errors.append({"at": time.time(), "kind": failure.kind, "error": _short(exc)})
+
+    def refused(self, exc: BaseException) -> bool:
+        """Whether `exc` is the service refusing work it did not start (an overload)."""
+        failure = self.classify(exc)
+        return failure is not None and failure.kind == "overload"
+
+    @property
+    def last_error(self) -> str | None:
+        return self.recent_errors[-1]["error"] if self.recent_errors else None
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain data for status pages and metrics. `paused_until` is wall-clock (epoch seconds), or None."""
+        remaining = self.limiter.paused_until - self.clock()
+        return {
+            "name": self.name,
+            **self.describe,
+            "limit": self.limit.current,
+            "max": self.limits.max,
+            "floor": self.limits.floor,
+            "adaptive": self.limits.adaptive,
+            "in_flight": self.limiter.in_flight,
+            "queued": self.limiter.queued,
+            "paused_until": time.time() + remaining if remaining > 0 else None,
+            "baseline_latency_s": self.limit.baseline_s,
+            "succeeded": self.counters.succeeded,
+            "overloaded": self.counters.overloaded,
+            "failed": self.counters.failed,
+            "recent_errors": list(self.recent_errors),
+        }
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 300 else text[:300] + " [...]"
+
+
+class ServiceRegistry:
+    """Every service of a process by name: built at the entry point and passed down, never at import time."""
+
+    def __init__(self) -> None:
+        self._services: dict[str, Any] = {}
+
+    def add(self, service: Any) -> Any:
+        """Register `service` (a Service or a ServiceGroup); a name registered twice keeps the first."""
+        return self._services.setdefault(service.name, service)
+
+    def get(self, name: str) -> Any | None:
+        return self._services.get(name)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self._services.values()))
+
+    def __len__(self) -> int:
+        return len(self._services)
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        return {name: service.snapshot() for name, service in self._services.items()}
