@@ -193,7 +193,7 @@ async def test_a_models_unsupported_sentences_are_marked_or_removed(
             assert re.search(re.escape(check.text) + r" \[\d+\]" + re.escape(MARK), body)
     else:
         assert MARK not in body
-        assert all(f"{check.text} [{check.citations[0]}]" not in body for check in corrupted)
+        assert all(check.text not in body for check in corrupted)
     assert f"{len(true)} of {len(checks)} cited sentences are supported" in result.report
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from .context import RunContext
 from .events import EventSink, ProgressTracker
 from .reading import Reader
 from .scope import clarify, write_brief
-from .sources import Source, markdown_text
+from .sources import CitationStats, Source, markdown_text
 from .supervisor import supervise
 from .support.apply import check_report_async
 from .writer import revise_unsupported, write_report
@@ -129,7 +130,7 @@ class ResearchEngine:
         report, title, sources, stats = await write_report(ctx, brief, result.units)
         if self.config.revise_unsupported_claims:
             report, title, sources, stats = await revise_unsupported(ctx, report, title, sources, stats)
-        report = await self._check_claims(ctx, result, report, sources)
+        report, sources, stats = await self._check_claims(ctx, result, report, sources, stats)
         if ctx.meter.fallbacks:
             stages = sorted({stage for stage, _, _ in ctx.meter.fallbacks})
             failed = sorted({model for _, model, _ in ctx.meter.fallbacks})
@@ -175,23 +176,27 @@ class ResearchEngine:
         result = ResearchResult(run_id=ctx.run_id, question=question, status="completed", brief=brief,
                                 units=list(units))
         report, title, sources, stats = await write_report(ctx, brief, result.units, instructions=instructions)
-        report = await self._check_claims(ctx, result, report, sources)
+        report, sources, stats = await self._check_claims(ctx, result, report, sources, stats)
         result.report, result.title, result.sources, result.citations = report, title, sources, stats
         return self._finish(ctx, result, started)
 
     async def _check_claims(
-        self, ctx: RunContext, result: ResearchResult, report: str, sources: Sequence[Source]
-    ) -> str:
+        self, ctx: RunContext, result: ResearchResult, report: str, sources: list[Source], stats: CitationStats
+    ) -> tuple[str, list[Source], CitationStats]:
         """Check every cited sentence against the text the run read from its sources; mark, remove or keep the
-        unsupported ones as configured, and put the summary under the title."""
+        unsupported ones as configured, and put the summary under the title. Removed sentences can leave a source
+        uncited: the report is renumbered, and the cited sources and counts follow."""
         if not sources:
-            return report
+            return report, sources, stats
         ctx.tracker.update("phase", "checking cited sentences against their sources", {"phase": "write"},
                            phase="write")
         checked = await check_report_async(report, [s.id for s in sources], ctx.texts.as_dict(),
                                            self.config.unsupported_claims)
         result.claims, result.claim_summary = checked.checks, checked.summary
-        return checked.report
+        if checked.kept is not None:
+            sources = [sources[old - 1] for old in checked.kept if 0 < old <= len(sources)]
+            stats = dataclasses.replace(stats, cited=len(sources), unused=stats.registered - len(sources))
+        return checked.report, sources, stats
 
     def _finish(self, ctx: RunContext, result: ResearchResult, started: float) -> ResearchResult:
         result.usage = ctx.meter.summary()

@@ -361,10 +361,13 @@ def check_claim(claim: Claim, cited: Sequence[tuple[str, SourceText | None]]) ->
                       round(worst.coverage, 3), round(worst.similarity, 3), worst.reason, claim)
 
 
-def check_report(report: str, cited_ids: Sequence[str], texts: Mapping[str, str]) -> list[ClaimCheck]:
+def check_report(
+    report: str, cited_ids: Sequence[str], texts: Mapping[str, str], prepared: dict[str, SourceText] | None = None
+) -> list[ClaimCheck]:
     """Every claim of a finished report. `cited_ids[n - 1]` is the run's id of the source the report cites as [n];
-    `texts` holds the text the run read per source id."""
-    prepared: dict[str, SourceText] = {}
+    `texts` holds the text the run read per source id. `prepared` caches each source's prepared text by id across
+    checks of one run (the first report and a revised one cite the same pages: tokenized once)."""
+    prepared = {} if prepared is None else prepared
 
     def source(source_id: str) -> SourceText | None:
         if source_id not in prepared and source_id in texts:
