@@ -3,10 +3,22 @@ pages tokenized once, bounded kept texts, a judge model, and a model report that
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
+from typing import Any
 
-from deep_research_mcp.engine.support.apply import check_and_apply
+import pytest
+from mcp.client import Client
+
+from deep_research_mcp.engine.support import check as check_module
+from deep_research_mcp.engine.support.apply import MARK, check_and_apply
+from deep_research_mcp.engine.support.texts import ReadTexts
 from deep_research_mcp.llm.scripted import Scenario, ScriptedLLMServer
+from deep_research_mcp.server.app import build_server
+from deep_research_mcp.settings import Settings
+from deep_research_mcp.tools.base import Document
+from deep_research_mcp.tools.memory import InMemoryDocuments
 
 from .conftest import QUESTION, EngineFactory
 from .test_claims import PAGE
@@ -57,3 +69,80 @@ async def test_a_run_that_removes_sentences_lists_only_the_sources_still_cited(
     for check in result.claims:  # each kept claim's numbers name the same source ids as before
         if check.verdict == "supported":
             assert [result.sources[n - 1].id for n in check.citations] == list(check.source_ids)
+
+
+async def test_the_write_tools_report_is_checked_against_the_runs_stored_texts(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(1, 4):
+        (docs / f"lagoon{n}.md").write_text(f"Tidal lagoon {n} stores {n * 100} megawatt hours of energy behind its "
+                                            f"wall. The wall of lagoon {n} is {n + 3} km long.\n")
+    async with ScriptedLLMServer(Scenario(topics=2, tool_calls_per_researcher=1, quote_sources=True)) as llm:
+        settings = Settings(research_model="openai:scripted", openai_base_url=llm.openai_base_url, openai_api_key="x",
+                            docs_dir=docs, data_dir=tmp_path / "data", fetch_enabled=False,
+                            allow_clarification=False, retry_base_delay_s=0.01)
+        async with Client(build_server(settings)) as client:
+            first = await client.call_tool("research", {"question": "How much energy does a tidal lagoon store?"})
+            run_id = first.structured_content["run_id"]
+            rewritten = await client.call_tool("write", {"run_id": run_id, "instructions": "Shorter."})
+            new_id = rewritten.structured_content["run_id"]
+            report = (await client.read_resource(f"research://runs/{new_id}/report")).contents[0].text
+            claims = json.loads((await client.read_resource(f"research://runs/{new_id}/claims")).contents[0].text)
+    assert not rewritten.is_error and rewritten.structured_content["status"] == "completed", rewritten.content
+    verdicts = [c["verdict"] for c in claims["claims"]]
+    # The scripted writer corrupts every second quote, in the rewrite as in the first report.
+    assert "unchecked" not in verdicts and "supported" in verdicts and "unsupported" in verdicts, claims
+    assert rewritten.structured_content["claim_check"] == claims["summary"]["line"]
+    assert f"> Claim check: {claims['summary']['line']}" in report
+    assert report.count("]" + MARK) == verdicts.count("unsupported")
+
+
+async def test_with_revision_each_page_is_prepared_once_and_a_clean_report_checked_once(
+    server: ScriptedLLMServer, make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prepared: list[str] = []
+    checked: list[str] = []
+    init, check = check_module.SourceText.__init__, check_module.check_claim
+
+    def counting_init(self: check_module.SourceText, text: str) -> None:
+        prepared.append(text)
+        init(self, text)
+
+    def counting_check(*args: Any) -> check_module.ClaimCheck:
+        checked.append(args[0].text)
+        return check(*args)
+
+    monkeypatch.setattr(check_module.SourceText, "__init__", counting_init)
+    monkeypatch.setattr(check_module, "check_claim", counting_check)
+    server.scenario = Scenario(topics=3, tool_calls_per_researcher=1, quote_sources=True)
+    async with make_engine(revise_unsupported_claims=True) as engine:
+        result = await engine.run(QUESTION)
+    assert server.stats.calls_by_stage["report"] == 2  # revised, then checked again
+    assert len(prepared) == len(set(prepared)) == len(result.registry)
+    assert len(checked) > len(result.claims)
+
+    prepared.clear(), checked.clear()
+    # One source, quoted truly: nothing to revise, so one check and no second report call.
+    server.scenario = Scenario(topics=1, tool_calls_per_researcher=1, quote_sources=True)
+    one = InMemoryDocuments([Document("https://docs.example/rance", "La Rance", PAGE.split("\n", 2)[2])])
+    async with make_engine(revise_unsupported_claims=True, tools=[one]) as engine:
+        result = await engine.run(QUESTION)
+    assert [c.verdict for c in result.claims] == ["supported"]
+    assert len(checked) == 1 and len(prepared) == 1 and server.stats.calls_by_stage["report"] == 3
+
+
+def test_a_page_over_its_room_keeps_the_passages_the_researcher_was_shown() -> None:
+    filler = " ".join(f"Paragraph {n} is about unrelated lock management details." for n in range(400))
+    page = f"Tidal barrages overview.\n\n{filler}\n\nThe Sihwa Lake barrage has ten turbines of 25.4 MW each.\n"
+    texts = ReadTexts(per_source_chars=2_000, per_run_chars=10_000)
+    texts.add("S1", page, focus="Sihwa Lake barrage turbines: ten turbines of 25.4 MW")
+    kept = texts.get("S1") or ""
+    assert len(kept) <= 2_000 and kept.startswith("Tidal barrages overview.")
+    assert "The Sihwa Lake barrage has ten turbines of 25.4 MW each." in kept  # not the head only
+    source = check_module.SourceText(kept)
+    assert check_module.check_sentence("The Sihwa Lake barrage has ten turbines of 25.4 MW each.",
+                                       source).verdict == "supported"
+    # The run record keeps, per source the notes cite, the passages their sentences match.
+    stored = texts.for_storage(["Sihwa Lake has ten turbines of 25.4 MW each [S1].", "Nothing cited here."], 500)
+    assert list(stored) == ["S1"] and len(stored["S1"]) <= 500 and "25.4 MW" in stored["S1"]
+    assert texts.for_storage(["No citations."], 500) == {}

@@ -31,6 +31,10 @@ class EngineConfig:
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
     unsupported_claims: UnsupportedClaims = "mark"  # what the report does with a sentence its source does not support
     revise_unsupported_claims: bool = False  # one revision turn for the report model when some are unsupported
+    claim_text_chars_per_source: int = 250_000  # source text kept for the claim check (see support/texts.py)
+    claim_text_chars_per_run: int = 4_000_000
+    claim_text_chars_stored: int = 1_000_000  # of it, kept in the run record for a rewrite's claim check
+    claim_judge: Literal["off", "model"] = "off"  # "model": the report model judges what the lexical check doubts
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineConfig:
@@ -49,6 +53,10 @@ class EngineConfig:
             prices=dict(settings.prices),
             unsupported_claims=settings.unsupported_claims,
             revise_unsupported_claims=settings.revise_unsupported_claims,
+            claim_text_chars_per_source=settings.claim_text_chars_per_source,
+            claim_text_chars_per_run=settings.claim_text_chars_per_run,
+            claim_text_chars_stored=settings.claim_text_chars_stored,
+            claim_judge=settings.claim_judge,
             reading=ReadingLimits(
                 summarize_over_chars=settings.summarize_over_chars,
                 summarization_timeout_s=settings.summarization_timeout_s,
@@ -98,6 +106,7 @@ class ResearchResult:
     citations: CitationStats = field(default_factory=CitationStats)
     claims: list[ClaimCheck] = field(default_factory=list)  # per cited sentence: supported/weak/unsupported, evidence
     claim_summary: ClaimSummary = field(default_factory=ClaimSummary)
+    texts: dict[str, str] = field(default_factory=dict)  # source id -> passages kept to check a rewrite's claims
     usage: dict[str, Any] = field(default_factory=dict)
     reading: dict[str, int] = field(default_factory=dict)  # documents registered, summarized, extractive fallbacks
     warnings: list[str] = field(default_factory=list)

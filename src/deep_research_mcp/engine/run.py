@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from ..errors import InputError
@@ -19,7 +20,8 @@ from .reading import Reader
 from .scope import clarify, write_brief
 from .sources import CitationStats, Source, markdown_text
 from .supervisor import supervise
-from .support.apply import check_report_async
+from .support.apply import apply_verdicts, check_report_async
+from .support.texts import ReadTexts, stored_texts
 from .writer import revise_unsupported, write_report
 
 
@@ -80,7 +82,8 @@ class ResearchEngine:
         meter.on_record = on_record
         models = self.models.with_meter(meter)
         reader = Reader(models.summarization, self.config.reading)
-        return RunContext(run_id, models, self.tools, self.config, meter, tracker, reader)
+        texts = ReadTexts(self.config.claim_text_chars_per_source, self.config.claim_text_chars_per_run)
+        return RunContext(run_id, models, self.tools, self.config, meter, tracker, reader, texts=texts)
 
     async def clarify(self, question: str, *, on_event: EventSink | None = None) -> ClarifyWithUser:
         text = self.validate_question(question)
@@ -128,9 +131,9 @@ class ResearchEngine:
         ctx.tracker.update("phase", "researching", {"phase": "research"}, phase="research")
         result.units = await supervise(ctx, brief)
         report, title, sources, stats = await write_report(ctx, brief, result.units)
-        if self.config.revise_unsupported_claims:
-            report, title, sources, stats = await revise_unsupported(ctx, report, title, sources, stats)
-        report, sources, stats = await self._check_claims(ctx, result, report, sources, stats)
+        report, title, sources, stats = await self._check_claims(ctx, result, report, title, sources, stats)
+        result.texts = await asyncio.to_thread(ctx.texts.for_storage, [u.note for u in result.units],
+                                               self.config.claim_text_chars_stored)
         if ctx.meter.fallbacks:
             stages = sorted({stage for stage, _, _ in ctx.meter.fallbacks})
             failed = sorted({model for _, model, _ in ctx.meter.fallbacks})
@@ -161,14 +164,19 @@ class ResearchEngine:
         units: Sequence[UnitOutcome],
         registry: Sequence[Source],
         instructions: str = "",
+        texts: Mapping[str, str] | None = None,
         on_event: EventSink | None = None,
         run_id: str | None = None,
     ) -> ResearchResult:
         """Write the report again from a finished run's notes and sources, in another form, without researching.
 
-        `registry` must be the run's full registry in id order (S1, S2, ...): the notes cite those ids."""
+        `registry` must be the run's full registry in id order (S1, S2, ...): the notes cite those ids. `texts` are
+        the source texts the run stored (`ResearchResult.texts`): the new report's sentences are checked against
+        them like the first report's."""
         started = time.perf_counter()
         ctx = self._context(run_id or new_run_id(), on_event)
+        if texts:
+            ctx.texts = stored_texts(texts)
         for expected, source in enumerate(registry, start=1):
             restored = ctx.registry.register(Document(source.locator, source.title, ""))
             if restored.id != source.id or source.id != f"S{expected}":
@@ -176,27 +184,37 @@ class ResearchEngine:
         result = ResearchResult(run_id=ctx.run_id, question=question, status="completed", brief=brief,
                                 units=list(units))
         report, title, sources, stats = await write_report(ctx, brief, result.units, instructions=instructions)
-        report, sources, stats = await self._check_claims(ctx, result, report, sources, stats)
+        report, title, sources, stats = await self._check_claims(ctx, result, report, title, sources, stats)
         result.report, result.title, result.sources, result.citations = report, title, sources, stats
         return self._finish(ctx, result, started)
 
     async def _check_claims(
-        self, ctx: RunContext, result: ResearchResult, report: str, sources: list[Source], stats: CitationStats
-    ) -> tuple[str, list[Source], CitationStats]:
-        """Check every cited sentence against the text the run read from its sources; mark, remove or keep the
-        unsupported ones as configured, and put the summary under the title. Removed sentences can leave a source
-        uncited: the report is renumbered, and the cited sources and counts follow."""
+        self, ctx: RunContext, result: ResearchResult, report: str, title: str, sources: list[Source],
+        stats: CitationStats,
+    ) -> tuple[str, str, list[Source], CitationStats]:
+        """Check every cited sentence against the text the run read from its sources (once; with revision on, the
+        revised report once more, its pages already prepared); mark, remove or keep the unsupported ones as
+        configured, and put the summary under the title. Removed sentences can leave a source uncited: the report
+        is renumbered, and the cited sources and counts follow."""
         if not sources:
-            return report, sources, stats
+            return report, title, sources, stats
         ctx.tracker.update("phase", "checking cited sentences against their sources", {"phase": "write"},
                            phase="write")
-        checked = await check_report_async(report, [s.id for s in sources], ctx.texts.as_dict(),
-                                           self.config.unsupported_claims)
+        checks = await check_report_async(report, [s.id for s in sources], ctx.texts.as_dict(), ctx.texts.prepared)
+        if self.config.revise_unsupported_claims:
+            revised = await revise_unsupported(ctx, report, sources, checks)
+            if revised is not None:
+                report, title, sources, stats = revised
+                if not sources:
+                    return report, title, sources, stats
+                checks = await check_report_async(report, [s.id for s in sources], ctx.texts.as_dict(),
+                                                  ctx.texts.prepared)
+        checked = apply_verdicts(report, len(sources), checks, self.config.unsupported_claims)
         result.claims, result.claim_summary = checked.checks, checked.summary
         if checked.kept is not None:
             sources = [sources[old - 1] for old in checked.kept if 0 < old <= len(sources)]
             stats = dataclasses.replace(stats, cited=len(sources), unused=stats.registered - len(sources))
-        return checked.report, sources, stats
+        return checked.report, title, sources, stats
 
     def _finish(self, ctx: RunContext, result: ResearchResult, started: float) -> ResearchResult:
         result.usage = ctx.meter.summary()

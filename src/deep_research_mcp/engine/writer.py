@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
+from collections.abc import Sequence
 
 from .. import prompts
 from ..errors import BudgetExceeded, ContextLengthError, ProviderError
@@ -15,7 +15,7 @@ from .context import RunContext
 from .reading import quote_line
 from .sources import CitationStats, Source, finalize_report
 from .support.apply import with_source_ids
-from .support.check import check_report
+from .support.check import ClaimCheck
 
 CHARS_PER_TOKEN = 4  # rough, and deliberately pessimistic below via SAFETY
 SAFETY = 0.85
@@ -96,18 +96,15 @@ def report_title(report: str) -> str:
 
 
 async def revise_unsupported(
-    ctx: RunContext, report: str, title: str, sources: list[Source], stats: CitationStats
-) -> tuple[str, str, list[Source], CitationStats]:
-    """One bounded revision turn: when the claim check finds sentences the cited sources do not support, the report
-    model sees them with the closest passages and corrects or deletes them; the caller checks the result again. A
-    failed turn keeps the report as it was."""
-    if not sources:
-        return report, title, sources, stats
-    ids = [s.id for s in sources]
-    checks = await asyncio.to_thread(check_report, report, ids, ctx.texts.as_dict())
+    ctx: RunContext, report: str, sources: list[Source], checks: Sequence[ClaimCheck]
+) -> tuple[str, str, list[Source], CitationStats] | None:
+    """One bounded revision turn: when the claim check found sentences the cited sources do not support, the report
+    model sees them with the closest passages and corrects or deletes them; the caller checks the result again.
+    None when there is nothing to revise or the turn failed (the report stays as it was)."""
     unsupported = [c for c in checks if c.verdict == "unsupported"]
-    if not unsupported:
-        return report, title, sources, stats
+    if not sources or not unsupported:
+        return None
+    ids = [s.id for s in sources]
     ctx.tracker.update("phase", f"revising {len(unsupported)} unsupported sentences", {"phase": "write"},
                        phase="write")
     problems = "\n".join(prompts.REVISE_ITEM.format(sentence=quote_line(c.text, 1_000), source=c.evidence_source or
@@ -119,7 +116,7 @@ async def revise_unsupported(
         response = await ctx.models.final_report.chat(messages, stage="report", max_tokens=ctx.config.max_report_tokens)
     except (ProviderError, BudgetExceeded, ContextLengthError) as exc:
         ctx.warn(f"the report could not be revised ({exc}); unsupported sentences stay marked")
-        return report, title, sources, stats
+        return None
     revised, revised_sources, revised_stats = finalize_report(response.text, ctx.registry)
     revised_stats.dropped += ctx.notes_dropped
     return revised, report_title(revised), revised_sources, revised_stats

@@ -148,7 +148,8 @@ class RunManager:
 
         async def work(on_event: Callable[[Event], None]) -> ResearchResult:
             return await self.engine.rewrite(parent.question, brief=parent.brief, units=units, registry=registry,
-                                             instructions=instructions, on_event=on_event, run_id=record.run_id)
+                                             instructions=instructions, texts=parent.source_texts, on_event=on_event,
+                                             run_id=record.run_id)
 
         return await self._launch(record, work)
 
@@ -303,6 +304,7 @@ def apply_result(record: RunRecord, result: ResearchResult) -> None:
         # The engine's list is complete and ordered by the supervisor; the event-built list was for status only.
         record.notes = [StoredNote(topic=u.topic, ok=u.ok, note=u.note, error=u.error) for u in result.units]
         record.registry = [_stored(s) for s in result.registry]
+        record.source_texts = dict(result.texts)
     record.sources = [_stored(s) for s in result.sources]
     record.report, record.title = result.report, result.title
     record.citations = dataclasses.asdict(result.citations)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..sources import _outside_code
-from .check import ClaimCheck, check_report
+from .check import ClaimCheck, SourceText, check_report
 from .report import CLAIM_LEAD, MARKER_GROUP, SOURCES_HEADING, UNSUPPORTED_MARK
 
 UnsupportedClaims = Literal["mark", "remove", "keep"]
@@ -149,27 +149,36 @@ def renumber_checks(checks: Sequence[ClaimCheck], kept: Sequence[int]) -> list[C
     return [dataclasses.replace(c, citations=tuple(numbers[n] for n in c.citations if n in numbers)) for c in checks]
 
 
-def check_and_apply(
-    report: str, cited_ids: Sequence[str], texts: Mapping[str, str], handling: UnsupportedClaims
+def apply_verdicts(
+    report: str, sources: int, checks: Sequence[ClaimCheck], handling: UnsupportedClaims
 ) -> CheckedReport:
-    checks = check_report(report, cited_ids, texts)
+    """The report as the reader gets it: unsupported claims marked, removed (then renumbered) or kept, and the
+    summary under the title. `sources` is how many sources the report lists."""
+    checks = list(checks)
     marked, removed = apply_checks(report, checks, handling)
     summary = summarize(checks, handling, removed)
     kept: list[int] | None = None
     if removed:
         marked, kept = renumber(marked)
-        if kept == list(range(1, len(cited_ids) + 1)):
+        if kept == list(range(1, sources + 1)):
             kept = None  # every source is still cited, in the same order: nothing moved
         else:
             checks = renumber_checks(checks, kept)
     return CheckedReport(add_summary(marked, summary), checks, summary, kept)
 
 
-async def check_report_async(
-    report: str, cited_ids: Sequence[str], texts: Mapping[str, str], handling: UnsupportedClaims
+def check_and_apply(
+    report: str, cited_ids: Sequence[str], texts: Mapping[str, str], handling: UnsupportedClaims,
+    prepared: dict[str, SourceText] | None = None,
 ) -> CheckedReport:
-    """`check_and_apply` in a worker thread: tokenizing pages and embeddings are CPU work."""
-    return await asyncio.to_thread(check_and_apply, report, list(cited_ids), dict(texts), handling)
+    return apply_verdicts(report, len(cited_ids), check_report(report, cited_ids, texts, prepared), handling)
+
+
+async def check_report_async(
+    report: str, cited_ids: Sequence[str], texts: Mapping[str, str], prepared: dict[str, SourceText] | None = None
+) -> list[ClaimCheck]:
+    """`check_report` in a worker thread: tokenizing pages and embeddings are CPU work."""
+    return await asyncio.to_thread(check_report, report, list(cited_ids), dict(texts), prepared)
 
 
 def with_source_ids(report: str, cited_ids: Sequence[str]) -> str:

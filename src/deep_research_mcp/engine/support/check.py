@@ -101,6 +101,11 @@ def _content(tokens: Sequence[str]) -> list[str]:
     return ["" if t in STOPWORDS or t in NEGATIONS or (len(t) < 2 and not t.isdigit()) else stem(t) for t in tokens]
 
 
+def content_stems(text: str) -> list[str]:
+    """The stems of `text`'s content words (no stopwords, negations or one-letter words), in order."""
+    return [s for s in _content(TOKEN.findall(text.lower())) if s]
+
+
 def split_passages(text: str) -> list[str]:
     """Sentences and list items, long runs without punctuation (tables) cut into pieces."""
     passages: list[str] = []
