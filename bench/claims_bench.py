@@ -3,6 +3,7 @@
     python bench/claims_bench.py                      # check eval/claims/pairs.json, print the table
     python bench/claims_bench.py --build [--seed N]   # (re)build the labelled pairs from the corpus, then check
     python bench/claims_bench.py --pairs PATH --json OUT
+    python bench/claims_bench.py --memory             # RSS of a run's kept texts and prepared pages, per cap
 
 The pairs are (sentence, source page) over the PostgreSQL 15 manual (`/usr/share/doc/postgresql-doc-15/html`, read
 with the engine's own HTML reader), generated with a fixed seed, each labelled with its kind:
@@ -269,6 +270,51 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+CITED = 40  # sources a long report cites
+
+
+def memory_child(corpus: Path, per_source: int, per_run: int) -> dict[str, Any]:
+    """What a run that reads the whole manual holds for the claim check: every page kept (up to the caps) and every
+    kept page prepared, as if the report cited them all. RSS is measured around it in this fresh process."""
+    from deep_research_mcp.engine.support.texts import ReadTexts
+
+    before = _rss_mb()
+    texts = ReadTexts(per_source_chars=per_source, per_run_chars=per_run)
+    read = 0
+    for n, path in enumerate(sorted(corpus.glob("*.html"))):
+        page = html_to_text(path.read_text(encoding="utf-8", errors="replace")).text
+        read += len(page)
+        texts.add(f"S{n + 1}", page, focus=page[len(page) // 2 : len(page) // 2 + 300])
+    kept_mb = _rss_mb() - before
+    cited = dict(list(texts.as_dict().items())[:CITED])
+    prepared = {source_id: SourceText(text) for source_id, text in cited.items()}
+    cited_mb = _rss_mb() - before - kept_mb
+    prepared.update({source_id: SourceText(text) for source_id, text in texts.as_dict().items()})
+    return {"per_source": per_source, "per_run": per_run, "read_chars": read, "kept_chars": texts.chars,
+            "sources_kept": len(texts), "rss_texts_mb": round(kept_mb, 1),
+            f"rss_{CITED}_cited_prepared_mb": round(cited_mb, 1),
+            "rss_all_prepared_mb": round(_rss_mb() - before - kept_mb, 1)}
+
+
+def memory(corpus: Path) -> list[dict[str, Any]]:
+    """One fresh process per pair of caps: the 8M-per-run cap the check had before, the defaults, a tighter one."""
+    import subprocess
+
+    rows = []
+    for per_source, per_run in ((250_000, 8_000_000), (250_000, 4_000_000), (100_000, 2_000_000)):
+        out = subprocess.run([sys.executable, __file__, "--memory-child", f"{per_source},{per_run}",
+                              "--corpus", str(corpus)], capture_output=True, text=True, check=True).stdout
+        rows.append(json.loads(out))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", action="store_true", help="generate the pairs first (writes --pairs)")
@@ -278,7 +324,17 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--json", type=Path, help="also write the results (with every miss) as JSON")
     parser.add_argument("--misses", action="store_true", help="print every sentence judged wrongly")
+    parser.add_argument("--memory", action="store_true", help="measure RSS of kept texts per cap, then stop")
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_child:
+        per_source, per_run = (int(x) for x in args.memory_child.split(","))
+        print(json.dumps(memory_child(args.corpus, per_source, per_run)))
+        return 0
+    if args.memory:
+        for row in memory(args.corpus):
+            print(json.dumps(row))
+        return 0
     if args.build:
         pairs = build(args.corpus, args.seed, args.per_kind)
         args.pairs.parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ All of it is CPU work (tokenizing pages, SequenceMatcher, embeddings): callers r
 from __future__ import annotations
 
 import re
+import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -94,11 +95,16 @@ class Passage:
     tokens: list[str]
     stems: list[str]  # per token; "" for stopwords and negations
     negates: list[bool]  # per token
-    vocabulary: frozenset[str]  # every lower-cased token
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """Every lower-cased token (made when asked: a set per passage would double a prepared page's memory)."""
+        return frozenset(self.tokens)
 
 
 def _content(tokens: Sequence[str]) -> list[str]:
-    return ["" if t in STOPWORDS or t in NEGATIONS or (len(t) < 2 and not t.isdigit()) else stem(t) for t in tokens]
+    return ["" if t in STOPWORDS or t in NEGATIONS or (len(t) < 2 and not t.isdigit()) else sys.intern(stem(t))
+            for t in tokens]
 
 
 def content_stems(text: str) -> list[str]:
@@ -128,17 +134,17 @@ class SourceText:
         self.passages: list[Passage] = []
         self.index: dict[str, list[int]] = {}
         for number, piece in enumerate(split_passages(text)):
-            tokens = TOKEN.findall(piece.lower())
+            tokens = [sys.intern(t) for t in TOKEN.findall(piece.lower())]
             stems = _content(tokens)
-            self.passages.append(Passage(piece, tokens, stems, negation_flags(piece), frozenset(tokens)))
+            self.passages.append(Passage(piece, tokens, stems, negation_flags(piece)))
             for s in set(stems) - {""}:
                 self.index.setdefault(s, []).append(number)
 
     def around(self, number: int) -> frozenset[str]:
         """The words of passage `number`, the two before it and the page's first (its title or heading)."""
-        vocabulary = set(self.passages[0].vocabulary)
+        vocabulary = set(self.passages[0].tokens)
         for passage in self.passages[max(0, number - 2) : number + 1]:
-            vocabulary |= passage.vocabulary
+            vocabulary.update(passage.tokens)
         return frozenset(vocabulary)
 
 
