@@ -15,6 +15,7 @@ from deep_research_mcp.engine.support import check as check_module
 from deep_research_mcp.engine.support.apply import MARK, check_and_apply
 from deep_research_mcp.engine.support.texts import ReadTexts
 from deep_research_mcp.llm.scripted import Scenario, ScriptedLLMServer
+from deep_research_mcp.llm.scripted.policy import Answer, ScriptedPolicy, ScriptedRequest
 from deep_research_mcp.server.app import build_server
 from deep_research_mcp.settings import Settings
 from deep_research_mcp.tools.base import Document
@@ -146,3 +147,38 @@ def test_a_page_over_its_room_keeps_the_passages_the_researcher_was_shown() -> N
     stored = texts.for_storage(["Sihwa Lake has ten turbines of 25.4 MW each [S1].", "Nothing cited here."], 500)
     assert list(stored) == ["S1"] and len(stored["S1"]) <= 500 and "25.4 MW" in stored["S1"]
     assert texts.for_storage(["No citations."], 500) == {}
+
+
+PARAPHRASED = ("The planner opts for an index scan when the table is big and the filter is selective [S1].\n\n"
+               "It has 26 bulb turbines with a combined capacity of 240 MW [S1].\n\n"
+               "Autovacuum does not run on temporary tables [S1].")
+
+
+async def test_a_judge_model_decides_what_the_lexical_check_doubted(
+    server: ScriptedLLMServer, make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    judged: list[str] = []
+    answer = ScriptedPolicy.answer
+
+    def writing(policy: ScriptedPolicy, stage: str, request: ScriptedRequest) -> Answer:
+        if stage == "report":
+            return Answer(text="# Report\n\n" + PARAPHRASED)
+        if stage == "judge":
+            judged.append("\n".join(request.user_texts()))
+        return answer(policy, stage, request)
+
+    monkeypatch.setattr(ScriptedPolicy, "answer", writing)
+    server.scenario = Scenario(topics=1, tool_calls_per_researcher=1)
+    page = InMemoryDocuments([Document("https://docs.example/rance", "La Rance", PAGE)])
+    async with make_engine(tools=[page]) as engine:
+        lexical = await engine.run(QUESTION)
+    assert [c.verdict for c in lexical.claims] == ["weak", "unsupported", "supported"] and not judged
+    async with make_engine(tools=[page], claim_judge="model") as engine:
+        result = await engine.run(QUESTION)
+    # Only the two doubted sentences went to the judge, in one call, each with its closest passages.
+    assert len(judged) == 1 and "1. Sentence: The planner opts" in judged[0] and "Sentence: Autovacuum" not in judged[0]
+    assert "[S1] The planner chooses an index scan" in judged[0] and "2. Sentence: It has 26" in judged[0]
+    assert [c.verdict for c in result.claims] == ["supported", "unsupported", "supported"]
+    assert result.claims[0].reason == "judged by openai:scripted: the passages say this"
+    assert result.claims[1].reason == "judged by openai:scripted: the passages do not have 26"
+    assert "2 of 3 cited sentences are supported" in result.report

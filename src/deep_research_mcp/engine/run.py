@@ -21,8 +21,9 @@ from .scope import clarify, write_brief
 from .sources import CitationStats, Source, markdown_text
 from .supervisor import supervise
 from .support.apply import apply_verdicts, check_report_async
+from .support.check import ClaimCheck
 from .support.texts import ReadTexts, stored_texts
-from .writer import revise_unsupported, write_report
+from .writer import judge_claims, revise_unsupported, write_report
 
 
 class OpeningTools(Protocol):
@@ -200,21 +201,27 @@ class ResearchEngine:
             return report, title, sources, stats
         ctx.tracker.update("phase", "checking cited sentences against their sources", {"phase": "write"},
                            phase="write")
-        checks = await check_report_async(report, [s.id for s in sources], ctx.texts.as_dict(), ctx.texts.prepared)
+        checks = await self._verdicts(ctx, report, sources)
         if self.config.revise_unsupported_claims:
             revised = await revise_unsupported(ctx, report, sources, checks)
             if revised is not None:
                 report, title, sources, stats = revised
                 if not sources:
                     return report, title, sources, stats
-                checks = await check_report_async(report, [s.id for s in sources], ctx.texts.as_dict(),
-                                                  ctx.texts.prepared)
+                checks = await self._verdicts(ctx, report, sources)
         checked = apply_verdicts(report, len(sources), checks, self.config.unsupported_claims)
         result.claims, result.claim_summary = checked.checks, checked.summary
         if checked.kept is not None:
             sources = [sources[old - 1] for old in checked.kept if 0 < old <= len(sources)]
             stats = dataclasses.replace(stats, cited=len(sources), unused=stats.registered - len(sources))
         return checked.report, title, sources, stats
+
+    async def _verdicts(self, ctx: RunContext, report: str, sources: list[Source]) -> list[ClaimCheck]:
+        """The lexical check (pages prepared once per run), then the judge model on what it doubted, if set."""
+        checks = await check_report_async(report, [s.id for s in sources], ctx.texts.as_dict(), ctx.texts.prepared)
+        if self.config.claim_judge == "model":
+            checks = await judge_claims(ctx, checks)
+        return checks
 
     def _finish(self, ctx: RunContext, result: ResearchResult, started: float) -> ResearchResult:
         result.usage = ctx.meter.summary()

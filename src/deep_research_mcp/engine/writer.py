@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import re
 from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, Field
 
 from .. import prompts
 from ..errors import BudgetExceeded, ContextLengthError, ProviderError
@@ -15,7 +20,7 @@ from .context import RunContext
 from .reading import quote_line
 from .sources import CitationStats, Source, finalize_report
 from .support.apply import with_source_ids
-from .support.check import ClaimCheck
+from .support.check import ClaimCheck, closest_passages
 
 CHARS_PER_TOKEN = 4  # rough, and deliberately pessimistic below via SAFETY
 SAFETY = 0.85
@@ -120,3 +125,58 @@ async def revise_unsupported(
     revised, revised_sources, revised_stats = finalize_report(response.text, ctx.registry)
     revised_stats.dropped += ctx.notes_dropped
     return revised, report_title(revised), revised_sources, revised_stats
+
+
+class JudgedClaim(BaseModel):
+    number: int = Field(description="The sentence's number as listed")
+    verdict: Literal["supported", "weak", "unsupported"]
+    reason: str = Field(description="One short reason; what differs when it is not supported")
+
+
+class ClaimJudgements(BaseModel):
+    """A verdict per listed sentence, from its cited passages alone."""
+
+    judgements: list[JudgedClaim]
+
+
+JUDGE_BATCH = 25  # sentences per judge call: a bounded prompt however many the lexical check doubted
+JUDGE_PASSAGES = 2  # closest passages shown per cited source
+
+
+async def judge_claims(ctx: RunContext, checks: list[ClaimCheck]) -> list[ClaimCheck]:
+    """The report model's verdict on each sentence the lexical check left weak or unsupported, seeing the passages of
+    its cited sources closest to it; the verdict and its reason replace the lexical ones. Only with a real model
+    (`DEEP_RESEARCH_CLAIM_JUDGE=model`); a failed call, or one the offline engine took over, keeps the lexical
+    verdicts. Calls are cached like every model call."""
+    model = ctx.models.final_report
+    doubted = [i for i, c in enumerate(checks) if c.verdict in ("weak", "unsupported")]
+    if not doubted or model.name.startswith("offline:"):
+        return checks
+    prepared = ctx.texts.prepared
+    out = list(checks)
+    for start in range(0, len(doubted), JUDGE_BATCH):
+        batch = doubted[start : start + JUDGE_BATCH]
+        items = []
+        for number, index in enumerate(batch, start=1):
+            check = checks[index]
+            passages = [prompts.JUDGE_PASSAGE.format(source=sid, passage=quote_line(p, 1_000))
+                        for sid in check.source_ids if sid in prepared
+                        for p in await asyncio.to_thread(closest_passages, check.text, prepared[sid], JUDGE_PASSAGES)]
+            items.append(prompts.JUDGE_ITEM.format(number=number, sentence=quote_line(check.text, 1_000),
+                                                   passages="\n".join(passages) or "   (none kept)"))
+        messages = [Message.system(prompts.JUDGE_SYSTEM), Message.user(prompts.JUDGE_USER.format(
+            items="\n\n".join(items)))]
+        fallbacks = len(ctx.meter.fallbacks)
+        try:
+            answer = await model.structured(messages, ClaimJudgements, stage="judge", name=prompts.JUDGE_SCHEMA)
+        except (ProviderError, BudgetExceeded) as exc:
+            ctx.warn(f"the claim judge failed ({exc}); the lexical verdicts stand")
+            return out
+        if len(ctx.meter.fallbacks) != fallbacks:  # the offline engine answered: it cannot judge
+            return out
+        for judged in answer.judgements:
+            if 1 <= judged.number <= len(batch):
+                index = batch[judged.number - 1]
+                reason = f"judged by {model.name}: {' '.join(judged.reason.split())[:300]}"
+                out[index] = dataclasses.replace(out[index], verdict=judged.verdict, reason=reason)
+    return out

@@ -253,10 +253,8 @@ def _similarity(sentence: str, evidence: str) -> float:
     return semantic.similarities(sentence, [evidence])[0]
 
 
-def check_sentence(sentence: str, source: SourceText, source_id: str = "") -> SentenceCheck:
-    features = _features(sentence)
-    if len(features.stems) < MIN_CONTENT_WORDS:
-        return SentenceCheck(sentence, "unchecked", reason="too short to state anything checkable")
+def _ranked(features: _Features, source: SourceText) -> list[int]:
+    """The source's passages sharing most of the sentence's content stems (ties: most alike in order), best first."""
     scores: dict[int, int] = {}
     for s in features.stems:
         for number in source.index.get(s, ()):
@@ -264,7 +262,19 @@ def check_sentence(sentence: str, source: SourceText, source_id: str = "") -> Se
     closest = sorted(scores, key=lambda n: (-scores[n], n))[: CANDIDATES * 2]
     likeness = {n: SequenceMatcher(None, features.tokens, source.passages[n].tokens, autojunk=False).ratio()
                 for n in closest}
-    ranked = sorted(closest, key=lambda n: (-scores[n], -likeness[n], n))[:CANDIDATES]
+    return sorted(closest, key=lambda n: (-scores[n], -likeness[n], n))[:CANDIDATES]
+
+
+def closest_passages(sentence: str, source: SourceText, count: int = 2) -> list[str]:
+    """The `count` passages of the source closest to the sentence: what a judge model is shown."""
+    return [_evidence(source.passages[n].text) for n in _ranked(_features(sentence), source)[:count]]
+
+
+def check_sentence(sentence: str, source: SourceText, source_id: str = "") -> SentenceCheck:
+    features = _features(sentence)
+    if len(features.stems) < MIN_CONTENT_WORDS:
+        return SentenceCheck(sentence, "unchecked", reason="too short to state anything checkable")
+    ranked = _ranked(features, source)
     # The strict rule allows one word in ten to differ: not when that word is a name the page never uses.
     strict_ok = judge(sentence, source.words).supported and all(
         _plural_in(e, source.vocabulary) for e in features.entities)
