@@ -182,3 +182,22 @@ async def test_a_judge_model_decides_what_the_lexical_check_doubted(
     assert result.claims[0].reason == "judged by openai:scripted: the passages say this"
     assert result.claims[1].reason == "judged by openai:scripted: the passages do not have 26"
     assert "2 of 3 cited sentences are supported" in result.report
+
+
+async def test_a_model_report_that_cites_nothing_is_written_by_the_offline_engine(
+    server: ScriptedLLMServer, make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = ScriptedPolicy.answer
+
+    def uncited(policy: ScriptedPolicy, stage: str, request: ScriptedRequest) -> Answer:
+        if stage == "report":
+            return Answer(text="# Report\n\nTidal plants store energy in lagoons, as everyone knows.")
+        return answer(policy, stage, request)
+
+    monkeypatch.setattr(ScriptedPolicy, "answer", uncited)
+    server.scenario = Scenario(topics=1, tool_calls_per_researcher=1, quote_sources=True)
+    async with make_engine() as engine:
+        result = await engine.run(QUESTION)
+    assert result.sources and "\n## Sources\n" in result.report and "as everyone knows" not in result.report
+    assert any("cited none of the sources; the offline engine wrote the report" in w for w in result.warnings)
+    assert result.claims and result.claim_summary.checked == len(result.claims)

@@ -49,12 +49,33 @@ async def write_report(
         draft = f"# Research findings\n\n> The report model failed ({exc}); below are the researchers' notes.\n\n"
         draft += findings
     failed = [u for u in units if not u.ok]
+    gaps = ""
     if failed:
-        gaps = "\n".join(f"- {u.topic}: {u.error}" for u in failed)
-        draft += f"\n\n## Research gaps\n\nThese topics could not be researched:\n{gaps}\n"
+        listed = "\n".join(f"- {u.topic}: {u.error}" for u in failed)
+        gaps = f"\n\n## Research gaps\n\nThese topics could not be researched:\n{listed}\n"
+    draft += gaps
     report, sources, stats = finalize_report(draft, ctx.registry)
+    if not sources and _CITED.search(findings) and not ctx.models.final_report.name.startswith("offline:"):
+        # A model report that cites nothing the notes cite cannot be checked or trusted: the offline writer, which
+        # cites every sentence from the notes, takes the step.
+        ctx.warn(f"the report by {ctx.models.final_report.name} cited none of the sources; the offline engine "
+                 "wrote the report from the notes instead")
+        draft = await _offline_draft(ctx, brief, findings, instructions) + gaps
+        report, sources, stats = finalize_report(draft, ctx.registry)
     stats.dropped += ctx.notes_dropped
     return report, report_title(report), sources, stats
+
+
+_CITED = re.compile(r"\[S\d+")
+
+
+async def _offline_draft(ctx: RunContext, brief: str, findings: str, instructions: str) -> str:
+    from ..llm.offline import OfflineModel
+
+    system = Message.system(prompts.REPORT_SYSTEM.format(date=ctx.date))
+    extra = f"\nAdditional instructions for this report:\n{instructions}\n" if instructions.strip() else ""
+    user = Message.user(prompts.REPORT_USER.format(brief=brief, findings=findings, instructions=extra))
+    return (await OfflineModel().complete([system, user])).text
 
 
 async def _draft(ctx: RunContext, model: ModelCaller, brief: str, findings: str, instructions: str) -> str:
