@@ -23,7 +23,9 @@ not flagged. Timings are per sentence, with the page's preparation (splitting, i
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
 import random
 import re
 import statistics
@@ -207,15 +209,12 @@ def build(corpus: Path, seed: int, per_kind: int) -> list[dict[str, Any]]:
     return pairs
 
 
-def evaluate(pairs: list[dict[str, Any]], corpus: Path) -> dict[str, Any]:
+def evaluate(pairs: list[dict[str, Any]], corpus: Path, judge: bool = False) -> dict[str, Any]:
     semantic.available()  # load the embeddings before timing anything
     texts: dict[str, SourceText] = {}
     prepare_s: list[float] = []
     check_s: list[float] = []
-    flagged: Counter[str] = Counter()
-    weak: Counter[str] = Counter()
-    total: Counter[str] = Counter()
-    misses: list[dict[str, Any]] = []
+    verdicts: list[tuple[str, str, float, str]] = []  # verdict, reason, coverage, evidence per pair
     for pair in pairs:
         name = pair["source"]
         if name not in texts:
@@ -226,14 +225,23 @@ def evaluate(pairs: list[dict[str, Any]], corpus: Path) -> dict[str, Any]:
         started = time.perf_counter()
         verdict = check_sentence(pair["sentence"], texts[name], name)
         check_s.append(time.perf_counter() - started)
+        verdicts.append((verdict.verdict, verdict.reason, verdict.coverage, verdict.evidence))
+    judged = 0
+    if judge:
+        verdicts, judged = asyncio.run(scripted_judge(pairs, verdicts, texts))
+    flagged: Counter[str] = Counter()
+    weak: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    misses: list[dict[str, Any]] = []
+    for pair, (verdict, reason, coverage, evidence) in zip(pairs, verdicts, strict=True):
         kind = pair["kind"]
         total[kind] += 1
-        is_flagged = verdict.verdict == "unsupported"
+        is_flagged = verdict == "unsupported"
         flagged[kind] += is_flagged
-        weak[kind] += verdict.verdict == "weak"
+        weak[kind] += verdict == "weak"
         if is_flagged != (pair["label"] == "unsupported"):
-            misses.append({**pair, "verdict": verdict.verdict, "reason": verdict.reason,
-                           "coverage": round(verdict.coverage, 2), "evidence": verdict.evidence[:200]})
+            misses.append({**pair, "verdict": verdict, "reason": reason, "coverage": round(coverage, 2),
+                           "evidence": evidence[:200]})
     true_positive = sum(flagged[k] for k in FALSE_KINDS)
     false_positive = sum(flagged[k] for k in TRUE_KINDS)
     false_total = sum(total[k] for k in FALSE_KINDS)
@@ -252,8 +260,33 @@ def evaluate(pairs: list[dict[str, Any]], corpus: Path) -> dict[str, Any]:
         "ms_per_sentence": round(statistics.mean(check_s) * 1000, 2),
         "ms_per_sentence_p99": round(sorted(check_s)[int(len(check_s) * 0.99) - 1] * 1000, 2),
         "ms_per_page_prepared": round(statistics.mean(prepare_s) * 1000, 2),
+        "judged": judged,
         "misses": misses,
     }
+
+
+async def scripted_judge(pairs: list[dict[str, Any]], verdicts: list[tuple[str, str, float, str]],
+                         texts: dict[str, SourceText]) -> tuple[list[tuple[str, str, float, str]], int]:
+    """The doubted (weak, unsupported) verdicts judged through the engine's judge path by the scripted LLM server's
+    literal-minded judge over real HTTP: a check of the plumbing, not of any real model's judgement."""
+    from deep_research_mcp.engine.support.check import ClaimCheck
+    from deep_research_mcp.engine.writer import judge_with
+    from deep_research_mcp.llm.factory import ModelHub
+    from deep_research_mcp.llm.scripted import Scenario, ScriptedLLMServer
+    from deep_research_mcp.settings import Settings
+
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
+    checks = [ClaimCheck(p["sentence"], (1,), (p["source"],), v[0], v[3], p["source"], v[2], 0.0, v[1])
+              for p, v in zip(pairs, verdicts, strict=True)]
+    async with ScriptedLLMServer(Scenario()) as server:
+        settings = Settings(research_model="openai:scripted", openai_base_url=server.openai_base_url,
+                            openai_api_key="x", cache_enabled=False)
+        async with ModelHub(settings) as hub:
+            judged = await judge_with(hub.stage_models().final_report, checks, texts)
+        calls = server.stats.calls
+    print(f"scripted judge: {calls} calls", file=sys.stderr)
+    doubted = sum(1 for v in verdicts if v[0] in ("weak", "unsupported"))
+    return [(c.verdict, c.reason, c.coverage, c.evidence) for c in judged], doubted
 
 
 def table(result: dict[str, Any]) -> str:
@@ -324,6 +357,8 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--json", type=Path, help="also write the results (with every miss) as JSON")
     parser.add_argument("--misses", action="store_true", help="print every sentence judged wrongly")
+    parser.add_argument("--judge", action="store_true",
+                        help="send the doubted verdicts to the scripted LLM server's judge (a plumbing check)")
     parser.add_argument("--memory", action="store_true", help="measure RSS of kept texts per cap, then stop")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -342,7 +377,7 @@ def main() -> int:
                                          indent=1, ensure_ascii=False) + "\n")
         print(f"wrote {len(pairs)} pairs to {args.pairs}", file=sys.stderr)
     pairs = json.loads(args.pairs.read_text())["pairs"]
-    result = evaluate(pairs, args.corpus)
+    result = evaluate(pairs, args.corpus, judge=args.judge)
     print(table(result))
     print(f"\n{result['ms_per_sentence']} ms per sentence (p99 {result['ms_per_sentence_p99']} ms); "
           f"{result['ms_per_page_prepared']} ms to prepare a page")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -20,7 +20,7 @@ from .context import RunContext
 from .reading import quote_line
 from .sources import CitationStats, Source, finalize_report
 from .support.apply import with_source_ids
-from .support.check import ClaimCheck, closest_passages
+from .support.check import ClaimCheck, SourceText, closest_passages
 
 CHARS_PER_TOKEN = 4  # rough, and deliberately pessimistic below via SAFETY
 SAFETY = 0.85
@@ -170,10 +170,23 @@ async def judge_claims(ctx: RunContext, checks: list[ClaimCheck]) -> list[ClaimC
     (`DEEP_RESEARCH_CLAIM_JUDGE=model`); a failed call, or one the offline engine took over, keeps the lexical
     verdicts. Calls are cached like every model call."""
     model = ctx.models.final_report
-    doubted = [i for i, c in enumerate(checks) if c.verdict in ("weak", "unsupported")]
-    if not doubted or model.name.startswith("offline:"):
+    if model.name.startswith("offline:"):
         return checks
-    prepared = ctx.texts.prepared
+    fallbacks = len(ctx.meter.fallbacks)
+    try:
+        judged = await judge_with(model, checks, ctx.texts.prepared)
+    except (ProviderError, BudgetExceeded) as exc:
+        ctx.warn(f"the claim judge failed ({exc}); the lexical verdicts stand")
+        return checks
+    if len(ctx.meter.fallbacks) != fallbacks:  # the offline engine answered some of it: it cannot judge
+        return checks
+    return judged
+
+
+async def judge_with(model: ModelCaller, checks: list[ClaimCheck], prepared: Mapping[str, SourceText]
+                     ) -> list[ClaimCheck]:
+    """`judge_claims` for any model and prepared pages (the benchmark calls it directly); errors propagate."""
+    doubted = [i for i, c in enumerate(checks) if c.verdict in ("weak", "unsupported")]
     out = list(checks)
     for start in range(0, len(doubted), JUDGE_BATCH):
         batch = doubted[start : start + JUDGE_BATCH]
@@ -187,14 +200,7 @@ async def judge_claims(ctx: RunContext, checks: list[ClaimCheck]) -> list[ClaimC
                                                    passages="\n".join(passages) or "   (none kept)"))
         messages = [Message.system(prompts.JUDGE_SYSTEM), Message.user(prompts.JUDGE_USER.format(
             items="\n\n".join(items)))]
-        fallbacks = len(ctx.meter.fallbacks)
-        try:
-            answer = await model.structured(messages, ClaimJudgements, stage="judge", name=prompts.JUDGE_SCHEMA)
-        except (ProviderError, BudgetExceeded) as exc:
-            ctx.warn(f"the claim judge failed ({exc}); the lexical verdicts stand")
-            return out
-        if len(ctx.meter.fallbacks) != fallbacks:  # the offline engine answered: it cannot judge
-            return out
+        answer = await model.structured(messages, ClaimJudgements, stage="judge", name=prompts.JUDGE_SCHEMA)
         for judged in answer.judgements:
             if 1 <= judged.number <= len(batch):
                 index = batch[judged.number - 1]
