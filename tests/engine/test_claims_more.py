@@ -201,3 +201,13 @@ async def test_a_model_report_that_cites_nothing_is_written_by_the_offline_engin
     assert result.sources and "\n## Sources\n" in result.report and "as everyone knows" not in result.report
     assert any("cited none of the sources; the offline engine wrote the report" in w for w in result.warnings)
     assert result.claims and result.claim_summary.checked == len(result.claims)
+
+
+def test_a_heavy_paraphrase_is_weak_but_a_sentence_stitched_from_two_passages_is_not() -> None:
+    page = check_module.SourceText(PAGE + "\nThe turbines of a tidal barrage generate power on both the ebb and the "
+                                   "flood tide, and the sluice gates let the basin refill quickly.\n")
+    paraphrase = check_module.check_sentence("Sediment piles up behind a barrage since the currents get slower.", page)
+    assert paraphrase.verdict == "weak" and paraphrase.evidence.startswith("Sediment builds up"), paraphrase
+    stitched = check_module.check_sentence(
+        "The planner chooses an index scan when the sluice gates let the basin refill quickly.", page)
+    assert stitched.verdict == "unsupported", stitched
