@@ -170,8 +170,11 @@ async def judge_claims(ctx: RunContext, checks: list[ClaimCheck]) -> list[ClaimC
     (`DEEP_RESEARCH_CLAIM_JUDGE=model`); a failed call, or one the offline engine took over, keeps the lexical
     verdicts. Calls are cached like every model call."""
     model = ctx.models.final_report
-    if model.name.startswith("offline:"):
+    doubted = sum(1 for c in checks if c.verdict in ("weak", "unsupported"))
+    if model.name.startswith("offline:") or not doubted:
         return checks
+    ctx.tracker.update("phase", f"judging {doubted} doubted sentences with {model.name}", {"phase": "write"},
+                       phase="write")
     fallbacks = len(ctx.meter.fallbacks)
     try:
         judged = await judge_with(model, checks, ctx.texts.prepared)
