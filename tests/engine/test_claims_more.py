@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,17 @@ def test_a_page_over_its_room_keeps_the_passages_the_researcher_was_shown() -> N
     assert texts.for_storage(["No citations."], 500) == {}
 
 
+def script_stages(monkeypatch: pytest.MonkeyPatch, **stages: Callable[[ScriptedRequest], Answer | None]) -> None:
+    """The scripted server answers the named stages with these functions (None: as it would have)."""
+    answer = ScriptedPolicy.answer
+
+    def patched(policy: ScriptedPolicy, stage: str, request: ScriptedRequest) -> Answer:
+        made = stages[stage](request) if stage in stages else None
+        return made if made is not None else answer(policy, stage, request)
+
+    monkeypatch.setattr(ScriptedPolicy, "answer", patched)
+
+
 PARAPHRASED = ("The planner opts for an index scan when the table is big and the filter is selective [S1].\n\n"
                "It has 26 bulb turbines with a combined capacity of 240 MW [S1].\n\n"
                "Autovacuum does not run on temporary tables [S1].")
@@ -158,16 +170,8 @@ async def test_a_judge_model_decides_what_the_lexical_check_doubted(
     server: ScriptedLLMServer, make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     judged: list[str] = []
-    answer = ScriptedPolicy.answer
-
-    def writing(policy: ScriptedPolicy, stage: str, request: ScriptedRequest) -> Answer:
-        if stage == "report":
-            return Answer(text="# Report\n\n" + PARAPHRASED)
-        if stage == "judge":
-            judged.append("\n".join(request.user_texts()))
-        return answer(policy, stage, request)
-
-    monkeypatch.setattr(ScriptedPolicy, "answer", writing)
+    script_stages(monkeypatch, report=lambda _: Answer(text="# Report\n\n" + PARAPHRASED),
+                  judge=lambda request: judged.append("\n".join(request.user_texts())))
     server.scenario = Scenario(topics=1, tool_calls_per_researcher=1)
     page = InMemoryDocuments([Document("https://docs.example/rance", "La Rance", PAGE)])
     async with make_engine(tools=[page]) as engine:
@@ -187,14 +191,8 @@ async def test_a_judge_model_decides_what_the_lexical_check_doubted(
 async def test_a_model_report_that_cites_nothing_is_written_by_the_offline_engine(
     server: ScriptedLLMServer, make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    answer = ScriptedPolicy.answer
-
-    def uncited(policy: ScriptedPolicy, stage: str, request: ScriptedRequest) -> Answer:
-        if stage == "report":
-            return Answer(text="# Report\n\nTidal plants store energy in lagoons, as everyone knows.")
-        return answer(policy, stage, request)
-
-    monkeypatch.setattr(ScriptedPolicy, "answer", uncited)
+    script_stages(monkeypatch,
+                  report=lambda _: Answer(text="# Report\n\nTidal plants store energy in lagoons, as everyone knows."))
     server.scenario = Scenario(topics=1, tool_calls_per_researcher=1, quote_sources=True)
     async with make_engine() as engine:
         result = await engine.run(QUESTION)
