@@ -73,8 +73,8 @@ _MAX_PASSAGE_WORDS = 120
 @functools.lru_cache(maxsize=65_536)
 def stem(word: str) -> str:
     """The word's Snowball (Porter 2) English stem, cut to six letters: "removing"/"remove", "interprets"/
-    "interpreted", "configured"/"configuration" meet. Numbers stay whole. snowballstemmer is the pure-Python
-    Snowball port Sphinx uses for its search index: no native build, no data files."""
+    "interpreted", "configured"/"configuration" meet. Numbers stay whole. snowballstemmer is the Snowball port
+    Sphinx uses for its search index; it runs on PyStemmer's C build (a dependency too) when that is installed."""
     if any(c.isdigit() for c in word):
         return word
     return _english().stemWord(word)[:6]

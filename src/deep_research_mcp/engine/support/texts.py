@@ -97,7 +97,7 @@ class ReadTexts:
                     for source_id in re.split(r"\s*,\s*", group):
                         focus.setdefault(source_id, []).append(line)
         cited = [s for s in focus if s in self._parts]
-        if not cited:
+        if not cited or per_run_chars <= 0:
             return {}
         share = per_run_chars // len(cited)
         return {s: select_passages(self.get(s) or "", focus[s], share) for s in cited}
