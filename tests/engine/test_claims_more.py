@@ -186,6 +186,13 @@ async def test_a_judge_model_decides_what_the_lexical_check_doubted(
     assert result.claims[0].reason == "judged by openai:scripted: the passages say this"
     assert result.claims[1].reason == "judged by openai:scripted: the passages do not have 26"
     assert "2 of 3 cited sentences are supported" in result.report
+    # A judge that answers nothing usable leaves the lexical verdicts, and the run says so.
+    script_stages(monkeypatch, report=lambda _: Answer(text="# Report\n\n" + PARAPHRASED),
+                  judge=lambda _: Answer(text="I cannot tell."))
+    async with make_engine(tools=[page], claim_judge="model", offline_fallback=False) as engine:
+        failed = await engine.run(QUESTION)
+    assert [(c.verdict, c.reason) for c in failed.claims] == [(c.verdict, c.reason) for c in lexical.claims]
+    assert any(w.startswith("the claim judge failed") for w in failed.warnings), failed.warnings
 
 
 async def test_a_model_report_that_cites_nothing_is_written_by_the_offline_engine(
