@@ -3,6 +3,7 @@
     python bench/claims_bench.py                      # check eval/claims/pairs.json, print the table
     python bench/claims_bench.py --build [--seed N]   # (re)build the labelled pairs from the corpus, then check
     python bench/claims_bench.py --pairs PATH --json OUT
+    python bench/claims_bench.py --memory             # RSS of a run's kept texts and prepared pages, per cap
 
 The pairs are (sentence, source page) over the PostgreSQL 15 manual (`/usr/share/doc/postgresql-doc-15/html`, read
 with the engine's own HTML reader), generated with a fixed seed, each labelled with its kind:
@@ -22,7 +23,9 @@ not flagged. Timings are per sentence, with the page's preparation (splitting, i
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
 import random
 import re
 import statistics
@@ -42,6 +45,7 @@ SEED = 2026
 PER_KIND = 50
 TRUE_KINDS = ("verbatim", "reworded")
 FALSE_KINDS = ("number", "negation", "entity", "stitched", "wrong_page")
+PARAPHRASES = Path(__file__).parents[1] / "eval" / "claims" / "paraphrases.json"  # hand-written, held out (true)
 
 ADVERBS = ("also", "usually", "generally", "typically", "normally", "currently", "simply", "actually", "often",
            "especially", "particularly", "still", "really", "automatically", "always", "easily", "directly")
@@ -206,15 +210,12 @@ def build(corpus: Path, seed: int, per_kind: int) -> list[dict[str, Any]]:
     return pairs
 
 
-def evaluate(pairs: list[dict[str, Any]], corpus: Path) -> dict[str, Any]:
+def evaluate(pairs: list[dict[str, Any]], corpus: Path, judge: bool = False) -> dict[str, Any]:
     semantic.available()  # load the embeddings before timing anything
     texts: dict[str, SourceText] = {}
     prepare_s: list[float] = []
     check_s: list[float] = []
-    flagged: Counter[str] = Counter()
-    weak: Counter[str] = Counter()
-    total: Counter[str] = Counter()
-    misses: list[dict[str, Any]] = []
+    verdicts: list[tuple[str, str, float, str]] = []  # verdict, reason, coverage, evidence per pair
     for pair in pairs:
         name = pair["source"]
         if name not in texts:
@@ -225,19 +226,28 @@ def evaluate(pairs: list[dict[str, Any]], corpus: Path) -> dict[str, Any]:
         started = time.perf_counter()
         verdict = check_sentence(pair["sentence"], texts[name], name)
         check_s.append(time.perf_counter() - started)
+        verdicts.append((verdict.verdict, verdict.reason, verdict.coverage, verdict.evidence))
+    judged = 0
+    if judge:
+        verdicts, judged = asyncio.run(scripted_judge(pairs, verdicts, texts))
+    flagged: Counter[str] = Counter()
+    weak: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    misses: list[dict[str, Any]] = []
+    for pair, (verdict, reason, coverage, evidence) in zip(pairs, verdicts, strict=True):
         kind = pair["kind"]
         total[kind] += 1
-        is_flagged = verdict.verdict == "unsupported"
+        is_flagged = verdict == "unsupported"
         flagged[kind] += is_flagged
-        weak[kind] += verdict.verdict == "weak"
+        weak[kind] += verdict == "weak"
         if is_flagged != (pair["label"] == "unsupported"):
-            misses.append({**pair, "verdict": verdict.verdict, "reason": verdict.reason,
-                           "coverage": round(verdict.coverage, 2), "evidence": verdict.evidence[:200]})
+            misses.append({**pair, "verdict": verdict, "reason": reason, "coverage": round(coverage, 2),
+                           "evidence": evidence[:200]})
     true_positive = sum(flagged[k] for k in FALSE_KINDS)
-    false_positive = sum(flagged[k] for k in TRUE_KINDS)
+    false_positive = sum(flagged[k] for k in (*TRUE_KINDS, "paraphrase"))
     false_total = sum(total[k] for k in FALSE_KINDS)
     rows = []
-    for kind in (*TRUE_KINDS, *FALSE_KINDS):
+    for kind in (k for k in (*TRUE_KINDS, "paraphrase", *FALSE_KINDS) if total[k]):
         rate = flagged[kind] / total[kind] if total[kind] else 0.0
         # *per kind: as if the set held this kind and the true sentences only
         precision = flagged[kind] / (flagged[kind] + false_positive) if kind in FALSE_KINDS and flagged[kind] else None
@@ -251,8 +261,33 @@ def evaluate(pairs: list[dict[str, Any]], corpus: Path) -> dict[str, Any]:
         "ms_per_sentence": round(statistics.mean(check_s) * 1000, 2),
         "ms_per_sentence_p99": round(sorted(check_s)[int(len(check_s) * 0.99) - 1] * 1000, 2),
         "ms_per_page_prepared": round(statistics.mean(prepare_s) * 1000, 2),
+        "judged": judged,
         "misses": misses,
     }
+
+
+async def scripted_judge(pairs: list[dict[str, Any]], verdicts: list[tuple[str, str, float, str]],
+                         texts: dict[str, SourceText]) -> tuple[list[tuple[str, str, float, str]], int]:
+    """The doubted (weak, unsupported) verdicts judged through the engine's judge path by the scripted LLM server's
+    literal-minded judge over real HTTP: a check of the plumbing, not of any real model's judgement."""
+    from deep_research_mcp.engine.support.check import ClaimCheck
+    from deep_research_mcp.engine.writer import judge_with
+    from deep_research_mcp.llm.factory import ModelHub
+    from deep_research_mcp.llm.scripted import Scenario, ScriptedLLMServer
+    from deep_research_mcp.settings import Settings
+
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
+    checks = [ClaimCheck(p["sentence"], (1,), (p["source"],), v[0], v[3], p["source"], v[2], 0.0, v[1])
+              for p, v in zip(pairs, verdicts, strict=True)]
+    async with ScriptedLLMServer(Scenario()) as server:
+        settings = Settings(research_model="openai:scripted", openai_base_url=server.openai_base_url,
+                            openai_api_key="x", cache_enabled=False)
+        async with ModelHub(settings) as hub:
+            judged = await judge_with(hub.stage_models().final_report, checks, texts)
+        calls = server.stats.calls
+    print(f"scripted judge: {calls} calls", file=sys.stderr)
+    doubted = sum(1 for v in verdicts if v[0] in ("weak", "unsupported"))
+    return [(c.verdict, c.reason, c.coverage, c.evidence) for c in judged], doubted
 
 
 def table(result: dict[str, Any]) -> str:
@@ -269,6 +304,51 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+CITED = 40  # sources a long report cites
+
+
+def memory_child(corpus: Path, per_source: int, per_run: int) -> dict[str, Any]:
+    """What a run that reads the whole manual holds for the claim check: every page kept (up to the caps) and every
+    kept page prepared, as if the report cited them all. RSS is measured around it in this fresh process."""
+    from deep_research_mcp.engine.support.texts import ReadTexts
+
+    before = _rss_mb()
+    texts = ReadTexts(per_source_chars=per_source, per_run_chars=per_run)
+    read = 0
+    for n, path in enumerate(sorted(corpus.glob("*.html"))):
+        page = html_to_text(path.read_text(encoding="utf-8", errors="replace")).text
+        read += len(page)
+        texts.add(f"S{n + 1}", page, focus=page[len(page) // 2 : len(page) // 2 + 300])
+    kept_mb = _rss_mb() - before
+    cited = dict(list(texts.as_dict().items())[:CITED])
+    prepared = {source_id: SourceText(text) for source_id, text in cited.items()}
+    cited_mb = _rss_mb() - before - kept_mb
+    prepared.update({source_id: SourceText(text) for source_id, text in texts.as_dict().items()})
+    return {"per_source": per_source, "per_run": per_run, "read_chars": read, "kept_chars": texts.chars,
+            "sources_kept": len(texts), "rss_texts_mb": round(kept_mb, 1),
+            f"rss_{CITED}_cited_prepared_mb": round(cited_mb, 1),
+            "rss_all_prepared_mb": round(_rss_mb() - before - kept_mb, 1)}
+
+
+def memory(corpus: Path) -> list[dict[str, Any]]:
+    """One fresh process per pair of caps: the 8M-per-run cap the check had before, the defaults, a tighter one."""
+    import subprocess
+
+    rows = []
+    for per_source, per_run in ((250_000, 8_000_000), (250_000, 4_000_000), (100_000, 2_000_000)):
+        out = subprocess.run([sys.executable, __file__, "--memory-child", f"{per_source},{per_run}",
+                              "--corpus", str(corpus)], capture_output=True, text=True, check=True).stdout
+        rows.append(json.loads(out))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", action="store_true", help="generate the pairs first (writes --pairs)")
@@ -278,7 +358,19 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--json", type=Path, help="also write the results (with every miss) as JSON")
     parser.add_argument("--misses", action="store_true", help="print every sentence judged wrongly")
+    parser.add_argument("--judge", action="store_true",
+                        help="send the doubted verdicts to the scripted LLM server's judge (a plumbing check)")
+    parser.add_argument("--memory", action="store_true", help="measure RSS of kept texts per cap, then stop")
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_child:
+        per_source, per_run = (int(x) for x in args.memory_child.split(","))
+        print(json.dumps(memory_child(args.corpus, per_source, per_run)))
+        return 0
+    if args.memory:
+        for row in memory(args.corpus):
+            print(json.dumps(row))
+        return 0
     if args.build:
         pairs = build(args.corpus, args.seed, args.per_kind)
         args.pairs.parent.mkdir(parents=True, exist_ok=True)
@@ -286,7 +378,7 @@ def main() -> int:
                                          indent=1, ensure_ascii=False) + "\n")
         print(f"wrote {len(pairs)} pairs to {args.pairs}", file=sys.stderr)
     pairs = json.loads(args.pairs.read_text())["pairs"]
-    result = evaluate(pairs, args.corpus)
+    result = evaluate(pairs, args.corpus, judge=args.judge)
     print(table(result))
     print(f"\n{result['ms_per_sentence']} ms per sentence (p99 {result['ms_per_sentence_p99']} ms); "
           f"{result['ms_per_page_prepared']} ms to prepare a page")

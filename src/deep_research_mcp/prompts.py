@@ -10,6 +10,7 @@ from __future__ import annotations
 # Structured outputs and engine-owned tools (the scripted server keys on these names as well).
 CLARIFY_SCHEMA = "ClarifyWithUser"
 BRIEF_SCHEMA = "ResearchBrief"
+JUDGE_SCHEMA = "ClaimJudgements"
 CONDUCT_RESEARCH = "ConductResearch"
 RESEARCH_COMPLETE = "ResearchComplete"
 THINK = "think"
@@ -22,6 +23,7 @@ STAGE_MARKERS: dict[str, str] = {
     "compress": "You compress a researcher's findings into cited notes.",
     "report": "You write the final research report from cited notes.",
     "summarize": "You summarize one retrieved document for a researcher.",
+    "judge": "You check whether cited passages support the sentences that cite them.",
 }
 
 CLARIFY_SYSTEM = STAGE_MARKERS["clarify"] + """
@@ -176,3 +178,18 @@ Report to revise:
 
 {report}"""
 REVISE_ITEM = "- Sentence: {sentence}\n  Closest passage of [{source}]: {evidence}"
+
+# The claim judge sees only what the lexical check doubted, each with the passages of the sources it cites.
+JUDGE_SYSTEM = STAGE_MARKERS["judge"] + """
+For each numbered sentence, decide from its passages alone, not from what you know:
+- "supported": the passages state what the sentence says (other words are fine);
+- "weak": the passages state part of it, or something close but less specific;
+- "unsupported": the passages do not say it, or say something else (another number, name or negation).
+Give one short reason per sentence, naming what differs when it is not supported. Judge every sentence listed."""
+JUDGE_USER = """Sentences to judge:
+
+{items}"""
+JUDGE_ITEM = """{number}. Sentence: {sentence}
+   Passages of its cited sources:
+{passages}"""
+JUDGE_PASSAGE = "   - [{source}] {passage}"

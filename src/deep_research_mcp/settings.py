@@ -157,6 +157,14 @@ class Settings(BaseSettings):
     # With unsupported sentences, the report model gets one turn to correct or delete them (a model call; off by
     # default).
     revise_unsupported_claims: bool = False
+    # Source text kept per run for the claim check: per source and per run (a page over its room keeps the passages
+    # the researcher was shown, not its head), and how much of it the run record keeps for a `write` rewrite.
+    claim_text_chars_per_source: PositiveInt = 250_000
+    claim_text_chars_per_run: PositiveInt = 4_000_000
+    claim_text_chars_stored: int = Field(default=1_000_000, ge=0)
+    # "model": the report model (when it is not the offline engine) judges the sentences the lexical check left weak
+    # or unsupported, seeing the cited passages; its verdict and reason replace the lexical one (a model call).
+    claim_judge: Literal["off", "model"] = "off"
 
     max_run_tokens: PositiveInt | None = None
     max_run_cost_usd: PositiveFloat | None = None

@@ -39,7 +39,8 @@ def two_subjects() -> InMemoryDocuments:
 
 
 def prior_of(result: ResearchResult) -> PriorRun:
-    return PriorRun(result.run_id, result.brief, tuple(u for u in result.units if u.ok), tuple(result.registry))
+    return PriorRun(result.run_id, result.brief, tuple(u for u in result.units if u.ok), tuple(result.registry),
+                    texts=result.texts)
 
 
 def sources_listed(report: str) -> list[str]:
@@ -151,6 +152,9 @@ async def test_offline_follow_up_skips_covered_topics_and_combines_the_reports(d
     cited = [Path(s.locator).name for s in second.sources]
     assert sorted(cited) == ["lagoons.md", "pumped.md"]
     assert second.registry[0] == first.registry[0]
+    # Sentences citing the earlier run's source are checked against the text that run stored, not left unchecked.
+    old_claims = [c for c in second.claims if first.registry[0].id in c.source_ids]
+    assert old_claims and all(c.verdict != "unchecked" for c in old_claims)
 
 
 async def test_offline_follow_up_of_a_fully_covered_question_researches_nothing(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -34,6 +35,10 @@ class EngineConfig:
     unsupported_claims: UnsupportedClaims = "mark"  # what the report does with a sentence its source does not support
     revise_unsupported_claims: bool = False  # one revision turn for the report model when some are unsupported
     report_language: str = ""  # the language the report is written in ("" = the brief's); see `valid_language`
+    claim_text_chars_per_source: int = 250_000  # source text kept for the claim check (see support/texts.py)
+    claim_text_chars_per_run: int = 4_000_000
+    claim_text_chars_stored: int = 1_000_000  # of it, kept in the run record for a rewrite's claim check
+    claim_judge: Literal["off", "model"] = "off"  # "model": the report model judges what the lexical check doubts
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineConfig:
@@ -52,6 +57,10 @@ class EngineConfig:
             prices=dict(settings.prices),
             unsupported_claims=settings.unsupported_claims,
             revise_unsupported_claims=settings.revise_unsupported_claims,
+            claim_text_chars_per_source=settings.claim_text_chars_per_source,
+            claim_text_chars_per_run=settings.claim_text_chars_per_run,
+            claim_text_chars_stored=settings.claim_text_chars_stored,
+            claim_judge=settings.claim_judge,
             reading=ReadingLimits(
                 summarize_over_chars=settings.summarize_over_chars,
                 summarization_timeout_s=settings.summarization_timeout_s,
@@ -117,6 +126,8 @@ class PriorRun:
     brief: str
     units: tuple[UnitOutcome, ...]  # researched topics only (failed ones are not known, so they may be tried again)
     registry: tuple[Source, ...]  # in id order: S1, S2, ...
+    # The source texts it stored (ResearchResult.texts): sentences citing its sources are checked against them.
+    texts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -135,6 +146,7 @@ class ResearchResult:
     citations: CitationStats = field(default_factory=CitationStats)
     claims: list[ClaimCheck] = field(default_factory=list)  # per cited sentence: supported/weak/unsupported, evidence
     claim_summary: ClaimSummary = field(default_factory=ClaimSummary)
+    texts: dict[str, str] = field(default_factory=dict)  # source id -> passages kept to check a rewrite's claims
     usage: dict[str, Any] = field(default_factory=dict)
     reading: dict[str, int] = field(default_factory=dict)  # documents registered, summarized, extractive fallbacks
     warnings: list[str] = field(default_factory=list)

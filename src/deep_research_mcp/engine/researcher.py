@@ -140,13 +140,14 @@ async def call_tool(ctx: RunContext, call: ToolCall, topic: str, memory: Researc
     for document in result.documents:
         source = ctx.registry.register(document)
         pending.setdefault(content_key(source, document), (source, document))
-        ctx.texts.add(source.id, document.content)
     digests: dict[str, str] = {}
     async with asyncio.TaskGroup() as group:  # long documents of one result are summarized in parallel
         for key, (source, document) in pending.items():
             if key not in memory.shown:
                 group.create_task(_read_into(ctx, key, source, document, focus, digests))
-    for key, (source, _) in pending.items():
+    for key, (source, document) in pending.items():
+        # Kept after reading: a page over the claim check's room keeps the passages the researcher was shown.
+        await ctx.texts.add_async(source.id, document.content, focus=f"{focus}\n{digests.get(key, '')}")
         if source.id not in memory.source_ids:
             memory.source_ids.append(source.id)
         if key in memory.shown:

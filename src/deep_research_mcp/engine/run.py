@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from ..errors import InputError
@@ -16,10 +18,12 @@ from .context import RunContext
 from .events import EventSink, ProgressTracker
 from .reading import Reader
 from .scope import clarify, write_brief
-from .sources import Source, markdown_text
+from .sources import CitationStats, Source, markdown_text
 from .supervisor import supervise
-from .support.apply import check_report_async
-from .writer import revise_unsupported, write_report
+from .support.apply import apply_verdicts, check_report_async
+from .support.check import ClaimCheck
+from .support.texts import ReadTexts, stored_texts
+from .writer import judge_claims, revise_unsupported, write_report
 
 
 class OpeningTools(Protocol):
@@ -79,7 +83,8 @@ class ResearchEngine:
         meter.on_record = on_record
         models = self.models.with_meter(meter)
         reader = Reader(models.summarization, self.config.reading)
-        return RunContext(run_id, models, self.tools, self.config, meter, tracker, reader)
+        texts = ReadTexts(self.config.claim_text_chars_per_source, self.config.claim_text_chars_per_run)
+        return RunContext(run_id, models, self.tools, self.config, meter, tracker, reader, texts=texts)
 
     async def clarify(self, question: str, *, on_event: EventSink | None = None) -> ClarifyWithUser:
         text = self.validate_question(question)
@@ -118,6 +123,8 @@ class ResearchEngine:
         result = ResearchResult(run_id=ctx.run_id, question=text, status="completed")
         if prior is not None:
             restore_registry(ctx, prior.registry)
+            for source_id, earlier_text in prior.texts.items():
+                ctx.texts.add(source_id, earlier_text)
             result.follow_up_of = prior.run_id
         if brief is None:
             ctx.tracker.update("phase", "scoping the question", {"phase": "scope"}, phase="scope")
@@ -137,10 +144,9 @@ class ResearchEngine:
         known = list(prior.units) if prior is not None else []
         result.units = [*known, *await supervise(ctx, brief, known=known, earlier_brief=prior.brief if prior else "")]
         report, title, sources, stats = await write_report(ctx, brief, result.units)
-        # The revision turn compares words with the sources': pointless for a report written in another language.
-        if self.config.revise_unsupported_claims and not self.config.report_language:
-            report, title, sources, stats = await revise_unsupported(ctx, report, title, sources, stats)
-        report = await self._check_claims(ctx, result, report, sources)
+        report, title, sources, stats = await self._check_claims(ctx, result, report, title, sources, stats)
+        result.texts = await asyncio.to_thread(ctx.texts.for_storage, [u.note for u in result.units],
+                                               self.config.claim_text_chars_stored)
         if ctx.meter.fallbacks:
             stages = sorted({stage for stage, _, _ in ctx.meter.fallbacks})
             failed = sorted({model for _, model, _ in ctx.meter.fallbacks})
@@ -171,29 +177,37 @@ class ResearchEngine:
         units: Sequence[UnitOutcome],
         registry: Sequence[Source],
         instructions: str = "",
+        texts: Mapping[str, str] | None = None,
         on_event: EventSink | None = None,
         run_id: str | None = None,
     ) -> ResearchResult:
         """Write the report again from a finished run's notes and sources, in another form, without researching.
 
-        `registry` must be the run's full registry in id order (S1, S2, ...): the notes cite those ids."""
+        `registry` must be the run's full registry in id order (S1, S2, ...): the notes cite those ids. `texts` are
+        the source texts the run stored (`ResearchResult.texts`): the new report's sentences are checked against
+        them like the first report's."""
         started = time.perf_counter()
         ctx = self._context(run_id or new_run_id(), on_event)
+        if texts:
+            ctx.texts = stored_texts(texts)
         restore_registry(ctx, registry)
         result = ResearchResult(run_id=ctx.run_id, question=question, status="completed", brief=brief,
                                 units=list(units))
         report, title, sources, stats = await write_report(ctx, brief, result.units, instructions=instructions)
-        report = await self._check_claims(ctx, result, report, sources)
+        report, title, sources, stats = await self._check_claims(ctx, result, report, title, sources, stats)
         result.report, result.title, result.sources, result.citations = report, title, sources, stats
         return self._finish(ctx, result, started)
 
     async def _check_claims(
-        self, ctx: RunContext, result: ResearchResult, report: str, sources: Sequence[Source]
-    ) -> str:
-        """Check every cited sentence against the text the run read from its sources; mark, remove or keep the
-        unsupported ones as configured, and put the summary under the title."""
+        self, ctx: RunContext, result: ResearchResult, report: str, title: str, sources: list[Source],
+        stats: CitationStats,
+    ) -> tuple[str, str, list[Source], CitationStats]:
+        """Check every cited sentence against the text the run read from its sources (once; with revision on, the
+        revised report once more, its pages already prepared); mark, remove or keep the unsupported ones as
+        configured, and put the summary under the title. Removed sentences can leave a source uncited: the report
+        is renumbered, and the cited sources and counts follow."""
         if not sources:
-            return report
+            return report, title, sources, stats
         ctx.tracker.update("phase", "checking cited sentences against their sources", {"phase": "write"},
                            phase="write")
         handling = self.config.unsupported_claims
@@ -203,9 +217,28 @@ class ResearchEngine:
             handling = "keep"
             ctx.warn(f"the report was asked in {self.config.report_language}: the claim check compares words with the "
                      "sources, so its verdicts are listed but no sentence was marked or removed")
-        checked = await check_report_async(report, [s.id for s in sources], ctx.texts.as_dict(), handling)
+        checks = await self._verdicts(ctx, report, sources)
+        # The revision turn compares words with the sources' too: pointless for a report in another language.
+        if self.config.revise_unsupported_claims and not self.config.report_language:
+            revised = await revise_unsupported(ctx, report, sources, checks)
+            if revised is not None:
+                report, title, sources, stats = revised
+                if not sources:
+                    return report, title, sources, stats
+                checks = await self._verdicts(ctx, report, sources)
+        checked = apply_verdicts(report, len(sources), checks, handling)
         result.claims, result.claim_summary = checked.checks, checked.summary
-        return checked.report
+        if checked.kept is not None:
+            sources = [sources[old - 1] for old in checked.kept if 0 < old <= len(sources)]
+            stats = dataclasses.replace(stats, cited=len(sources), unused=stats.registered - len(sources))
+        return checked.report, title, sources, stats
+
+    async def _verdicts(self, ctx: RunContext, report: str, sources: list[Source]) -> list[ClaimCheck]:
+        """The lexical check (pages prepared once per run), then the judge model on what it doubted, if set."""
+        checks = await check_report_async(report, [s.id for s in sources], ctx.texts.as_dict(), ctx.texts.prepared)
+        if self.config.claim_judge == "model":
+            checks = await judge_claims(ctx, checks)
+        return checks
 
     def _finish(self, ctx: RunContext, result: ResearchResult, started: float) -> ResearchResult:
         result.usage = ctx.meter.summary()

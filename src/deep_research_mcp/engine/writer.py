@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, Field
 
 from .. import prompts
 from ..errors import BudgetExceeded, ContextLengthError, ProviderError
@@ -16,7 +21,7 @@ from .fit import fit
 from .reading import quote_line
 from .sources import CitationStats, Source, finalize_report
 from .support.apply import with_source_ids
-from .support.check import check_report
+from .support.check import ClaimCheck, SourceText, closest_passages
 
 CHARS_PER_TOKEN = 4  # rough, and deliberately pessimistic below via SAFETY
 SAFETY = 0.85
@@ -45,12 +50,33 @@ async def write_report(
         draft = f"# Research findings\n\n> The report model failed ({exc}); below are the researchers' notes.\n\n"
         draft += findings
     failed = [u for u in units if not u.ok]
+    gaps = ""
     if failed:
-        gaps = "\n".join(f"- {u.topic}: {u.error}" for u in failed)
-        draft += f"\n\n## Research gaps\n\nThese topics could not be researched:\n{gaps}\n"
+        listed = "\n".join(f"- {u.topic}: {u.error}" for u in failed)
+        gaps = f"\n\n## Research gaps\n\nThese topics could not be researched:\n{listed}\n"
+    draft += gaps
     report, sources, stats = finalize_report(draft, ctx.registry)
+    if not sources and _CITED.search(findings) and not ctx.models.final_report.name.startswith("offline:"):
+        # A model report that cites nothing the notes cite cannot be checked or trusted: the offline writer, which
+        # cites every sentence from the notes, takes the step.
+        ctx.warn(f"the report by {ctx.models.final_report.name} cited none of the sources; the offline engine "
+                 "wrote the report from the notes instead")
+        draft = await _offline_draft(ctx, brief, findings, instructions) + gaps
+        report, sources, stats = finalize_report(draft, ctx.registry)
     stats.dropped += ctx.notes_dropped
     return report, report_title(report), sources, stats
+
+
+_CITED = re.compile(r"\[S\d+")
+
+
+async def _offline_draft(ctx: RunContext, brief: str, findings: str, instructions: str) -> str:
+    from ..llm.offline import OfflineModel
+
+    system = Message.system(prompts.REPORT_SYSTEM.format(date=ctx.date))
+    extra = f"\nAdditional instructions for this report:\n{instructions}\n" if instructions.strip() else ""
+    user = Message.user(prompts.REPORT_USER.format(brief=brief, findings=findings, instructions=extra))
+    return (await OfflineModel().complete([system, user])).text
 
 
 async def _draft(ctx: RunContext, model: ModelCaller, brief: str, findings: str, instructions: str) -> str:
@@ -100,18 +126,15 @@ def report_title(report: str) -> str:
 
 
 async def revise_unsupported(
-    ctx: RunContext, report: str, title: str, sources: list[Source], stats: CitationStats
-) -> tuple[str, str, list[Source], CitationStats]:
-    """One bounded revision turn: when the claim check finds sentences the cited sources do not support, the report
-    model sees them with the closest passages and corrects or deletes them; the caller checks the result again. A
-    failed turn keeps the report as it was."""
-    if not sources:
-        return report, title, sources, stats
-    ids = [s.id for s in sources]
-    checks = await asyncio.to_thread(check_report, report, ids, ctx.texts.as_dict())
+    ctx: RunContext, report: str, sources: list[Source], checks: Sequence[ClaimCheck]
+) -> tuple[str, str, list[Source], CitationStats] | None:
+    """One bounded revision turn: when the claim check found sentences the cited sources do not support, the report
+    model sees them with the closest passages and corrects or deletes them; the caller checks the result again.
+    None when there is nothing to revise or the turn failed (the report stays as it was)."""
     unsupported = [c for c in checks if c.verdict == "unsupported"]
-    if not unsupported:
-        return report, title, sources, stats
+    if not sources or not unsupported:
+        return None
+    ids = [s.id for s in sources]
     ctx.tracker.update("phase", f"revising {len(unsupported)} unsupported sentences", {"phase": "write"},
                        phase="write")
     problems = "\n".join(prompts.REVISE_ITEM.format(sentence=quote_line(c.text, 1_000), source=c.evidence_source or
@@ -123,7 +146,71 @@ async def revise_unsupported(
         response = await ctx.models.final_report.chat(messages, stage="report", max_tokens=ctx.config.max_report_tokens)
     except (ProviderError, BudgetExceeded, ContextLengthError) as exc:
         ctx.warn(f"the report could not be revised ({exc}); unsupported sentences stay marked")
-        return report, title, sources, stats
+        return None
     revised, revised_sources, revised_stats = finalize_report(response.text, ctx.registry)
     revised_stats.dropped += ctx.notes_dropped
     return revised, report_title(revised), revised_sources, revised_stats
+
+
+class JudgedClaim(BaseModel):
+    number: int = Field(description="The sentence's number as listed")
+    verdict: Literal["supported", "weak", "unsupported"]
+    reason: str = Field(description="One short reason; what differs when it is not supported")
+
+
+class ClaimJudgements(BaseModel):
+    """A verdict per listed sentence, from its cited passages alone."""
+
+    judgements: list[JudgedClaim]
+
+
+JUDGE_BATCH = 25  # sentences per judge call: a bounded prompt however many the lexical check doubted
+JUDGE_PASSAGES = 2  # closest passages shown per cited source
+
+
+async def judge_claims(ctx: RunContext, checks: list[ClaimCheck]) -> list[ClaimCheck]:
+    """The report model's verdict on each sentence the lexical check left weak or unsupported, seeing the passages of
+    its cited sources closest to it; the verdict and its reason replace the lexical ones. Only with a real model
+    (`DEEP_RESEARCH_CLAIM_JUDGE=model`); a failed call, or one the offline engine took over, keeps the lexical
+    verdicts. Calls are cached like every model call."""
+    model = ctx.models.final_report
+    doubted = sum(1 for c in checks if c.verdict in ("weak", "unsupported"))
+    if model.name.startswith("offline:") or not doubted:
+        return checks
+    ctx.tracker.update("phase", f"judging {doubted} doubted sentences with {model.name}", {"phase": "write"},
+                       phase="write")
+    fallbacks = len(ctx.meter.fallbacks)
+    try:
+        judged = await judge_with(model, checks, ctx.texts.prepared)
+    except (ProviderError, BudgetExceeded) as exc:
+        ctx.warn(f"the claim judge failed ({exc}); the lexical verdicts stand")
+        return checks
+    if len(ctx.meter.fallbacks) != fallbacks:  # the offline engine answered some of it: it cannot judge
+        return checks
+    return judged
+
+
+async def judge_with(model: ModelCaller, checks: list[ClaimCheck], prepared: Mapping[str, SourceText]
+                     ) -> list[ClaimCheck]:
+    """`judge_claims` for any model and prepared pages (the benchmark calls it directly); errors propagate."""
+    doubted = [i for i, c in enumerate(checks) if c.verdict in ("weak", "unsupported")]
+    out = list(checks)
+    for start in range(0, len(doubted), JUDGE_BATCH):
+        batch = doubted[start : start + JUDGE_BATCH]
+        items = []
+        for number, index in enumerate(batch, start=1):
+            check = checks[index]
+            passages = [prompts.JUDGE_PASSAGE.format(source=sid, passage=quote_line(p, 1_000))
+                        for sid in check.source_ids if sid in prepared
+                        for p in await asyncio.to_thread(closest_passages, check.text, prepared[sid], JUDGE_PASSAGES)]
+            items.append(prompts.JUDGE_ITEM.format(number=number, sentence=quote_line(check.text, 1_000),
+                                                   passages="\n".join(passages) or "   (none kept)"))
+        messages = [Message.system(prompts.JUDGE_SYSTEM), Message.user(prompts.JUDGE_USER.format(
+            items="\n\n".join(items)))]
+        answer = await model.structured(messages, ClaimJudgements, stage="judge", name=prompts.JUDGE_SCHEMA)
+        for judged in answer.judgements:
+            if 1 <= judged.number <= len(batch):
+                index = batch[judged.number - 1]
+                reason = f"judged by {model.name}: {' '.join(judged.reason.split())[:300]}"
+                out[index] = dataclasses.replace(out[index], verdict=judged.verdict, reason=reason)
+    return out

@@ -7,7 +7,7 @@ from collections.abc import Collection
 
 from .. import prompts
 
-_SCHEMA_STAGES = {prompts.CLARIFY_SCHEMA: "clarify", prompts.BRIEF_SCHEMA: "brief"}
+_SCHEMA_STAGES = {prompts.CLARIFY_SCHEMA: "clarify", prompts.BRIEF_SCHEMA: "brief", prompts.JUDGE_SCHEMA: "judge"}
 _MARKED_STAGES = ("compress", "report", "summarize")  # the stages whose requests carry neither schema nor tools
 
 

@@ -161,7 +161,8 @@ class RunManager:
 
         async def work(on_event: Callable[[Event], None]) -> ResearchResult:
             return await engine.rewrite(parent.question, brief=parent.brief, units=units, registry=registry,
-                                        instructions=instructions, on_event=on_event, run_id=record.run_id)
+                                        instructions=instructions, texts=parent.source_texts, on_event=on_event,
+                                        run_id=record.run_id)
 
         return await self._launch(record, work)
 
@@ -323,7 +324,8 @@ def prior_of(parent: RunRecord, principal: str = "") -> PriorRun:
         raise InputError(f"run {parent.run_id} {state}; a follow-up can only build on a completed run{wait}")
     units = tuple(UnitOutcome(n.topic, True, note=n.note) for n in parent.notes if n.ok and n.note.strip())
     registry = tuple(Source(s.id, s.locator, s.title) for s in parent.registry)
-    return PriorRun(run_id=parent.run_id, brief=parent.brief or parent.question, units=units, registry=registry)
+    return PriorRun(run_id=parent.run_id, brief=parent.brief or parent.question, units=units, registry=registry,
+                    texts=dict(parent.source_texts))
 
 
 def apply_result(record: RunRecord, result: ResearchResult) -> None:
@@ -335,6 +337,7 @@ def apply_result(record: RunRecord, result: ResearchResult) -> None:
         # The engine's list is complete and ordered by the supervisor; the event-built list was for status only.
         record.notes = [StoredNote(topic=u.topic, ok=u.ok, note=u.note, error=u.error) for u in result.units]
         record.registry = [_stored(s) for s in result.registry]
+        record.source_texts = dict(result.texts)
     record.sources = [_stored(s) for s in result.sources]
     record.report, record.title = result.report, result.title
     record.citations = dataclasses.asdict(result.citations)

@@ -97,6 +97,9 @@ class RunRecord(BaseModel):
     citations: dict[str, int] = Field(default_factory=dict)
     claims: list[StoredClaim] = Field(default_factory=list)  # per cited sentence of the report, in report order
     claim_summary: dict[str, Any] = Field(default_factory=dict)  # counts per verdict and the report's summary line
+    # Passages of the sources the notes cite (bounded, DEEP_RESEARCH_CLAIM_TEXT_CHARS_STORED): a `write` rewrite's
+    # sentences are checked against them.
+    source_texts: dict[str, str] = Field(default_factory=dict)
     usage: dict[str, Any] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     error: str = ""

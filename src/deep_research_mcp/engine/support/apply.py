@@ -4,13 +4,14 @@ marked after its citation (`⚠ unsupported`), removed, or left alone, by `DEEP_
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from ..sources import _outside_code
-from .check import ClaimCheck, check_report
+from .check import ClaimCheck, SourceText, check_report
 from .report import CLAIM_LEAD, MARKER_GROUP, SOURCES_HEADING, UNSUPPORTED_MARK
 
 UnsupportedClaims = Literal["mark", "remove", "keep"]
@@ -48,6 +49,9 @@ class CheckedReport:
     report: str
     checks: list[ClaimCheck] = field(default_factory=list)
     summary: ClaimSummary = field(default_factory=ClaimSummary)
+    # After removals: the report's old citation numbers still cited, in their new order ([3, 1] means the old [3] is
+    # now [1] and the old [1] is [2]); None when nothing was renumbered.
+    kept: list[int] | None = None
 
 
 def summarize(checks: Sequence[ClaimCheck], handling: str = "mark", removed: int = 0) -> ClaimSummary:
@@ -100,20 +104,81 @@ def add_summary(report: str, summary: ClaimSummary) -> str:
     return "\n".join([*lines[:at], "", SUMMARY_PREFIX + line, *lines[at:]])
 
 
-def check_and_apply(
-    report: str, cited_ids: Sequence[str], texts: Mapping[str, str], handling: UnsupportedClaims
+def renumber(report: str) -> tuple[str, list[int]]:
+    """Citations numbered again by first use and the Sources section cut to the sources still cited, after removed
+    sentences took some citations with them: no gaps, no source listed that nothing cites. Returns the report and
+    the old numbers kept, in their new order."""
+    head, sources = _split_sources(report)
+    order: list[int] = []
+
+    def collect(segment: str) -> str:
+        for match in MARKER_GROUP.finditer(segment):
+            order.extend(int(n) for n in re.split(r"\s*,\s*", match.group(1)) if int(n) not in order)
+        return segment
+
+    _outside_code(head, collect)
+    numbers = {old: new for new, old in enumerate(order, start=1)}
+
+    def marker(match: re.Match[str]) -> str:
+        return "[" + ", ".join(str(numbers[int(n)]) for n in re.split(r"\s*,\s*", match.group(1))) + "]"
+
+    body = _outside_code(head, lambda segment: MARKER_GROUP.sub(marker, segment))
+    if sources is None:
+        return body, order
+    heading, lines = sources
+    listed = {int(m.group(1)): m.group(2) for line in lines if (m := _SOURCE_ENTRY.match(line))}
+    entries = [f"{numbers[old]}. {listed[old]}" for old in order if old in listed]
+    return body + "\n".join([heading, "", *entries]) + "\n", order
+
+
+_SOURCE_ENTRY = re.compile(r"^(\d+)\.\s+(.*)$")
+
+
+def _split_sources(report: str) -> tuple[str, tuple[str, list[str]] | None]:
+    """The report before its Sources heading, and the heading with the section's lines (None without one)."""
+    lines = report.split("\n")
+    for number, line in enumerate(lines):
+        if SOURCES_HEADING.match(line.strip()):
+            return "\n".join(lines[:number]) + "\n", (line, [x.strip() for x in lines[number + 1 :] if x.strip()])
+    return report, None
+
+
+def renumber_checks(checks: Sequence[ClaimCheck], kept: Sequence[int]) -> list[ClaimCheck]:
+    """Each check's citations as the renumbered report has them (a removed claim keeps those still listed)."""
+    numbers = {old: new for new, old in enumerate(kept, start=1)}
+    return [dataclasses.replace(c, citations=tuple(numbers[n] for n in c.citations if n in numbers)) for c in checks]
+
+
+def apply_verdicts(
+    report: str, sources: int, checks: Sequence[ClaimCheck], handling: UnsupportedClaims
 ) -> CheckedReport:
-    checks = check_report(report, cited_ids, texts)
+    """The report as the reader gets it: unsupported claims marked, removed (then renumbered) or kept, and the
+    summary under the title. `sources` is how many sources the report lists."""
+    checks = list(checks)
     marked, removed = apply_checks(report, checks, handling)
     summary = summarize(checks, handling, removed)
-    return CheckedReport(add_summary(marked, summary), checks, summary)
+    kept: list[int] | None = None
+    if removed:
+        marked, kept = renumber(marked)
+        if kept == list(range(1, sources + 1)):
+            kept = None  # every source is still cited, in the same order: nothing moved
+        else:
+            checks = renumber_checks(checks, kept)
+    return CheckedReport(add_summary(marked, summary), checks, summary, kept)
+
+
+def check_and_apply(
+    report: str, cited_ids: Sequence[str], texts: Mapping[str, str], handling: UnsupportedClaims,
+    prepared: dict[str, SourceText] | None = None,
+) -> CheckedReport:
+    return apply_verdicts(report, len(cited_ids), check_report(report, cited_ids, texts, prepared), handling)
 
 
 async def check_report_async(
-    report: str, cited_ids: Sequence[str], texts: Mapping[str, str], handling: UnsupportedClaims
-) -> CheckedReport:
-    """`check_and_apply` in a worker thread: tokenizing pages and embeddings are CPU work."""
-    return await asyncio.to_thread(check_and_apply, report, list(cited_ids), dict(texts), handling)
+    report: str, cited_ids: Sequence[str], texts: Mapping[str, str], prepared: dict[str, SourceText] | None = None
+) -> list[ClaimCheck]:
+    """`check_report` in a worker thread: tokenizing pages and embeddings are CPU work."""
+    return await asyncio.to_thread(check_report, report, list(cited_ids), dict(texts), prepared)
 
 
 def with_source_ids(report: str, cited_ids: Sequence[str]) -> str:

@@ -27,12 +27,14 @@ All of it is CPU work (tokenizing pages, SequenceMatcher, embeddings): callers r
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
-from typing import Literal
+from typing import Any, Literal
 
 from .lexical import NEGATIONS, TOKEN, DocumentWords, align, judge, tokenize
 from .report import Claim, parse_report
@@ -46,6 +48,9 @@ WEAK_SIMILARITY = 0.7  # sentence vectors are averaged word vectors: a fair para
 SYNONYM_SIMILARITY = 0.4  # word vectors: large/big 0.74, allows/lets 0.51, use/utilize 0.43, creates/allows 0.30
 SYNONYM_CREDIT = 0.8
 CANDIDATES = 6
+PARAPHRASE_SIMILARITY = 0.8  # a heavy paraphrase of a passage: weak, not unsupported (see `_paraphrase`)
+PARAPHRASE_COVERAGE = 0.4
+STITCH_SHARE = 0.5  # of the words a sentence does not share with its passage, found in one other passage: stitched
 EVIDENCE_CHARS = 400
 MIN_CONTENT_WORDS = 2
 
@@ -65,14 +70,21 @@ _BREAK = re.compile(r"\n\s*\n|\n\s*(?:[-*+]|\d+[.)])\s+|\n(?=#)")
 _MAX_PASSAGE_WORDS = 120
 
 
+@functools.lru_cache(maxsize=65_536)
 def stem(word: str) -> str:
-    """A crude stem that is enough to match "indexes"/"index", "configured"/"configuration": six letters at most,
-    a plural "s" off. Numbers stay whole."""
+    """The word's Snowball (Porter 2) English stem, cut to six letters: "removing"/"remove", "interprets"/
+    "interpreted", "configured"/"configuration" meet. Numbers stay whole. snowballstemmer is the Snowball port
+    Sphinx uses for its search index; it runs on PyStemmer's C build (a dependency too) when that is installed."""
     if any(c.isdigit() for c in word):
         return word
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        word = word[:-1]
-    return word[:6]
+    return _english().stemWord(word)[:6]
+
+
+@functools.cache
+def _english() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
 
 
 def negation_flags(text: str) -> list[bool]:
@@ -94,11 +106,21 @@ class Passage:
     tokens: list[str]
     stems: list[str]  # per token; "" for stopwords and negations
     negates: list[bool]  # per token
-    vocabulary: frozenset[str]  # every lower-cased token
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """Every lower-cased token (made when asked: a set per passage would double a prepared page's memory)."""
+        return frozenset(self.tokens)
 
 
 def _content(tokens: Sequence[str]) -> list[str]:
-    return ["" if t in STOPWORDS or t in NEGATIONS or (len(t) < 2 and not t.isdigit()) else stem(t) for t in tokens]
+    return ["" if t in STOPWORDS or t in NEGATIONS or (len(t) < 2 and not t.isdigit()) else sys.intern(stem(t))
+            for t in tokens]
+
+
+def content_stems(text: str) -> list[str]:
+    """The stems of `text`'s content words (no stopwords, negations or one-letter words), in order."""
+    return [s for s in _content(TOKEN.findall(text.lower())) if s]
 
 
 def split_passages(text: str) -> list[str]:
@@ -123,17 +145,17 @@ class SourceText:
         self.passages: list[Passage] = []
         self.index: dict[str, list[int]] = {}
         for number, piece in enumerate(split_passages(text)):
-            tokens = TOKEN.findall(piece.lower())
+            tokens = [sys.intern(t) for t in TOKEN.findall(piece.lower())]
             stems = _content(tokens)
-            self.passages.append(Passage(piece, tokens, stems, negation_flags(piece), frozenset(tokens)))
+            self.passages.append(Passage(piece, tokens, stems, negation_flags(piece)))
             for s in set(stems) - {""}:
                 self.index.setdefault(s, []).append(number)
 
     def around(self, number: int) -> frozenset[str]:
         """The words of passage `number`, the two before it and the page's first (its title or heading)."""
-        vocabulary = set(self.passages[0].vocabulary)
+        vocabulary = set(self.passages[0].tokens)
         for passage in self.passages[max(0, number - 2) : number + 1]:
-            vocabulary |= passage.vocabulary
+            vocabulary.update(passage.tokens)
         return frozenset(vocabulary)
 
 
@@ -242,10 +264,8 @@ def _similarity(sentence: str, evidence: str) -> float:
     return semantic.similarities(sentence, [evidence])[0]
 
 
-def check_sentence(sentence: str, source: SourceText, source_id: str = "") -> SentenceCheck:
-    features = _features(sentence)
-    if len(features.stems) < MIN_CONTENT_WORDS:
-        return SentenceCheck(sentence, "unchecked", reason="too short to state anything checkable")
+def _ranked(features: _Features, source: SourceText) -> list[int]:
+    """The source's passages sharing most of the sentence's content stems (ties: most alike in order), best first."""
     scores: dict[int, int] = {}
     for s in features.stems:
         for number in source.index.get(s, ()):
@@ -253,12 +273,25 @@ def check_sentence(sentence: str, source: SourceText, source_id: str = "") -> Se
     closest = sorted(scores, key=lambda n: (-scores[n], n))[: CANDIDATES * 2]
     likeness = {n: SequenceMatcher(None, features.tokens, source.passages[n].tokens, autojunk=False).ratio()
                 for n in closest}
-    ranked = sorted(closest, key=lambda n: (-scores[n], -likeness[n], n))[:CANDIDATES]
+    return sorted(closest, key=lambda n: (-scores[n], -likeness[n], n))[:CANDIDATES]
+
+
+def closest_passages(sentence: str, source: SourceText, count: int = 2) -> list[str]:
+    """The `count` passages of the source closest to the sentence: what a judge model is shown."""
+    return [_evidence(source.passages[n].text) for n in _ranked(_features(sentence), source)[:count]]
+
+
+def check_sentence(sentence: str, source: SourceText, source_id: str = "") -> SentenceCheck:
+    features = _features(sentence)
+    if len(features.stems) < MIN_CONTENT_WORDS:
+        return SentenceCheck(sentence, "unchecked", reason="too short to state anything checkable")
+    ranked = _ranked(features, source)
     # The strict rule allows one word in ten to differ: not when that word is a name the page never uses.
     strict_ok = judge(sentence, source.words).supported and all(
         _plural_in(e, source.vocabulary) for e in features.entities)
     best: SentenceCheck | None = None
     contradicted = False
+    loose: list[int] = []  # passages that passed every hard check but hold too few of the sentence's words
     for number in ranked:
         if contradicted:
             # A passage further from the sentence than one that contradicts it cannot vouch for it: the sentence is
@@ -272,11 +305,55 @@ def check_sentence(sentence: str, source: SourceText, source_id: str = "") -> Se
             contradicted = True  # (a passage holding only part of the sentence, cut from a table, does not count)
         if _better(verdict, best):
             best = verdict
+        if verdict.reason in _TOO_FEW_WORDS:
+            loose.append(number)
     if strict_ok and not contradicted:  # the rule holds, maybe across a passage boundary the splitter drew
         evidence = best.evidence if best else (source.passages[ranked[0]].text if ranked else "")
         return SentenceCheck(sentence, "supported", 1.0, 1.0, _evidence(evidence), source_id)
+    if best is not None and best.verdict == "unsupported" and loose and not contradicted:
+        return _paraphrase(sentence, features, source, loose, source_id) or best
     return best or SentenceCheck(sentence, "unsupported", source_id=source_id,
                                  reason="no passage of the source shares its content words")
+
+
+_NOT_ONE_PASSAGE = "no single passage of the source holds most of its words"
+_SAYS_ELSE = "the source's closest passage says something else"
+_TOO_FEW_WORDS = (_NOT_ONE_PASSAGE, _SAYS_ELSE)
+
+
+def _paraphrase(sentence: str, features: _Features, source: SourceText, loose: list[int], source_id: str
+                ) -> SentenceCheck | None:
+    """A heavy paraphrase of one passage, or a sentence stitched from two? Both hold too few of the passage's words,
+    and both can read alike to sentence embeddings. What tells them apart: the words a stitched sentence does not
+    share with its closest passage are the page's own words from ANOTHER passage, while a paraphrase's are new
+    words. So: "weak" (not flagged) when the sentence means nearly what the passage means (`PARAPHRASE_SIMILARITY`),
+    shares a good part of its words (`PARAPHRASE_COVERAGE`), and no other single passage holds most of the rest.
+    The passage already passed the number, name and negation checks."""
+    best: tuple[float, int] | None = None
+    for number in loose:
+        passage = source.passages[number]
+        present = {s for s in passage.stems if s}
+        exact = sum(1 for s in features.stems if s in present) / len(features.stems)
+        if exact < PARAPHRASE_COVERAGE:
+            continue
+        similarity = _similarity(sentence, passage.text)
+        if similarity >= PARAPHRASE_SIMILARITY and (best is None or similarity > best[0]):
+            best = (similarity, number)
+    if best is None:
+        return None
+    similarity, number = best
+    present = {s for s in source.passages[number].stems if s}
+    rest = [s for s in features.stems if s not in present]
+    elsewhere: dict[int, int] = {}
+    for s in rest:
+        for other in source.index.get(s, ()):
+            if abs(other - number) > 1:
+                elsewhere[other] = elsewhere.get(other, 0) + 1
+    if rest and max(elsewhere.values(), default=0) >= max(2, STITCH_SHARE * len(rest)):
+        return None  # the rest of the sentence is another passage's: stitched
+    coverage = (len(features.stems) - len(rest)) / len(features.stems)
+    return SentenceCheck(sentence, "weak", coverage, similarity, _evidence(source.passages[number].text),
+                         source_id, "the source's passage says something close, in other words")
 
 
 def _better(verdict: SentenceCheck, best: SentenceCheck | None) -> bool:
@@ -311,7 +388,7 @@ def _against(sentence: str, features: _Features, passage: Passage, around: froze
         return unsupported("the sentence and the source's passage differ in a negation", exact / len(features.stems))
     floor = (exact + SYNONYM_CREDIT * len(missing)) / len(features.stems)
     if floor < WEAK_COVERAGE:  # even if every missing word had a synonym here, too little of it is on this passage
-        return unsupported("no single passage of the source holds most of its words", exact / len(features.stems))
+        return unsupported(_NOT_ONE_PASSAGE, exact / len(features.stems))
     # A word from the passages just before or the title (the thing the passage calls "it") counts like a synonym.
     missing = [w for w in missing if not _plural_in(w, around)]
     soft = len(features.stems) - exact - len(missing) + (_soft_matches(missing, passage) if missing else 0)
@@ -324,9 +401,8 @@ def _against(sentence: str, features: _Features, passage: Passage, around: froze
         if similarity >= WEAK_SIMILARITY:
             return SentenceCheck(sentence, "weak", coverage, similarity, evidence, source_id,
                                  "the source's passage says something close, in other words")
-        return SentenceCheck(sentence, "unsupported", coverage, similarity, evidence, source_id,
-                             "the source's closest passage says something else")
-    return unsupported("no single passage of the source holds most of its words", coverage)
+        return SentenceCheck(sentence, "unsupported", coverage, similarity, evidence, source_id, _SAYS_ELSE)
+    return unsupported(_NOT_ONE_PASSAGE, coverage)
 
 
 def _evidence(text: str) -> str:
@@ -361,10 +437,13 @@ def check_claim(claim: Claim, cited: Sequence[tuple[str, SourceText | None]]) ->
                       round(worst.coverage, 3), round(worst.similarity, 3), worst.reason, claim)
 
 
-def check_report(report: str, cited_ids: Sequence[str], texts: Mapping[str, str]) -> list[ClaimCheck]:
+def check_report(
+    report: str, cited_ids: Sequence[str], texts: Mapping[str, str], prepared: dict[str, SourceText] | None = None
+) -> list[ClaimCheck]:
     """Every claim of a finished report. `cited_ids[n - 1]` is the run's id of the source the report cites as [n];
-    `texts` holds the text the run read per source id."""
-    prepared: dict[str, SourceText] = {}
+    `texts` holds the text the run read per source id. `prepared` caches each source's prepared text by id across
+    checks of one run (the first report and a revised one cite the same pages: tokenized once)."""
+    prepared = {} if prepared is None else prepared
 
     def source(source_id: str) -> SourceText | None:
         if source_id not in prepared and source_id in texts:

@@ -13,6 +13,8 @@ accuracy (where it is the whole rule), so the two can never drift apart.
 from __future__ import annotations
 
 import re
+import sys
+from array import array
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -38,7 +40,7 @@ def tokenize(text: str) -> tuple[list[str], list[bool]]:
     tokens, flags = [], []
     for match in TOKEN.finditer(text):
         token, start, end = match.group(), match.start(), match.end()
-        tokens.append(token.lower())
+        tokens.append(sys.intern(token.lower()))  # a page repeats its words: one string each, not per use
         before = text[start - 1] if start else " "
         after = text[end] if end < len(text) else " "
         flags.append(
@@ -59,14 +61,14 @@ class DocumentWords:
 
     tokens: list[str]
     critical: list[bool]
-    positions: dict[str, list[int]]
+    positions: dict[str, array[int]]  # machine ints, not int objects: a long page has a million positions
 
     @classmethod
     def of(cls, text: str) -> DocumentWords:
         tokens, critical = tokenize(text)
-        positions: dict[str, list[int]] = {}
+        positions: dict[str, array[int]] = {}
         for i, token in enumerate(tokens):
-            positions.setdefault(token, []).append(i)
+            positions.setdefault(token, array("i")).append(i)
         return cls(tokens, critical, positions)
 
 

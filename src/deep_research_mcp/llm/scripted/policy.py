@@ -208,6 +208,7 @@ class ScriptedPolicy:
             "compress": self._compress,
             "report": self._report,
             "summarize": self._summarize,
+            "judge": self._judge,
         }
         handler = handlers.get(stage)
         if handler is not None:
@@ -321,6 +322,26 @@ class ScriptedPolicy:
         return Answer(text="\n\n".join(parts))
 
 
+    def _judge(self, req: ScriptedRequest) -> Answer:
+        """A literal-minded judge, enough to test the plumbing: a sentence is unsupported when one of its numbers or
+        its count of negations is not in its passages, else supported. Not a measure of any real model."""
+        text = "\n".join(req.user_texts())
+        judgements = []
+        for number, sentence, passages in _JUDGE_ITEM.findall(text):
+            lost = sorted(set(re.findall(r"\d+(?:\.\d+)?", sentence)) - set(re.findall(r"\d+(?:\.\d+)?", passages)))
+            negations = [len(_NEGATION.findall(t)) for t in (sentence, passages)]
+            if lost:
+                verdict, reason = "unsupported", f"the passages do not have {lost[0]}"
+            elif negations[0] and not negations[1]:
+                verdict, reason = "unsupported", "the passages do not negate it"
+            else:
+                verdict, reason = "supported", "the passages say this"
+            judgements.append({"number": int(number), "verdict": verdict, "reason": reason})
+        return Answer(structured={"judgements": judgements})
+
+
+_JUDGE_ITEM = re.compile(r"^(\d+)\. Sentence: (.+)\n   Passages of its cited sources:\n((?:   .*\n?)*)", re.MULTILINE)
+_NEGATION = re.compile(r"\b(?:not|never|no|cannot)\b|n't", re.IGNORECASE)
 _SHOWN = re.compile(r'<document id="(S\d+)">\n(?:Title:[^\n]*\n)?(?:Location:[^\n]*\n)?\n?(.*?)</document>', re.DOTALL)
 _REVISE_HEADER = "Report to revise:"
 _QUOTED = re.compile(r"^(.+?) \[(S\d+)\]\.$", re.MULTILINE)
