@@ -49,7 +49,9 @@ CHANGELOG_PRIOR = 0.3
 # Pages that record what changed in one version: they name every feature once ("Added Paginator.get_page()"), in
 # the words of the topic, yet they say what is new rather than how the thing works.
 _CHANGELOG = re.compile(r"\brelease notes?\b|\bchange ?log\b|\bwhat[’']s new\b|\bnews\b|\brelease \d|"
-                        r"\bhistory of changes\b", re.IGNORECASE)
+                        r"\bhistory of changes\b|"
+                        r"^[\w.]+-v?\d+(?:\.\d+)+\w*\s*:",  # an announcement: "pytest-2.3.3: integration fixes"
+                        re.IGNORECASE)
 # A topic about what changed wants exactly those pages.
 _ASKS_CHANGES = re.compile(r"\b(?:release|releases|changed?|changes|new in|versions?|deprecat\w*|removed|added|"
                            r"upgrad\w*)\b", re.IGNORECASE)
