@@ -62,3 +62,20 @@ def test_a_clause_sharing_a_word_with_the_first_carries_no_bare_name() -> None:
 ])
 def test_a_long_heading_is_the_question_cut_at_a_phrase_boundary(topic: str, expected: str) -> None:
     assert heading(topic) == expected
+
+
+@pytest.mark.parametrize(("question", "items"), [
+    ("How should I size shared_buffers and work_mem?", ["shared_buffers", "work_mem"]),
+    ("How do Repeatable Read and Serializable deal with concurrent updates?", ["Repeatable Read", "Serializable"]),
+])
+def test_two_names_joined_by_and_are_researched_each(question: str, items: list[str]) -> None:
+    assert [item.split(":")[0] for item in split_items(question)] == items
+
+
+@pytest.mark.parametrize("question", [
+    "How are pytest plugins found and loaded?",
+    "How does pytest capture what tests print to stdout and stderr?",
+    "How do I run the examples in docstrings and text files as tests?",
+])
+def test_plain_words_joined_by_and_stay_one_topic(question: str) -> None:
+    assert split_items(question) == []

@@ -545,15 +545,23 @@ def _find_items(tokens: list[str]) -> tuple[int, int, list[str]] | None:
         # Without a cue, "X or Y" is still a choice; "and" only makes an enumeration when commas list 3+ items.
         pivots = [i for i, t in enumerate(low) if t == "or"]
         pivots += [i for i, t in enumerate(low) if t in ("and", "or") and "," in low[:i]]
+        # Two names joined by "and" are an enumeration too ("size shared_buffers and work_mem"): a page about one
+        # rarely covers the other. Plain words are not ("found and loaded", "stdout and stderr").
+        pivots += [i for i, t in enumerate(low) if t == "and" and i not in pivots]
         need = 2
     for pivot in pivots:
         found = _items_around(tokens, low, pivot)
         if found is None:
             continue
         start, end, items = found
-        if len(items) >= need and (versus or cue or low[pivot] == "or" or len(items) >= 3):
+        named_pair = low[pivot] == "and" and len(items) == 2 and all(map(_is_named, items))
+        if len(items) >= need and (versus or cue or low[pivot] == "or" or len(items) >= 3 or named_pair):
             if not (versus or cue) and any(_is_action(item) for item in items):
                 continue
+            if named_pair:
+                while len(items[0]) > 1 and not _is_named(items[0][:1]):
+                    items[0] = items[0][1:]  # "size shared_buffers": the verb before the first name is no part of it
+                    start += 1
             return start, end, [" ".join(item) for item in items]
     return None
 
@@ -619,6 +627,11 @@ def _items_around(tokens: list[str], low: list[str], pivot: int) -> tuple[int, i
         items[-1] = items[-1][:-cut]
         end -= cut
     return start, end, items
+
+
+def _is_named(item: list[str]) -> bool:
+    """An item holding a name or a code-like word ("work_mem", "Repeatable Read"), not plain words."""
+    return any(_is_code_like(w) or w[:1].isupper() for w in item)
 
 
 def _is_action(item: list[str]) -> bool:
