@@ -53,8 +53,11 @@ def test_a_clause_sharing_a_word_with_the_first_carries_no_bare_name() -> None:
 
 
 @pytest.mark.parametrize(("topic", "expected"), [
+    # The subject carried into a pointing clause is for searching: without it the question fits, as it stands.
     ("When should I use each to avoid extra database queries (select_related, prefetch_related)?",
-     "Use each to avoid extra database queries"),
+     "When should I use each to avoid extra database queries"),
+    ("When should I use each one of them to avoid extra database queries (select_related, prefetch_related)?",
+     "Use each one of them to avoid extra database queries"),
     ("What are the steps of a well-structured test according to the pytest documentation?",
      "The steps of a well-structured test"),
     ("How do I run the examples in docstrings and text files as tests with pytest?",
@@ -79,3 +82,12 @@ def test_two_names_joined_by_and_are_researched_each(question: str, items: list[
 ])
 def test_plain_words_joined_by_and_stay_one_topic(question: str) -> None:
     assert split_items(question) == []
+
+
+def test_a_pointing_clause_carries_what_the_first_is_about_not_a_word_inside_a_name() -> None:
+    # "test" inside "pytest" is not the clause naming the subject; "them" are the tests that pass and fail.
+    parts = plan_parts("Why do some tests pass and fail intermittently, and what does pytest and its ecosystem offer "
+                       "to handle them?")
+    assert parts[1].startswith("What does pytest and its ecosystem offer to handle them (")
+    assert "intermittently" in parts[1]
+    assert heading(parts[1]) == "What does pytest and its ecosystem offer to handle them"

@@ -142,8 +142,14 @@ def with_subject(clause: str, first: str) -> str:
     if not subject or not (refers or named):
         return clause
     own = content_terms(clause)
-    if any(any(term in word for word in own) for term in content_terms(subject)):
+    # A short word inside a longer one is a different word ("test" in "pytest"); a longer one is the same thing
+    # ("vacuum" in "autovacuum").
+    if any(any(term == word or (len(term) >= 5 and term in word) for word in own) for term in content_terms(subject)):
         return clause
+    if refers and not named:
+        # Nothing named to carry: the first clause's own words say what "them" are ("tests pass fail
+        # intermittently"), more than its first two words do.
+        subject = " ".join(w for w in salient_words(without_scope(first)) if w.lower() not in GENERIC)
     # A subject of bare names ("Django", "PostgreSQL") is often the documentation's own name: a clause that already
     # shares a word with the first ("… enforce password strength rules" after "… store passwords") needs no more.
     if not refers and not any(_is_code_like(w) for w in subject.split()) and set(own) & set(content_terms(first)):

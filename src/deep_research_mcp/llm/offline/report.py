@@ -406,6 +406,10 @@ def heading(topic: str) -> str:
         return "Findings"
     if len(text) <= HEADING_CHARS:
         return text
+    # The subject a planner carried into a pointing clause ("… handle them (tests pass fail)") is for searching.
+    carried = re.sub(r"\s*\([^()]*\)$", "", text)
+    if carried != text and len(carried) <= HEADING_CHARS and len(carried.split()) >= 3:
+        return carried
     head, sep, _ = text.partition(": ")
     if sep and len(head) <= HEADING_CHARS:
         return head
