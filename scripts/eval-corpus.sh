@@ -3,7 +3,8 @@
 # each corpus path on stdout (progress goes to stderr).
 #   postgres: postgresql-doc-15, the PostgreSQL 15 manual (~1,200 HTML pages): eval/questions.json
 #   django:   python-django-doc, the Django 3.2 documentation (a Sphinx tree, ~700 pages): eval/django/
-# Usage: scripts/eval-corpus.sh [postgres|django|all]   (default: postgres, one path, as the README uses it)
+#   pytest:   python-pytest-doc, the pytest 7.2 documentation (a Sphinx tree, ~250 pages): eval/pytest/
+# Usage: scripts/eval-corpus.sh [postgres|django|pytest|all]   (default: postgres, one path, as the README uses it)
 # Idempotent: an existing install is reused without touching apt. Needs root (or sudo) only the first time.
 set -euo pipefail
 
@@ -35,9 +36,11 @@ install_corpus() {
 case "${1:-postgres}" in
   postgres) install_corpus postgresql-doc-15 /usr/share/doc/postgresql-doc-15/html ;;
   django) install_corpus python-django-doc /usr/share/doc/python-django-doc/html ;;
+  pytest) install_corpus python-pytest-doc /usr/share/doc/python-pytest-doc/html ;;
   all)
     install_corpus postgresql-doc-15 /usr/share/doc/postgresql-doc-15/html
     install_corpus python-django-doc /usr/share/doc/python-django-doc/html
+    install_corpus python-pytest-doc /usr/share/doc/python-pytest-doc/html
     ;;
-  *) echo "usage: $0 [postgres|django|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [postgres|django|pytest|all]" >&2; exit 2 ;;
 esac

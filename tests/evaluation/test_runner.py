@@ -15,7 +15,7 @@ from deep_research_mcp.evaluation.questions import CORPORA, resolve_corpus
 
 QUESTIONS = Path(__file__).parents[2] / "eval" / "questions.json"
 PG_DOCS = Path("/usr/share/doc/postgresql-doc-15/html")
-DJANGO = CORPORA["django"]
+SPLIT_CORPORA = ["django", "pytest"]  # corpora whose tune and held-out halves are separate files
 
 DOCS = {
     "barrage.md": """# Tidal barrages
@@ -43,19 +43,21 @@ def test_the_evaluation_set_is_well_formed() -> None:
     assert all(len(q.facts) >= 5 for q in questions)
 
 
-def test_the_django_set_is_split_into_tune_and_held_out_files() -> None:
-    tune, heldout = (load_questions(path).questions for path in DJANGO.question_files)
+@pytest.mark.parametrize("name", SPLIT_CORPORA)
+def test_the_set_is_split_into_tune_and_held_out_files(name: str) -> None:
+    files = CORPORA[name].question_files
+    tune, heldout = (load_questions(path).questions for path in files)
     questions = [*tune, *heldout]
     assert len(questions) >= 26 and abs(len(tune) - len(heldout)) <= 1
     assert {q.split for q in tune} == {"tune"} and {q.split for q in heldout} == {"holdout"}
     assert all(3 <= len(q.facts) <= 8 and 1 <= len(q.gold_sources) <= 4 for q in questions)
     assert sum(len(q.gold_sources) >= 2 for q in questions) >= len(questions) // 2
-    assert load_questions(*DJANGO.question_files).questions == questions
+    assert load_questions(*files).questions == questions
 
 
-@pytest.mark.parametrize(("name", "files"), [("postgres", (QUESTIONS,)), ("django", DJANGO.question_files)])
-def test_every_gold_fact_is_stated_in_its_gold_sources(name: str, files: tuple[Path, ...]) -> None:
-    root = CORPORA[name].root
+@pytest.mark.parametrize("name", ["postgres", *SPLIT_CORPORA])
+def test_every_gold_fact_is_stated_in_its_gold_sources(name: str) -> None:
+    root, files = CORPORA[name].root, CORPORA[name].question_files
     if not root.is_dir():
         pytest.fail(f"the {name} corpus is not installed: run `bash scripts/eval-corpus.sh {name}` (.ci/run does)")
     for q in load_questions(*files).questions:
@@ -69,7 +71,7 @@ def test_every_gold_fact_is_stated_in_its_gold_sources(name: str, files: tuple[P
 def test_no_fact_pattern_is_a_bare_word_or_the_question_itself() -> None:
     """A pattern that is one plain word ("loops", "GIN") is met by sentences that do not state the fact, and one
     the question's own words meet is met by a report that repeats the question."""
-    for files in ((QUESTIONS,), DJANGO.question_files):
+    for files in ((QUESTIONS,), *(CORPORA[name].question_files for name in SPLIT_CORPORA)):
         for q in load_questions(*files).questions:
             for fact in q.facts:
                 for pattern in fact.patterns:

@@ -302,3 +302,17 @@ def test_brackets_in_code_are_not_citations_and_fenced_code_is_never_a_claim() -
         ("After the block.", (1,)),
     ]
     assert "first = items[1]" in parsed.prose  # code still counts when gold facts are matched
+
+
+def test_sphinx_navigation_links_are_not_page_text(tmp_path: Path) -> None:
+    """Sphinx prints "[source]" and "¶" links beside every API entry: links to elsewhere, not words the page says
+    (they made "runtest(): Execute the underlying test function." look like a stitched claim)."""
+    page = tmp_path / "reference.html"
+    page.write_text('<html><body><dl><dt id="x">runtest()<a class="reference internal" href="_modules/x.html">'
+                    '<span class="viewcode-link"><span class="pre">[source]</span></span></a>'
+                    '<a class="headerlink" href="#x" title="Permalink">¶</a></dt>'
+                    "<dd><p>Execute the underlying test function.</p></dd></dl><p>After [source] text.</p>"
+                    "</body></html>", encoding="utf-8")
+    text = document_text(page)
+    assert "¶" not in text and text.count("[source]") == 1  # the link only, not the same words in prose
+    assert supports("runtest(): Execute the underlying test function.", DocumentWords.of(text))

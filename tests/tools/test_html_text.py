@@ -173,6 +173,14 @@ def test_invisible_break_hints_inside_identifiers_are_removed() -> None:
     ("```python\nx\n```\nafter", "```python\nx\n```\nafter"),
     ("````\n```\ninner", "````\n```\ninner\n````"),  # a shorter fence inside does not close it
     ("no code", "no code"),
+    # Markdown documents (localdocs read_document) use tilde fences too, and close a fence with a longer run.
+    ("a\n~~~\ncode", "a\n~~~\ncode\n~~~"),
+    ("~~~ python\nx\n~~~\nafter", "~~~ python\nx\n~~~\nafter"),
+    ("~~~\n```\ninner", "~~~\n```\ninner\n~~~"),  # a backtick line does not close a tilde fence
+    ("```\nx\n`````\nafter", "```\nx\n`````\nafter"),  # a longer run closes
+    ("```\nx\n```  \nafter", "```\nx\n```  \nafter"),  # trailing spaces after a closing run
+    ("  ```\nx\n   ```\nafter", "  ```\nx\n   ```\nafter"),  # indented up to three spaces
+    ("```\nx\n``` not a close", "```\nx\n``` not a close\n```"),  # text after the run: still code
 ])
 def test_a_cut_inside_code_closes_the_fence(text: str, closed: str) -> None:
     assert close_open_fence(text) == closed

@@ -391,6 +391,23 @@ async def test_read_document_caps_long_text_and_searches_run_concurrently(tmp_pa
         close_local_documents(tools)
 
 
+async def test_read_document_cut_inside_a_tilde_fence_closes_it(tmp_path: Path) -> None:
+    """Markdown's other fence: a cut inside a `~~~` block must close it with `~~~`, or the note after the cut (and
+    anything a client appends) reads as code."""
+    root = tmp_path / "fenced"
+    code = "\n".join(f"value_{n} = {n}" for n in range(400))
+    write(root / "sample.md", f"# Sample\n\nThe listing:\n\n~~~python\n{code}\n~~~\n\nAfter the listing.\n")
+    tools = await open_local_documents(root, tmp_path / "db.sqlite")
+    try:
+        read = tools[1]
+        read.max_chars = 2_000  # type: ignore[attr-defined]
+        [doc] = (await read.call({"path": str(root / "sample.md")})).documents
+        shown, note = doc.content.split("\n\n[… ")
+        assert "~~~python" in shown and shown.endswith("\n~~~") and "more characters not shown" in note
+    finally:
+        close_local_documents(tools)
+
+
 async def test_open_local_documents_refuses_missing_and_empty_folders(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
         await open_local_documents(tmp_path / "nope", tmp_path / "db.sqlite")

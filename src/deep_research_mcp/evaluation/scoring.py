@@ -74,6 +74,10 @@ _BREAK_TAGS = frozenset({
 })
 
 
+# Sphinx's "[source]" and "¶" links beside API entries and headings: links elsewhere, not words the page says.
+_NAVIGATION_CLASSES = frozenset({"viewcode-link", "headerlink"})
+
+
 class _Text(HTMLParser):
     """Visible text with a space at block boundaries. Independent of the engine's own HTML reader on purpose: the
     judge should not share the reading code of the engine it judges."""
@@ -82,21 +86,32 @@ class _Text(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.skipping = 0
+        self.link: tuple[str, int] | None = None  # a navigation element being skipped: its tag, how deep it nests
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_TAGS:
+        if self.link is not None:
+            if tag == self.link[0]:
+                self.link = (tag, self.link[1] + 1)
+            return
+        if _NAVIGATION_CLASSES & set((dict(attrs).get("class") or "").split()):
+            self.link = (tag, 1)
+        elif tag in _SKIP_TAGS:
             self.skipping += 1
         elif tag in _BREAK_TAGS:
             self.parts.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
+        if self.link is not None:
+            if tag == self.link[0]:
+                self.link = (tag, self.link[1] - 1) if self.link[1] > 1 else None
+            return
         if tag in _SKIP_TAGS:
             self.skipping = max(0, self.skipping - 1)
         elif tag in _BREAK_TAGS:
             self.parts.append(" ")
 
     def handle_data(self, data: str) -> None:
-        if not self.skipping:
+        if not self.skipping and self.link is None:
             self.parts.append(data)
 
 

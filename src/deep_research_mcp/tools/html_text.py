@@ -65,7 +65,9 @@ _SPACE = re.compile(r"\s+")
 # PostgreSQL's "BGWORKER_BACKEND_\u200bDATABASE_CONNECTION" must read, and match, as one word.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u00ad\u200b\u2060\ufeff]")
 _FENCE_RUN = re.compile(r"`{3,}")
-_FENCE_OPEN = re.compile(r"^(`{3,})")
+# A Markdown code fence as CommonMark has it: three or more backticks or tildes, indented at most three spaces. The
+# reader writes backtick fences; Markdown files read by localdocs may hold either kind.
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _SITE_SEPARATOR = re.compile(r" +[—–|·:»-] +\S")
 
 
@@ -361,15 +363,22 @@ def _page_title(title: str, heading: str) -> str:
     return title or heading
 
 
+def closes_fence(line: str, fence: str) -> bool:
+    """Whether `line` closes a code block opened by `fence`: only a run of the fence's character at least as long,
+    with nothing but spaces around it."""
+    stripped = line.strip()
+    return stripped.startswith(fence) and not stripped.strip(fence[0])
+
+
 def close_open_fence(text: str) -> str:
     """`text` with a code fence it leaves open closed: for callers that cut text in this format to a length, so a
     cut inside a code block does not turn what follows (a "[truncated…]" note) into code."""
     fence = ""
     for line in text.split("\n"):
         if not fence:
-            opening = _FENCE_OPEN.match(line)
+            opening = FENCE.match(line)
             fence = opening.group(1) if opening else ""
-        elif line.strip() == fence:
+        elif closes_fence(line, fence):
             fence = ""
     return f"{text}\n{fence}" if fence else text
 

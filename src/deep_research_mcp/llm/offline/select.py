@@ -49,7 +49,9 @@ CHANGELOG_PRIOR = 0.3
 # Pages that record what changed in one version: they name every feature once ("Added Paginator.get_page()"), in
 # the words of the topic, yet they say what is new rather than how the thing works.
 _CHANGELOG = re.compile(r"\brelease notes?\b|\bchange ?log\b|\bwhat[’']s new\b|\bnews\b|\brelease \d|"
-                        r"\bhistory of changes\b", re.IGNORECASE)
+                        r"\bhistory of changes\b|"
+                        r"^[\w.]+-v?\d+(?:\.\d+)+\w*\s*:",  # an announcement: "pytest-2.3.3: integration fixes"
+                        re.IGNORECASE)
 # A topic about what changed wants exactly those pages.
 _ASKS_CHANGES = re.compile(r"\b(?:release|releases|changed?|changes|new in|versions?|deprecat\w*|removed|added|"
                            r"upgrad\w*)\b", re.IGNORECASE)
@@ -159,6 +161,9 @@ def candidates_of(units: list[tuple[str, int, Unit]]) -> tuple[list[Candidate], 
         if not text or unit.text.rstrip().endswith("?"):
             continue
         text = _labelled(unit, text)
+        if unit.intro or introduces(text):
+            # A lead-in is quoted with the list it merges with, so it is ranked by all of those words.
+            text = _merged_list(units, index, _followers(units, index)) or text
         if len(text.split()) < MIN_WORDS or (owner, text) in seen:
             continue
         seen.add((owner, text))
@@ -295,7 +300,7 @@ def _assemble(
         if before is None:
             continue  # "Thus …" with nothing before it to refer to
         followers = _followers(units, index)
-        merged = _merged_list(units, index, followers)
+        merged, covered = _merge(units, index, followers)
         if merged:
             after = []
         else:  # a list item under five words ("Security overview.") is a name, not a statement, and one that carries
@@ -323,7 +328,7 @@ def _assemble(
             text = candidate.text if member == index else _labelled(unit, statement(unit.text) or unit.text)
             if member == index and merged:
                 text = merged
-                taken.update(followers)
+                taken.update(covered)
             ids = [owner]
             if member == index:
                 ids += _also_stated(docs, candidates, ci, order)
@@ -405,15 +410,59 @@ def _followers(units: list[tuple[str, int, Unit]], index: int) -> list[int]:
 
 
 def _merged_list(units: list[tuple[str, int, Unit]], index: int, items: list[int]) -> str:
-    """A lead-in and its list of bare names as one sentence, in the page's order ("… provides several index types:
-    B-tree, Hash, GiST."), when every item is too short to stand as a sentence; else ""."""
+    """A lead-in and its list as one sentence, in the page's order, or "": bare names ("… provides several index
+    types: B-tree, Hash, GiST."), or items that carry on its sentence ("… in the following way: by scanning …; by
+    loading …")."""
+    return _merge(units, index, items)[0]
+
+
+def _merge(units: list[tuple[str, int, Unit]], index: int, items: list[int]) -> tuple[str, list[int]]:
+    """`_merged_list` and the units the merged sentence quotes."""
     unit = units[index][2]
     if not items or not all(units[i][2].item for i in items):
-        return ""
+        return "", []
+    if items[0] == index + 1 and all(_carries_on(units[i][2]) for i in items):
+        return _merged_items(units, index, items)
     names = [units[i][2].text.rstrip(".") for i in items]
     if any(len(name.split()) >= MIN_WORDS for name in names):
-        return ""
-    return f"{unit.text.rstrip('.')}: {', '.join(names)}."
+        return "", []
+    return f"{unit.text.rstrip('.')}: {', '.join(names)}.", list(items)
+
+
+MAX_MERGED_WORDS = 90
+
+
+def _carries_on(unit: Unit) -> bool:
+    """A list item that continues its lead-in's sentence ("by scanning …")."""
+    return not unit.code and unit.text[:1].islower() and not statement(unit.text)
+
+
+def _merged_items(units: list[tuple[str, int, Unit]], index: int, items: list[int]) -> tuple[str, list[int]]:
+    """The lead-in with whole items (every sentence of each), as many as fit in `MAX_MERGED_WORDS`, stopping where
+    anything but the next item follows: the sentence reads the page's words in order with nothing left out."""
+    owner = units[index][0]
+    lead = units[index][2].text.rstrip(".:")
+    pieces: list[str] = []
+    covered: list[int] = []
+    expected = index + 1
+    for item in items:
+        if item != expected:
+            break
+        sentences = [item]
+        while (sentences[-1] + 1 < len(units) and units[sentences[-1] + 1][0] == owner
+               and units[sentences[-1] + 1][2].paragraph == units[item][2].paragraph
+               and not units[sentences[-1] + 1][2].code):
+            sentences.append(sentences[-1] + 1)
+        # One sentence in the end: an item's own sentences are joined like the items, so no full stop splits it.
+        piece = "; ".join(units[i][2].text.rstrip(".;, ") for i in sentences)
+        if len(" ".join([lead, *pieces, piece]).split()) > MAX_MERGED_WORDS:
+            break
+        pieces.append(piece)
+        covered += sentences
+        expected = sentences[-1] + 1
+    if not pieces:
+        return "", []
+    return f"{lead}: {'; '.join(pieces)}.", covered
 
 
 def _also_stated(docs: dict[str, tuple[str, str]], candidates: list[Candidate], ci: int, order: list[int]) -> list[str]:

@@ -11,7 +11,7 @@ import contextlib
 import re
 from dataclasses import dataclass
 
-from ..html_text import html_to_text
+from ..html_text import FENCE, closes_fence, html_to_text
 from .rst import rst_to_text
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
@@ -25,7 +25,6 @@ BINARY_PROBE_BYTES = 8_192
 MAX_TITLE_CHARS = 300
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _SETEXT = re.compile(r"^ {0,3}(={3,}|-{3,})[ \t]*$")
 # A line that cannot be the text of a setext heading: list items, quotes, tables, indented code.
 _NOT_SETEXT_TEXT = re.compile(r"^(?: {4,}|\t| {0,3}(?:[-*+>|]|\d+[.)])(?:\s|$))")
@@ -116,10 +115,10 @@ def markdown_sections(text: str) -> list[Section]:
         if fence is not None:
             body.append(line)
             stripped = line.strip()
-            if _closes(stripped, fence):
+            if closes_fence(stripped, fence):
                 fence = None
             continue
-        opening = _FENCE.match(line)
+        opening = FENCE.match(line)
         if opening:
             fence = opening.group(1)
             body.append(line)
@@ -138,11 +137,6 @@ def markdown_sections(text: str) -> list[Section]:
         body.append(line)
     close()
     return sections
-
-
-def _closes(stripped: str, fence: str) -> bool:
-    """Whether a stripped line closes a code block opened by `fence`: a run of its character at least as long."""
-    return stripped.startswith(fence) and not stripped.strip(fence[0])
 
 
 def _is_setext_text(body: list[str]) -> bool:
@@ -169,13 +163,13 @@ def rst_sections(text: str) -> list[Section]:
     fence: str | None = None
     while i < len(lines):
         line = lines[i]
-        opening = _FENCE.match(line.lstrip())
+        opening = FENCE.match(line.lstrip())
         if fence is not None or opening:  # code (fenced by rst_to_text) holds no titles, whatever its lines look like
             body.append(line)
             i += 1
             if fence is None and opening:
                 fence = opening.group(1)
-            elif fence is not None and _closes(line.strip(), fence):
+            elif fence is not None and closes_fence(line.strip(), fence):
                 fence = None
             continue
         title = line.strip()
@@ -213,7 +207,7 @@ def chunk_sections(sections: list[Section], limit: int = PASSAGE_CHARS) -> list[
         lead = f"{'#' * max(section.level, 1)} {section.heading}" if section.heading else ""
         pieces = [lead] if lead else []
         for block in _blocks(section.body):
-            pieces.extend(_split_code(block, limit) if _FENCE.match(block) else _split_long(block, limit))
+            pieces.extend(_split_code(block, limit) if FENCE.match(block) else _split_long(block, limit))
         current = ""
         for piece in pieces:
             if current and len(current) + 2 + len(piece) > limit:
@@ -242,11 +236,11 @@ def _blocks(body: str) -> list[str]:
         if fence is not None:
             current.append(line)
             stripped = line.strip()
-            if _closes(stripped, fence):
+            if closes_fence(stripped, fence):
                 fence = None
                 close()
             continue
-        opening = _FENCE.match(line)
+        opening = FENCE.match(line)
         if opening:
             close()
             fence = opening.group(1)
@@ -265,7 +259,7 @@ def _split_code(block: str, limit: int) -> list[str]:
     if len(block) <= limit:
         return [block]
     lines = block.split("\n")
-    fence = _FENCE.match(lines[0])
+    fence = FENCE.match(lines[0])
     opening = lines[0]
     closing = fence.group(1) if fence else "```"
     inner = lines[1:-1] if len(lines) > 1 and lines[-1].strip().startswith(closing) else lines[1:]

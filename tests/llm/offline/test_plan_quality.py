@@ -1,0 +1,93 @@
+"""Planning faults seen on the tune questions: verbs joined by "or" taken for items to compare, facets that are a
+verb, an adjective or the documentation's own name, a clause carrying a bare name as its subject, and headings
+made of a question with its function words pulled out."""
+
+from __future__ import annotations
+
+import pytest
+
+from deep_research_mcp.llm.offline.planner import plan_parts, split_items
+from deep_research_mcp.llm.offline.report import heading
+
+
+@pytest.mark.parametrize("question", [
+    "How can warnings be filtered or turned into errors for a whole test run?",
+    "How can a test read that output or turn capturing off?",
+    "How can I change those naming rules or exclude paths?",
+])
+def test_actions_joined_by_or_are_not_items_to_compare(question: str) -> None:
+    assert split_items(question) == []
+
+
+@pytest.mark.parametrize(("question", "items"), [
+    ("Should I back up a database with pg_dump or pg_basebackup?", ["pg_dump", "pg_basebackup"]),
+    ("Should I use threads or processes for CPU-bound work?", ["threads", "processes"]),
+    ("When should I use a GIN or a BRIN index instead of a B-tree?", ["GIN index", "BRIN index"]),
+])
+def test_things_joined_by_or_still_are(question: str, items: list[str]) -> None:
+    assert [item.split(":")[0] for item in split_items(question)] == items
+
+
+@pytest.mark.parametrize(("question", "junk"), [
+    ("How can one test function be run with many different argument sets, including generating the argument values "
+     "at collection time?", "including generating"),
+    ("How do I use several databases in one Django project and decide which database a query goes to?",
+     "Django project"),
+    ("How can I stop a test session early after failures and inspect the state of a failing test in a debugger?",
+     "failing test"),
+])
+def test_facets_are_things_not_verbs_adjectives_or_a_bare_name(question: str, junk: str) -> None:
+    parts = plan_parts(question)
+    assert parts[0] == question and junk not in parts
+
+
+def test_a_facet_naming_a_thing_is_kept() -> None:
+    assert "continuous WAL archiving" in plan_parts(
+        "How do I set up continuous WAL archiving and recover the database to a point in time?")
+
+
+def test_a_clause_sharing_a_word_with_the_first_carries_no_bare_name() -> None:
+    parts = plan_parts("How does Django store passwords, which hashers can I use, and how do I enforce password "
+                       "strength rules?")
+    assert parts[1] == "How do I enforce password strength rules?"
+
+
+@pytest.mark.parametrize(("topic", "expected"), [
+    # The subject carried into a pointing clause is for searching: without it the question fits, as it stands.
+    ("When should I use each to avoid extra database queries (select_related, prefetch_related)?",
+     "When should I use each to avoid extra database queries"),
+    ("When should I use each one of them to avoid extra database queries (select_related, prefetch_related)?",
+     "Use each one of them to avoid extra database queries"),
+    ("What are the steps of a well-structured test according to the pytest documentation?",
+     "The steps of a well-structured test"),
+    ("How do I run the examples in docstrings and text files as tests with pytest?",
+     "Run the examples in docstrings and text files as tests"),
+])
+def test_a_long_heading_is_the_question_cut_at_a_phrase_boundary(topic: str, expected: str) -> None:
+    assert heading(topic) == expected
+
+
+@pytest.mark.parametrize(("question", "items"), [
+    ("How should I size shared_buffers and work_mem?", ["shared_buffers", "work_mem"]),
+    ("How do Repeatable Read and Serializable deal with concurrent updates?", ["Repeatable Read", "Serializable"]),
+])
+def test_two_names_joined_by_and_are_researched_each(question: str, items: list[str]) -> None:
+    assert [item.split(":")[0] for item in split_items(question)] == items
+
+
+@pytest.mark.parametrize("question", [
+    "How are pytest plugins found and loaded?",
+    "How does pytest capture what tests print to stdout and stderr?",
+    "How do I run the examples in docstrings and text files as tests?",
+])
+def test_plain_words_joined_by_and_stay_one_topic(question: str) -> None:
+    assert split_items(question) == []
+
+
+def test_a_pointing_clause_carries_what_the_first_is_about_not_a_word_inside_a_name() -> None:
+    # "test" inside "pytest" is not the clause naming the subject; "them" are the tests that pass and fail.
+    parts = plan_parts("Why do some tests pass and fail intermittently, and what does pytest and its ecosystem offer "
+                       "to handle them?")
+    assert parts[1].startswith("What does pytest and its ecosystem offer to handle them (")
+    assert "intermittently" in parts[1]
+    assert heading(parts[1]) == "What does pytest and its ecosystem offer to handle them"

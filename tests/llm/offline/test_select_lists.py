@@ -1,0 +1,20 @@
+"""A lead-in whose list items carry on its sentence ("… in the following way:" then "by scanning …", "by loading
+…") is quoted with its items as one sentence: apart, the items are fragments, and without them the lead-in says
+nothing."""
+
+from __future__ import annotations
+
+from deep_research_mcp.llm.offline.select import cited_sentences
+
+PAGE = ("## Plugin discovery order at tool startup\n\n"
+        "pytest loads plugin modules at tool startup in the following way:\n\n"
+        "- by scanning the command line for the -p no:name option and blocking that plugin from being loaded.\n"
+        "- by loading all plugins specified through the PYTEST_PLUGINS environment variable.\n\n"
+        "Plugins are loaded once per process and never reloaded afterwards.\n")
+
+
+def test_a_lead_in_is_quoted_with_the_items_that_carry_on_its_sentence() -> None:
+    notes = [text for text, _ in cited_sentences({"S1": ("Writing plugins", PAGE)}, "How are plugin modules loaded?")]
+    merged = next(text for text in notes if text.startswith("pytest loads plugin modules"))
+    assert "-p no:name option" in merged and "PYTEST_PLUGINS environment variable" in merged
+    assert not any(text.startswith("by ") for text in notes)
