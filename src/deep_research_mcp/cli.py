@@ -329,6 +329,7 @@ async def research(
     from .engine.config import EngineConfig
     from .engine.run import ResearchEngine
     from .llm.factory import ModelHub
+    from .monitor import Monitor
     from .tools.toolbox import open_toolbox
 
     view = ProgressView(console, args.quiet)
@@ -358,7 +359,8 @@ async def research(
         )
         if indexed and (reasons := indexed[-1].skipped_reasons()) and not args.quiet:
             console.print(f"skipped in {args.docs}: {reasons}", style="yellow", highlight=False, markup=False)
-        engine = ResearchEngine(hub.stage_models(), tools, EngineConfig.from_settings(settings))
+        engine = ResearchEngine(hub.stage_models(), tools, EngineConfig.from_settings(settings),
+                                monitor=Monitor.from_settings(settings))
         if args.docs is None:
             console.print("note: no local documents given (--docs DIR); researchers can only fetch URLs they know.",
                           style="yellow")
@@ -397,7 +399,8 @@ def report_result(args: argparse.Namespace, result: ResearchResult, console: Con
                           "citations": dataclasses.asdict(stats), "usage": result.usage, "warnings": result.warnings,
                           "failed_topics": [u.topic for u in result.failed_units],
                           "claim_summary": claim_summary_dict(result),
-                          "claims": [_claim_json(c) for c in result.claims]}, ensure_ascii=False))
+                          "claims": [_claim_json(c) for c in result.claims],
+                          "timeline": result.timeline}, ensure_ascii=False))
     else:
         print(path)
     return EXIT_OK

@@ -25,7 +25,7 @@ from ..cache.core import Cache
 from ..errors import ContextLengthError, ProviderError, ProviderTimeout, StructuredOutputError
 from .base import ChatModel, ChatResponse, Message, OutputSchema, ToolSpec
 from .jsonrepair import parse_json_object
-from .usage import UsageMeter, now
+from .usage import UsageMeter, now, observe_model
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
@@ -153,7 +153,7 @@ class ModelCaller:
             started = now()
             try:
                 # The SDK has the same timeout; ours also bounds connection set-up and anything the SDK misses.
-                async with asyncio.timeout(self.timeout_s + 1.0):
+                async with observe_model(self, stage), asyncio.timeout(self.timeout_s + 1.0):
                     response = await self.model.complete(
                         messages, tools=tools, output=output, max_tokens=max_tokens, timeout=self.timeout_s
                     )

@@ -123,7 +123,7 @@ class RunManager:
         text = self.engine.validate_question(question)
         options = options or RunOptions()
         engine = ResearchEngine(self.engine.models, list(self.engine.tools.values()), options.apply(self.engine.config),
-                                opening=self.engine.opening)
+                                opening=self.engine.opening, monitor=self.engine.monitor)
         record = RunRecord(run_id=new_run_id(), question=text, options=_options_dict(options), owner=self.replica_id,
                            brief=(brief or "").strip(), message="queued")
 
@@ -312,6 +312,7 @@ def apply_result(record: RunRecord, result: ResearchResult) -> None:
                      for c in result.claims]
     record.claim_summary = claim_summary_dict(result)
     record.usage, record.warnings, record.elapsed_s = result.usage, list(result.warnings), result.elapsed_s
+    record.timeline = result.timeline
     failed = len(result.failed_units)
     record.message = (f"needs clarification: {result.clarification}" if result.status == "needs_clarification"
                       else f"completed: {len(result.units)} researchers ({failed} failed), "

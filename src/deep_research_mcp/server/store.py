@@ -97,6 +97,7 @@ class RunRecord(BaseModel):
     claims: list[StoredClaim] = Field(default_factory=list)  # per cited sentence of the report, in report order
     claim_summary: dict[str, Any] = Field(default_factory=dict)  # counts per verdict and the report's summary line
     usage: dict[str, Any] = Field(default_factory=dict)
+    timeline: dict[str, Any] = Field(default_factory=dict)  # the finished run's calls and floor (monitor.timeline)
     warnings: list[str] = Field(default_factory=list)
     error: str = ""
     elapsed_s: float = 0.0
