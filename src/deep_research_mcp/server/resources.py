@@ -1,5 +1,5 @@
-"""Resources (`research://runs`, and each run's report, sources, claim check and notes) and the `deep_research`
-prompt."""
+"""Resources (`research://runs`, and each run's report, sources, claim check, notes and timeline;
+`research://metrics`) and the `deep_research` prompt."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from pydantic import Field
 from ..engine.sources import code_span, markdown_text
 from ..errors import RunStoreUnavailable
 from .app import AppState
+from .monitor_web import register_routes
 from .runs import UnknownRun
 from .store import RunRecord
 
@@ -81,6 +82,25 @@ def register(server: MCPServer[AppState], current_state: Callable[[], AppState])
         return json.dumps({"run_id": record.run_id, "summary": record.claim_summary,
                            "claims": [c.model_dump() for c in record.claims]}, indent=1, ensure_ascii=False)
 
+    @server.resource("research://metrics", name="metrics", title="Performance metrics",
+                     mime_type="application/json",
+                     description="Per service (model endpoint, upstream MCP server or tool) and per stage: calls, "
+                                 "errors by kind (429, 5xx, timeout, other), in flight, queue wait, latency "
+                                 "p50/p95/p99, tokens and cost, since this server started")
+    async def metrics() -> str:
+        return json.dumps(current_state().engine.monitor.snapshot(), indent=1)
+
+    @server.resource("research://runs/{run_id}/timeline", name="timeline", title="Run timeline",
+                     mime_type="application/json",
+                     description="A finished run's model and tool calls (start, end, service, stage, researcher, "
+                                 "outcome), its totals, wall time, critical-path floor and their ratio")
+    async def timeline(run_id: str, ctx: Context[AppState, Any]) -> str:
+        record = await _record(ctx, run_id)
+        if not record.timeline:
+            raise ResourceError(f"run {record.run_id} has no timeline ({record.status}: timelines are kept for "
+                                "finished runs, with the monitor on)")
+        return json.dumps(record.timeline, indent=1, ensure_ascii=False)
+
     @server.resource("research://runs/{run_id}/notes", name="notes", title="Research notes",
                      mime_type="text/markdown",
                      description="A run's brief and each researcher's cited notes ([S<n>] ids, see sources)")
@@ -102,7 +122,8 @@ def register(server: MCPServer[AppState], current_state: Callable[[], AppState])
         deep_research, name="deep_research", title="Deep research",
         description="Research a question in depth with this server's tools and answer with citations"))
 
-    del runs, report, sources, claims, notes
+    del runs, report, sources, claims, notes, metrics, timeline
+    register_routes(server, current_state)  # /metrics and the monitor page, served over HTTP only
 
 
 class StrictPrompt(Prompt):
