@@ -25,6 +25,7 @@ from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from starlette.requests import Request
 
+from deep_research_mcp.cli import main
 from deep_research_mcp.server.monitor_web import refusal
 from deep_research_mcp.settings import Settings
 
@@ -107,6 +108,16 @@ def test_metrics_and_data_need_the_token_the_page_shell_does_not(
     assert 'deep_research_stage_latency_seconds_bucket{le="+Inf",stage="researcher"} 6.0' in text
     assert "deep_research_runs_finished_total 1.0" in text
     assert "python_gc" not in text  # a private registry: none of the library's default collectors
+
+
+def test_stats_reads_a_running_servers_live_metrics(
+    server: Process, run: tuple[str, dict[str, Any], dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["stats", "--url", server.url, "--token", TOKEN, "--json"]) == 0
+    live = json.loads(capsys.readouterr().out)
+    assert live["services"]["search_documents"]["calls"] == run[1]["totals"]["tool_calls"]
+    assert main(["stats", "--url", server.url]) == 2  # no token: the server's 401, said in one line
+    assert "HTTP 401" in capsys.readouterr().err
 
 
 def request(client: str, host: str, user: Any = None) -> Request:
