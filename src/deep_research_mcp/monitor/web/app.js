@@ -23,6 +23,7 @@ function svg(tag, attrs = {}, ...children) {
 
 function seconds(value) {
   if (value === null || value === undefined) return "–";
+  if (value === 0) return "0";
   return value < 1 ? (value * 1000).toFixed(value < 0.01 ? 2 : 0) + " ms" : value.toFixed(2) + " s";
 }
 
@@ -118,7 +119,7 @@ function legend() {
 function inline(text) {
   // Citations [1] / [1, 2] link to the numbered sources below; markdown links only when http(s).
   const out = [];
-  const pattern = /\[(\d+(?:,\s*\d+)*)\]|\[([^\]]+)\]\((https?:\/\/[^)\s]+)\)/g;
+  const pattern = /\[(\d+(?:,\s*\d+)*)\]|\[([^\]]+)\]\((https?:\/\/[^)\s]+)\)|`([^`]+)`/g;
   let at = 0;
   for (const m of text.matchAll(pattern)) {
     out.push(text.slice(at, m.index));
@@ -130,8 +131,11 @@ function inline(text) {
         if (i < refs.length - 1) out.push(", ");
       });
       out.push("]");
-    } else {
+    } else if (m[3]) {
       out.push(el("a", { href: m[3], rel: "noopener noreferrer" }, m[2]));
+    } else {
+      const code = el("code", {}, m[4]);
+      out.push(/^https?:\/\/\S+$/.test(m[4]) ? el("a", { href: m[4], rel: "noopener noreferrer" }, code) : code);
     }
     at = m.index + m[0].length;
   }
@@ -140,16 +144,19 @@ function inline(text) {
 }
 
 function renderReport(markdown) {
+  // The report's own "Sources" list is numbered as its citations are: its items are the citations' targets.
   const root = el("div", { class: "report" });
-  let list = null;
+  let list = null, inSources = false, sourceNumber = 0;
   for (const line of markdown.split("\n")) {
     const heading = line.match(/^(#{1,4})\s+(.*)$/);
     const item = line.match(/^\s*(?:[-*]|\d+\.)\s+(.*)$/);
     if (!item) list = null;
-    if (heading) root.append(el("h" + Math.min(heading[1].length + 1, 5), {}, ...inline(heading[2])));
-    else if (item) {
-      if (!list) root.append((list = el("ul")));
-      list.append(el("li", {}, ...inline(item[1])));
+    if (heading) {
+      inSources = /^sources$/i.test(heading[2].trim());
+      root.append(el("h" + Math.min(heading[1].length + 1, 5), {}, ...inline(heading[2])));
+    } else if (item) {
+      if (!list) root.append((list = el(inSources ? "ol" : "ul", inSources ? { class: "sources" } : {})));
+      list.append(el("li", inSources ? { id: "src-" + ++sourceNumber } : {}, ...inline(item[1])));
     } else if (line.startsWith(">")) root.append(el("blockquote", {}, ...inline(line.replace(/^>\s?/, ""))));
     else if (line.trim()) root.append(el("p", {}, ...inline(line)));
   }
@@ -169,7 +176,7 @@ async function showRun() {
   if (!page.run) return;
   const run = await api("runs/" + encodeURIComponent(page.run));
   const t = run.timeline || {};
-  const parts = [el("h2", {}, run.title || run.question), el("p", { class: "hint" }, `${run.status}: ${run.message}`)];
+  const parts = [el("h2", {}, run.question), el("p", { class: "hint" }, `${run.run_id} · ${run.message || run.status}`)];
   if (t.spans) {
     const totals = t.totals;
     parts.push(el("div", { class: "numbers" },
@@ -179,13 +186,16 @@ async function showRun() {
         ["tokens", totals.input_tokens + totals.output_tokens],
         ["cost", totals.cost_usd === null ? "unknown" : "$" + totals.cost_usd.toFixed(4)]]
         .map(([k, v]) => el("span", { "data-number": k }, el("b", {}, String(v)), k))));
-    parts.push(gantt(t), legend());
+    parts.push(gantt(t), legend(), runServices(t.spans));
     if (t.dropped) parts.push(el("p", { class: "hint" }, `${t.dropped} calls past the cap of ${t.max_spans} are not drawn.`));
   } else {
     parts.push(el("p", { class: "hint" }, "No timeline: it is kept for finished runs."));
   }
-  if (run.report) parts.push(el("h2", {}, "Report"), renderReport(run.report));
-  if (run.sources && run.sources.length) parts.push(el("h2", {}, "Sources"), sourcesList(run.sources));
+  const report = run.report ? renderReport(run.report) : null;
+  if (report) parts.push(report);
+  if (run.sources && run.sources.length && !(report && report.querySelector("#src-1"))) {
+    parts.push(el("h2", {}, "Sources"), sourcesList(run.sources));
+  }
   section.replaceChildren(...parts);
 }
 
@@ -209,6 +219,36 @@ function barChart(title, rows, series, unit) {
   return el("div", { class: "chart" }, chart);
 }
 
+function quantile(sorted, q) {
+  return sorted.length ? sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] : 0;
+}
+
+function runServices(spans) {
+  // This run's calls per service, from its timeline: latency p50/p95/max and errors by kind.
+  const by = new Map();
+  for (const s of spans) {
+    if (s.outcome === "cancelled" || s.outcome === "cache_hit") continue;
+    if (!by.has(s.service)) by.set(s.service, { times: [], values: { calls: 0, 429: 0, "5xx": 0, timeout: 0, other: 0 } });
+    const entry = by.get(s.service);
+    entry.times.push(s.end - s.start);
+    entry.values.calls += 1;
+    if (s.outcome in entry.values) entry.values[s.outcome] += 1;
+  }
+  const rows = [...by.entries()].map(([label, e]) => {
+    const sorted = e.times.sort((a, b) => a - b);
+    return { label, latency: { p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), max: sorted[sorted.length - 1] },
+      counts: e.values };
+  });
+  return el("div", { class: "run-services" },
+    barChart("this run: latency", rows.map((r) => ({ label: r.label, values: r.latency })),
+      [{ key: "p50", color: "#4c78c8" }, { key: "p95", color: "#7e9fd8" }, { key: "max", color: "#b3c6ea" }], seconds),
+    barChart("this run: calls and errors", rows.map((r) => ({ label: r.label, values: r.counts })), ERROR_SERIES,
+      (v) => String(v)));
+}
+
+const ERROR_SERIES = [{ key: "calls", color: "#3a9a5b" }, { key: "429", color: "#f0a202" },
+  { key: "5xx", color: "#d9534f" }, { key: "timeout", color: "#8e44ad" }, { key: "other", color: "#777" }];
+
 async function showServices() {
   const metrics = await api("metrics");
   const services = Object.entries(metrics.services).filter(([, s]) => s.latency_s);
@@ -222,9 +262,7 @@ async function showServices() {
   charts.replaceChildren(
     barChart("latency", latency, [{ key: "p50", color: "#4c78c8" }, { key: "p95", color: "#7e9fd8" },
       { key: "p99", color: "#b3c6ea" }], seconds),
-    barChart("calls and errors", errors, [{ key: "calls", color: "#3a9a5b" }, { key: "429", color: "#f0a202" },
-      { key: "5xx", color: "#d9534f" }, { key: "timeout", color: "#8e44ad" }, { key: "other", color: "#777" }],
-      (v) => String(v)));
+    barChart("calls and errors", errors, ERROR_SERIES, (v) => String(v)));
 }
 
 async function refresh() {
