@@ -96,7 +96,8 @@ class Monitor:
     """Per-service and per-stage call metrics for one process, and the factory of each run's recorder.
 
     `enabled=False` turns every recorder into a no-op (the bench's "monitor off" side). `max_spans` bounds each
-    run's timeline. `on_span`/`on_run`, when set (see otel.py), see each finished span and run."""
+    run's timeline. `on_start`/`on_span`/`on_run`, when set (see otel.py), see each run begin, each finished call
+    and each finished run."""
 
     def __init__(self, *, enabled: bool = True, max_spans: int = DEFAULT_MAX_SPANS) -> None:
         self.enabled = enabled
@@ -107,6 +108,7 @@ class Monitor:
         self.runs_finished = 0
         self.started_at = time.time()
         self._gauges: list[GaugeSource] = []
+        self.on_start: Callable[[RunRecorder], None] | None = None
         self.on_span: Callable[[RunRecorder, Span], None] | None = None
         self.on_run: Callable[[RunRecorder, dict[str, Any]], None] | None = None
 
@@ -122,9 +124,12 @@ class Monitor:
     def recorder(self, run_id: str) -> RunRecorder:
         from .timeline import RunRecorder
 
+        recorder = RunRecorder(self if self.enabled else None, run_id, max_spans=self.max_spans)
         if self.enabled:
             self.runs_started += 1
-        return RunRecorder(self if self.enabled else None, run_id, max_spans=self.max_spans)
+            if self.on_start is not None:
+                self.on_start(recorder)
+        return recorder
 
     def add_gauges(self, source: GaugeSource) -> None:
         """Show `source()`'s numbers under each service it names (a service not seen yet appears with them)."""

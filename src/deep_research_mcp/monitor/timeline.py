@@ -108,6 +108,7 @@ class RunRecorder:
         self._pending: Span | None = None  # a model call that succeeded, waiting for its usage (see `usage`)
         self._services: dict[str, str] = {}  # the model's name -> its service, for hits and fallbacks
         self.finished: dict[str, Any] | None = None
+        self.trace_parent: Any = None  # the OpenTelemetry context the run began in (otel.py), when tracing
 
     @property
     def enabled(self) -> bool:
