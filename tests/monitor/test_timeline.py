@@ -56,7 +56,9 @@ async def test_a_scripted_run_has_every_call_on_its_researchers_lane(server: Scr
     server.scenario = Scenario(topics=3, tool_calls_per_researcher=2,
                                failures=[FailureRule(kind="429", stage="compress", times=1),
                                          FailureRule(kind="500", stage="report", times=1)])
-    settings = test_settings(server, allow_clarification=True)
+    # A generous call timeout: under load the first call, which also imports the SDK, can take seconds, and a
+    # timeout would add a retried attempt to the timeline.
+    settings = test_settings(server, allow_clarification=True, call_timeout_s=60.0)
     monitor = Monitor()
     async with ModelHub(settings) as hub:
         engine = ResearchEngine(hub.stage_models(), [corpus()], EngineConfig.from_settings(settings),

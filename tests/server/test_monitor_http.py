@@ -2,7 +2,8 @@
 the Prometheus text format and the monitor page behind the same bearer auth as /mcp, and the page itself loaded in
 a real headless Chromium (Debian's), whose lanes and bars must be the run's timeline.
 
-One server process (bearer auth, models on the scripted LLM server) serves the module.
+One server process (bearer auth, models on the scripted LLM server) serves one test, which checks everything that
+needs it in turn: spread over several tests, pytest-xdist would start a module-scoped server once per worker.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BROWSER_TIMEOUT_S = 30.0
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server(module_docs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
     logs = tmp_path_factory.mktemp("logs")
     with scripted_llm(SCENARIO, logs) as llm:
@@ -69,16 +70,24 @@ async def finished_run(url: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
     return run_id, json.loads(timeline.contents[0].text), json.loads(metrics.contents[0].text)
 
 
-@pytest.fixture(scope="module")
-def run(server: Process) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    return asyncio.run(finished_run(server.url))
-
-
 def base(server: Process) -> str:
     return server.url.removesuffix("/mcp")
 
 
-def test_timeline_and_metrics_resources_describe_the_run(run: tuple[str, dict[str, Any], dict[str, Any]]) -> None:
+Run = tuple[str, dict[str, Any], dict[str, Any]]
+
+
+def test_the_monitor_as_served(server: Process, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    run = asyncio.run(finished_run(server.url))
+    check_resources(run)
+    check_auth_and_prometheus(server, run)
+    check_stats(server, run, capsys)
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium): the page was not loaded")
+    check_page_in_a_browser(server, run, tmp_path)
+
+
+def check_resources(run: Run) -> None:
     _, timeline, metrics = run
     # 2 topics × 2 tool calls: brief, supervisor ×2, researcher 2 × 3, compress 2, report 1 = 12 model calls.
     assert timeline["totals"]["model_calls"] == 12 and timeline["totals"]["tool_calls"] == 4
@@ -90,9 +99,8 @@ def test_timeline_and_metrics_resources_describe_the_run(run: tuple[str, dict[st
     assert metrics["stages"]["tool"]["calls"] == 4 and metrics["runs"]["finished"] == 1
 
 
-def test_metrics_and_data_need_the_token_the_page_shell_does_not(
-    server: Process, run: tuple[str, dict[str, Any], dict[str, Any]]
-) -> None:
+def check_auth_and_prometheus(server: Process, run: Run) -> None:
+    """/metrics and the page's data need the token; the page's static shell does not."""
     with httpx2.Client(base_url=base(server), timeout=10.0) as http:
         for path in ("/metrics", "/monitor/api/runs", "/monitor/api/metrics", f"/monitor/api/runs/{run[0]}"):
             assert http.get(path).status_code == 401, path
@@ -110,9 +118,8 @@ def test_metrics_and_data_need_the_token_the_page_shell_does_not(
     assert "python_gc" not in text  # a private registry: none of the library's default collectors
 
 
-def test_stats_reads_a_running_servers_live_metrics(
-    server: Process, run: tuple[str, dict[str, Any], dict[str, Any]], capsys: pytest.CaptureFixture[str]
-) -> None:
+def check_stats(server: Process, run: Run, capsys: pytest.CaptureFixture[str]) -> None:
+    """`deep-research stats --url` reads the running server's live metrics."""
     assert main(["stats", "--url", server.url, "--token", TOKEN, "--json"]) == 0
     live = json.loads(capsys.readouterr().out)
     assert live["services"]["search_documents"]["calls"] == run[1]["totals"]["tool_calls"]
@@ -163,10 +170,8 @@ class Bars(HTMLParser):
             self.critical += values.get("data-critical") == "true"
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
-def test_the_page_draws_the_runs_timeline_in_a_real_browser(
-    server: Process, run: tuple[str, dict[str, Any], dict[str, Any]], tmp_path: Path
-) -> None:
+def check_page_in_a_browser(server: Process, run: Run, tmp_path: Path) -> None:
+    """The page, loaded in headless chromium for the run, draws the run's lanes and bars; screenshot in tmp_path."""
     run_id, timeline, _ = run
     url = f"{base(server)}/monitor/#run={run_id}&token={TOKEN}"
     assert CHROMIUM is not None
