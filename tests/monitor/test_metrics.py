@@ -24,12 +24,13 @@ def test_outcomes_are_the_error_kinds_people_ask_about() -> None:
 
 async def test_calls_in_flight_and_limiter_gauges_reach_the_snapshot_and_prometheus() -> None:
     monitor = Monitor()
-    monitor.add_gauges(lambda: {"openai:gpt-4.1": {"limit": 8, "in_flight": 1, "queued": 2}})
+    monitor.add_gauges(lambda: {"openai:gpt-4.1": {"limit": 8, "in_flight": 1, "queued": 2, "state": "closed",
+                                                   "paused_until": None}})
     monitor.add_gauges(lambda: 1 / 0)  # type: ignore[arg-type,return-value]  # a broken source is logged, skipped
     recorder = monitor.recorder("run-1")
     async with recorder.model("openai:gpt-4.1", "", "report"):
         during = monitor.snapshot()["services"]["openai:gpt-4.1"]
-        assert during["in_flight"] == 1 and during["limits"] == {"limit": 8, "in_flight": 1, "queued": 2}
+        assert during["in_flight"] == 1 and during["limits"]["queued"] == 2 and during["limits"]["state"] == "closed"
     recorder.usage("report", "openai:gpt-4.1", 1_000, 200, 0.0036, 0.0)
     with pytest.raises(TimeoutError):
         async with recorder.tool("fetch", "fetch-server"):

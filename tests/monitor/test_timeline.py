@@ -95,7 +95,7 @@ async def test_a_scripted_run_has_every_call_on_its_researchers_lane(server: Scr
     assert service["kind"] == "model" and service["errors"] == {"429": 1, "5xx": 1, "timeout": 0, "other": 0}
     assert service["calls"] == len(model) and service["in_flight"] == 0 and service["latency_s"]["p99"] is not None
     assert snapshot["stages"]["researcher"]["queue_wait_s"]["count"] == 3
-    assert snapshot["runs"] == {"started": 1, "finished": 1, "running": 0}
+    assert snapshot["runs"] == {"finished": 1}
 
 
 async def test_failing_tools_count_per_origin_and_the_timeline_is_bounded(server: ScriptedLLMServer) -> None:
@@ -123,5 +123,5 @@ async def test_monitor_off_records_nothing(server: ScriptedLLMServer) -> None:
                                 monitor=monitor)
         result = await engine.run(QUESTION)
     assert result.status == "completed" and result.timeline == {}
-    assert monitor.snapshot()["services"] == {} and monitor.snapshot()["runs"]["started"] == 0
+    assert monitor.snapshot()["services"] == {} and monitor.snapshot()["runs"]["finished"] == 0
 

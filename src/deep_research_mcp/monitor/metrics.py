@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +29,10 @@ log = logging.getLogger(__name__)
 ERROR_KINDS = ("429", "5xx", "timeout", "other")
 DEFAULT_MAX_SPANS = 1_000
 
-# Extra per-service gauges from elsewhere (e.g. a concurrency limiter's {"limit": 8, "in_flight": 3, "queued": 0}),
-# shown beside the monitor's own numbers. Keyed by service name.
-GaugeSource = Callable[[], dict[str, dict[str, float]]]
+# Extra per-service figures from elsewhere (e.g. a concurrency limiter's {"limit": 8, "in_flight": 3, "queued": 0}),
+# shown beside the monitor's own numbers, keyed by service name: all of them in the JSON snapshot, the numeric ones
+# as Prometheus gauges.
+GaugeSource = Callable[[], Mapping[str, Mapping[str, Any]]]
 
 
 def outcome_of(exc: BaseException | None) -> str:
@@ -104,8 +105,7 @@ class Monitor:
         self.max_spans = max_spans
         self.services: dict[str, CallStats] = {}
         self.stages: dict[str, CallStats] = {}
-        self.runs_started = 0
-        self.runs_finished = 0
+        self.runs_finished = 0  # runs whose timeline is done (clarify-only calls are not runs, so no "started")
         self.started_at = time.time()
         self._gauges: list[GaugeSource] = []
         self.on_start: Callable[[RunRecorder], None] | None = None
@@ -125,10 +125,8 @@ class Monitor:
         from .timeline import RunRecorder
 
         recorder = RunRecorder(self if self.enabled else None, run_id, max_spans=self.max_spans)
-        if self.enabled:
-            self.runs_started += 1
-            if self.on_start is not None:
-                self.on_start(recorder)
+        if self.enabled and self.on_start is not None:
+            self.on_start(recorder)
         return recorder
 
     def add_gauges(self, source: GaugeSource) -> None:
@@ -147,8 +145,8 @@ class Monitor:
             stats = self.stages[name] = CallStats()
         return stats
 
-    def extra_gauges(self) -> dict[str, dict[str, float]]:
-        merged: dict[str, dict[str, float]] = {}
+    def extra_gauges(self) -> dict[str, dict[str, Any]]:
+        merged: dict[str, dict[str, Any]] = {}
         for source in self._gauges:
             try:
                 for service, gauges in source().items():
@@ -163,8 +161,7 @@ class Monitor:
             services.setdefault(name, {"kind": ""})["limits"] = gauges
         return {
             "uptime_s": round(time.time() - self.started_at, 1),
-            "runs": {"started": self.runs_started, "finished": self.runs_finished,
-                     "running": self.runs_started - self.runs_finished},
+            "runs": {"finished": self.runs_finished},
             "services": services,
             "stages": {name: stats.snapshot() for name, stats in sorted(self.stages.items())},
         }

@@ -26,9 +26,6 @@ class MonitorCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         monitor = self.monitor
-        runs = CounterMetricFamily(f"{PREFIX}_runs_started", "Research runs started")
-        runs.add_metric([], monitor.runs_started)
-        yield runs
         done = CounterMetricFamily(f"{PREFIX}_runs_finished", "Research runs finished with a result")
         done.add_metric([], monitor.runs_finished)
         yield done
@@ -38,7 +35,8 @@ class MonitorCollector(Collector):
                                    labels=["service", "gauge"])
         for service, gauges in sorted(monitor.extra_gauges().items()):
             for gauge, value in sorted(gauges.items()):
-                limits.add_metric([service, gauge], float(value))
+                if isinstance(value, int | float):  # names, states and times of day stay in the JSON snapshot
+                    limits.add_metric([service, gauge], float(value))
         yield limits
 
 
