@@ -70,7 +70,41 @@ async def overhead(pairs: int) -> int:
     for what, values in (("wall", walls), ("CPU", cpus)):
         print(f"on / off, {what}: {statistics.median(values['on']) / statistics.median(values['off']):.3f} (median), "
               f"{min(values['on']) / min(values['off']):.3f} (min)")
+    hooks = min([await hooks_per_run() for _ in range(20)])
+    print(f"the hooks of one such run alone (30 model calls, 15 tool calls, 5 researchers, finish): "
+          f"{hooks * 1e3:.3f} ms CPU, best of 20 = {hooks / statistics.median(cpus['off']):.2%} of a run's engine CPU")
     return 0
+
+
+async def hooks_per_run() -> float:
+    """CPU seconds of exactly what the monitor adds to a 5-topic run, without the run: steadier under load than the
+    difference of two noisy run times."""
+    started = time.process_time()
+    recorder = Monitor().recorder("bench")
+    for stage in ("clarify", "brief", "supervisor"):
+        async with recorder.model("openai:scripted", "openai:scripted@http://127.0.0.1:1/v1", stage):
+            pass
+        recorder.usage(stage, "openai:scripted", 500, 50, None, 0.0)
+    for topic in range(5):
+        lane = recorder.open_lane(f"topic {topic}")
+        recorder.lane_started(lane)
+        for _ in range(3):
+            async with recorder.model("openai:scripted", "openai:scripted@http://127.0.0.1:1/v1", "researcher"):
+                pass
+            recorder.usage("researcher", "openai:scripted", 500, 50, None, 0.0)
+            async with recorder.tool("search_documents", "search_documents"):
+                pass
+        for stage in ("researcher", "compress"):
+            async with recorder.model("openai:scripted", "openai:scripted@http://127.0.0.1:1/v1", stage):
+                pass
+            recorder.usage(stage, "openai:scripted", 500, 50, None, 0.0)
+        recorder.lane_finished(lane, True)
+    for stage in ("supervisor", "report"):
+        async with recorder.model("openai:scripted", "openai:scripted@http://127.0.0.1:1/v1", stage):
+            pass
+        recorder.usage(stage, "openai:scripted", 500, 50, None, 0.0)
+    recorder.finish()
+    return time.process_time() - started
 
 
 async def screenshot(path: Path) -> int:
