@@ -26,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,11 @@ class Spec:
             "report": 1,
         }
 
+    def critical_calls(self) -> dict[str, int]:
+        """The calls on the chain the floor formula sums, by stage ("tool" for the search calls)."""
+        return dict(sorted({"clarify": 1, "brief": 1, "supervisor": 2, "researcher": self.waves * (self.tool_calls + 1),
+                            "tool": self.waves * self.tool_calls, "compress": self.waves, "report": 1}.items()))
+
     def scenario_json(self) -> dict[str, Any]:
         # A plain dict rather than the Scenario model: importing the scripted package would pull the server's
         # code into this process and blur the RSS figure. The server validates the file (extra="forbid").
@@ -143,6 +149,9 @@ class RunMeasure:
     warnings: list[str]
     engine_cpu_s: float
     server_cpu_s: float | None
+    # From the run's own timeline (monitor.timeline): its critical-path floor, and the calls on that path.
+    timeline_floor_s: float | None = None
+    critical_calls: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -172,6 +181,30 @@ class ScenarioResult:
     @property
     def overhead_s(self) -> float:
         return self.wall_s - self.floor_s
+
+    @property
+    def timeline_floor_s(self) -> float | None:
+        return self.runs[len(self.runs) // 2].timeline_floor_s
+
+    @property
+    def critical_calls(self) -> dict[str, int]:
+        return self.runs[len(self.runs) // 2].critical_calls
+
+    def path_floor_s(self) -> float:
+        """The floor of the calls on the timeline's critical path at their nominal latencies (L per model call, T
+        per tool call): the formula's floor when the timeline found the chain the formula describes. The measured
+        floor (`timeline_floor_s`) adds what each call took beyond L or T: the SDK, HTTP, the first call's lazy
+        imports, and the machine's load."""
+        calls = self.critical_calls
+        model = sum(n for stage, n in calls.items() if stage != "tool")
+        return model * self.spec.llm_latency_s + calls.get("tool", 0) * self.spec.tool_latency_s
+
+    def timeline_floor_matches(self) -> bool | None:
+        """None at zero latency, where every call takes about as long as the engine between calls and no chain
+        stands out."""
+        if self.timeline_floor_s is None or self.floor_s == 0:
+            return None
+        return math.isclose(self.path_floor_s(), self.floor_s) and self.critical_calls == self.spec.critical_calls()
 
     def passed(self) -> bool | None:
         if self.spec.max_ratio is not None and self.ratio is not None:
@@ -341,6 +374,7 @@ async def run_once(engine: ResearchEngine, tool: InMemoryDocuments, server: Serv
         if n - before["calls_by_stage"].get(stage, 0)
     }
     ok = sum(1 for u in result.units if u.ok)
+    path = [s for s in result.timeline.get("spans", []) if s["critical"]]
     return RunMeasure(
         wall_s=wall,
         model_calls=int(result.usage["calls"]),
@@ -354,6 +388,8 @@ async def run_once(engine: ResearchEngine, tool: InMemoryDocuments, server: Serv
         warnings=result.warnings,
         engine_cpu_s=engine_cpu,
         server_cpu_s=None if server_cpu is None or server_cpu_after is None else server_cpu_after - server_cpu,
+        timeline_floor_s=result.timeline.get("floor_s"),
+        critical_calls=dict(sorted(Counter(s["stage"] for s in path).items())),
     )
 
 
@@ -387,6 +423,10 @@ async def run_scenario(spec: Spec, workdir: Path, *, warmup: bool) -> ScenarioRe
     result = ScenarioResult(spec, runs, warmup_wall_s=warm, rss_after_mb=peak_rss_mb())
     for i, run in enumerate(runs):
         result.problems += [f"run {i + 1}: {p}" for p in check_run(spec, run)]
+    if result.timeline_floor_matches() is False:
+        result.problems.append(f"the timeline's critical path {json.dumps(result.critical_calls)} (nominal "
+                               f"{result.path_floor_s():.2f} s) is not the formula's "
+                               f"{json.dumps(spec.critical_calls())} ({result.floor_s:.2f} s)")
     return result
 
 
@@ -410,15 +450,20 @@ def target_cell(r: ScenarioResult) -> str:
 
 
 def table(results: list[ScenarioResult]) -> str:
-    lines = ["| scenario | wall s | floor s | ratio | target | model calls |", "|---|---:|---:|---:|---|---:|"]
+    lines = ["| scenario | wall s | floor s | ratio | target | model calls | timeline's critical path s |",
+             "|---|---:|---:|---:|---|---:|---:|"]
     for r in results:
         if r.ratio is None:
             wall = f"{r.wall_s:.3f} (median of {len(r.runs)}; min {min(r.walls):.3f})"
             ratio = f"overhead {r.overhead_s:.3f} s"
         else:
             wall, ratio = f"{r.wall_s:.2f}", f"{r.ratio:.3f}"
+        found = r.timeline_floor_s
+        verdict = {True: " ✓", False: " ✗", None: ""}[r.timeline_floor_matches()]
+        timeline = "n/a" if found is None else f"{r.path_floor_s():.2f} (measured {found:.3f}){verdict}"
         lines.append(
-            f"| {r.spec.title} | {wall} | {r.floor_s:.2f} | {ratio} | {target_cell(r)} | {r.runs[0].model_calls} |"
+            f"| {r.spec.title} | {wall} | {r.floor_s:.2f} | {ratio} | {target_cell(r)} | {r.runs[0].model_calls} "
+            f"| {timeline} |"
         )
     return "\n".join(lines)
 
@@ -436,6 +481,9 @@ def details(r: ScenarioResult) -> str:
     verdict = "matches" if run.calls_by_stage == expected else "DIFFERS FROM"
     out.append(f"- server calls_by_stage {json.dumps(run.calls_by_stage)} {verdict} the formula's "
                f"{json.dumps(expected)}; tool calls {run.tool_calls} (expected {spec.topics * spec.tool_calls})")
+    if run.timeline_floor_s is not None:
+        out.append(f"- the run's timeline: critical path {json.dumps(run.critical_calls)} (tool = search calls), "
+                   f"{r.path_floor_s():.2f} s at nominal latencies, {run.timeline_floor_s:.3f} s measured")
     out.append(f"- researchers ok {run.researchers_ok} / failed {run.researchers_failed}; "
                f"engine model calls {run.model_calls}; citations in report {run.citations}")
     phases = ", ".join(
@@ -490,6 +538,9 @@ def as_json(results: list[ScenarioResult], quick: bool, rss: dict[str, Any], loa
                 "wall_min_s": min(r.walls),
                 "ratio": r.ratio,
                 "overhead_s": r.overhead_s,
+                "timeline_floor_s": r.timeline_floor_s,
+                "timeline_path_floor_s": r.path_floor_s(),
+                "timeline_floor_matches": r.timeline_floor_matches(),
                 "passed": r.passed(),
                 "warmup_wall_s": r.warmup_wall_s,
                 "rss_after_mb": r.rss_after_mb,

@@ -94,6 +94,7 @@ def test_scripted_run_over_docs_writes_a_cited_report(capsys: pytest.CaptureFixt
     assert summary["report"] == str(out_path) and summary["citations"]["cited"] > 0
     assert summary["claims"] and all(c["verdict"] in ("supported", "weak", "unsupported") for c in summary["claims"])
     assert summary["claim_summary"]["checked"] == len(summary["claims"])
+    assert summary["timeline"]["totals"]["model_calls"] > 0 and summary["timeline"]["floor_s"] > 0  # monitor/
     report = out_path.read_text()
     assert summary["claim_summary"]["line"] in report and "claim check:" in err
     assert "## Sources" in report and "docs/" in report

@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_parser(sub)
     add_cache_parser(sub)
     add_config_parser(sub)
+    add_stats_parser(sub)
     return parser
 
 
@@ -144,6 +145,72 @@ async def export_command(args: argparse.Namespace, settings: Settings, console: 
     write_atomically(path, data, shared=True)
     console.print(f"{fmt} report of run {record.run_id}: {path} ({len(data):,} bytes)", highlight=False)
     print(path)
+    return EXIT_OK
+
+
+def add_stats_parser(sub: Any) -> None:
+    stats = sub.add_parser("stats", help="where the time went: recent runs' wall, floor and calls, per service",
+                           description="Reads the run store (each finished run's timeline), or with --url a running "
+                                       "server's live metrics (its /monitor/api/metrics, with --token or "
+                                       "DEEP_RESEARCH_AUTH_TOKEN when it wants one).")
+    stats.add_argument("--runs", type=int, default=20, help="how many of the newest runs (default 20)")
+    stats.add_argument("--url", help="a running `serve --http` server, e.g. http://127.0.0.1:8000/mcp")
+    stats.add_argument("--token", help="bearer token for --url (default DEEP_RESEARCH_AUTH_TOKEN)")
+    stats.add_argument("--json", action="store_true", help="print JSON on stdout instead of tables")
+
+
+async def stats_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Tables (or JSON) on stdout: per run wall, critical-path floor and ratio; per service calls, errors, latency."""
+    from rich.console import Console as RichConsole
+    from rich.table import Table
+
+    from .monitor import summary
+
+    if args.url:
+        import httpx2
+
+        token = args.token or (settings.auth_token.get_secret_value() if settings.auth_token else None)
+        url = args.url.rstrip("/").removesuffix("/mcp") + "/monitor/api/metrics"
+        async with httpx2.AsyncClient(timeout=10.0) as http:
+            try:
+                response = await http.get(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+            except httpx2.HTTPError as exc:
+                raise InputError(f"cannot reach {url}: {exc}") from None
+        if response.status_code != 200:
+            raise InputError(f"{url} answered HTTP {response.status_code}: {response.text[:200]}")
+        live = response.json()
+        runs: list[dict[str, Any]] = []
+        services = live["services"]
+    else:
+        from .server.store import DiskRunStore
+
+        store = DiskRunStore(settings.runs_dir or settings.data_dir / "runs")
+        records = [await store.get(r.run_id) for r in await store.list(limit=args.runs)]
+        finished = [r for r in records if r is not None and r.timeline]
+        runs = [summary.run_row(r.run_id, r.status, r.question, r.timeline) for r in finished]
+        services = summary.services(r.timeline for r in finished)
+    if args.json:
+        print(json.dumps({"runs": runs, "services": services}, indent=1))
+        return EXIT_OK
+    out = RichConsole(width=None if sys.stdout.isatty() else 200)  # piped: whole rows, not 80-column wraps
+    if runs:
+        table = Table("run", "status", "wall s", "floor s", "wall/floor", "model", "tools", "errors", "tokens",
+                      title="runs (floor: the critical path's summed call latencies)")
+        for row in runs:
+            table.add_row(row["run_id"], row["status"], f"{row['wall_s']:.2f}", f"{row['floor_s']:.2f}",
+                          "–" if row["ratio"] is None else f"{row['ratio']:.3f}", str(row["model_calls"]),
+                          str(row["tool_calls"]), str(row["errors"]), str(row["tokens"]))
+        out.print(table)
+    elif not args.url:
+        out.print("no finished runs with a timeline in the run store")
+    table = Table("service", "kind", "calls", "429", "5xx", "timeout", "other", "p50", "p95", "p99",
+                  title="services" + (" (live, since the server started)" if args.url else " (over these runs)"))
+    for name, row in services.items():
+        latency = row.get("latency_s") or {}
+        table.add_row(name, row.get("kind", ""), str(row.get("calls", 0)),
+                      *(str(row.get("errors", {}).get(k, 0)) for k in ("429", "5xx", "timeout", "other")),
+                      *("–" if latency.get(q) is None else f"{latency[q]:.3f}" for q in ("p50", "p95", "p99")))
+    out.print(table)
     return EXIT_OK
 
 
@@ -423,6 +490,7 @@ async def research(
     from .engine.config import EngineConfig
     from .engine.run import ResearchEngine
     from .llm.factory import ModelHub
+    from .monitor import Monitor
     from .tools.toolbox import open_toolbox
 
     view = ProgressView(console, args.quiet)
@@ -455,7 +523,7 @@ async def research(
         config = EngineConfig.from_settings(settings)
         if args.language:
             config = dataclasses.replace(config, report_language=args.language)
-        engine = ResearchEngine(hub.stage_models(), tools, config)
+        engine = ResearchEngine(hub.stage_models(), tools, config, monitor=Monitor.from_settings(settings))
         if args.docs is None:
             console.print("note: no local documents given (--docs DIR); researchers can only fetch URLs they know.",
                           style="yellow")
@@ -505,7 +573,8 @@ def report_result(
                           "citations": dataclasses.asdict(stats), "usage": result.usage, "warnings": result.warnings,
                           "failed_topics": [u.topic for u in result.failed_units],
                           "claim_summary": claim_summary_dict(result),
-                          "claims": [_claim_json(c) for c in result.claims]}, ensure_ascii=False))
+                          "claims": [_claim_json(c) for c in result.claims],
+                          "timeline": result.timeline}, ensure_ascii=False))
     else:
         print(path)
     return EXIT_OK
@@ -584,6 +653,8 @@ def main(argv: Sequence[str] | None = None, *, handoff: Handoff | None = None) -
             return index_command(args, Settings(), console)
         if args.command == "export":
             return asyncio.run(export_command(args, Settings(), console))
+        if args.command == "stats":
+            return asyncio.run(stats_command(args, Settings()))
         settings = settings_from_args(args)
         return asyncio.run(run_command(args, settings, console))
     except ValidationError as exc:

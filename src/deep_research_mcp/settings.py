@@ -220,6 +220,12 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = Field(default_factory=list)  # browser Origins allowed besides loopback ones
     runs_dir: Path | None = None  # run store on disk (default <data dir>/runs); Redis instead when redis_url is set
     max_concurrent_runs: PositiveInt = 2
+    # Performance monitor (monitor/): per-service metrics and each run's timeline, at most this many calls kept.
+    monitor_enabled: bool = True
+    timeline_max_spans: PositiveInt = 1_000
+    # OpenTelemetry traces go here (OTLP over HTTP, e.g. http://127.0.0.1:4318/v1/traces) when set and the SDK
+    # (opentelemetry-sdk, opentelemetry-exporter-otlp-proto-http) is installed; nothing is imported otherwise.
+    otlp_endpoint: str | None = None
     progress_interval_s: float = Field(default=2.0, gt=0, le=5)  # progress notifications during `research`
     task_poll_interval_ms: int = Field(default=2_000, ge=100, le=60_000)
     task_ttl_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=60_000)

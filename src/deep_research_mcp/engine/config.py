@@ -152,6 +152,7 @@ class ResearchResult:
     warnings: list[str] = field(default_factory=list)
     failed_tool_calls: dict[str, int] = field(default_factory=dict)  # by upstream server (or built-in tool name)
     elapsed_s: float = 0.0
+    timeline: dict[str, Any] = field(default_factory=dict)  # every call, the totals and the floor (monitor.timeline)
 
     @property
     def failed_units(self) -> list[UnitOutcome]:

@@ -42,7 +42,9 @@ async def run_researcher(ctx: RunContext, topic: str) -> UnitOutcome:
     tracker = ctx.tracker
     tracker.bump("researcher_queued", f"queued: {topic[:80]}", {"topic": topic},
                  researchers_total=1, researchers_queued=1)
+    lane = ctx.meter.recorder.open_lane(topic)  # this task's calls are drawn in the researcher's own lane
     async with ctx.unit_slots:
+        ctx.meter.recorder.lane_started(lane)
         tracker.bump("researcher_started", f"researching: {topic[:80]}", {"topic": topic},
                      researchers_queued=-1, researchers_running=1)
         try:
@@ -63,6 +65,7 @@ async def run_researcher(ctx: RunContext, topic: str) -> UnitOutcome:
             tracker.bump("researcher_finished", f"failed: {topic[:80]} ({outcome.error})",
                          {"topic": topic, "ok": False, "error": outcome.error},
                          researchers_running=-1, researchers_failed=1)
+        ctx.meter.recorder.lane_finished(lane, outcome.ok)
         return outcome
 
 
@@ -121,7 +124,7 @@ async def call_tool(ctx: RunContext, call: ToolCall, topic: str, memory: Researc
         return f"Error: there is no tool named {call.name!r}. Available: {', '.join(ctx.tools) or 'none'}."
     ctx.tracker.bump("tool_call", f"{call.name} for {topic[:60]}", {"tool": call.name, "topic": topic}, tool_calls=1)
     try:
-        async with asyncio.timeout(ctx.config.tool_timeout_s):
+        async with ctx.meter.recorder.tool(call.name, tool_origin(tool)[0]), asyncio.timeout(ctx.config.tool_timeout_s):
             result = await tool.call(call.arguments)
     except TimeoutError:
         _count_failure(ctx, call.name, tool, f"no answer within {ctx.config.tool_timeout_s:g} s")

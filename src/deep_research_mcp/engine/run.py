@@ -12,6 +12,7 @@ from typing import Protocol
 from ..errors import InputError
 from ..llm.factory import StageModels
 from ..llm.usage import CallRecord, UsageMeter
+from ..monitor import Monitor
 from ..tools.base import Document, ResearchTool
 from .config import ClarifyWithUser, EngineConfig, PriorRun, ResearchResult, UnitOutcome
 from .context import RunContext
@@ -50,6 +51,7 @@ class ResearchEngine:
         config: EngineConfig,
         *,
         opening: OpeningTools | None = None,
+        monitor: Monitor | None = None,
     ) -> None:
         names = [t.name for t in tools]
         if len(set(names)) != len(names):
@@ -58,6 +60,7 @@ class ResearchEngine:
         self.tools = {t.name: t for t in tools}
         self.config = config
         self.opening = opening
+        self.monitor = monitor if monitor is not None else Monitor()  # every run's timeline and the metrics
 
     def validate_question(self, question: str) -> str:
         text = (question or "").strip()
@@ -73,7 +76,8 @@ class ResearchEngine:
     def _context(self, run_id: str, on_event: EventSink | None) -> RunContext:
         tracker = ProgressTracker(on_event)
         meter = UsageMeter(
-            prices=self.config.prices, max_tokens=self.config.max_run_tokens, max_cost_usd=self.config.max_run_cost_usd
+            prices=self.config.prices, max_tokens=self.config.max_run_tokens, max_cost_usd=self.config.max_run_cost_usd,
+            recorder=self.monitor.recorder(run_id),
         )
 
         def on_record(record: CallRecord) -> None:
@@ -250,6 +254,7 @@ class ResearchEngine:
         result.failed_tool_calls = dict(ctx.tracker.progress.failed_tool_calls_by)
         result.warnings = list(ctx.warnings)
         result.elapsed_s = time.perf_counter() - started
+        result.timeline = ctx.meter.recorder.finish()
         ctx.tracker.update("phase", "done", {"phase": "done"}, phase="done")
         return result
 

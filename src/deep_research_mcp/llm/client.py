@@ -27,7 +27,7 @@ from ..errors import ContextLengthError, ProviderError, ProviderTimeout, Structu
 from ..services import RetryPolicy, Service, ServiceGroup
 from .base import ChatModel, ChatResponse, Message, OutputSchema, ToolSpec
 from .jsonrepair import parse_json_object
-from .usage import UsageMeter, now
+from .usage import UsageMeter, now, observe_model
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
@@ -142,7 +142,9 @@ class ModelCaller:
             started = now()
             try:
                 # The SDK has the same timeout; ours also bounds connection set-up and anything the SDK misses.
-                async with (self.service.slot() if self.service else contextlib.nullcontext()) as member, \
+                # The monitor's observation is outermost: it sees the slot's queue wait and a TimeoutError.
+                async with observe_model(self, stage), \
+                        (self.service.slot() if self.service else contextlib.nullcontext()) as member, \
                         asyncio.timeout(self.timeout_s + 1.0):
                     response = await (self.members[member] if member else self.model).complete(
                         messages, tools=tools, output=output, max_tokens=max_tokens, timeout=self.timeout_s

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BudgetExceeded
+from ..monitor import Monitor, RunRecorder
 from .base import Usage
 
 
@@ -35,6 +37,8 @@ class UsageMeter:
     fallbacks: list[tuple[str, str, str]] = field(default_factory=list)  # (stage, failed model, error)
     structured_modes: dict[str, str] = field(default_factory=dict)  # model -> how it was last asked for JSON
     tool_modes: dict[str, str] = field(default_factory=dict)  # model -> "prompt" when its tools went in the prompt
+    # The run's timeline and the process's metrics (monitor/); off unless the engine gives one.
+    recorder: RunRecorder = field(default_factory=lambda: Monitor(enabled=False).recorder(""))
 
     def record_hit(self, stage: str, model: str) -> CallRecord:
         """A call answered from the cache: counted as a hit, at no tokens and no cost. It does not count as the model
@@ -42,6 +46,7 @@ class UsageMeter:
         price = self.prices.get(model)
         record = CallRecord(stage, model, 0, 0, 0.0 if price else None, 0.0, cached=True)
         self.calls.append(record)
+        self.recorder.cache_hit(stage, model)
         if self.on_record is not None:
             self.on_record(record)
         return record
@@ -51,6 +56,7 @@ class UsageMeter:
         cost = (usage.input_tokens * price[0] + usage.output_tokens * price[1]) / 1e6 if price else None
         record = CallRecord(stage, model, usage.input_tokens, usage.output_tokens, cost, seconds)
         self.calls.append(record)
+        self.recorder.usage(stage, model, usage.input_tokens, usage.output_tokens, cost, seconds)
         self.succeeded.add(model)
         if self.on_record is not None:
             self.on_record(record)
@@ -112,6 +118,15 @@ class UsageMeter:
             **({"tool_calls": dict(self.tool_modes)} if self.tool_modes else {}),
             **({"fallback_steps": sorted({stage for stage, _, _ in self.fallbacks})} if self.fallbacks else {}),
         }
+
+
+def observe_model(caller: Any, stage: str) -> contextlib.AbstractAsyncContextManager[Any]:
+    """Around one attempt of `caller` (a ModelCaller) at `stage`: its latency, outcome and service into the run's
+    timeline and the process's metrics, when the caller is metered."""
+    meter: UsageMeter | None = caller.meter
+    if meter is None:
+        return contextlib.nullcontext()
+    return meter.recorder.model(caller.name, caller.cache_identity, stage)
 
 
 def now() -> float:

@@ -22,6 +22,7 @@ from ..cache import Cache, open_cache
 from ..engine.config import EngineConfig
 from ..engine.run import ResearchEngine
 from ..llm.factory import ModelHub
+from ..monitor import Monitor
 from ..services import ServiceRegistry
 from ..settings import Settings
 from ..tools.toolbox import Toolbox
@@ -90,7 +91,10 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
         # Opened in the background: the document index check and upstream servers (which may take a minute, or never
         # answer) must not delay the handshake. Each research waits for them and is told what is missing.
         tools = await stack.enter_async_context(Toolbox(settings, docs=docs, cache=cache, services=services))
-        engine = ResearchEngine(hub.stage_models(), [], EngineConfig.from_settings(settings), opening=tools)
+        monitor = Monitor.from_settings(settings)
+        monitor.add_gauges(services.snapshot)  # each service's adaptive limit, in flight and queue
+        engine = ResearchEngine(hub.stage_models(), [], EngineConfig.from_settings(settings), opening=tools,
+                                monitor=monitor)
         store = open_store(settings)
         stack.push_async_callback(store.close)
         replica_id = stack.enter_context(replica_identity(Path(settings.data_dir)))

@@ -1,5 +1,5 @@
-"""Resources (`research://runs`, and each run's report, sources, claim check and notes) and the `deep_research`
-prompt."""
+"""Resources (`research://runs`, and each run's report, sources, claim check, notes and timeline;
+`research://metrics`) and the `deep_research` prompt."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from ..engine.sources import code_span, markdown_text
 from ..errors import ConfigError, RunStoreUnavailable
 from ..export import MEDIA_TYPES, ExportFormat, ReportDocument, render
 from .app import AppState
+from .monitor_web import register_routes
 from .runs import UnknownRun
 from .store import RunRecord
 
@@ -83,6 +84,25 @@ def register(server: MCPServer[AppState], current_state: Callable[[], AppState])
         return json.dumps({"run_id": record.run_id, "summary": record.claim_summary,
                            "claims": [c.model_dump() for c in record.claims]}, indent=1, ensure_ascii=False)
 
+    @server.resource("research://metrics", name="metrics", title="Performance metrics",
+                     mime_type="application/json",
+                     description="Per service (model endpoint, upstream MCP server or tool) and per stage: calls, "
+                                 "errors by kind (429, 5xx, timeout, other), in flight, queue wait, latency "
+                                 "p50/p95/p99, tokens and cost, since this server started")
+    async def metrics() -> str:
+        return json.dumps(current_state().engine.monitor.snapshot(), indent=1)
+
+    @server.resource("research://runs/{run_id}/timeline", name="timeline", title="Run timeline",
+                     mime_type="application/json",
+                     description="A finished run's model and tool calls (start, end, service, stage, researcher, "
+                                 "outcome), its totals, wall time, critical-path floor and their ratio")
+    async def timeline(run_id: str, ctx: Context[AppState, Any]) -> str:
+        record = await _record(ctx, run_id)
+        if not record.timeline:
+            raise ResourceError(f"run {record.run_id} has no timeline ({record.status}: timelines are kept for "
+                                "finished runs, with the monitor on)")
+        return json.dumps(record.timeline, indent=1, ensure_ascii=False)
+
     @server.resource("research://runs/{run_id}/notes", name="notes", title="Research notes",
                      mime_type="text/markdown",
                      description="A run's brief and each researcher's cited notes ([S<n>] ids, see sources)")
@@ -109,7 +129,8 @@ def register(server: MCPServer[AppState], current_state: Callable[[], AppState])
                         title=f"Research report ({fmt.upper()})", mime_type=MEDIA_TYPES[fmt],
                         description=f"A run's full cited report as {fmt.upper()}, rendered when read")(exporter(fmt))
 
-    del runs, report, sources, claims, notes
+    del runs, report, sources, claims, notes, metrics, timeline
+    register_routes(server, current_state)  # /metrics and the monitor page, served over HTTP only
 
 
 EXPORTS: tuple[ExportFormat, ...] = ("html", "pdf", "docx", "json")

@@ -142,7 +142,7 @@ class RunManager:
 
     def _engine_for(self, options: RunOptions) -> ResearchEngine:
         return ResearchEngine(self.engine.models, list(self.engine.tools.values()), options.apply(self.engine.config),
-                              opening=self.engine.opening)
+                              opening=self.engine.opening, monitor=self.engine.monitor)
 
     async def rewrite(self, run_id: str, instructions: str = "", *, language: str = "") -> RunRecord:
         """Start writing a finished run's report again from its stored notes and sources (no new research)."""
@@ -347,6 +347,7 @@ def apply_result(record: RunRecord, result: ResearchResult) -> None:
                      for c in result.claims]
     record.claim_summary = claim_summary_dict(result)
     record.usage, record.warnings, record.elapsed_s = result.usage, list(result.warnings), result.elapsed_s
+    record.timeline = result.timeline
     failed = len(result.failed_units)
     record.message = (f"needs clarification: {result.clarification}" if result.status == "needs_clarification"
                       else f"completed: {len(result.units)} researchers ({failed} failed), "

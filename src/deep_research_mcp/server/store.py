@@ -101,6 +101,7 @@ class RunRecord(BaseModel):
     # sentences are checked against them.
     source_texts: dict[str, str] = Field(default_factory=dict)
     usage: dict[str, Any] = Field(default_factory=dict)
+    timeline: dict[str, Any] = Field(default_factory=dict)  # the finished run's calls and floor (monitor.timeline)
     warnings: list[str] = Field(default_factory=list)
     error: str = ""
     elapsed_s: float = 0.0
