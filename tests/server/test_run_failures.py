@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -34,7 +35,11 @@ async def test_a_provider_failure_reaches_status_and_result_in_plain_words(
             run_id = started.structured_content["run_id"]
             status = await poll_until_finished(client, run_id)
             result = await client.call_tool("research_result", {"run_id": run_id})
+            timeline = json.loads((await client.read_resource(f"research://runs/{run_id}/timeline")).contents[0].text)
     assert status["status"] == "failed"
+    # The failed run keeps its timeline as far as it went: the brief call that failed, with its kind.
+    model_calls = [(s["stage"], s["outcome"]) for s in timeline["spans"] if s["kind"] == "model"]
+    assert model_calls[-1] == ("brief", {"500": "5xx"}.get(kind, kind))
     for text in (status["message"], text_of(result)):
         assert words in text and "model provider" in text, text
         assert "ExceptionGroup" not in text and "internal error" not in text, text

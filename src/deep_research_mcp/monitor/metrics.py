@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -93,6 +94,9 @@ class CallStats:
         }
 
 
+MAX_OPEN_RECORDERS = 256  # runs in progress whose timeline a failure could still need
+
+
 class Monitor:
     """Per-service and per-stage call metrics for one process, and the factory of each run's recorder.
 
@@ -108,6 +112,9 @@ class Monitor:
         self.runs_finished = 0  # runs whose timeline is done (clarify-only calls are not runs, so no "started")
         self.started_at = time.time()
         self._gauges: list[GaugeSource] = []
+        # Recorders of runs not finished yet, by run id: a run that fails or is cancelled never reaches the engine's
+        # finish, and its timeline is what shows why (taken with `timeline_of`). Bounded: the oldest go first.
+        self._open: OrderedDict[str, RunRecorder] = OrderedDict()
         self.on_start: Callable[[RunRecorder], None] | None = None
         self.on_span: Callable[[RunRecorder, Span], None] | None = None
         self.on_run: Callable[[RunRecorder, dict[str, Any]], None] | None = None
@@ -125,9 +132,23 @@ class Monitor:
         from .timeline import RunRecorder
 
         recorder = RunRecorder(self if self.enabled else None, run_id, max_spans=self.max_spans)
-        if self.enabled and self.on_start is not None:
-            self.on_start(recorder)
+        if self.enabled:
+            self._open[run_id] = recorder
+            while len(self._open) > MAX_OPEN_RECORDERS:
+                self._open.popitem(last=False)
+            if self.on_start is not None:
+                self.on_start(recorder)
         return recorder
+
+    def closed(self, run_id: str) -> None:
+        """A run's timeline is done (RunRecorder.finish)."""
+        self._open.pop(run_id, None)
+
+    def timeline_of(self, run_id: str) -> dict[str, Any]:
+        """The timeline of a run that ended without the engine finishing it (failed, cancelled, interrupted), as
+        far as it went; {} when there is none."""
+        recorder = self._open.pop(run_id, None)
+        return recorder.finish() if recorder is not None else {}
 
     def add_gauges(self, source: GaugeSource) -> None:
         """Show `source()`'s numbers under each service it names (a service not seen yet appears with them)."""

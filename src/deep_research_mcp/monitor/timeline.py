@@ -217,6 +217,7 @@ class RunRecorder:
             return {}
         if self.finished is not None:
             return self.finished
+        self.monitor.closed(self.run_id)
         wall = self.now()
         floor = mark_critical_path(self.spans)
         totals = Totals()

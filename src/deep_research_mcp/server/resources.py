@@ -94,13 +94,14 @@ def register(server: MCPServer[AppState], current_state: Callable[[], AppState])
 
     @server.resource("research://runs/{run_id}/timeline", name="timeline", title="Run timeline",
                      mime_type="application/json",
-                     description="A finished run's model and tool calls (start, end, service, stage, researcher, "
-                                 "outcome), its totals, wall time, critical-path floor and their ratio")
+                     description="A run's model and tool calls (start, end, service, stage, researcher, outcome; a "
+                                 "failed or stopped run's as far as it went), its totals, wall time, critical-path "
+                                 "floor and their ratio")
     async def timeline(run_id: str, ctx: Context[AppState, Any]) -> str:
         record = await _record(ctx, run_id)
         if not record.timeline:
             raise ResourceError(f"run {record.run_id} has no timeline ({record.status}: timelines are kept for "
-                                "finished runs, with the monitor on)")
+                                "runs that ended, with the monitor on)")
         return json.dumps(record.timeline, indent=1, ensure_ascii=False)
 
     @server.resource("research://runs/{run_id}/notes", name="notes", title="Research notes",
