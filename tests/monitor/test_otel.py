@@ -4,16 +4,16 @@ run's timeline becomes a span tree under the span the run began in (the MCP requ
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import subprocess
 import sys
 
 import pytest
 
-from deep_research_mcp.errors import ProviderHTTPError
 from deep_research_mcp.monitor import Monitor
 from deep_research_mcp.settings import Settings
+
+from .conftest import record_one_researcher
 
 # The engine and the monitor as a run uses them (the MCP SDK itself imports the OpenTelemetry API, not the SDK).
 NOT_IMPORTED = """
@@ -56,15 +56,7 @@ async def test_a_runs_spans_nest_under_the_span_it_began_in() -> None:
     request_tracer = TracerProvider().get_tracer("client")
     with request_tracer.start_as_current_span("tools/call research") as request:  # the MCP SDK's request span
         recorder = monitor.recorder("run-1")
-    lane = recorder.open_lane("topic one")
-    recorder.lane_started(lane)
-    with pytest.raises(ProviderHTTPError):
-        async with recorder.model("openai:gpt-4.1", "", "researcher"):
-            raise ProviderHTTPError("slow down", status=429)
-    async with recorder.tool("search_documents", "search_documents"):
-        await asyncio.sleep(0.001)
-    recorder.lane_finished(lane, True)
-    recorder.finish()
+    await record_one_researcher(recorder, tool_s=0.001)
     spans = {s.name: s for s in exporter.get_finished_spans()}
     assert set(spans) == {"research run", "researcher R1", "chat researcher", "execute_tool search_documents"}
     run, researcher = spans["research run"], spans["researcher R1"]

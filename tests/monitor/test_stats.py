@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from deep_research_mcp.cli import main
-from deep_research_mcp.errors import ProviderHTTPError
 from deep_research_mcp.monitor import Monitor
 from deep_research_mcp.server.store import DiskRunStore, RunRecord
+
+from .conftest import record_one_researcher
 
 
 async def recorded_timeline() -> dict[str, object]:
@@ -22,15 +23,7 @@ async def recorded_timeline() -> dict[str, object]:
     async with recorder.model("openai:gpt-4.1", "", "brief"):
         await asyncio.sleep(0.01)
     recorder.usage("brief", "openai:gpt-4.1", 100, 20, 0.001, 0.01)
-    lane = recorder.open_lane("topic one")
-    recorder.lane_started(lane)
-    with pytest.raises(ProviderHTTPError):
-        async with recorder.model("openai:gpt-4.1", "", "researcher"):
-            raise ProviderHTTPError("slow down", status=429)
-    async with recorder.tool("search_documents", "search_documents"):
-        await asyncio.sleep(0.01)
-    recorder.lane_finished(lane, True)
-    return recorder.finish()
+    return await record_one_researcher(recorder)
 
 
 def test_stats_reads_the_run_stores_timelines(capsys: pytest.CaptureFixture[str]) -> None:
