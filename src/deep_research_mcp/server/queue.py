@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import socket
+import warnings
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,9 @@ def worker_name() -> str:
 
 def _saq_queue(settings: Settings) -> RedisQueue:
     from saq.queue.redis import RedisQueue
+
+    # SAQ 0.26 calls redis-py's `setex` (abort, worker info), which redis-py 8 marks deprecated; it still works.
+    warnings.filterwarnings("ignore", message="Call to deprecated setex", category=DeprecationWarning)
 
     class Queue(RedisQueue):
         async def sweep(self, lock: int = 60, abort: float = ABORT_WAIT_S) -> list[str]:
