@@ -170,6 +170,9 @@ async def throughput(settings: Settings, env: dict[str, str], folder: Path, url:
                 final = await wait_all(clients[0], run_ids)
                 took = time.monotonic() - began
         done = sum(s["status"] == "completed" for s in final)
+        for s in final:
+            if s["status"] != "completed":
+                print(f"  run {s['run_id']} ended {s['status']}: {s['message']}", flush=True)
         out[count] = runs / took * 60
         print(f"  {count} worker(s): {done}/{runs} completed in {took:.1f} s = {out[count]:.1f} runs/min "
               f"({out[count] / out[1]:.2f}x)", flush=True)

@@ -15,14 +15,17 @@ import re
 import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from mcp.client import Client
 
+from deep_research_mcp.errors import InputError
 from deep_research_mcp.llm.scripted import Scenario, ScriptedLLMServer
 from deep_research_mcp.server.app import build_server
 from deep_research_mcp.server.queue import run_worker
+from deep_research_mcp.server.runs import RunManager, _Live
+from deep_research_mcp.server.store import RunRecord
 from deep_research_mcp.settings import Settings
 
 from ..redis_server import RedisServer, redis_server  # noqa: F401  # the fixture
@@ -164,3 +167,38 @@ async def test_waiting_runs_show_their_place_and_a_full_queue_says_busy(
     assert (after[0]["queue_position"], after[0]["queue_depth"]) == (1, 1)
     assert after[1]["status"] == "cancelled" and after[1]["queue_position"] is None
     assert llm.stats.calls == 0
+
+
+class LossyStore:
+    """A run store in memory whose writes lose a cancellation that lands during them, as redis-py's asyncio client
+    does at times (a command under a socket timeout)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, RunRecord] = {}
+
+    async def put(self, record: RunRecord) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(0.01)
+        self.records[record.run_id] = record.model_copy(deep=True)
+
+    async def get(self, run_id: str) -> RunRecord | None:
+        return self.records.get(run_id)
+
+    async def list(self, limit: int = 50) -> list[Any]:
+        return []
+
+    async def cancel_requested(self, run_id: str) -> bool:
+        return False
+
+
+async def test_a_run_ends_even_when_a_record_write_loses_the_keeper_s_cancellation() -> None:
+    async def work(on_event: Any) -> Any:
+        await asyncio.sleep(0.1)  # the keeper writes the record meanwhile, nearly always inside `put`
+        raise InputError("the research failed")
+
+    async with RunManager(cast(Any, None), cast(Any, LossyStore()), persist_interval_s=0.0001) as runs:
+        live = _Live(RunRecord(run_id="run-1", question="q"))
+        task = asyncio.create_task(runs._run(live, work))
+        await asyncio.wait_for(live.done.wait(), 10)  # before the keeper stopped on a flag: never
+        await task
+    assert live.record.status == "failed" and live.record.error == "the research failed"

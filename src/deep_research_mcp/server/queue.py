@@ -43,7 +43,10 @@ FUNCTION = "research_run"  # the one job function; its only argument is the run 
 # 5 s; a worker that missed several heartbeats is dead or cut off, so waiting longer only delays the failover.
 ABORT_WAIT_S = 1.0
 JOB_TTL_S = 24 * 3600  # how long a finished job's entry is kept: front-ends read it to explain a run given up on
-ABORT_POLL_S = 1  # how often a worker looks for aborted jobs (SAQ's timer)
+# SAQ's workers poll for aborted jobs and cancel them. Ours never need it: a cancel reaches a run through the run
+# store's flag, which the run checks on every beat. And a job swept while its worker was only slow is watched by the
+# worker it goes to (RunManager._unowned), so the slow one must not be cancelled under it either. One poll a day.
+ABORT_POLL_S = 24 * 3600
 
 
 class QueueBusy(InputError):
@@ -189,6 +192,10 @@ async def run_worker(settings: Settings, *, on_ready: Callable[[str], None] | No
         )
         worker.SIGNALS = []  # our caller handles SIGINT/SIGTERM by cancelling this coroutine
         await queue.connect()
+        if state.engine.opening is not None:
+            # Take jobs once the research tools are open: a first run would wait for them anyway, and an index
+            # build competing with the first runs delays their heartbeats.
+            await state.engine.opening.wait()
         if on_ready is not None:
             on_ready(f"deep-research worker {name} ready: queue {settings.queue_name!r} at "
                      f"{redacted_url(queue_url(settings) or '')}, {settings.worker_concurrency} runs at once")

@@ -65,6 +65,10 @@ class _Live:
     started: asyncio.Event = field(default_factory=asyncio.Event)
     # On a queue worker: tells the queue the run's worker is alive (a silent one's job is delivered again).
     heartbeat: Callable[[], Awaitable[None]] | None = None
+    # The keeper stops on this flag, not only on being cancelled: redis-py's asyncio client can swallow a
+    # cancellation that lands during a command (seen with 7.x and 8.x), and a keeper that went on would hold the
+    # run open for ever.
+    keeping: bool = True
 
 
 class RunManager:
@@ -232,6 +236,7 @@ class RunManager:
         A queue delivers at least once: a worker that stalled past its heartbeat has its job handed to another while
         it may still be running it. The second one then watches instead of running the research twice, and takes
         over only when the first stops writing the run's record (each beat writes it)."""
+        watching = False
         while True:
             record = await self.store.get(run_id)
             if record is None or record.finished:
@@ -240,7 +245,9 @@ class RunManager:
             elsewhere = record.owner not in ("", self.replica_id) and age_s(record.updated_at) <= self.stale_after_s
             if run_id not in self._live and not elsewhere:
                 return record
-            log.warning("run %s was delivered again while worker %s still runs it; watching", run_id, record.owner)
+            if not watching:
+                log.warning("run %s was delivered again while %s still runs it; watching", run_id, record.owner)
+                watching = True
             if heartbeat is not None:
                 await heartbeat()
             await asyncio.sleep(self.persist_interval_s)
@@ -257,6 +264,7 @@ class RunManager:
                     try:
                         result = await work(lambda event: self._on_event(live, event))
                     finally:
+                        live.keeping = False
                         keeper.cancel()
             apply_result(record, result)
         except asyncio.CancelledError:
@@ -308,8 +316,10 @@ class RunManager:
     async def _keep(self, live: _Live) -> None:
         """Write the record while it changes (and as a heartbeat); pick up cancels asked on another replica."""
         beats = 0
-        while True:
+        while live.keeping:
             await asyncio.sleep(self.persist_interval_s)
+            if not live.keeping:
+                return
             beats += 1
             if live.dirty or beats % 5 == 0 or live.heartbeat is not None:  # a worker's record is its heartbeat too
                 await self._persist(live)
@@ -318,11 +328,12 @@ class RunManager:
                     await live.heartbeat()
                 except Exception as exc:  # the queue may be briefly unreachable; missing many beats redelivers
                     log.warning("heartbeat of run %s not delivered: %s", live.record.run_id, exc)
-            if await self._cancel_asked_elsewhere(live):
+            if live.cancelled_by_user or await self._cancel_asked_elsewhere(live):
+                # Again on every beat until the run has ended: a cancellation that lands inside a Redis command
+                # (the cache's, the run store's) can be lost (see `_Live.keeping`).
                 live.cancelled_by_user = True
                 if live.task is not None:
                     live.task.cancel()
-                return
 
     async def _cancel_asked_elsewhere(self, live: _Live) -> bool:
         try:
