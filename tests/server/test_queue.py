@@ -20,6 +20,7 @@ from typing import Any, cast
 import pytest
 from mcp.client import Client
 
+from deep_research_mcp.cli import main
 from deep_research_mcp.errors import InputError
 from deep_research_mcp.llm.scripted import Scenario, ScriptedLLMServer
 from deep_research_mcp.server.app import build_server
@@ -202,3 +203,13 @@ async def test_a_run_ends_even_when_a_record_write_loses_the_keeper_s_cancellati
         await asyncio.wait_for(live.done.wait(), 10)  # before the keeper stopped on a flag: never
         await task
     assert live.record.status == "failed" and live.record.error == "the research failed"
+
+
+@pytest.mark.parametrize(("args", "words"), [((), "DEEP_RESEARCH_QUEUE_URL"),
+                                             (("--queue", "redis://127.0.0.1:1/0"), "DEEP_RESEARCH_DOCS_DIR")])
+def test_a_worker_without_a_queue_or_anything_to_research_with_refuses_to_start(
+    capsys: pytest.CaptureFixture[str], args: tuple[str, ...], words: str
+) -> None:
+    code = main(["worker", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err, err
