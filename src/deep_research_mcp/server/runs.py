@@ -249,7 +249,10 @@ class RunManager:
                 log.warning("run %s was delivered again while %s still runs it; watching", run_id, record.owner)
                 watching = True
             if heartbeat is not None:
-                await heartbeat()
+                try:
+                    await heartbeat()
+                except Exception as exc:  # as in `_keep`: a missed beat or two is harmless
+                    log.warning("heartbeat of run %s not delivered: %s", run_id, exc)
             await asyncio.sleep(self.persist_interval_s)
 
     async def _run(self, live: _Live, work: Work) -> None:
