@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, InputError
 from ..settings import Settings
-from .store import RunRecord, redacted_url
+from .store import RunRecord, age_s, redacted_url
 
 if TYPE_CHECKING:
     from saq.job import Job
@@ -42,6 +42,8 @@ FUNCTION = "research_run"  # the one job function; its only argument is the run 
 # How long a sweep waits for a silent worker to acknowledge the abort of its job before requeueing it. SAQ waits
 # 5 s; a worker that missed several heartbeats is dead or cut off, so waiting longer only delays the failover.
 ABORT_WAIT_S = 1.0
+# Moves a job id that waits in the queue to its head (one script: no moment where it is in no list).
+TO_HEAD = "if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then redis.call('LPUSH', KEYS[1], ARGV[1]) end"
 JOB_TTL_S = 24 * 3600  # how long a finished job's entry is kept: front-ends read it to explain a run given up on
 # SAQ's workers poll for aborted jobs and cancel them. Ours never need it: a cancel reaches a run through the run
 # store's flag, which the run checks on every beat. And a job swept while its worker was only slow is watched by the
@@ -78,7 +80,12 @@ def _saq_queue(settings: Settings) -> RedisQueue:
 
     class Queue(RedisQueue):
         async def sweep(self, lock: int = 60, abort: float = ABORT_WAIT_S) -> list[str]:
-            return await super().sweep(lock, abort)
+            swept = await super().sweep(lock, abort)
+            # SAQ puts a swept job back at the tail of the queue. A run whose worker died has waited its turn
+            # already, so it goes to the head: the next free slot resumes it, however long the queue.
+            for job_id in swept:
+                await self.redis.eval(TO_HEAD, 1, self.namespace("queued"), job_id)
+            return swept
 
     url = queue_url(settings)
     if url is None:
@@ -138,13 +145,22 @@ class RunQueue:
             record.message = f"waiting for a worker: position {position} of {record.queue_depth} in the queue"
             return None
         job = await self.job(record.run_id)
-        if job is None or job.status in (Status.ABORTED, Status.FAILED, Status.COMPLETE):
-            # The worker writes the run's final record before its job ends, so a finished job under a running
-            # record means the queue gave up: too many attempts, each ended by a worker that stopped responding.
-            reason = (job.error if job is not None else None) or "its job is no longer in the queue"
-            return (f"no worker finished it after {record.attempts} attempt(s) (the limit is "
-                    f"DEEP_RESEARCH_QUEUE_MAX_ATTEMPTS={self.settings.queue_max_attempts}): {reason}")
-        return None
+        if job is None:
+            if age_s(record.updated_at) < self.settings.queue_heartbeat_s:
+                return None  # just stored, its job about to be enqueued
+            reason = "its job is no longer in the queue"
+        elif job.status == Status.ABORTED:
+            reason = job.error or "its job was aborted"  # a sweep's: "its worker stopped responding"
+        elif job.status == Status.FAILED:
+            reason = "its job failed on the worker (see the worker's log)"
+        elif job.status == Status.COMPLETE:
+            reason = "its worker ended it without saving the outcome to the run store"
+        else:
+            return None
+        # The worker writes the run's final record before its job ends, so a finished job under a running record
+        # means the queue gave up: too many attempts, each ended by a worker that stopped responding.
+        return (f"no worker finished it after {record.attempts} attempt(s) (the limit is "
+                f"DEEP_RESEARCH_QUEUE_MAX_ATTEMPTS={self.settings.queue_max_attempts}): {reason}")
 
     async def withdraw(self, run_id: str) -> bool:
         """Take a run that no worker has started out of the queue. True when it was still waiting."""

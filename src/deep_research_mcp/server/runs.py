@@ -370,6 +370,10 @@ class RunManager:
         if not record.finished and self.queue is not None:
             given_up = await self.queue.annotate(record)
             if given_up:
+                # Read again: the worker may have written the outcome between the first read and the job's end.
+                latest = await self.store.get(run_id)
+                if latest is not None and latest.finished:
+                    return latest
                 record.status, record.error, record.message = "failed", given_up, f"failed: {given_up}"
                 await self.store.put(record)
         elif not record.finished and self._is_stale(record):
