@@ -24,9 +24,9 @@ from deep_research_mcp.cli import main
 from deep_research_mcp.errors import InputError
 from deep_research_mcp.llm.scripted import Scenario, ScriptedLLMServer
 from deep_research_mcp.server.app import build_server
-from deep_research_mcp.server.queue import run_worker
+from deep_research_mcp.server.queue import open_run_queue, run_worker
 from deep_research_mcp.server.runs import RunManager, _Live
-from deep_research_mcp.server.store import RunRecord
+from deep_research_mcp.server.store import RedisRunStore, RunRecord
 from deep_research_mcp.settings import Settings
 
 from ..redis_server import RedisServer, redis_server  # noqa: F401  # the fixture
@@ -213,3 +213,41 @@ def test_a_worker_without_a_queue_or_anything_to_research_with_refuses_to_start(
     code = main(["worker", *args])
     err = capsys.readouterr().err
     assert code == 2 and words in err, err
+
+
+class FirstReadStale:
+    """The run store as a front-end saw it a moment before the worker's final write: the first read of the run
+    returns it still running; later reads return what is stored."""
+
+    def __init__(self, store: RedisRunStore, stale: RunRecord) -> None:
+        self.store, self.stale = store, stale
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def get(self, run_id: str) -> RunRecord | None:
+        if self.stale is not None:
+            stale, self.stale = self.stale, None
+            return stale
+        return await self.store.get(run_id)
+
+
+async def test_a_run_finished_between_two_reads_is_not_called_given_up(
+    llm: ScriptedLLMServer, docs: Path, tmp_path: Path, redis_server: RedisServer  # noqa: F811
+) -> None:
+    from saq.job import Status
+
+    settings = front_settings(llm, docs, tmp_path, redis_server)
+    store = RedisRunStore(redis_server.url)
+    running = RunRecord(run_id="run-1", question="q", attempts=1, owner="worker-a")
+    async with open_run_queue(settings) as queue:
+        await queue.enqueue("run-1")
+        job = await queue.saq.dequeue()  # as a worker takes it
+        assert job is not None and job.key == "run-1"
+        await store.put(running.model_copy(update={"status": "completed", "report": "# Done"}))
+        await queue.saq.finish(job, Status.COMPLETE)  # the worker's order: record first, then the job
+        async with RunManager(cast(Any, None), cast(Any, FirstReadStale(store, running)), queue=queue) as runs:
+            seen = await runs.get("run-1")
+        stored = await store.get("run-1")
+    await store.close()
+    assert seen.status == "completed" and stored is not None and stored.status == "completed"
