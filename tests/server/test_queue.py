@@ -88,6 +88,7 @@ async def wait_until(client: Client, run_ids: list[str], done: Any, timeout_s: f
         pytest.fail(f"runs not there within {timeout_s} s: {seen}")
 
 
+@pytest.mark.slow  # two worker processes start (~3 s on a quiet machine) and a failover waits ~5 s
 async def test_a_killed_worker_s_runs_finish_on_another_worker_without_repeating_finished_calls(
     llm: ScriptedLLMServer, docs: Path, tmp_path: Path, redis_server: RedisServer  # noqa: F811
 ) -> None:
