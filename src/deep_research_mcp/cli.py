@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_glob_arguments(index)
     add_serve_parser(sub)
     add_export_parser(sub)
+    add_worker_parser(sub)
     add_cache_parser(sub)
     add_config_parser(sub)
     add_stats_parser(sub)
@@ -300,6 +301,47 @@ def serve_command(args: argparse.Namespace, console: Console, handoff: Handoff |
     # took 1.5-2.5 s of a stop, which frozen objects skip.
     gc.freeze()
     # SIGINT keeps the shell's convention for an interrupted command; SIGTERM is an orderly stop.
+    return EXIT_INTERRUPTED if stopped_by == signal.SIGINT else EXIT_OK
+
+
+def add_worker_parser(sub: Any) -> None:
+    worker = sub.add_parser("worker", help="run research jobs from the task queue (DEEP_RESEARCH_QUEUE_URL) for "
+                                           "`serve --http` front-ends; see docs/workers.md")
+    worker.add_argument("--queue", metavar="URL", help="the queue's Redis, redis://host:port/db "
+                                                       "(DEEP_RESEARCH_QUEUE_URL)")
+    worker.add_argument("--concurrency", type=int,
+                        help="runs at once in this worker (DEEP_RESEARCH_WORKER_CONCURRENCY, default 2)")
+    worker.add_argument("--docs", type=Path, help="a folder of documents to research in (DEEP_RESEARCH_DOCS_DIR)")
+    worker.add_argument("--model", help="model for every stage, as provider:model (DEEP_RESEARCH_RESEARCH_MODEL)")
+
+
+def worker_command(args: argparse.Namespace, console: Console) -> int:
+    """Run jobs until SIGINT/SIGTERM; the runs it had started go back to the queue for another worker."""
+    from .llm.factory import check_models_configured
+    from .server.app import unavailable_reason
+    from .server.queue import run_worker
+    from .server.serve import until_signalled
+    from .settings import Settings
+
+    overrides = {"docs_dir": args.docs, "research_model": args.model, "queue_url": args.queue,
+                 "worker_concurrency": args.concurrency}
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    if settings.queue_url is None:
+        raise InputError("no task queue configured: set DEEP_RESEARCH_QUEUE_URL (or --queue) to the Redis the "
+                         "front-ends enqueue runs in, e.g. redis://127.0.0.1:6379/0")
+    chosen = check_models_configured(settings)
+    if settings.docs_dir is not None and not settings.docs_dir.is_dir():
+        raise InputError(f"documents folder {settings.docs_dir} does not exist or is not a folder")
+    reason = unavailable_reason(all(m.startswith("offline:") for m in chosen.values()), settings)
+    if reason:
+        raise InputError(reason.replace("DEEP_RESEARCH_DOCS_DIR to", "DEEP_RESEARCH_DOCS_DIR (or --docs) to"))
+
+    def ready(line: str) -> None:
+        console.print(line, highlight=False, markup=False)
+
+    stopped_by = asyncio.run(until_signalled(run_worker(settings, on_ready=ready)))
+    if stopped_by is not None:
+        console.print(f"stopped ({signal.Signals(stopped_by).name})", style="yellow", highlight=False)
     return EXIT_INTERRUPTED if stopped_by == signal.SIGINT else EXIT_OK
 
 
@@ -647,6 +689,8 @@ def main(argv: Sequence[str] | None = None, *, handoff: Handoff | None = None) -
             return serve_command(args, console, handoff)
         if args.command == "config":
             return config_command(args, console)
+        if args.command == "worker":
+            return worker_command(args, console)
         if args.command == "cache":
             return cache_command(args, Settings(), console)
         if args.command == "index":

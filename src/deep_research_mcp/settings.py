@@ -254,6 +254,21 @@ class Settings(BaseSettings):
     # model can loop until its context is full, minutes per call on a CPU. None: the provider's default.
     max_output_tokens: PositiveInt | None = None
 
+    # Distributed runs (docs/workers.md): with a queue, `serve --http` enqueues each run and `deep-research worker`
+    # processes (on any machine) run them. redis://[:password@]host:port/db; the run store and the cache's Redis
+    # level use the same Redis unless DEEP_RESEARCH_CACHE_REDIS_URL says otherwise.
+    queue_url: SecretStr | None = None
+    queue_name: str = Field(default="deep-research", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    worker_concurrency: PositiveInt = 2  # runs at once per worker process
+    # A run whose worker has been silent this long (killed, frozen, cut off) goes back to the queue; workers look
+    # for such runs every sweep interval. Redelivery takes at most about heartbeat + sweep + 1 s.
+    queue_heartbeat_s: int = Field(default=15, ge=2, le=3600)
+    queue_sweep_interval_s: int = Field(default=5, ge=1, le=600)
+    queue_max_attempts: PositiveInt = 3  # deliveries of one run before it is given up as failed
+    # Runs waiting for a worker beyond which research_start answers "busy, retry after N s". None: no limit.
+    queue_max_length: PositiveInt | None = None
+    queue_retry_after_s: PositiveInt = 30
+
     @field_validator("research_model", "summarization_model", "compression_model", "final_report_model")
     @classmethod
     def _model_string(cls, value: str | None) -> str | None:
@@ -262,7 +277,7 @@ class Settings(BaseSettings):
         parse_model_string(value)
         return value.strip()
 
-    @field_validator("auth_token", "auth_jwt_secret")
+    @field_validator("auth_token", "auth_jwt_secret", "queue_url")
     @classmethod
     def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         # DEEP_RESEARCH_AUTH_TOKEN="" means no token, not a token that is the empty string.

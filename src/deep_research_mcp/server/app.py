@@ -67,6 +67,13 @@ def open_store(settings: Settings) -> RunStore:
     return DiskRunStore(settings.runs_dir or Path(settings.data_dir) / "runs")
 
 
+def worker_timing(settings: Settings) -> dict[str, Any]:
+    """A queue worker beats several times per heartbeat period, and a run's record older than one period means
+    its worker is gone (server/queue.py)."""
+    return {"requeue_on_stop": True, "persist_interval_s": min(1.0, settings.queue_heartbeat_s / 4),
+            "stale_after_s": float(settings.queue_heartbeat_s)}
+
+
 def unavailable_reason(offline_only: bool, settings: Settings) -> str | None:
     """Why no research can run (no model, no documents, no search servers), or None. `serve` refuses to start on
     it; a server built in-process says it on every start."""
@@ -78,7 +85,12 @@ def unavailable_reason(offline_only: bool, settings: Settings) -> str | None:
 
 
 @contextlib.asynccontextmanager
-async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
+async def app_lifespan(settings: Settings, *, worker: str | None = None) -> AsyncIterator[AppState]:
+    """`worker`: the name of a queue worker process (server/queue.py) this state is for; None for a server."""
+    if settings.queue_url is not None:
+        from .queue import with_queue_defaults
+
+        settings = with_queue_defaults(settings)
     async with contextlib.AsyncExitStack() as stack:
         cache = await stack.enter_async_context(open_cache(settings))
         services = ServiceRegistry()
@@ -97,10 +109,17 @@ async def app_lifespan(settings: Settings) -> AsyncIterator[AppState]:
                                 monitor=monitor)
         store = open_store(settings)
         stack.push_async_callback(store.close)
-        replica_id = stack.enter_context(replica_identity(Path(settings.data_dir)))
+        replica_id = worker or stack.enter_context(replica_identity(Path(settings.data_dir)))
+        queue = None
+        if settings.queue_url is not None and worker is None:  # a front-end: runs go to the workers
+            from .queue import open_run_queue
+
+            queue = await stack.enter_async_context(open_run_queue(settings))
         runs = await stack.enter_async_context(
-            RunManager(engine, store, replica_id=replica_id, max_running=settings.max_concurrent_runs,
-                       unavailable=unavailable_reason(hub.offline_only, settings))
+            RunManager(engine, store, replica_id=replica_id,
+                       max_running=settings.worker_concurrency if worker else settings.max_concurrent_runs,
+                       unavailable=unavailable_reason(hub.offline_only, settings), queue=queue,
+                       **(worker_timing(settings) if worker else {}))
         )
         if hub.offline_only:
             log.warning("no model configured: the offline engine (extractive, no key, no network) does the research")

@@ -18,15 +18,19 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..engine.config import EngineConfig, PriorRun, ResearchResult, UnitOutcome
 from ..engine.events import Event
 from ..engine.run import ResearchEngine, new_run_id
 from ..engine.sources import Source
-from ..errors import DeepResearchError, InputError
+from ..errors import DeepResearchError, InputError, RunStoreUnavailable
 from .store import RunRecord, RunStore, StoredClaim, StoredNote, StoredSource, age_s, utc_now
 
+if TYPE_CHECKING:
+    from .queue import RunQueue
+
+Work = Callable[[Callable[[Event], None]], Awaitable[ResearchResult]]
 log = logging.getLogger(__name__)
 
 
@@ -60,6 +64,12 @@ class _Live:
     # A task cancelled before its first step never enters `_run`, so it would never record its end: cancels wait
     # for the task to have started.
     started: asyncio.Event = field(default_factory=asyncio.Event)
+    # On a queue worker: tells the queue the run's worker is alive (a silent one's job is delivered again).
+    heartbeat: Callable[[], Awaitable[None]] | None = None
+    # The keeper stops on this flag, not only on being cancelled: redis-py's asyncio client can swallow a
+    # cancellation that lands during a command (seen with 7.x and 8.x), and a keeper that went on would hold the
+    # run open for ever.
+    keeping: bool = True
 
 
 class RunManager:
@@ -75,6 +85,8 @@ class RunManager:
         persist_interval_s: float = 1.0,
         stale_after_s: float = 30.0,
         unavailable: str | None = None,
+        queue: RunQueue | None = None,
+        requeue_on_stop: bool = False,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -84,6 +96,10 @@ class RunManager:
         # Why research cannot run at all (e.g. no model and no documents): said on every start, not at boot, so a
         # host still lists the tools and the user sees the reason where they asked.
         self.unavailable = unavailable
+        # A front-end with a task queue enqueues runs for workers instead of running them (server/queue.py).
+        self.queue = queue
+        # A queue worker: a run stopped with the worker stays "running"; the queue delivers it to another worker.
+        self.requeue_on_stop = requeue_on_stop
         self._slots = asyncio.Semaphore(max_running)
         self._live: dict[str, _Live] = {}
         # Finished runs, newest last: answers stay right even while the store is unreachable.
@@ -93,7 +109,8 @@ class RunManager:
 
     async def __aenter__(self) -> RunManager:
         self._group = await self._stack.enter_async_context(asyncio.TaskGroup())
-        self._group.create_task(self._settle_predecessors(), name="settle runs of a stopped server")
+        if self.queue is None and not self.requeue_on_stop:  # with a queue, the queue redelivers such runs
+            self._group.create_task(self._settle_predecessors(), name="settle runs of a stopped server")
         return self
 
     async def _settle_predecessors(self) -> None:
@@ -129,16 +146,10 @@ class RunManager:
         text = self.engine.validate_question(question)
         options = options or RunOptions()
         prior = prior_of(await self.get(follow_up_of), principal) if follow_up_of else None
-        engine = self._engine_for(options)
         record = RunRecord(run_id=new_run_id(), question=text, options=_options_dict(options), owner=self.replica_id,
                            brief=(brief or "").strip(), message="queued", principal=principal,
                            parent_run_id=prior.run_id if prior else None)
-
-        async def work(on_event: Callable[[Event], None]) -> ResearchResult:
-            return await engine.run(text, on_event=on_event, run_id=record.run_id, clarify_first=options.clarify,
-                                    brief=record.brief or None, prior=prior)
-
-        return await self._launch(record, work)
+        return await self._launch(record)
 
     def _engine_for(self, options: RunOptions) -> ResearchEngine:
         return ResearchEngine(self.engine.models, list(self.engine.tools.values()), options.apply(self.engine.config),
@@ -155,29 +166,115 @@ class RunManager:
         record = RunRecord(run_id=new_run_id(), kind="rewrite", question=parent.question, parent_run_id=run_id,
                            options=options, owner=self.replica_id, brief=parent.brief,
                            notes=list(parent.notes), registry=list(parent.registry), message="queued")
-        units = [UnitOutcome(n.topic, n.ok, note=n.note, error=n.error) for n in parent.notes]
-        registry = [Source(s.id, s.locator, s.title) for s in parent.registry]
-        engine = self._engine_for(RunOptions(report_language=language or None))
+        return await self._launch(record)
 
-        async def work(on_event: Callable[[Event], None]) -> ResearchResult:
-            return await engine.rewrite(parent.question, brief=parent.brief, units=units, registry=registry,
-                                        instructions=instructions, texts=parent.source_texts, on_event=on_event,
-                                        run_id=record.run_id)
+    def work_for(self, record: RunRecord) -> Work:
+        """The engine call that does a run, rebuilt from its record alone (a queue worker has nothing else). A
+        rewrite and a follow-up read their parent run from the store when they start."""
+        if record.kind == "rewrite":
+            units = [UnitOutcome(n.topic, n.ok, note=n.note, error=n.error) for n in record.notes]
+            registry = [Source(s.id, s.locator, s.title) for s in record.registry]
+            instructions = str(record.options.get("instructions", ""))
+            language = str(record.options.get("report_language") or "")
+            engine = self._engine_for(RunOptions(report_language=language or None))
 
-        return await self._launch(record, work)
+            async def rewrite(on_event: Callable[[Event], None]) -> ResearchResult:
+                parent = await self.get(record.parent_run_id) if record.parent_run_id else None
+                return await engine.rewrite(record.question, brief=record.brief, units=units, registry=registry,
+                                            instructions=instructions, texts=parent.source_texts if parent else None,
+                                            on_event=on_event, run_id=record.run_id)
 
-    async def _launch(
-        self, record: RunRecord, work: Callable[[Callable[[Event], None]], Awaitable[ResearchResult]]
-    ) -> RunRecord:
+            return rewrite
+        options = RunOptions(**record.options)
+        engine = self._engine_for(options)
+        question, brief = record.question, record.brief or None
+
+        async def research(on_event: Callable[[Event], None]) -> ResearchResult:
+            prior = (prior_of(await self.get(record.parent_run_id), record.principal) if record.parent_run_id
+                     else None)
+            return await engine.run(question, on_event=on_event, run_id=record.run_id, clarify_first=options.clarify,
+                                    brief=brief, prior=prior)
+
+        return research
+
+    async def _launch(self, record: RunRecord) -> RunRecord:
         if self._group is None:
             raise RuntimeError("RunManager used outside its context")
+        if self.queue is not None:
+            return await self._enqueue(record)
+        work = self.work_for(record)
         live = _Live(record)
         await self.store.put(record)  # durable first: a status call right after start must find it
         self._live[record.run_id] = live
         live.task = self._group.create_task(self._run(live, work), name=f"run {record.run_id}")
         return record.model_copy(deep=True)
 
-    async def _run(self, live: _Live, work: Callable[[Callable[[Event], None]], Awaitable[ResearchResult]]) -> None:
+    async def _enqueue(self, record: RunRecord) -> RunRecord:
+        """Store the run and put it in the queue; a worker runs it (`execute`)."""
+        assert self.queue is not None
+        await self.queue.check_room()
+        record.owner, record.message = "", "waiting for a worker"
+        await self.store.put(record)
+        try:
+            await self.queue.enqueue(record.run_id)
+        except BaseException as exc:
+            record.status, record.error = "failed", f"the task queue at {self.queue.where} is unreachable"
+            record.message = f"failed: {record.error}"
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.store.put(record))
+            if isinstance(exc, Exception):
+                log.error("could not enqueue run %s: %s", record.run_id, exc)
+                raise RunStoreUnavailable(f"{record.error}: {_one_line(exc)}") from None
+            raise
+        return await self.get(record.run_id)
+
+    async def execute(self, run_id: str, *, heartbeat: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Run a stored run here and now, to its end (a queue worker's job). A run delivered again after its worker
+        died resumes: the cache answers every model and tool call the earlier attempt had finished."""
+        record = await self._unowned(run_id, heartbeat)
+        if record is None:
+            return
+        if await self.store.cancel_requested(run_id):
+            record.status, record.message = "cancelled", "cancelled before a worker started it"
+            await self.store.put(record)
+            return
+        record.attempts += 1
+        record.owner = self.replica_id
+        if record.attempts > 1:
+            record.message = (f"resumed by worker {self.replica_id} (attempt {record.attempts}); finished steps "
+                              "are answered from the cache")
+        if record.kind == "research":
+            record.notes = []  # the events of this attempt list them again
+        live = _Live(record, heartbeat=heartbeat, task=asyncio.current_task())
+        self._live[run_id] = live
+        await self._run(live, self.work_for(record))
+
+    async def _unowned(self, run_id: str, heartbeat: Callable[[], Awaitable[None]] | None) -> RunRecord | None:
+        """The run's record once no other live worker runs it; None when there is nothing left to do.
+
+        A queue delivers at least once: a worker that stalled past its heartbeat has its job handed to another while
+        it may still be running it. The second one then watches instead of running the research twice, and takes
+        over only when the first stops writing the run's record (each beat writes it)."""
+        watching = False
+        while True:
+            record = await self.store.get(run_id)
+            if record is None or record.finished:
+                log.info("run %s is %s; nothing to do", run_id, "unknown" if record is None else record.status)
+                return None
+            elsewhere = record.owner not in ("", self.replica_id) and age_s(record.updated_at) <= self.stale_after_s
+            if run_id not in self._live and not elsewhere:
+                return record
+            if not watching:
+                log.warning("run %s was delivered again while %s still runs it; watching", run_id, record.owner)
+                watching = True
+            if heartbeat is not None:
+                try:
+                    await heartbeat()
+                except Exception as exc:  # as in `_keep`: a missed beat or two is harmless
+                    log.warning("heartbeat of run %s not delivered: %s", run_id, exc)
+            await asyncio.sleep(self.persist_interval_s)
+
+    async def _run(self, live: _Live, work: Work) -> None:
         record = live.record
         live.started.set()
         try:
@@ -189,12 +286,19 @@ class RunManager:
                     try:
                         result = await work(lambda event: self._on_event(live, event))
                     finally:
+                        live.keeping = False
                         keeper.cancel()
             apply_result(record, result)
         except asyncio.CancelledError:
-            record.status = "cancelled" if live.cancelled_by_user or record.cancel_requested else "interrupted"
-            record.message = ("cancelled on request" if record.status == "cancelled"
-                              else "the server stopped during this run; start it again to resume from the cache")
+            if self.requeue_on_stop and not (live.cancelled_by_user or record.cancel_requested):
+                # Still running as far as clients go: the queue hands the job to another worker, which need not wait
+                # for this one's record to go stale (see `_unowned`).
+                record.owner = ""
+                record.message = "its worker stopped; it goes back to the queue and resumes from the cache"
+            else:
+                record.status = "cancelled" if live.cancelled_by_user or record.cancel_requested else "interrupted"
+                record.message = ("cancelled on request" if record.status == "cancelled"
+                                  else "the server stopped during this run; start it again to resume from the cache")
         except Exception as exc:
             # Task groups (ours, the engine's) wrap what failed in an ExceptionGroup: the cause is inside.
             cause = root_cause(exc)
@@ -236,16 +340,24 @@ class RunManager:
     async def _keep(self, live: _Live) -> None:
         """Write the record while it changes (and as a heartbeat); pick up cancels asked on another replica."""
         beats = 0
-        while True:
+        while live.keeping:
             await asyncio.sleep(self.persist_interval_s)
+            if not live.keeping:
+                return
             beats += 1
-            if live.dirty or beats % 5 == 0:
+            if live.dirty or beats % 5 == 0 or live.heartbeat is not None:  # a worker's record is its heartbeat too
                 await self._persist(live)
-            if await self._cancel_asked_elsewhere(live):
+            if live.heartbeat is not None:
+                try:
+                    await live.heartbeat()
+                except Exception as exc:  # the queue may be briefly unreachable; missing many beats redelivers
+                    log.warning("heartbeat of run %s not delivered: %s", live.record.run_id, exc)
+            if live.cancelled_by_user or await self._cancel_asked_elsewhere(live):
+                # Again on every beat until the run has ended: a cancellation that lands inside a Redis command
+                # (the cache's, the run store's) can be lost (see `_Live.keeping`).
                 live.cancelled_by_user = True
                 if live.task is not None:
                     live.task.cancel()
-                return
 
     async def _cancel_asked_elsewhere(self, live: _Live) -> bool:
         try:
@@ -276,7 +388,16 @@ class RunManager:
         record = await self.store.get(run_id)
         if record is None:
             raise UnknownRun(run_id)
-        if not record.finished and self._is_stale(record):
+        if not record.finished and self.queue is not None:
+            given_up = await self.queue.annotate(record)
+            if given_up:
+                # Read again: the worker may have written the outcome between the first read and the job's end.
+                latest = await self.store.get(run_id)
+                if latest is not None and latest.finished:
+                    return latest
+                record.status, record.error, record.message = "failed", given_up, f"failed: {given_up}"
+                await self.store.put(record)
+        elif not record.finished and self._is_stale(record):
             record.status = "interrupted"
             record.message = "the server running it stopped; start it again to resume from the cache"
             await self.store.put(record)
@@ -307,7 +428,15 @@ class RunManager:
             return record, f"cancel of run {record.run_id} was already requested; it is stopping"
         await self.store.request_cancel(record.run_id)
         record.cancel_requested = True
-        return record, f"cancel of run {record.run_id} requested from the replica running it"
+        if self.queue is None:
+            return record, f"cancel of run {record.run_id} requested from the replica running it"
+        if await self.queue.withdraw(record.run_id):
+            # No worker will ever see it, so its end is recorded here.
+            record.status, record.message = "cancelled", "cancelled before a worker started it"
+            record.queue_position = record.queue_depth = None
+            await self.store.put(record)
+            return record, f"run {record.run_id} cancelled before a worker started it"
+        return record, f"cancel of run {record.run_id} requested from the worker running it"
 
 
 _ENDED = {"failed": "failed", "cancelled": "was cancelled", "interrupted": "was interrupted",

@@ -105,6 +105,11 @@ class RunRecord(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     error: str = ""
     elapsed_s: float = 0.0
+    # With a task queue (server/queue.py): how many workers have started this run (more than one after a failover).
+    attempts: int = 0
+    # Where a run waiting for a worker stands, filled in when it is read; never stored (it changes all the time).
+    queue_position: int | None = Field(default=None, exclude=True)
+    queue_depth: int | None = Field(default=None, exclude=True)
 
     @property
     def finished(self) -> bool:

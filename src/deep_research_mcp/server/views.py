@@ -88,6 +88,12 @@ class RunStatusView(BaseModel):
     findings_so_far: list[NotePreview] = Field(default_factory=list)
     created_at: str = ""
     updated_at: str = ""
+    # With a task queue (docs/workers.md): deliveries to a worker so far (2 or more after a failover), the worker
+    # running it, and while it waits, its place in the queue (1 = next) and how many runs wait.
+    attempts: int = 0
+    worker: str = ""
+    queue_position: int | None = None
+    queue_depth: int | None = None
 
 
 class StartedRun(BaseModel):
@@ -187,6 +193,10 @@ def status_of(record: RunRecord) -> RunStatusView:
         findings_so_far=findings_of(record),
         created_at=record.created_at,
         updated_at=record.updated_at,
+        attempts=record.attempts,
+        worker=record.owner if record.attempts else "",
+        queue_position=record.queue_position,
+        queue_depth=record.queue_depth,
     )
 
 
