@@ -313,7 +313,7 @@ class RunManager:
             if record.finished:
                 # The last progress snapshot was taken mid-run; nothing runs or waits once the run has ended.
                 record.progress.update(researchers_running=0, researchers_queued=0)
-                if not record.timeline:  # failed or stopped: the calls it made are what explains it
+                if not record.timeline and self.engine is not None:  # failed or stopped: its calls explain it
                     record.timeline = self.engine.monitor.timeline_of(record.run_id)
             # Shielded: the final record must reach the store even while the server is cancelling this task.
             with contextlib.suppress(Exception):
