@@ -15,7 +15,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from deep_research_mcp.cli import server_main
+from deep_research_mcp.cli import main
+from deep_research_mcp.entry import as_server_args
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -23,6 +24,12 @@ PROJECT = PYPROJECT["project"]
 SERVER_JSON = json.loads((ROOT / "server.json").read_text(encoding="utf-8"))
 SCHEMA = json.loads((ROOT / "packaging" / "server-json-2025-12-11.schema.json").read_text(encoding="utf-8"))
 MANIFEST = json.loads((ROOT / "packaging" / "mcpb" / "manifest.json").read_text(encoding="utf-8"))
+
+
+def server_main(argv: list[str]) -> int:
+    """`deep-research-mcp` as entry.server_main runs it, minus the early stdio handshake (which would read this
+    process's stdin: pytest-xdist's channel)."""
+    return main(as_server_args(argv))
 
 
 def schema_errors(document: dict[str, Any]) -> list[str]:

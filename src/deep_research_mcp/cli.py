@@ -14,7 +14,6 @@ import gc
 import json
 import logging
 import os
-import re
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cache.commands import add_cache_parser, cache_command
-from .errors import ConfigError, DeepResearchError, InputError
+from .errors import ConfigError, DeepResearchError, InputError, one_line
 
 # Only what parsing the command line needs is imported above: `--help` must answer at once, and each command
 # imports its own machinery (the engine, the MCP SDK, a provider SDK only when configured) when it runs.
@@ -484,7 +483,7 @@ async def run_command(args: argparse.Namespace, settings: Settings, console: Con
         if stored:
             interrupted = isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)
             record.status = "interrupted" if interrupted else "failed"
-            record.error = _one_line(exc)
+            record.error = one_line(exc)
             with contextlib.suppress(Exception):
                 await store.put(record)
         raise
@@ -493,7 +492,7 @@ async def run_command(args: argparse.Namespace, settings: Settings, console: Con
         data = await rendered(record, fmt)
     except Exception as exc:  # the renderer's own failure: the research is kept, and `export` can try again
         await store.put(record)
-        console.print(f"error: the report could not be rendered as {fmt} ({_one_line(exc)}); the run is stored, "
+        console.print(f"error: the report could not be rendered as {fmt} ({one_line(exc)}); the run is stored, "
                       f"and `deep-research export {record.run_id} --format md` writes it", style="red", highlight=False)
         return EXIT_FAILED
     try:
@@ -708,7 +707,7 @@ def main(argv: Sequence[str] | None = None, *, handoff: Handoff | None = None) -
         console.print(f"error: {exc}", style="red", highlight=False)
         return EXIT_USAGE
     except DeepResearchError as exc:
-        console.print(f"research failed: {_one_line(exc)}", style="red", highlight=False)
+        console.print(f"research failed: {one_line(exc)}", style="red", highlight=False)
         return EXIT_FAILED
     except KeyboardInterrupt:
         console.print("stopped" if args.command == "serve" else "interrupted; no report was written",
@@ -716,19 +715,6 @@ def main(argv: Sequence[str] | None = None, *, handoff: Handoff | None = None) -
         return EXIT_INTERRUPTED
 
 
-def server_main(argv: Sequence[str] | None = None) -> int:
-    """`deep-research-mcp`, the command named after the package (`uvx deep-research-mcp`, the registry's pypi entry,
-    the container's entrypoint). Hosts start a server by its package's bare command, so bare it serves MCP over
-    stdio, and flags alone are `serve`'s (`deep-research-mcp --docs DIR`, `deep-research-mcp --http`); given a
-    command (or --help) it is `deep-research`. The console script is entry.server_main, which also answers a stdio
-    host's handshake early; this one is for callers in a process of their own (tests)."""
-    from .entry import as_server_args
-
-    return main(as_server_args(list(sys.argv[1:] if argv is None else argv)))
-
-
-def _one_line(exc: BaseException) -> str:
-    return re.sub(r"\s+", " ", str(exc)).strip() or type(exc).__name__
 
 
 if __name__ == "__main__":

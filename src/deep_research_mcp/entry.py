@@ -21,7 +21,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def server_main(argv: Sequence[str] | None = None) -> int:
-    """`deep-research-mcp` (see cli.server_main): bare or with flags only, it is `serve`."""
+    """`deep-research-mcp`, the command named after the package (`uvx deep-research-mcp`, the registry's pypi entry,
+    the container's entrypoint, the .mcpb bundle). Hosts start a server by its package's bare command, so bare it
+    serves MCP over stdio, and flags alone are `serve`'s (`deep-research-mcp --docs DIR`, `deep-research-mcp
+    --http`); given a command (or --help) it is `deep-research`."""
     return main(as_server_args(list(sys.argv[1:] if argv is None else argv)))
 
 

@@ -93,3 +93,8 @@ class CacheError(DeepResearchError):
 
 class RunStoreUnavailable(DeepResearchError):
     """The run store cannot be reached or written; the message names where it is (without credentials)."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line of text: its message with whitespace runs folded, or its type when it has none."""
+    return " ".join(str(exc).split()) or type(exc).__name__

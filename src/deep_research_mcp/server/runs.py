@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import re
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -24,7 +23,7 @@ from ..engine.config import EngineConfig, PriorRun, ResearchResult, UnitOutcome
 from ..engine.events import Event
 from ..engine.run import ResearchEngine, new_run_id
 from ..engine.sources import Source
-from ..errors import DeepResearchError, InputError, RunStoreUnavailable
+from ..errors import DeepResearchError, InputError, RunStoreUnavailable, one_line
 from .store import RunRecord, RunStore, StoredClaim, StoredNote, StoredSource, age_s, utc_now
 
 if TYPE_CHECKING:
@@ -224,7 +223,7 @@ class RunManager:
                 await asyncio.shield(self.store.put(record))
             if isinstance(exc, Exception):
                 log.error("could not enqueue run %s: %s", record.run_id, exc)
-                raise RunStoreUnavailable(f"{record.error}: {_one_line(exc)}") from None
+                raise RunStoreUnavailable(f"{record.error}: {one_line(exc)}") from None
             raise
         return await self.get(record.run_id)
 
@@ -303,7 +302,7 @@ class RunManager:
             # Task groups (ours, the engine's) wrap what failed in an ExceptionGroup: the cause is inside.
             cause = root_cause(exc)
             if isinstance(cause, DeepResearchError):
-                record.error = _one_line(cause)
+                record.error = one_line(cause)
             else:  # a bug must end the run visibly, not leave it "running" forever
                 log.error("run %s failed unexpectedly", record.run_id, exc_info=cause)
                 record.error = f"internal error ({type(cause).__name__}); see the server log"
@@ -509,5 +508,3 @@ def root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-def _one_line(exc: BaseException) -> str:
-    return re.sub(r"\s+", " ", str(exc)).strip() or type(exc).__name__
