@@ -23,8 +23,9 @@ from mcp.client import Client
 from deep_research_mcp.cli import main
 from deep_research_mcp.errors import InputError
 from deep_research_mcp.llm.scripted import Scenario, ScriptedLLMServer
+from deep_research_mcp.llm.scripted.scenario import FailureRule
 from deep_research_mcp.server.app import build_server
-from deep_research_mcp.server.queue import open_run_queue, run_worker
+from deep_research_mcp.server.queue import open_run_queue, run_worker, worker_name
 from deep_research_mcp.server.runs import RunManager, _Live
 from deep_research_mcp.server.store import RedisRunStore, RunRecord
 from deep_research_mcp.settings import Settings
@@ -86,6 +87,14 @@ async def wait_until(client: Client, run_ids: list[str], done: Any, timeout_s: f
                 await asyncio.sleep(0.05)
     except TimeoutError:
         pytest.fail(f"runs not there within {timeout_s} s: {seen}")
+
+
+async def research(client: Client, question: str, **arguments: Any) -> dict[str, Any]:
+    result = await client.call_tool("research", {"question": question, "wait_s": 30, **arguments})
+    assert not result.is_error, result.content
+    summary = result.structured_content
+    assert summary["status"] == "completed", summary
+    return summary
 
 
 @pytest.mark.slow  # two worker processes start (~3 s on a quiet machine) and a failover waits ~5 s
@@ -252,3 +261,73 @@ async def test_a_run_finished_between_two_reads_is_not_called_given_up(
         stored = await store.get("run-1")
     await store.close()
     assert seen.status == "completed" and stored is not None and stored.status == "completed"
+
+
+async def test_rewrites_and_follow_ups_run_on_a_worker_and_a_stopped_worker_s_run_resumes_elsewhere_at_once(
+    docs: Path, tmp_path: Path, redis_server: RedisServer  # noqa: F811
+) -> None:
+    """A worker rebuilds a `write` (its language, its parent's notes) and a follow-up (its parent's topics and
+    sources) from the records alone. Then SIGTERM: the worker's run goes back to the queue at once (the heartbeat is
+    far longer than the test waits, so no sweep could deliver it) and another worker finishes it."""
+    async with ScriptedLLMServer(Scenario(topics=1, repeat_known_topics=True)) as llm:
+        env = {**worker_env(llm, docs, tmp_path / "worker", redis_server),
+               "DEEP_RESEARCH_QUEUE_HEARTBEAT_S": "120", "DEEP_RESEARCH_RETRY_BASE_DELAY_S": "0.01"}
+        front = front_settings(llm, docs, tmp_path / "front", redis_server, queue_heartbeat_s=120)
+        with workers(1, lambda i: env, tmp_path / "logs") as (worker,):
+            async with Client(build_server(front)) as client:
+                first = await research(client, "How do tidal lagoons store energy?")
+                first_calls = dict(llm.stats.calls_by_stage)
+                # The report request carries the language, which the rule fails once (the retry answers).
+                llm.scenario = Scenario(failures=[FailureRule(kind="500", stage="report",
+                                                              match="Report language: German.")])
+                llm.reset_stats()
+                rewritten = await client.call_tool("write", {"run_id": first["run_id"], "language": "German",
+                                                             "wait_s": 30})
+                rewrite_calls, injected = dict(llm.stats.calls_by_stage), llm.stats.failures_injected
+                llm.scenario = Scenario(topics=1, repeat_known_topics=True)
+                llm.reset_stats()
+                second = await research(client, "How efficient is pumped hydro?", follow_up_of=first["run_id"])
+                second_calls = dict(llm.stats.calls_by_stage)
+                # A run slow enough to be stopped in the middle (its researchers take ~1 s), quick once resumed.
+                llm.scenario = Scenario(topics=1, latency_s=0.3)
+                run_id = (await client.call_tool("research_start", {"question": QUESTIONS[1]})
+                          ).structured_content["run_id"]
+                await wait_until(client, [run_id], lambda s: s[0]["worker"] == worker.url)
+                # The other worker starts once the run is taken (the queue is empty: it waits for work).
+                ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+                other = asyncio.create_task(run_worker(front.model_copy(update={"data_dir": tmp_path / "other"}),
+                                                       on_ready=ready.set_result))
+                try:
+                    await asyncio.wait_for(asyncio.shield(ready), 20)
+                    await wait_until(client, [run_id], lambda s: s[0]["researchers_running"] > 0)
+                    worker.popen.send_signal(signal.SIGTERM)
+                    stopped = await asyncio.to_thread(worker.popen.wait, 20)
+                    llm.scenario = Scenario(topics=1)
+                    (resumed,) = await wait_until(client, [run_id], lambda s: s[0]["finished"])
+                finally:
+                    other.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await other
+        store = RedisRunStore(redis_server.url)
+        try:
+            stored = {run["run_id"]: await store.get(run["run_id"])
+                      for run in (first, rewritten.structured_content, second)}
+        finally:
+            await store.close()
+    assert not rewritten.is_error, rewritten.content
+    assert rewritten.structured_content["status"] == "completed", rewritten.structured_content
+    rewrite = stored[rewritten.structured_content["run_id"]]
+    assert rewrite is not None and rewrite.kind == "rewrite" and rewrite.options["report_language"] == "German"
+    assert rewrite_calls == {"report": 2} and injected == 1  # the worker wrote in German: no research again
+    follow_up = stored[second["run_id"]]
+    assert follow_up is not None and follow_up.parent_run_id == first["run_id"]
+    # The earlier topic came from the parent's record (the scripted supervisor delegated it again): only the new
+    # one was researched, and the earlier notes and sources are in the follow-up's.
+    assert second_calls["researcher"] == first_calls["researcher"], (first_calls, second_calls)
+    parent = stored[first["run_id"]]
+    assert parent is not None and len(follow_up.notes) == 2
+    assert {n.note for n in parent.notes} <= {n.note for n in follow_up.notes}, (parent.notes, follow_up.notes)
+    assert {s["locator"] for s in first["sources"]} <= {s["locator"] for s in second["sources"]}
+    assert stopped == 0, worker.describe()  # SIGTERM is an orderly stop
+    assert resumed["status"] == "completed" and resumed["attempts"] == 2, resumed
+    assert resumed["worker"] == worker_name(), resumed  # the test's own process: the other worker
