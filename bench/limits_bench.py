@@ -274,18 +274,24 @@ def reset_peak_rss() -> None:
     Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS (Linux ≥ 4.0)
 
 
-async def memory_runs(workdir: Path, runs: int) -> dict[int, float]:
+async def memory_runs(workdir: Path, runs: int, cache_memory_bytes: int | None = None) -> dict[int, float]:
     """RSS after runs 1, 10, 100 ...: research runs back to back in one process, as a server does them, each a
-    new question (so nothing is answered from the cache), with the cache on as a server has it."""
+    new question (so nothing is answered from the cache), with the cache on as a server has it. What grows is the
+    cache: its memory level (about 25 KB of Python objects a run here), bounded by `cache_memory_max_bytes` (64 MiB),
+    and SQLite's page cache and memory map of the disk level, bounded by `cache_disk_memory_max_bytes` (16 MiB).
+    `cache_memory_bytes` sets both bounds smaller, so a hundred runs reach them and show RSS flat past them."""
     from deep_research_mcp.cache import open_cache
 
     shape = Shape(topics=5, tool_calls=3, llm_latency_s=0.0, tool_latency_s=0.0, concurrency=5)
-    place = workdir / "memory"
+    place = workdir / f"memory-{cache_memory_bytes}"
     place.mkdir()
     marks = {1, 10, 50, runs}
     out: dict[int, float] = {}
     async with ServerProcess(shape.scenario(), place) as server:
-        settings = shape.settings(server.url).model_copy(update={"data_dir": place / "data"})
+        update: dict[str, Any] = {"data_dir": place / "data"}
+        if cache_memory_bytes is not None:
+            update["cache_memory_max_bytes"] = update["cache_disk_memory_max_bytes"] = cache_memory_bytes
+        settings = shape.settings(server.url).model_copy(update=update)
         async with open_cache(settings) as cache, ModelHub(settings, cache=cache) as hub:
             engine = ResearchEngine(hub.stage_models(), [corpus(0.0)], EngineConfig.from_settings(settings))
             for i in range(1, runs + 1):
@@ -386,10 +392,14 @@ async def main_async(args: argparse.Namespace) -> int:
         if args.only and "memory" in args.only:
             print("running memory ...", file=sys.stderr, flush=True)
             after = await memory_runs(Path(tmp), args.memory_runs)
+            small = args.memory_cache_mb
+            bounded = await memory_runs(Path(tmp), args.memory_runs, int(small * 2**20)) if small else {}
             print(f"\n## Memory: {args.memory_runs} zero-latency research runs back to back in one process\n")
-            print("| after run | RSS MB |\n|---:|---:|")
+            print("| after run | RSS MB (cache bounds 64 + 16 MiB) |" + (f" RSS MB (both {small:g} MiB) |"
+                                                                 if small else "") + "\n|---:|---:|"
+                  + ("---:|" if small else ""))
             for run, mb in sorted(after.items()):
-                print(f"| {run} | {mb:.1f} |")
+                print(f"| {run} | {mb:.1f} |" + (f" {bounded[run]:.1f} |" if small else ""))
             big = [await memory_big_result(chars) for chars in (5_000_000, 50_000_000)]
             print("\n| upstream tool result (HTTP) | RSS before MB | peak MB | peak added MB | RSS after MB | outcome |"
                   "\n|---:|---:|---:|---:|---:|---|")
@@ -397,7 +407,8 @@ async def main_async(args: argparse.Namespace) -> int:
                 print(f"| {b['result_mb']:g} MB | {b['rss_before_mb']:.1f} | {b['peak_mb']:.1f} "
                       f"| {b['peak_added_mb']:.1f} | {b['rss_after_mb']:.1f} "
                       f"| {b['outcome'][:120]} ({b['seconds']:.1f} s) |")
-            report["memory"] = {"rss_after_run_mb": after, "big_result": big}
+            report["memory"] = {"rss_after_run_mb": after, "rss_after_run_mb_small_cache": bounded,
+                                "big_result": big}
         if not args.only or "no-cost" in args.only:
             shape = Shape(topics=5, tool_calls=3, llm_latency_s=0.0, tool_latency_s=0.0, concurrency=5)
             print("running no-cost ...", file=sys.stderr, flush=True)
@@ -426,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1, help="measured storm and sick-endpoint runs per mode")
     parser.add_argument("--no-cost-repeats", type=int, default=9, help="zero-latency runs per mode")
     parser.add_argument("--memory-runs", type=int, default=100, help="research runs of the memory measure")
+    parser.add_argument("--memory-cache-mb", type=float, default=1.0,
+                        help="also measure the runs with both cache memory bounds (L1, SQLite) at this MiB (0: not)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the measurements as JSON")
     args = parser.parse_args(argv)
     try:

@@ -197,6 +197,9 @@ class Settings(BaseSettings):
     cache_dir: Path | None = None
     cache_memory_max_bytes: PositiveInt = 64 * 1024 * 1024
     cache_disk_max_bytes: PositiveInt = 2 * 1024**3
+    # SQLite's page cache and memory map of the disk level, each at most this (diskcache's own: 32 MiB and 64 MiB),
+    # which a long-lived server's RSS otherwise grows into as the database grows.
+    cache_disk_memory_max_bytes: PositiveInt = 16 * 1024 * 1024
     cache_redis_url: SecretStr | None = None  # redis://[:password@]host:port/db; SecretStr since it may hold a password
     cache_redis_timeout_s: PositiveFloat = 0.25  # a slow Redis is a miss, not a stall
     # Model answers and summaries are keyed by their full inputs, so they stay true; searches and pages go stale.

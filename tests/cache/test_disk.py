@@ -132,3 +132,13 @@ async def test_a_corrupt_database_file_degrades_to_no_disk_level_and_clear_repai
 async def _answer() -> str:
     return "answer"
 
+
+
+async def test_sqlite_memory_of_the_disk_level_is_bounded_by_a_setting(tmp_path: Path) -> None:
+    # diskcache's defaults (a 32 MiB page cache, a 64 MiB memory map) let a server's RSS grow with the database.
+    settings = Settings(data_dir=tmp_path, cache_disk_memory_max_bytes=2**20)
+    async with open_cache(settings) as cache:
+        level = next(lv for lv in cache.levels if isinstance(lv, DiskLevel))
+        pragmas = await level._run(lambda: [level._cache._sql(f"PRAGMA {name}").fetchone()[0]
+                                            for name in ("cache_size", "mmap_size")])
+    assert pragmas == [256, 2**20]  # pages of 4 KiB, bytes

@@ -31,6 +31,8 @@ SQLITE_BUSY_TIMEOUT_S = 1.0
 # file that stays locked longer (another program holding it) trips the breaker: the level then sits out a while.
 WRITE_DEADLINE_S = 3.0
 COOLDOWN_S = 30.0
+DEFAULT_MEMORY_BYTES = 16 * 1024 * 1024
+SQLITE_PAGE_BYTES = 4096  # SQLite's default page size, which diskcache keeps: cache_size is counted in pages
 FILE_VALUES_OVER_BYTES = 256 * 1024  # larger values go to files beside the database, as diskcache does
 
 
@@ -100,10 +102,11 @@ class DiskLevel:
 
     @classmethod
     async def open(
-        cls, directory: Path, *, max_bytes: int, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S,
-        write_deadline_s: float = WRITE_DEADLINE_S,
+        cls, directory: Path, *, max_bytes: int, memory_bytes: int = DEFAULT_MEMORY_BYTES,
+        busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S, write_deadline_s: float = WRITE_DEADLINE_S,
     ) -> DiskLevel:
-        """Open (creating) the cache in `directory`; CacheError when it cannot be used (corrupt, unwritable)."""
+        """Open (creating) the cache in `directory`; CacheError when it cannot be used (corrupt, unwritable).
+        `memory_bytes` bounds SQLite's page cache and its memory map each, so RSS stops growing with the database."""
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-disk")
 
         def create() -> diskcache.Cache:
@@ -112,6 +115,7 @@ class DiskLevel:
                 str(directory), timeout=busy_timeout_s, disk=SafeDisk, size_limit=max_bytes,
                 disk_min_file_size=FILE_VALUES_OVER_BYTES, tag_index=True,
                 eviction_policy="least-recently-stored",  # "-used" would turn every read into a write
+                sqlite_cache_size=max(1, memory_bytes // SQLITE_PAGE_BYTES), sqlite_mmap_size=memory_bytes,
             )
             try:
                 cache.get("__probe__")  # a damaged database can open and still fail on the first query

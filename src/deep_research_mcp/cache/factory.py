@@ -36,7 +36,8 @@ async def open_disk(settings: Settings) -> DiskLevel | None:
 
     directory = settings.cache_path()
     try:
-        return await DiskLevel.open(directory, max_bytes=settings.cache_disk_max_bytes)
+        return await DiskLevel.open(directory, max_bytes=settings.cache_disk_max_bytes,
+                                    memory_bytes=settings.cache_disk_memory_max_bytes)
     except CacheError as exc:
         log.warning("%s; running without the disk cache (`deep-research cache clear` resets it)", exc)
         return None

@@ -24,7 +24,7 @@ from .. import prompts
 from ..cache.chat import chat_entry
 from ..cache.core import Cache
 from ..errors import ContextLengthError, ProviderError, ProviderTimeout, StructuredOutputError
-from ..services import RetryPolicy, Service, ServiceGroup
+from ..services import Refusals, RetryPolicy, Service, ServiceGroup
 from .base import ChatModel, ChatResponse, Message, OutputSchema, ToolSpec
 from .jsonrepair import parse_json_object
 from .usage import UsageMeter, now, observe_model
@@ -135,7 +135,8 @@ class ModelCaller:
         output: OutputSchema | None,
         max_tokens: int | None,
     ) -> ChatResponse:
-        attempt = refusals = 0
+        attempt = 0
+        refusals = Refusals()
         while True:
             if self.meter is not None:
                 self.meter.check()
@@ -144,7 +145,7 @@ class ModelCaller:
                 # The SDK has the same timeout; ours also bounds connection set-up and anything the SDK misses.
                 # The monitor's observation is outermost: it sees the slot's queue wait and a TimeoutError.
                 async with observe_model(self, stage), \
-                        (self.service.slot() if self.service else contextlib.nullcontext()) as member, \
+                        (self.service.slot(refusals) if self.service else contextlib.nullcontext()) as member, \
                         asyncio.timeout(self.timeout_s + 1.0):
                     response = await (self.members[member] if member else self.model).complete(
                         messages, tools=tools, output=output, max_tokens=max_tokens, timeout=self.timeout_s
@@ -161,14 +162,18 @@ class ModelCaller:
                     if response.tools_mode is not None:
                         self.meter.tool_modes[self.name] = response.tools_mode
                 return response
-            if self.service is not None and self.service.refused(error) and refusals < self.retry.max_refusals:
-                refusals += 1  # refused before doing any work (a 429): the service's queue paces the retry
+            if self.service is not None and self.service.refused(error) and refusals.count < self.retry.max_refusals:
+                if refusals.give_up(self.retry.max_retries):
+                    log.info("%s refused this request %d times while taking others; giving up", self.name,
+                             refusals.count + 1)
+                    raise error
+                refusals.count += 1  # refused before doing any work (a 429): the service's queue paces the retry
             elif not error.retryable or attempt >= self.retry.max_retries:
                 raise error
             else:
                 attempt += 1
-            delay = self.retry.delay(attempt + refusals - 1, error)
-            log.info("%s failed (%s); retry %d in %.2f s", self.name, error, attempt + refusals, delay)
+            delay = self.retry.delay(attempt + refusals.count - 1, error)
+            log.info("%s failed (%s); retry %d in %.2f s", self.name, error, attempt + refusals.count, delay)
             await asyncio.sleep(delay)
 
     async def structured(self, messages: list[Message], schema: type[T], *, stage: str, name: str) -> T:

@@ -18,7 +18,7 @@ from .balance import Breaker, Member, ServiceGroup
 from .limit import AdaptiveLimit, LimitConfig
 from .limiter import Limiter
 from .retry import RetryPolicy
-from .service import Failure, Service, ServiceRegistry, classify_provider_error
+from .service import Failure, Refusals, Service, ServiceRegistry, classify_provider_error
 
 __all__ = [
     "AdaptiveLimit",
@@ -27,6 +27,8 @@ __all__ = [
     "LimitConfig",
     "Limiter",
     "Member",
+    "Refusals",
+    "Refusals",
     "RetryPolicy",
     "Service",
     "ServiceGroup",

@@ -34,7 +34,7 @@ from typing import Any
 
 from ..errors import GroupUnavailable, ProviderConnectionError
 from .retry import RetryPolicy
-from .service import Failure, Service
+from .service import Failure, Refusals, Service
 
 WINDOW = 10
 
@@ -152,12 +152,12 @@ class ServiceGroup:
         return min(candidates, key=lambda m: (self.cost(m, now), m.outstanding(), m.calls))
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[str]:
+    async def slot(self, request: Refusals | None = None) -> AsyncIterator[str]:
         member = self.choose()
         member.calls += 1
         if member.breaker.state(self.clock()) == "half-open":
             member.breaker.probing = True  # one probe at a time; others go elsewhere until it answers
-        async with member.service.slot():
+        async with member.service.slot(request):
             token = object()
             started = member.starts[id(token)] = self.clock()
             try:

@@ -14,7 +14,8 @@ class RetryPolicy:
     base_delay_s: float = 0.5
     structured_retries: int = 2
     # Tries a service refused before doing any work (429) that do not count against max_retries when the service
-    # paces them (queue, pause); a provider refusing this often is down, not busy.
+    # paces them (queue, pause); a provider refusing this often is down, not busy. A request refused while the
+    # service takes others at the same concurrency is refused for itself and gets max_retries (see `Refusals`).
     max_refusals: int = 10
 
     def delay(self, attempt: int, error: BaseException) -> float:

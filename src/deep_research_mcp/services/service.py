@@ -16,7 +16,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import ProviderConnectionError, ProviderHTTPError, ProviderTimeout
 from .limit import AdaptiveLimit, FailureKind, LimitConfig
@@ -28,7 +28,7 @@ RECENT_ERRORS = 10
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    kind: FailureKind
+    kind: FailureKind | Literal["singled-out"]
     retry_after_s: float | None = None
 
 
@@ -75,18 +75,34 @@ class Service:
     def __post_init__(self) -> None:
         self.limit = AdaptiveLimit(self.limits, self.clock)
         self.limiter = Limiter(self.limit, self.clock, self.call_later)
+        self.starts = 0  # calls started so far: their sequence numbers
+        # In-flight level at a call's start -> the latest such call that went well; at most `limits.max` keys.
+        self._accepted: dict[int, int] = {}
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def slot(self, request: Refusals | None = None) -> AsyncIterator[None]:
+        """`request`, when given, is told of a refusal and may find it is about that request, not the load (see
+        `Refusals`): such a refusal is counted but neither shrinks the limit nor pauses the service."""
         await self.limiter.acquire()
         started = self.clock()
+        self.starts += 1
+        seq, level = self.starts, self.limiter.in_flight
         try:
             yield
         except BaseException as exc:
-            self._ended(started, self.classify(exc) if isinstance(exc, Exception) else None, exc)
+            failure = self.classify(exc) if isinstance(exc, Exception) else None
+            if failure is not None and failure.kind == "overload" and request is not None \
+                    and request.refused(self, level):
+                failure = Failure("singled-out")
+            self._ended(started, failure, exc)
             raise
         else:
+            self._accepted[level] = max(self._accepted.get(level, 0), seq)
             self._ended(started, None, None)
+
+    def accepted_since(self, seq: int, level: int) -> bool:
+        """Whether a call started after start number `seq` at `level` or more calls in flight went well."""
+        return any(s > seq for at, s in self._accepted.items() if at >= level)
 
     def _ended(self, started: float, failure: Failure | None, exc: BaseException | None) -> None:
         in_flight = self.limiter.in_flight
@@ -96,6 +112,8 @@ class Service:
                 self.limit.on_success(self.clock() - started, in_flight)
             elif failure is not None:
                 self.record_failure(failure, exc)
+                if failure.kind == "singled-out":
+                    return
                 self.limit.on_failure(failure.kind, started, in_flight)
                 if failure.retry_after_s is not None:
                     self.limiter.pause(failure.retry_after_s)
@@ -103,7 +121,7 @@ class Service:
             self.limiter.release()
 
     def record_failure(self, failure: Failure, exc: BaseException) -> None:
-        if failure.kind == "overload":
+        if failure.kind in ("overload", "singled-out"):
             self.counters.overloaded += 1
         else:
             self.counters.failed += 1
@@ -137,6 +155,33 @@ class Service:
             "failed": self.counters.failed,
             "recent_errors": list(self.recent_errors),
         }
+
+
+class Refusals:
+    """The refusals (429s) of one request, telling an overload from a request the provider refuses for itself (e.g.
+    one larger than its per-request token budget).
+
+    An overload is paced: the refused call queues for a slot and does not use up `max_retries`. But a request
+    refused at a concurrency the same service has since taken for other requests (a call started after this
+    request's first refusal, at as many calls in flight or more, went well) is not meeting an overload. Such a
+    refusal is "singled out": it neither shrinks the limit nor pauses the service for everyone, and a request
+    refused `max_retries` times whose last refusal was singled out fails like any other error instead of waiting
+    out `max_refusals`. In a 429 storm the refused calls are the ones beyond what the service takes, so they are not
+    singled out and keep being paced."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.singled_out = False  # the last refusal was
+        self._marks: dict[int, int] = {}  # id(service) -> its start number at this request's first refusal there
+
+    def refused(self, service: Service, level: int) -> bool:
+        """`service` refused this request at `level` calls in flight; whether the refusal is singled out."""
+        mark = self._marks.setdefault(id(service), service.starts)
+        self.singled_out = service.accepted_since(mark, level)
+        return self.singled_out
+
+    def give_up(self, max_retries: int) -> bool:
+        return self.count >= max_retries and self.singled_out
 
 
 def _short(exc: BaseException) -> str:
