@@ -130,7 +130,7 @@ async def export_command(args: argparse.Namespace, settings: Settings, console: 
     from .files import write_atomically
     from .server.store import DiskRunStore
 
-    store = DiskRunStore(settings.runs_dir or settings.data_dir / "runs")
+    store = DiskRunStore(settings.runs_path)
     record = await store.get(args.run_id)
     if record is None:
         raise InputError(f"no run {args.run_id!r} in {store.root}; `deep-research run` prints each run's id")
@@ -184,7 +184,7 @@ async def stats_command(args: argparse.Namespace, settings: Settings) -> int:
     else:
         from .server.store import DiskRunStore
 
-        store = DiskRunStore(settings.runs_dir or settings.data_dir / "runs")
+        store = DiskRunStore(settings.runs_path)
         records = [await store.get(r.run_id) for r in await store.list(limit=args.runs)]
         finished = [r for r in records if r is not None and r.timeline]
         runs = [summary.run_row(r.run_id, r.status, r.question, r.timeline) for r in finished]
@@ -451,7 +451,7 @@ async def run_command(args: argparse.Namespace, settings: Settings, console: Con
     from .server.runs import apply_result
     from .server.store import DiskRunStore
 
-    store = DiskRunStore(settings.runs_dir or settings.data_dir / "runs")
+    store = DiskRunStore(settings.runs_path)
     if args.resume:
         if args.question:
             raise InputError(f"--resume {args.resume} reruns that run's own question; drop {args.question[:60]!r}, "

@@ -1,4 +1,5 @@
-"""Writing files so that a crash never leaves half of one: reports, run records."""
+"""Where the project keeps its files, and writing files so that a crash never leaves half of one: reports, run
+records. Standard library only: the stdio server's early handshake (server/handshake.py) reads it before pydantic."""
 
 from __future__ import annotations
 
@@ -6,6 +7,12 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    """The data dir when DEEP_RESEARCH_DATA_DIR is not set: $XDG_DATA_HOME/deep-research-mcp."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "deep-research-mcp"
 
 
 def write_atomically(path: Path, data: str | bytes, *, shared: bool = False) -> None:

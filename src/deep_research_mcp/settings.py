@@ -6,7 +6,6 @@ provider keys also honour their standard names, `OPENAI_API_KEY` and `ANTHROPIC_
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .files import default_data_dir
 
 PROVIDERS = ("openai", "anthropic", "compatible", "offline")
 OFFLINE_MODEL = "offline:extractive"
@@ -103,12 +104,6 @@ class ServiceSettings(BaseModel):
             raise ValueError(f"initial_concurrency ({self.initial_concurrency}) is outside min_concurrency.."
                              "max_concurrency")
         return self
-
-
-def default_data_dir() -> Path:
-    # Read without pydantic by the stdio server's early handshake (server/handshake.py), which must agree.
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "deep-research-mcp"
 
 
 class Settings(BaseSettings):
@@ -300,6 +295,11 @@ class Settings(BaseSettings):
 
     def cache_path(self) -> Path:
         return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"
+
+    @property
+    def runs_path(self) -> Path:
+        """The disk run store's folder: runs_dir, default <data_dir>/runs."""
+        return self.runs_dir if self.runs_dir is not None else self.data_dir / "runs"
 
     def context_window(self, model: str) -> int:
         if model.startswith("offline:"):

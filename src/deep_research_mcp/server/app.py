@@ -64,7 +64,7 @@ def open_store(settings: Settings) -> RunStore:
     url = redis_url(settings)
     if url:
         return RedisRunStore(url)
-    return DiskRunStore(settings.runs_dir or Path(settings.data_dir) / "runs")
+    return DiskRunStore(settings.runs_path)
 
 
 def worker_timing(settings: Settings) -> dict[str, Any]:

@@ -15,7 +15,8 @@ capabilities each request carries.
 
 "Configured the same way" is a fingerprint over the package's and the SDK's files (paths, sizes and modification
 times), the interpreter, the command line, the working folder and every environment variable the settings read
-(values are hashed, never stored). This module imports only the standard library: it runs before anything else.
+(values are hashed, never stored). This module imports only the standard library (and files.py, which does the same):
+it runs before anything else.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ import logging
 import os
 import select
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..files import default_data_dir, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +57,9 @@ FINGERPRINT_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "XDG_DATA_HOME", "HOME
 
 
 def data_dir() -> Path:
-    """Settings' data_dir, read the way Settings reads it (its default lives here so both agree)."""
+    """Settings' data_dir, read as Settings reads it, without pydantic (the default is the same function)."""
     configured = os.environ.get("DEEP_RESEARCH_DATA_DIR")
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "deep-research-mcp"
+    return Path(configured) if configured else default_data_dir()
 
 
 def _files_of(package: str) -> list[str]:
@@ -131,11 +130,7 @@ class AnswerFile:
                 return
             self.answers[key] = result
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".handshake-")
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    json.dump({"format": FORMAT, "answers": self.answers}, out)
-                os.replace(temp, self.path)
+                write_atomically(self.path, json.dumps({"format": FORMAT, "answers": self.answers}))
                 self._prune()
             except OSError as exc:  # a read-only data dir costs the next start its head start, nothing else
                 log.debug("could not store the handshake answers: %s", exc)
@@ -167,14 +162,14 @@ class Handoff:
 
     def observe(self, line: bytes | str) -> tuple[Any, str] | None:
         """Look at one incoming message of the session's opening; (id, key) when its answer may be stored."""
-        if self._seen >= SESSION_OPENERS or len(line) > MAX_LINE:
+        return self.observe_message(_parsed(line))
+
+    def observe_message(self, message: dict[str, Any] | None) -> tuple[Any, str] | None:
+        """`observe`, for a message already parsed (`_parsed`: None when it is not a JSON object)."""
+        if self._seen >= SESSION_OPENERS:
             return None
         self._seen += 1
-        try:
-            message = json.loads(line)
-        except ValueError:
-            return None
-        if not isinstance(message, dict):
+        if message is None:
             return None
         session = self._session or ""
         key = request_key(message, session)
@@ -237,16 +232,17 @@ def answer_while_importing(argv: list[str], *, stdin_fd: int = 0, stdout_fd: int
         while b"\n" in buffer:
             line, _, buffer = buffer.partition(b"\n")
             seen.append(line + b"\n")
-            observed = handoff.observe(line)
+            message = _parsed(line)
+            observed = handoff.observe_message(message)
             stored = handoff.answers.answers.get(observed[1]) if observed else None
             if not answering or observed is None or stored is None:
-                answering = answering and _is_notification(line)
+                answering = answering and _is_notification(message)
                 continue
             request_id, key = observed
             _write_all(stdout_fd, json.dumps({"jsonrpc": "2.0", "id": request_id, "result": stored},
                                              separators=(",", ":")).encode() + b"\n")
             handoff.answered[request_id] = key
-            log.debug("answered %s from the stored handshake", json.loads(line).get("method"))
+            log.debug("answered %s from the stored handshake", message["method"] if message else "?")
         if len(buffer) > MAX_LINE:
             answering = False
     imported.wait()
@@ -255,13 +251,20 @@ def answer_while_importing(argv: list[str], *, stdin_fd: int = 0, stdout_fd: int
     return handoff
 
 
-def _is_notification(line: bytes) -> bool:
-    """`notifications/initialized` between two stored requests keeps the early answering going."""
+def _parsed(line: bytes | str) -> dict[str, Any] | None:
+    """One JSON-RPC message, or None when the line is too long for a handshake or not a JSON object."""
+    if len(line) > MAX_LINE:
+        return None
     try:
         message = json.loads(line)
     except ValueError:
-        return False
-    return isinstance(message, dict) and "id" not in message and str(message.get("method", "")).startswith(
+        return None
+    return message if isinstance(message, dict) else None
+
+
+def _is_notification(message: dict[str, Any] | None) -> bool:
+    """`notifications/initialized` between two stored requests keeps the early answering going."""
+    return message is not None and "id" not in message and str(message.get("method", "")).startswith(
         "notifications/")
 
 
