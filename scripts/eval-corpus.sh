@@ -4,7 +4,8 @@
 #   postgres: postgresql-doc-15, the PostgreSQL 15 manual (~1,200 HTML pages): eval/questions.json
 #   django:   python-django-doc, the Django 3.2 documentation (a Sphinx tree, ~700 pages): eval/django/
 #   pytest:   python-pytest-doc, the pytest 7.2 documentation (a Sphinx tree, ~250 pages): eval/pytest/
-# Usage: scripts/eval-corpus.sh [postgres|django|pytest|all]   (default: postgres, one path, as the README uses it)
+#   git:      git-doc, the git 2.39 manual pages, user manual and how-tos (AsciiDoc HTML, 241 pages): eval/git/ (test only)
+# Usage: scripts/eval-corpus.sh [postgres|django|pytest|git|all]   (default: postgres, one path, as the README uses it)
 # Idempotent: an existing install is reused without touching apt. Needs root (or sudo) only the first time.
 set -euo pipefail
 
@@ -37,10 +38,12 @@ case "${1:-postgres}" in
   postgres) install_corpus postgresql-doc-15 /usr/share/doc/postgresql-doc-15/html ;;
   django) install_corpus python-django-doc /usr/share/doc/python-django-doc/html ;;
   pytest) install_corpus python-pytest-doc /usr/share/doc/python-pytest-doc/html ;;
+  git) install_corpus git-doc /usr/share/doc/git-doc ;;
   all)
     install_corpus postgresql-doc-15 /usr/share/doc/postgresql-doc-15/html
     install_corpus python-django-doc /usr/share/doc/python-django-doc/html
     install_corpus python-pytest-doc /usr/share/doc/python-pytest-doc/html
+    install_corpus git-doc /usr/share/doc/git-doc
     ;;
-  *) echo "usage: $0 [postgres|django|pytest|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [postgres|django|pytest|git|all]" >&2; exit 2 ;;
 esac

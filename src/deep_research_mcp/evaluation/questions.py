@@ -108,11 +108,14 @@ CORPORA: dict[str, Corpus] = {
                      (EVAL_DIR / "django" / "questions_tune.json", EVAL_DIR / "django" / "questions_heldout.json")),
     "pytest": Corpus("pytest", Path("/usr/share/doc/python-pytest-doc/html"),
                      (EVAL_DIR / "pytest" / "questions_tune.json", EVAL_DIR / "pytest" / "questions_heldout.json")),
+    # A test set only: nobody tunes on either half (eval/RESULTS.md). AsciiDoc HTML, not Sphinx.
+    "git": Corpus("git", Path("/usr/share/doc/git-doc"),
+                  (EVAL_DIR / "git" / "questions_tune.json", EVAL_DIR / "git" / "questions_heldout.json")),
 }
 
 
 def resolve_corpus(name_or_path: str, questions: Sequence[Path] = ()) -> Corpus:
-    """A corpus by name (`postgres`, `django`, `pytest`) or by folder; a folder needs its question files given."""
+    """A corpus by name (`postgres`, `django`, `pytest`, `git`) or by folder; a folder needs its question files."""
     root = Path(name_or_path)
     # A known corpus by name, or by its folder (what scripts/eval-corpus.sh prints).
     known = CORPORA.get(name_or_path) or next((c for c in CORPORA.values() if c.root == root), None)
