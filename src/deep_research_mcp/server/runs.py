@@ -274,9 +274,12 @@ class RunManager:
         A queue delivers at least once: a worker that stalled past its heartbeat has its job handed to another while
         it may still be running it. The second one then watches instead of running the research twice, and takes
         over only when the first stops writing the run's record (each beat writes it)."""
+        from .queue import honour_cancel
+
         watching = False
         while True:
-            record = await self.store.get(run_id)
+            # A worker stopping cancels this wait; a cancellation lost in the Redis read would keep it watching.
+            record = await honour_cancel(self.store.get(run_id))
             if record is None or record.finished:
                 log.info("run %s is %s; nothing to do", run_id, "unknown" if record is None else record.status)
                 return None
