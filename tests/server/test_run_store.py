@@ -6,7 +6,7 @@ front-end of the task queue answers another principal's run as an unknown one.""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -36,8 +36,20 @@ def completed(run_id: str, **fields: Any) -> RunRecord:
     return RunRecord(run_id=run_id, **values)
 
 
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One redis-server for the module; each test keeps to its own key prefix (or queue)."""
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
 @pytest.fixture(params=["disk", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[RunStore, Any]]:
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_url: str
+) -> AsyncIterator[tuple[RunStore, Any]]:
     """Each store, with a way to write a record as the previous version did (its texts inline)."""
     if request.param == "disk":
         disk = DiskRunStore(tmp_path / "runs")
@@ -47,8 +59,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
         yield disk, write_raw
         return
-    server = start_redis(tmp_path)
-    redis = RedisRunStore(server.url)
+    redis = RedisRunStore(redis_url, prefix=f"{request.node.name}:")
     try:
         async def write_raw(record: RunRecord) -> None:
             await redis._redis.set(redis._key(record.run_id), record.model_dump_json())
@@ -57,7 +68,6 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield redis, write_raw
     finally:
         await redis.close()
-        server.stop()
 
 
 async def test_source_texts_live_beside_the_record_and_old_records_still_load(
@@ -94,12 +104,11 @@ async def test_lists_hold_one_principal_s_runs(store: tuple[RunStore, Any]) -> N
     assert "principal" not in everyone[0].model_dump()  # who started a run is never shown
 
 
-async def test_a_queue_front_end_answers_another_principal_s_run_as_unknown(tmp_path: Path) -> None:
+async def test_a_queue_front_end_answers_another_principal_s_run_as_unknown(tmp_path: Path, redis_url: str) -> None:
     """The front-end of the task queue reads runs from Redis: a queued run of alice's is unknown to bob for status,
     cancel and write, and missing from his list, while alice's cancel takes it out of the queue."""
-    server = start_redis(tmp_path)
-    settings = Settings(data_dir=tmp_path, queue_url=server.url, fetch_enabled=False)
-    store = RedisRunStore(server.url)
+    settings = Settings(data_dir=tmp_path, queue_url=redis_url, fetch_enabled=False, queue_name="ownership")
+    store = RedisRunStore(redis_url, prefix="ownership:")
     try:
         await store.put(RunRecord(run_id="queued", question="q", principal=ALICE, message="waiting for a worker"))
         await store.put(completed("done", principal=ALICE))
@@ -118,7 +127,6 @@ async def test_a_queue_front_end_answers_another_principal_s_run_as_unknown(tmp_
                 _, cancelled = await runs.cancel("queued", principal=ALICE)
     finally:
         await store.close()
-        server.stop()
     assert refused[:3] == [f"unknown run id {name!r}; the resource research://runs lists the runs this server keeps"
                            for name in ("queued", "queued", "done")]
     assert bobs == [] and {r.run_id for r in alices} == {"queued", "done"}
