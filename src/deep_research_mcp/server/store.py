@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import itertools
 import json
 import logging
 import os
@@ -241,7 +242,8 @@ class DiskRunStore:
         def newest() -> list[RunRecord]:
             paths = sorted(self.root.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
             records = (self._read(p) for p in paths[: limit * 2 if principal is None else LIST_SCAN])
-            return [r for r in records if r is not None and principal in (None, r.principal)][:limit]
+            mine = (r for r in records if r is not None and principal in (None, r.principal))
+            return list(itertools.islice(mine, limit))  # reads no further than the list needs
 
         return [summarize(r) for r in await asyncio.to_thread(newest)]
 
