@@ -520,7 +520,7 @@ async def follow_up_prior(args: argparse.Namespace, store: DiskRunStore) -> Prio
     if parent is None:
         raise InputError(f"--follow-up: no run {args.follow_up!r} in {store.root}; `deep-research run` prints each "
                          "run's id")
-    return prior_of(parent)
+    return prior_of(parent, texts=await store.texts(parent.run_id))  # the store keeps them beside the record
 
 
 async def research(

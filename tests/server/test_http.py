@@ -37,6 +37,7 @@ from .conftest import (
     serve_command,
     server_env,
 )
+from .test_tools import TasksClient, get_task
 
 # Each model call of the scripted LLM waits this long: a research takes a few seconds (about ten calls one after
 # another), long enough to outlast a 1 s client timeout and to be cancelled mid-run.
@@ -74,11 +75,11 @@ async def poll_until_finished(client: Client, run_id: str) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def bearer_client(url: str, token: str) -> AsyncIterator[Client]:
+async def bearer_client(url: str, token: str, **options: Any) -> AsyncIterator[Client]:
     """The SDK client with an Authorization header: an httpx2 client carrying it, handed to the transport."""
     async with (
         httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30.0)) as http,
-        Client(streamable_http_client(url, http_client=http)) as client,
+        Client(streamable_http_client(url, http_client=http), **options) as client,
     ):
         yield client
 
@@ -319,17 +320,66 @@ async def test_a_jwt_for_this_server_works(auth_server: Process) -> None:
     assert status["status"] == "completed"
 
 
-async def test_a_follow_up_builds_only_on_the_callers_own_runs(auth_server: Process) -> None:
-    async with bearer_client(auth_server.url, mint_jwt(auth_server.url, sub="alice")) as alice:
+RUN_RESOURCES = ("report", "sources", "claims", "notes", "timeline", "report.json")
+
+
+async def run_access(client: Client, run_id: str) -> dict[str, str]:
+    """What each way of reaching a run answers (tools, resources, a follow-up), with the run id written as RUN so
+    that two ids' answers compare."""
+    seen: dict[str, str] = {}
+    calls = {"status": ("research_status", {}), "result": ("research_result", {"wait_s": 0}),
+             "cancel": ("research_cancel", {}), "write": ("write", {"instructions": "Shorter.", "wait_s": 30}),
+             "follow-up": ("research_start", {"question": QUESTION, "follow_up_of": run_id})}
+    for name, (tool, arguments) in calls.items():
+        result = await client.call_tool(tool, {"run_id": run_id, **arguments} if name != "follow-up" else arguments)
+        seen[name] = f"error: {text_of(result)}" if result.is_error else "ok"
+    for resource in RUN_RESOURCES:
+        try:
+            await client.read_resource(f"research://runs/{run_id}/{resource}")
+            seen[resource] = "ok"
+        except MCPError as exc:
+            seen[resource] = f"error {exc.error.code}: {exc.error.message}"
+    return {name: answer.replace(run_id, "RUN") for name, answer in seen.items()}
+
+
+def listed_runs(listing: str) -> set[str]:
+    return {run["run_id"] for run in json.loads(listing)}
+
+
+async def test_a_run_is_its_principal_s_alone_and_another_s_answers_as_an_unknown_id(auth_server: Process) -> None:
+    """Over authenticated HTTP a run belongs to who started it: to anyone else its id is unknown, in every tool,
+    every resource, the run list, the tasks extension's ids and the monitor's API, word for word as for an id that
+    never existed."""
+    alice_token, bob_token = mint_jwt(auth_server.url, sub="alice"), mint_jwt(auth_server.url, sub="bob")
+    async with bearer_client(auth_server.url, alice_token) as alice:
         first = await alice.call_tool("research", {"question": QUESTION, "wait_s": 30})
         assert not first.is_error and first.structured_content["status"] == "completed", text_of(first)
         run_id = first.structured_content["run_id"]
-        own = await alice.call_tool("research_start", {"question": QUESTION, "follow_up_of": run_id})
-    async with bearer_client(auth_server.url, mint_jwt(auth_server.url, sub="bob")) as bob:
-        theirs = await bob.call_tool("research_start", {"question": QUESTION, "follow_up_of": run_id})
-    assert not own.is_error, text_of(own)
-    assert theirs.is_error and text_of(theirs).endswith(
-        f"run {run_id} was started with another credential; a follow-up can only build on your own runs")
+        async with bearer_client(auth_server.url, bob_token, extensions=[TasksClient()]) as bob:
+            bobs = await run_access(bob, run_id)
+            unknown = await run_access(bob, "no-such-run-" + run_id[-6:])
+            for name, task_id in (("bobs", run_id), ("unknown", "no-such-run-" + run_id[-6:])):
+                for method in ("tasks/get", "tasks/cancel"):
+                    with pytest.raises(MCPError) as refused:
+                        await get_task(bob.session, task_id, method)
+                    (bobs if name == "bobs" else unknown)[method] = f"{refused.value.error.code}: {refused.value}"
+            bob_lists = listed_runs((await bob.read_resource("research://runs")).contents[0].text)
+        own = await run_access(alice, run_id)
+        alice_lists = listed_runs((await alice.read_resource("research://runs")).contents[0].text)
+    base = auth_server.url.removesuffix("/mcp")
+    async with httpx2.AsyncClient(base_url=base, timeout=httpx2.Timeout(10.0)) as http:
+        monitor = {who: ((await http.get("/monitor/api/runs", headers=auth)).json(),
+                         (await http.get(f"/monitor/api/runs/{run_id}", headers=auth)).status_code)
+                   for who, auth in (("alice", {"Authorization": f"Bearer {alice_token}"}),
+                                     ("bob", {"Authorization": f"Bearer {bob_token}"}))}
+    assert bobs == unknown, (bobs, unknown)
+    assert all(answer.startswith("error") and "unknown run id 'RUN'" in answer
+               for name, answer in bobs.items() if not name.startswith("tasks/")), bobs
+    assert bobs["tasks/get"] == bobs["tasks/cancel"] == "-32602: Failed to retrieve task: Task not found", bobs
+    assert set(own.values()) == {"ok"}, own
+    assert run_id in alice_lists and run_id not in bob_lists and len(alice_lists) >= 3  # with a rewrite, a follow-up
+    assert run_id in {run["run_id"] for run in monitor["alice"][0]} and monitor["alice"][1] == 200
+    assert run_id not in {run["run_id"] for run in monitor["bob"][0]} and monitor["bob"][1] == 404
 
 
 @pytest.mark.parametrize(

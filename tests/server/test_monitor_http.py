@@ -96,6 +96,9 @@ def check_resources(run: Run) -> None:
     models = [name for name, s in metrics["services"].items() if s["kind"] == "model"]
     assert len(models) == 1 and models[0].startswith("openai:scripted@http://127.0.0.1:")
     assert metrics["services"][models[0]]["calls"] == 12
+    # The endpoint's adaptive limit is shown under the same name as its calls, not as a second service.
+    assert metrics["services"][models[0]]["limits"]["name"] == "openai"
+    assert all(s["kind"] for s in metrics["services"].values()), metrics["services"]
     assert metrics["stages"]["tool"]["calls"] == 4 and metrics["runs"]["finished"] == 1
 
 

@@ -331,3 +331,51 @@ async def test_rewrites_and_follow_ups_run_on_a_worker_and_a_stopped_worker_s_ru
     assert stopped == 0, worker.describe()  # SIGTERM is an orderly stop
     assert resumed["status"] == "completed" and resumed["attempts"] == 2, resumed
     assert resumed["worker"] == worker_name(), resumed  # the test's own process: the other worker
+
+
+def swallowing(command: Any, entered: asyncio.Event) -> Any:
+    """`command` (a real Redis command) as redis-py's asyncio client sometimes runs it: a cancellation that lands
+    while it waits is caught and dropped, and the command completes."""
+
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(5)  # the command's wait for its reply, where the cancellation lands
+        return await command(*args, **kwargs)
+
+    return run
+
+
+@pytest.mark.parametrize("path", ["status of a queued run", "a worker watching a run another worker runs"])
+async def test_a_cancellation_swallowed_by_a_redis_command_still_ends_the_task(
+    tmp_path: Path, redis_server: RedisServer, path: str  # noqa: F811
+) -> None:
+    """A status call cut off by its client while reading the run's place in the queue, and a worker stopping while it
+    watches a redelivered run, end cancelled even when the Redis command they were in swallowed the cancellation
+    (before: the status call answered as if never cut off, so the run it started was not cancelled with it, and the
+    watching worker went on watching)."""
+    settings = Settings(data_dir=tmp_path, queue_url=redis_server.url, fetch_enabled=False)
+    store = RedisRunStore(redis_server.url)
+    entered = asyncio.Event()
+    try:
+        await store.put(RunRecord(run_id="run-1", question="q", owner="other-worker", attempts=1))
+        async with open_run_queue(settings) as queue:
+            await queue.enqueue("run-1")
+            if path.startswith("status"):
+                queue.saq.redis.lpos = swallowing(queue.saq.redis.lpos, entered)  # type: ignore[method-assign]
+            async with RunManager(cast(Any, None), store, queue=queue if path.startswith("status") else None,
+                                  requeue_on_stop=True, persist_interval_s=0.05) as runs:
+                if path.startswith("status"):
+                    task = asyncio.create_task(runs.get("run-1"))
+                else:
+                    store.get = swallowing(store.get, entered)  # type: ignore[method-assign]
+                    task = asyncio.create_task(runs.execute("run-1"))
+                await asyncio.wait_for(entered.wait(), 10)
+                task.cancel()
+                done, _ = await asyncio.wait([task], timeout=10)
+                if not done:  # the cancellation was lost: end it for the assertion to say so
+                    task.cancel()
+                    await asyncio.wait([task], timeout=10)
+    finally:
+        await store.close()
+    assert done and task.cancelled(), "the task went on after its cancellation was swallowed"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,9 @@ from ..cache import Cache, open_cache
 from ..engine.config import EngineConfig
 from ..engine.run import ResearchEngine
 from ..llm.factory import ModelHub
-from ..monitor import Monitor
+from ..monitor import Monitor, service_name
 from ..services import ServiceRegistry
-from ..settings import Settings
+from ..settings import Settings, parse_model_string
 from ..tools.toolbox import Toolbox
 from .runs import RunManager
 from .store import DiskRunStore, RedisRunStore, RunStore, replica_identity
@@ -74,6 +74,25 @@ def worker_timing(settings: Settings) -> dict[str, Any]:
             "stale_after_s": float(settings.queue_heartbeat_s)}
 
 
+def monitor_named(services: ServiceRegistry, hub: ModelHub) -> Callable[[], dict[str, Any]]:
+    """The registry's figures under the monitor's names, so status and metrics show one entry per service: the
+    registry knows a model endpoint by its provider ("openai"), the monitor and its timelines by the model it serves
+    ("openai:gpt-4.1", with "@base_url" off the provider's default; see `monitor.service_name`). Each model gets the
+    figures of the endpoint it waits on; two models on one endpoint show the same shared limit. Upstream servers
+    already have one name in both."""
+    shown: dict[str, list[str]] = {}
+    for model in sorted(set(hub.chosen.values())):
+        provider = parse_model_string(model)[0]
+        if provider != "offline":
+            shown.setdefault(provider, []).append(service_name(hub.cache_identity(model)))
+
+    def snapshot() -> dict[str, Any]:
+        return {name: figures for registered, figures in services.snapshot().items()
+                for name in shown.get(registered, [registered])}
+
+    return snapshot
+
+
 def unavailable_reason(offline_only: bool, settings: Settings) -> str | None:
     """Why no research can run (no model, no documents, no search servers), or None. `serve` refuses to start on
     it; a server built in-process says it on every start."""
@@ -104,7 +123,7 @@ async def app_lifespan(settings: Settings, *, worker: str | None = None) -> Asyn
         # answer) must not delay the handshake. Each research waits for them and is told what is missing.
         tools = await stack.enter_async_context(Toolbox(settings, docs=docs, cache=cache, services=services))
         monitor = Monitor.from_settings(settings)
-        monitor.add_gauges(services.snapshot)  # each service's adaptive limit, in flight and queue
+        monitor.add_gauges(monitor_named(services, hub))  # each service's adaptive limit, in flight and queue
         engine = ResearchEngine(hub.stage_models(), [], EngineConfig.from_settings(settings), opening=tools,
                                 monitor=monitor)
         store = open_store(settings)

@@ -85,19 +85,23 @@ def register_routes(server: MCPServer[AppState], current_state: Callable[[], App
         return JSONResponse(state.engine.monitor.snapshot())
 
     async def runs(request: Request, state: AppState) -> Response:
+        from .tools import principal_of
+
         try:
-            listed = await state.store.list(limit=50)
+            listed = await state.runs.list(limit=50, principal=principal_of(None))
         except RunStoreUnavailable as exc:
             return JSONResponse({"error": str(exc)}, status_code=503)
         return JSONResponse([r.model_dump() for r in listed])
 
     async def run(request: Request, state: AppState) -> Response:
+        from .tools import principal_of
+
         run_id = request.path_params["run_id"]
         try:
             record = await state.store.get(run_id) if valid_run_id(run_id) else None
         except RunStoreUnavailable as exc:
             return JSONResponse({"error": str(exc)}, status_code=503)
-        if record is None:
+        if record is None or record.principal != principal_of(None):  # another's run is not known here either
             return JSONResponse({"error": f"no run {run_id[:64]!r} is known here"}, status_code=404)
         return JSONResponse(record.model_dump(include=RUN_FIELDS))
 

@@ -18,13 +18,14 @@ and a redelivered run resumes from the cache, which already answers every model 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import socket
 import warnings
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ConfigError, InputError
 from ..settings import Settings
@@ -49,6 +50,22 @@ JOB_TTL_S = 24 * 3600  # how long a finished job's entry is kept: front-ends rea
 # store's flag, which the run checks on every beat. And a job swept while its worker was only slow is watched by the
 # worker it goes to (RunManager._unowned), so the slow one must not be cancelled under it either. One poll a day.
 ABORT_POLL_S = 24 * 3600
+
+
+T = TypeVar("T")
+
+
+async def honour_cancel(command: Awaitable[T]) -> T:
+    """Await a Redis command and then raise a cancellation that was asked for during it, even if redis-py's asyncio
+    client swallowed it (seen with 7.x and 8.x; the run keeper has the same guard, `runs._Live.keeping`). A task
+    whose cancellation was swallowed still counts it (`Task.cancelling()`), so it is raised here instead of being
+    lost: a status call cut off by its client would otherwise go on polling, and the run it started would not be
+    cancelled with it; a sweep would not stop with its worker."""
+    result = await command
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+    return result
 
 
 class QueueBusy(InputError):
@@ -84,7 +101,7 @@ def _saq_queue(settings: Settings) -> RedisQueue:
             # SAQ puts a swept job back at the tail of the queue. A run whose worker died has waited its turn
             # already, so it goes to the head: the next free slot resumes it, however long the queue.
             for job_id in swept:
-                await self.redis.eval(TO_HEAD, 1, self.namespace("queued"), job_id)
+                await honour_cancel(self.redis.eval(TO_HEAD, 1, self.namespace("queued"), job_id))
             return swept
 
     url = queue_url(settings)
@@ -105,7 +122,7 @@ class RunQueue:
         await self.saq.disconnect()
 
     async def depth(self) -> int:
-        return int(await self.saq.count("queued"))
+        return int(await honour_cancel(self.saq.count("queued")))
 
     async def check_room(self) -> None:
         limit = self.settings.queue_max_length
@@ -118,6 +135,8 @@ class RunQueue:
                             f"retry after {wait} s")
 
     async def enqueue(self, run_id: str) -> None:
+        # Not guarded: a run whose job is in the queue runs, and the caller's next guarded command (its status
+        # poll) raises the cancellation, which then cancels the run (tools.wait_within).
         job = await self.saq.enqueue(
             FUNCTION, key=run_id, run_id=run_id,
             timeout=0,  # the engine bounds a run itself; a queue timeout would cut long research short
@@ -129,11 +148,11 @@ class RunQueue:
     async def position(self, run_id: str) -> int | None:
         """1 for the next run a worker takes; None once a worker has it (or it is gone)."""
         # SAQ keeps the waiting jobs' ids in order in its "queued" list and has no call for one job's place in it.
-        index = await self.saq.redis.lpos(self.saq.namespace("queued"), self.saq.job_id(run_id))
+        index = await honour_cancel(self.saq.redis.lpos(self.saq.namespace("queued"), self.saq.job_id(run_id)))
         return None if index is None else int(index) + 1
 
     async def job(self, run_id: str) -> Job | None:
-        return await self.saq.job(run_id)
+        return await honour_cancel(self.saq.job(run_id))
 
     async def annotate(self, record: RunRecord) -> str | None:
         """Fill in a running record's place in the queue. Returns why the queue gave the run up, if it did."""
@@ -169,7 +188,7 @@ class RunQueue:
         job = await self.job(run_id)
         if job is None or job.status != Status.QUEUED:
             return False
-        await self.saq.abort(job, error="cancelled")
+        await honour_cancel(self.saq.abort(job, error="cancelled"))
         return True
 
 

@@ -26,8 +26,12 @@ from .store import RunRecord
 
 
 async def _record(ctx: Context[AppState, Any], run_id: str) -> RunRecord:
+    """The caller's run; another principal's reads as not found, as an unknown one does."""
+    from .tools import principal_of
+
     try:
-        return await ctx.request_context.lifespan_context.runs.get(run_id)
+        return await ctx.request_context.lifespan_context.runs.get(run_id,
+                                                                   principal=principal_of(ctx.request_context))
     except UnknownRun as exc:
         raise ResourceNotFoundError(str(exc)) from None
     except RunStoreUnavailable as exc:
@@ -52,8 +56,10 @@ def register(server: MCPServer[AppState], current_state: Callable[[], AppState])
     @server.resource("research://runs", name="runs", title="Research runs", mime_type="application/json",
                      description="The newest runs this server keeps: id, kind, status, question, title, times")
     async def runs() -> str:
+        from .tools import principal_of
+
         try:
-            listed = await current_state().store.list(limit=100)
+            listed = await current_state().runs.list(limit=100, principal=principal_of(None))
         except RunStoreUnavailable as exc:
             raise ResourceError(str(exc)) from None
         return json.dumps([r.model_dump() for r in listed], indent=1)

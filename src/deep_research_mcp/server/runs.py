@@ -24,7 +24,7 @@ from ..engine.events import Event
 from ..engine.run import ResearchEngine, new_run_id
 from ..engine.sources import Source
 from ..errors import DeepResearchError, InputError, RunStoreUnavailable, one_line
-from .store import RunRecord, RunStore, StoredClaim, StoredNote, StoredSource, age_s, utc_now
+from .store import RunRecord, RunStore, RunSummary, StoredClaim, StoredNote, StoredSource, age_s, utc_now
 
 if TYPE_CHECKING:
     from .queue import RunQueue
@@ -49,6 +49,8 @@ class RunOptions:
 
 
 class UnknownRun(InputError):
+    """No such run, or not the caller's: both are answered alike, so a run id says nothing about another's runs."""
+
     def __init__(self, run_id: str) -> None:
         super().__init__(f"unknown run id {run_id!r}; the resource research://runs lists the runs this server keeps")
 
@@ -144,32 +146,47 @@ class RunManager:
             raise InputError(self.unavailable)
         text = self.engine.validate_question(question)
         options = options or RunOptions()
-        prior = prior_of(await self.get(follow_up_of), principal) if follow_up_of else None
+        parent = await self.get(follow_up_of, principal=principal) if follow_up_of else None
+        if parent is not None:
+            prior_of(parent, principal)  # refuses a parent that did not complete, before anything is stored
         record = RunRecord(run_id=new_run_id(), question=text, options=_options_dict(options), owner=self.replica_id,
                            brief=(brief or "").strip(), message="queued", principal=principal,
-                           parent_run_id=prior.run_id if prior else None)
-        return await self._launch(record)
+                           parent_run_id=parent.run_id if parent else None)
+        return await self._launch(record, parent)
 
     def _engine_for(self, options: RunOptions) -> ResearchEngine:
         return ResearchEngine(self.engine.models, list(self.engine.tools.values()), options.apply(self.engine.config),
                               opening=self.engine.opening, monitor=self.engine.monitor)
 
-    async def rewrite(self, run_id: str, instructions: str = "", *, language: str = "") -> RunRecord:
-        """Start writing a finished run's report again from its stored notes and sources (no new research)."""
-        parent = await self.get(run_id)
+    async def rewrite(
+        self, run_id: str, instructions: str = "", *, language: str = "", principal: str | None = None
+    ) -> RunRecord:
+        """Start writing a finished run's report again from its stored notes and sources (no new research). The
+        rewrite belongs to whoever the parent run belongs to."""
+        parent = await self.get(run_id, principal=principal)
         if parent.kind != "research" or parent.status != "completed":
             raise InputError(f"run {run_id} is {parent.status}; only a completed research run can be written again")
         if len(instructions) > self.engine.config.max_question_chars:
             raise InputError(f"instructions: over {self.engine.config.max_question_chars} characters")
         options: dict[str, Any] = {"instructions": instructions, **({"report_language": language} if language else {})}
-        record = RunRecord(run_id=new_run_id(), kind="rewrite", question=parent.question, parent_run_id=run_id,
-                           options=options, owner=self.replica_id, brief=parent.brief,
-                           notes=list(parent.notes), registry=list(parent.registry), message="queued")
-        return await self._launch(record)
+        record = RunRecord(run_id=new_run_id(), kind="rewrite", question=parent.question,
+                           parent_run_id=parent.run_id, options=options, owner=self.replica_id, brief=parent.brief,
+                           notes=list(parent.notes), registry=list(parent.registry), message="queued",
+                           principal=parent.principal)
+        return await self._launch(record, parent)
 
-    def work_for(self, record: RunRecord) -> Work:
+    async def texts_of(self, run_id: str) -> dict[str, str]:
+        """A run's source texts: from the store, where they are kept beside the record (see `RunRecord`); a run that
+        finished here while the store was unreachable still has them in memory."""
+        recent = self._recent.get(run_id)
+        if recent is not None and recent.source_texts:
+            return recent.source_texts
+        return await self.store.texts(run_id)
+
+    def work_for(self, record: RunRecord, parent: RunRecord | None = None) -> Work:
         """The engine call that does a run, rebuilt from its record alone (a queue worker has nothing else). A
-        rewrite and a follow-up read their parent run from the store when they start."""
+        rewrite and a follow-up read their parent's source texts from the store when they start, and a follow-up
+        its parent run too unless the caller has it already (`parent`)."""
         if record.kind == "rewrite":
             units = [UnitOutcome(n.topic, n.ok, note=n.note, error=n.error) for n in record.notes]
             registry = [Source(s.id, s.locator, s.title) for s in record.registry]
@@ -178,10 +195,11 @@ class RunManager:
             engine = self._engine_for(RunOptions(report_language=language or None))
 
             async def rewrite(on_event: Callable[[Event], None]) -> ResearchResult:
-                parent = await self.get(record.parent_run_id) if record.parent_run_id else None
+                # Only the texts: the record already carries the parent's notes and sources.
+                texts = await self.texts_of(record.parent_run_id) if record.parent_run_id else None
                 return await engine.rewrite(record.question, brief=record.brief, units=units, registry=registry,
-                                            instructions=instructions, texts=parent.source_texts if parent else None,
-                                            on_event=on_event, run_id=record.run_id)
+                                            instructions=instructions, texts=texts, on_event=on_event,
+                                            run_id=record.run_id)
 
             return rewrite
         options = RunOptions(**record.options)
@@ -189,19 +207,21 @@ class RunManager:
         question, brief = record.question, record.brief or None
 
         async def research(on_event: Callable[[Event], None]) -> ResearchResult:
-            prior = (prior_of(await self.get(record.parent_run_id), record.principal) if record.parent_run_id
-                     else None)
+            prior = None
+            if record.parent_run_id:
+                known = parent if parent is not None else await self.get(record.parent_run_id)
+                prior = prior_of(known, record.principal, await self.texts_of(known.run_id))
             return await engine.run(question, on_event=on_event, run_id=record.run_id, clarify_first=options.clarify,
                                     brief=brief, prior=prior)
 
         return research
 
-    async def _launch(self, record: RunRecord) -> RunRecord:
+    async def _launch(self, record: RunRecord, parent: RunRecord | None = None) -> RunRecord:
         if self._group is None:
             raise RuntimeError("RunManager used outside its context")
         if self.queue is not None:
             return await self._enqueue(record)
-        work = self.work_for(record)
+        work = self.work_for(record, parent)
         live = _Live(record)
         await self.store.put(record)  # durable first: a status call right after start must find it
         self._live[record.run_id] = live
@@ -254,9 +274,12 @@ class RunManager:
         A queue delivers at least once: a worker that stalled past its heartbeat has its job handed to another while
         it may still be running it. The second one then watches instead of running the research twice, and takes
         over only when the first stops writing the run's record (each beat writes it)."""
+        from .queue import honour_cancel
+
         watching = False
         while True:
-            record = await self.store.get(run_id)
+            # A worker stopping cancels this wait; a cancellation lost in the Redis read would keep it watching.
+            record = await honour_cancel(self.store.get(run_id))
             if record is None or record.finished:
                 log.info("run %s is %s; nothing to do", run_id, "unknown" if record is None else record.status)
                 return None
@@ -317,6 +340,10 @@ class RunManager:
             # Shielded: the final record must reach the store even while the server is cancelling this task.
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._persist(live, final=True))
+            if not live.dirty:
+                # Stored beside the record: `texts_of` reads them for the rare `write`, and the record every status
+                # poll copies stays small.
+                record.source_texts = {}
             self._recent[record.run_id] = record
             while len(self._recent) > 200:
                 self._recent.popitem(last=False)
@@ -376,8 +403,20 @@ class RunManager:
 
     # -- answering --------------------------------------------------------------------------------------------------
 
-    async def get(self, run_id: str) -> RunRecord:
-        """The run's current record: live when it runs here, else from the store (stale owners → interrupted)."""
+    async def get(self, run_id: str, *, principal: str | None = None) -> RunRecord:
+        """The run's current record: live when it runs here, else from the store (stale owners → interrupted).
+
+        With `principal` (every call on a client's behalf; "" without authentication), only a run that principal
+        started: another's is an unknown run. None is the server's own look-up."""
+        record = await self._record(run_id)
+        if principal is not None and record.principal != principal:
+            raise UnknownRun(record.run_id)
+        return record
+
+    async def list(self, limit: int = 50, *, principal: str | None = None) -> list[RunSummary]:
+        return await self.store.list(limit, principal=principal)
+
+    async def _record(self, run_id: str) -> RunRecord:
         run_id = (run_id or "").strip()
         live = self._live.get(run_id)
         if live is not None:
@@ -407,9 +446,10 @@ class RunManager:
             return True  # ours, yet not live here: it died with an earlier incarnation of this process
         return age_s(record.updated_at) > self.stale_after_s
 
-    async def cancel(self, run_id: str) -> tuple[RunRecord, str]:
-        """Ask a run to stop. Returns the record and what happened, in words; cancelling twice is not an error."""
-        record = await self.get(run_id)
+    async def cancel(self, run_id: str, *, principal: str | None = None) -> tuple[RunRecord, str]:
+        """Ask a run to stop. Returns the record and what happened, in words; cancelling twice is not an error.
+        `principal` as for `get`."""
+        record = await self.get(run_id, principal=principal)
         if record.finished:
             return record, f"run {record.run_id} had already ended ({record.status}); nothing to cancel"
         live = self._live.get(record.run_id)
@@ -442,12 +482,13 @@ _ENDED = {"failed": "failed", "cancelled": "was cancelled", "interrupted": "was 
           "needs_clarification": "stopped to ask a clarifying question"}
 
 
-def prior_of(parent: RunRecord, principal: str = "") -> PriorRun:
-    """What a follow-up takes from a stored run: its brief, the topics it researched and its sources. The run must
-    have completed and have been started by the same principal; anything else is one InputError sentence."""
+def prior_of(parent: RunRecord, principal: str = "", texts: dict[str, str] | None = None) -> PriorRun:
+    """What a follow-up takes from a stored run: its brief, the topics it researched, its sources and their texts
+    (`texts`, stored beside the record; the record's own for one written by an earlier version). The run must
+    have completed and have been started by the same principal (another's is an unknown run); anything else is one
+    InputError sentence."""
     if parent.principal != principal:
-        raise InputError(f"run {parent.run_id} was started with another credential; a follow-up can only build on "
-                         "your own runs")
+        raise UnknownRun(parent.run_id)
     if parent.status != "completed":
         state = _ENDED.get(parent.status, "is still running")
         wait = "" if parent.finished else " (wait for it with research_result)"
@@ -455,7 +496,7 @@ def prior_of(parent: RunRecord, principal: str = "") -> PriorRun:
     units = tuple(UnitOutcome(n.topic, True, note=n.note) for n in parent.notes if n.ok and n.note.strip())
     registry = tuple(Source(s.id, s.locator, s.title) for s in parent.registry)
     return PriorRun(run_id=parent.run_id, brief=parent.brief or parent.question, units=units, registry=registry,
-                    texts=dict(parent.source_texts))
+                    texts=dict(texts if texts is not None else parent.source_texts))
 
 
 def apply_result(record: RunRecord, result: ResearchResult) -> None:

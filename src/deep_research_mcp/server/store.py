@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import itertools
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, RootModel, ValidationError
 
 from ..errors import RunStoreUnavailable
 from ..files import write_atomically
@@ -98,7 +99,8 @@ class RunRecord(BaseModel):
     claims: list[StoredClaim] = Field(default_factory=list)  # per cited sentence of the report, in report order
     claim_summary: dict[str, Any] = Field(default_factory=dict)  # counts per verdict and the report's summary line
     # Passages of the sources the notes cite (bounded, DEEP_RESEARCH_CLAIM_TEXT_CHARS_STORED): a `write` rewrite's
-    # sentences are checked against them.
+    # sentences are checked against them. Up to ~1 MB, so the stores keep them beside the record (`RunStore.texts`)
+    # and `get` leaves them empty: a status poll does not read them. Records of earlier versions hold them inline.
     source_texts: dict[str, str] = Field(default_factory=dict)
     usage: dict[str, Any] = Field(default_factory=dict)
     timeline: dict[str, Any] = Field(default_factory=dict)  # the finished run's calls and floor (monitor.timeline)
@@ -124,25 +126,49 @@ class RunSummary(BaseModel):
     title: str
     created_at: str
     updated_at: str
+    principal: str = Field(default="", exclude=True)  # for filtering lists by owner; never shown
 
 
 def summarize(record: RunRecord) -> RunSummary:
     return RunSummary(run_id=record.run_id, kind=record.kind, question=record.question[:200], status=record.status,
-                      title=record.title, created_at=record.created_at, updated_at=record.updated_at)
+                      title=record.title, created_at=record.created_at, updated_at=record.updated_at,
+                      principal=record.principal)
+
+
+# At most this many of the newest records are read to fill one principal's list: a list stays bounded in cost
+# however many runs other principals keep.
+LIST_SCAN = 1000
 
 
 class RunStore(Protocol):
-    async def get(self, run_id: str) -> RunRecord | None: ...
+    async def get(self, run_id: str) -> RunRecord | None:
+        """The record without its `source_texts` (see `texts`)."""
+        ...
 
-    async def put(self, record: RunRecord) -> None: ...
+    async def put(self, record: RunRecord) -> None:
+        """Store the record; non-empty `source_texts` go beside it, and empty ones leave those stored alone."""
+        ...
 
-    async def list(self, limit: int = 50) -> list[RunSummary]: ...
+    async def texts(self, run_id: str) -> dict[str, str]:
+        """The run's `source_texts` ({} when none are stored), for `write` and follow-ups only."""
+        ...
+
+    async def list(self, limit: int = 50, *, principal: str | None = None) -> list[RunSummary]:
+        """The newest runs, newest first; with `principal`, only the runs that principal started."""
+        ...
 
     async def request_cancel(self, run_id: str) -> None: ...
 
     async def cancel_requested(self, run_id: str) -> bool: ...
 
     async def close(self) -> None: ...
+
+
+class SourceTexts(RootModel[dict[str, str]]):
+    """A run's `source_texts`, stored beside its record."""
+
+
+NOT_INLINE = {"source_texts"}
 
 
 def valid_run_id(run_id: str) -> bool:
@@ -161,10 +187,30 @@ class DiskRunStore:
     def _path(self, run_id: str) -> Path:
         return self.root / f"{run_id}.json"
 
+    def _texts_path(self, run_id: str) -> Path:
+        # A folder of their own: `list` globs the records' `*.json` in the root.
+        return self.root / "texts" / f"{run_id}.json"
+
     async def get(self, run_id: str) -> RunRecord | None:
         if not valid_run_id(run_id):
             return None
         return await asyncio.to_thread(self._read, self._path(run_id))
+
+    async def texts(self, run_id: str) -> dict[str, str]:
+        if not valid_run_id(run_id):
+            return {}
+
+        def read() -> dict[str, str]:
+            try:
+                return SourceTexts.model_validate_json(self._texts_path(run_id).read_bytes()).root
+            except FileNotFoundError:
+                record = self._read(self._path(run_id))  # written by an earlier version: the texts are inline
+                return record.source_texts if record is not None else {}
+            except (OSError, ValidationError) as exc:
+                log.warning("source texts of run %s are unreadable and ignored: %s", run_id, exc)
+                return {}
+
+        return await asyncio.to_thread(read)
 
     def _read(self, path: Path) -> RunRecord | None:
         try:
@@ -177,9 +223,14 @@ class DiskRunStore:
 
     async def put(self, record: RunRecord) -> None:
         record.updated_at = utc_now()
-        data = record.model_dump_json().encode()
+        data = record.model_dump_json(exclude=NOT_INLINE).encode()
+        texts = SourceTexts(record.source_texts).model_dump_json().encode() if record.source_texts else None
         async with self._lock:
             try:
+                if texts is not None:  # first: a record that says "completed" finds its texts there
+                    path = self._texts_path(record.run_id)
+                    path.parent.mkdir(exist_ok=True, mode=0o700)
+                    await asyncio.to_thread(write_atomically, path, texts)
                 await asyncio.to_thread(write_atomically, self._path(record.run_id), data)
             except OSError as exc:
                 raise RunStoreUnavailable(
@@ -187,11 +238,12 @@ class DiskRunStore:
                     "DEEP_RESEARCH_RUNS_DIR to a writable folder"
                 ) from None
 
-    async def list(self, limit: int = 50) -> list[RunSummary]:
+    async def list(self, limit: int = 50, *, principal: str | None = None) -> list[RunSummary]:
         def newest() -> list[RunRecord]:
             paths = sorted(self.root.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-            records = (self._read(p) for p in paths[: limit * 2])
-            return [r for r in records if r is not None][:limit]
+            records = (self._read(p) for p in paths[: limit * 2 if principal is None else LIST_SCAN])
+            mine = (r for r in records if r is not None and principal in (None, r.principal))
+            return list(itertools.islice(mine, limit))  # reads no further than the list needs
 
         return [summarize(r) for r in await asyncio.to_thread(newest)]
 
@@ -234,6 +286,9 @@ class RedisRunStore:
     def _key(self, run_id: str) -> str:
         return f"{self.prefix}run:{run_id}"
 
+    def _texts_key(self, run_id: str) -> str:
+        return f"{self._key(run_id)}:texts"
+
     async def get(self, run_id: str) -> RunRecord | None:
         if not valid_run_id(run_id):
             return None
@@ -247,27 +302,49 @@ class RedisRunStore:
             log.warning("run record %s in Redis is unreadable and ignored: %s", run_id, exc)
             return None
 
+    async def texts(self, run_id: str) -> dict[str, str]:
+        if not valid_run_id(run_id):
+            return {}
+        async with self._reachable():
+            raw = await self._redis.get(self._texts_key(run_id))
+        if raw is None:
+            record = await self.get(run_id)  # written by an earlier version: the texts are inline
+            return record.source_texts if record is not None else {}
+        try:
+            return SourceTexts.model_validate_json(raw).root
+        except ValidationError as exc:
+            log.warning("source texts of run %s in Redis are unreadable and ignored: %s", run_id, exc)
+            return {}
+
     async def put(self, record: RunRecord) -> None:
         record.updated_at = utc_now()
         created = parse_utc(record.created_at).timestamp()
         async with self._reachable(), self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._key(record.run_id), record.model_dump_json())
+            if record.source_texts:
+                pipe.set(self._texts_key(record.run_id), SourceTexts(record.source_texts).model_dump_json())
+            pipe.set(self._key(record.run_id), record.model_dump_json(exclude=NOT_INLINE))
             pipe.zadd(f"{self.prefix}runs", {record.run_id: created})
             await pipe.execute()
 
-    async def list(self, limit: int = 50) -> list[RunSummary]:
-        async with self._reachable():
-            ids: Sequence[bytes] = await self._redis.zrevrange(f"{self.prefix}runs", 0, max(0, limit - 1))
-            if not ids:
-                return []
-            raws = await self._redis.mget([self._key(i.decode()) for i in ids])
-        out = []
-        for raw in raws:
-            if raw is None:
-                continue
-            with contextlib.suppress(ValidationError):
-                out.append(summarize(RunRecord.model_validate_json(raw)))
-        return out
+    async def list(self, limit: int = 50, *, principal: str | None = None) -> list[RunSummary]:
+        out: list[RunSummary] = []
+        page = max(1, limit if principal is None else min(LIST_SCAN, max(limit * 2, 100)))
+        start = 0
+        while len(out) < limit and start < (limit if principal is None else LIST_SCAN):
+            async with self._reachable():
+                ids: Sequence[bytes] = await self._redis.zrevrange(f"{self.prefix}runs", start, start + page - 1)
+                if not ids:
+                    break
+                raws = await self._redis.mget([self._key(i.decode()) for i in ids])
+            start += page
+            for raw in raws:
+                if raw is None:
+                    continue
+                with contextlib.suppress(ValidationError):
+                    summary = summarize(RunRecord.model_validate_json(raw))
+                    if principal in (None, summary.principal):
+                        out.append(summary)
+        return out[:limit]
 
     async def request_cancel(self, run_id: str) -> None:
         async with self._reachable():

@@ -104,10 +104,12 @@ class TasksExtension(Extension):
         return task
 
     async def _record(self, ctx: ServerRequestContext[Any, Any], task_id: str) -> RunRecord:
+        from .tools import principal_of
+
         require_client_extension(ctx, TASKS)
         app: AppState = ctx.lifespan_context
         try:
-            record = await app.runs.get(task_id)
+            record = await app.runs.get(task_id, principal=principal_of(ctx))
         except UnknownRun:
             raise MCPError(INVALID_PARAMS, "Failed to retrieve task: Task not found") from None
         if self.ttl_ms is not None and age_s(record.created_at) * 1000 > self.ttl_ms:
@@ -122,7 +124,7 @@ class TasksExtension(Extension):
         return {}
 
     async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: TaskIdParams) -> dict[str, Any]:
-        record = await self._record(ctx, params.task_id)
+        record = await self._record(ctx, params.task_id)  # the caller's own run: checked there
         app: AppState = ctx.lifespan_context
         await app.runs.cancel(record.run_id)
         return {}

@@ -187,7 +187,9 @@ async def start_run(
 
 def principal_of(request: Any) -> str:
     """Who is calling (a request context): the SDK's principal binding of the access token over authenticated
-    HTTP, "" without one (stdio). Runs remember it, so a follow-up builds only on the caller's own runs."""
+    HTTP, "" without one (stdio). Runs remember it, and every look-up of a run on a client's behalf passes it: a
+    run is only its own principal's (`RunManager.get`). The SDK reads the token from the request's context, so
+    handlers without a request context (static resources, HTTP routes) pass None."""
     from mcp.server.request_state import authenticated_principal
 
     return authenticated_principal(request) or ""
@@ -217,13 +219,14 @@ async def wait_within(
     cancelled) cancels the run; a call that only watches a run (research_result) leaves it running.
     """
     app = state(ctx)
+    principal = principal_of(ctx.request_context)
     bound = app.settings.research_wait_s if wait_s is None else wait_s
     report = progress_reporter(ctx)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + bound
     next_beat = loop.time()
     await asyncio.sleep(0)  # a run started just now takes its slot (if one is free) before it is described
-    record = await app.runs.get(run_id)
+    record = await app.runs.get(run_id, principal=principal)
     try:
         while not record.finished:
             now = loop.time()
@@ -233,11 +236,11 @@ async def wait_within(
             if now >= deadline:
                 break
             await asyncio.sleep(max(0.0, min(POLL_S, deadline - now, next_beat - now)))
-            record = await app.runs.get(run_id)
+            record = await app.runs.get(run_id, principal=principal)
     except asyncio.CancelledError:
         if abandon_cancels:
             # Shielded: this task is being cancelled, the run's own cancel must still complete.
-            await asyncio.shield(app.runs.cancel(run_id))
+            await asyncio.shield(app.runs.cancel(run_id, principal=principal))
         raise
     return record
 
@@ -338,7 +341,7 @@ async def research_start(
 async def research_status(ctx: Context[AppState, Any], run_id: RunId) -> RunStatusView:
     """Where a run is now, without waiting: status, phase, researchers done and running, sources found, and the
     findings so far."""
-    return status_of(await state(ctx).runs.get(run_id))
+    return status_of(await state(ctx).runs.get(run_id, principal=principal_of(ctx.request_context)))
 
 
 @_tool(READ_ONLY)
@@ -357,7 +360,7 @@ async def research_result(
 @user_errors
 async def research_cancel(ctx: Context[AppState, Any], run_id: RunId) -> CancelView:
     """Stop a running research. Cancelling a run that has ended (or twice) is harmless and says so."""
-    record, message = await state(ctx).runs.cancel(run_id)
+    record, message = await state(ctx).runs.cancel(run_id, principal=principal_of(ctx.request_context))
     return CancelView(run_id=record.run_id, status=record.status, message=message)
 
 
@@ -371,7 +374,8 @@ async def write(
     language), without new research. Returns a new run_id whose report is the rewritten one; like research it waits
     at most `wait_s` seconds (default 45), then returns it still running: call research_result to wait again."""
     await require_renderer(format)  # before a rewrite is paid for
-    record = await state(ctx).runs.rewrite(run_id, instructions, language=language or "")
+    record = await state(ctx).runs.rewrite(run_id, instructions, language=language or "",
+                                           principal=principal_of(ctx.request_context))
     return tool_result(await wait_within(ctx, record.run_id, wait_s, abandon_cancels=True), format)
 
 
