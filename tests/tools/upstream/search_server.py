@@ -158,6 +158,11 @@ def build_server(
     def big(chars: int) -> str:
         return ("energy storage " * (chars // 15 + 1))[:chars]
 
+    @server.tool(description="Return a text of exactly `chars` characters, as text only (one copy on the wire).",
+                 structured_output=False, annotations=read_only)
+    def big_text(chars: int) -> str:
+        return ("energy storage " * (chars // 15 + 1))[:chars]
+
     @server.tool(description="Always fails with the given message.", annotations=read_only)
     def fail(message: str) -> str:
         raise ToolError(message)
