@@ -304,8 +304,7 @@ async def memory_runs(workdir: Path, runs: int, cache_memory_bytes: int | None =
 
 async def memory_big_result(chars: int) -> dict[str, float]:
     """Peak RSS added by one upstream tool result of `chars` characters (kept for the model: maxResultChars), from
-    our own test server over streamable HTTP. Not over stdio: the SDK's stdio reader joins a long line chunk by chunk
-    (`(buffer + chunk).split("\\n")`), quadratic in the line's length, so a 50 MB result does not arrive in 300 s."""
+    our own test server over streamable HTTP. Over stdio, and with medians over fresh processes: `memory_bench.py`."""
     from deep_research_mcp.errors import ToolCallError
     from deep_research_mcp.tools.upstream import UpstreamManager, parse_mcp_config
 
