@@ -86,3 +86,10 @@ async def test_a_group_with_no_healthy_member_names_each_server_and_its_error() 
 def test_a_group_may_not_take_a_servers_name() -> None:
     with pytest.raises(ConfigError, match=r"server 'b', field 'group': 'a' is also a server's name"):
         config({"a": {"command": "x"}, "b": {"command": "y", "group": "a"}})
+
+
+def test_retries_are_set_per_server_and_bounded() -> None:
+    servers = config({"a": {"command": "x", "maxRetries": 0}, "b": {"command": "y"}})
+    assert servers["a"].max_retries == 0 and servers["b"].max_retries == 1
+    with pytest.raises(ConfigError, match=r"server 'a', field 'maxRetries'"):
+        config({"a": {"command": "x", "maxRetries": -1}})

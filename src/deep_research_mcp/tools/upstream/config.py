@@ -32,6 +32,9 @@ Our own optional keys, per server:
                              call that could not reach its server is sent to another. Results are cached and cited
                              under the group. Each server keeps its own limits and timeouts; a group name may not
                              also name a server
+    maxRetries               how often a call whose connection was lost is sent again on a fresh session (default 1;
+                             0 never repeats one). In a group, a call that could not reach its server at all goes to
+                             another server of the group instead, once per server
     retryUnsafe              true repeats a call cut off by a lost connection even when the server does not mark the
                              tool read-only or idempotent, so it may run twice (default false: the model is told the
                              call may or may not have happened)
@@ -51,7 +54,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import mcp_types as types
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError
 
 from ...errors import ConfigError
 
@@ -72,6 +75,7 @@ class _ServerBase(BaseModel):
     startup_timeout_seconds: PositiveFloat = Field(default=60.0, alias="startupTimeoutSeconds")
     max_result_chars: PositiveInt = Field(default=100_000, alias="maxResultChars")
     max_response_bytes: PositiveInt = Field(default=16_000_000, alias="maxResponseBytes")
+    max_retries: NonNegativeInt = Field(default=1, le=10, alias="maxRetries")
     retry_unsafe: bool = Field(default=False, alias="retryUnsafe")
     allow_write: bool = Field(default=False, alias="allowWrite")
     group: str | None = Field(default=None, min_length=1, max_length=64)

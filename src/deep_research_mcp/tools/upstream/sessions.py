@@ -41,7 +41,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ...errors import ToolCallError, UpstreamUnreachable
-from ...services import Failure, LimitConfig, Service
+from ...services import Failure, LimitConfig, RetryPolicy, Service
 from .config import ServerConfig, StdioServerConfig
 from .stdio import capped_stdio_client
 
@@ -111,7 +111,8 @@ def server_service(name: str, config: ServerConfig) -> Service:
                          adaptive=config.adaptive_concurrency)
     kind = "stdio" if isinstance(config, StdioServerConfig) else "http"
     return Service(f"mcp:{name}", limits, timeout_s=config.timeout_seconds, classify=classify,
-                   describe={"kind": "mcp", "transport": kind})
+                   retry=RetryPolicy(max_retries=config.max_retries),
+                   describe={"kind": "mcp", "transport": kind, "max_response_bytes": config.max_response_bytes})
 
 
 def describe(exc: BaseException) -> str:
@@ -380,24 +381,28 @@ class UpstreamSession:
     async def _with_reconnect(
         self, operation: Callable[[Client], Awaitable[_T]], *, repeatable: Callable[[], bool] = lambda: True
     ) -> _T:
-        """Run `operation` within the per-call timeout; if the connection turns out dead, reopen and run it again,
-        unless it may already have run and `repeatable()` says running it twice could do harm (_Unrepeatable)."""
-        client, generation = await self._client()
-        try:
-            async with asyncio.timeout(self.config.timeout_seconds):
-                return await operation(client)
-        except Exception as exc:
-            if not is_disconnect(exc) or self._closed:
-                raise
-            self._restart(generation)
-            if not never_delivered(exc) and not repeatable():
-                log.warning("upstream %s: connection lost during a call (%s); not repeating it", self.name,
-                            describe(exc))
-                raise _Unrepeatable() from exc
-            log.info("upstream %s: connection lost (%s); reconnecting once", self.name, describe(exc))
-        client, _ = await self._client()
-        async with asyncio.timeout(self.config.timeout_seconds):
-            return await operation(client)
+        """Run `operation` within the per-call timeout; if the connection turns out dead, reopen and run it again (up
+        to the server's `maxRetries` times), unless it may already have run and `repeatable()` says running it twice
+        could do harm (_Unrepeatable)."""
+        retries = self.config.max_retries
+        for attempt in range(retries + 1):
+            client, generation = await self._client()
+            try:
+                async with asyncio.timeout(self.config.timeout_seconds):
+                    return await operation(client)
+            except Exception as exc:
+                if not is_disconnect(exc) or self._closed:
+                    raise
+                self._restart(generation)
+                if attempt == retries:
+                    raise
+                if not never_delivered(exc) and not repeatable():
+                    log.warning("upstream %s: connection lost during a call (%s); not repeating it", self.name,
+                                describe(exc))
+                    raise _Unrepeatable() from exc
+                log.info("upstream %s: connection lost (%s); reconnecting (retry %d of %d)", self.name,
+                         describe(exc), attempt + 1, retries)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _client(self) -> tuple[Client, int]:
         if self._closed:
