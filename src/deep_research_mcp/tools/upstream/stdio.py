@@ -156,8 +156,11 @@ async def capped_stdio_client(
         try:
             async with write_reader:
                 async for message in write_reader:
-                    if isinstance(message.message, types.JSONRPCRequest):
-                        outstanding.add(message.message.id)
+                    sent = message.message
+                    if isinstance(sent, types.JSONRPCRequest):
+                        outstanding.add(sent.id)
+                    elif isinstance(sent, types.JSONRPCNotification) and sent.method == "notifications/cancelled":
+                        outstanding.discard((sent.params or {}).get("requestId"))  # no answer is coming
                     data = message.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n"
                     await process.stdin.send(data.encode())
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
