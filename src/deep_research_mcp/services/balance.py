@@ -221,4 +221,9 @@ class ServiceGroup:
             members.append({**m.service.snapshot(), "state": m.breaker.state(now), "latency_ewma_s": latency,
                             "health": round(health, 3), "calls": m.calls,
                             "ejected_for_s": max(0.0, m.breaker.open_until - now) if m.breaker.open_until else 0.0})
-        return {"name": self.name, "kind": "group", "members": members}
+        # Totals beside the members, so metrics (which take a service's numbers, not lists) show a group too.
+        return {"name": self.name, "kind": "group", "members": members,
+                "limit": sum(m["limit"] for m in members), "in_flight": sum(m["in_flight"] for m in members),
+                "queued": sum(m["queued"] for m in members),
+                "members_available": sum(1 for m in self.members if m.breaker.available(now)),
+                "members_ejected": sum(1 for m in self.members if not m.breaker.available(now))}

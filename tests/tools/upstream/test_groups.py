@@ -59,6 +59,7 @@ async def test_calls_go_to_the_healthy_member_the_broken_one_is_reported_and_a_5
         assert members["mcp:down"]["state"] == "open" and members["mcp:down"]["succeeded"] == 0
         assert "could not connect to upstream MCP server 'down'" in members["mcp:down"]["recent_errors"][-1]["error"]
         assert members["mcp:up"]["limit"] == 4  # each member keeps its own limit (maxConcurrency)
+        assert shown["mcp:corpus"]["members_ejected"] == 1 and shown["mcp:corpus"]["in_flight"] == 0
 
         # One 50 MB line on stdio: that call fails at once with the server and the limit named; the session goes on.
         with pytest.raises(ToolCallError, match=r"^up/big_text failed: upstream MCP server 'up' sent a message of "
