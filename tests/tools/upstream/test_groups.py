@@ -94,3 +94,9 @@ def test_retries_are_set_per_server_and_bounded() -> None:
     assert servers["a"].max_retries == 0 and servers["b"].max_retries == 1
     with pytest.raises(ConfigError, match=r"server 'a', field 'maxRetries'"):
         config({"a": {"command": "x", "maxRetries": -1}})
+
+
+def test_a_call_goes_only_to_members_whose_config_allows_the_tool() -> None:
+    servers = config({"a": {**HEALTHY, "denyTools": ["search"]}, "b": HEALTHY})
+    manager = UpstreamManager(servers)  # nothing is started: no tool listed or called
+    assert manager.groups["corpus"].lacking("search") == ["mcp:a"] and manager.groups["corpus"].lacking("read") == []

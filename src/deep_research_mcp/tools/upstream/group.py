@@ -42,8 +42,8 @@ class UpstreamGroup:
         return next(iter(self.sessions.values())).config
 
     def lacking(self, tool: str) -> list[str]:
-        """Members (by service name) whose tool list is known and does not have `tool`."""
-        return [name for name, session in self.sessions.items() if session.lists(tool) is False]
+        """Members (by service name) that do not offer `tool`: their config leaves it out, or their known list."""
+        return [name for name, session in self.sessions.items() if session.offers(tool) is False]
 
     def unreachable(self, session: UpstreamSession, exc: BaseException) -> None:
         """`session` could not be reached outside a call (listing its tools): counted as a failed call would be,

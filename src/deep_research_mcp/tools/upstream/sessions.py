@@ -299,11 +299,14 @@ class UpstreamSession:
         except Exception as exc:  # the boundary: whatever an upstream does wrong is one failed tool call
             raise ToolCallError(f"{self.name}/{tool} failed: {describe(exc)}") from exc
 
-    def lists(self, tool: str) -> bool | None:
-        """Whether the server's tool list has `tool`; None while the list is not known."""
+    def offers(self, tool: str) -> bool | None:
+        """Whether researchers may call `tool` here: listed by the server and allowed by its config entry (see
+        `ServerConfig.offers`); None while the server's list is not known."""
+        if not self.config.allows(tool):
+            return False
         if self._tools is None:
             return None
-        return any(known.name == tool for known in self._tools)
+        return any(known.name == tool and self.config.offers(known) for known in self._tools)
 
     def repeatable(self, tool: str) -> bool:
         """Whether a call of `tool` cut off by a lost connection may be sent again on a fresh session.
