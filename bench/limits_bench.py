@@ -1,9 +1,10 @@
 """Limits benchmark: research runs against a provider that pushes back, with each model endpoint as an adaptive
 service ("adaptive") and as today's callers without one ("fixed": only max_concurrent_research_units bounds calls).
 
-    python bench/limits_bench.py [--quick] [--only storm|sick|no-cost|memory] [--repeats N] [--json PATH]
+    python bench/limits_bench.py [--quick] [--only storm|sick|no-cost|memory|upstream-sick] [--repeats N] [--json PATH]
 
-`memory` (RSS over 100 runs in one process; peak RSS of one 50 MB upstream tool result) runs only when named.
+`memory` (RSS over 100 runs in one process; peak RSS of one 50 MB upstream tool result) and `upstream-sick` (a group
+of two upstream MCP servers, one slow) run only when named.
 
 The scripted LLM server runs in its own subprocess with its limits as flags (`--capacity 8 --retry-after 1`); the
 engine reaches it through the real OpenAI SDK. See bench/README.md ("Limits benchmark") for what is measured.
@@ -304,8 +305,7 @@ async def memory_runs(workdir: Path, runs: int, cache_memory_bytes: int | None =
 
 async def memory_big_result(chars: int) -> dict[str, float]:
     """Peak RSS added by one upstream tool result of `chars` characters (kept for the model: maxResultChars), from
-    our own test server over streamable HTTP. Not over stdio: the SDK's stdio reader joins a long line chunk by chunk
-    (`(buffer + chunk).split("\\n")`), quadratic in the line's length, so a 50 MB result does not arrive in 300 s."""
+    our own test server over streamable HTTP. Over stdio, and with medians over fresh processes: `memory_bench.py`."""
     from deep_research_mcp.errors import ToolCallError
     from deep_research_mcp.tools.upstream import UpstreamManager, parse_mcp_config
 
@@ -339,6 +339,47 @@ async def memory_big_result(chars: int) -> dict[str, float]:
     finally:
         proc.terminate()
         await proc.wait()
+
+
+async def upstream_sick(calls: int, concurrency: int, latency_s: float, warmup: int) -> dict[str, Any]:
+    """Two stdio mirrors of our search server in one upstream group, one answering every search `latency_s` late:
+    `calls` searches from `concurrency` callers after `warmup` calls; the share the healthy mirror took and the wall,
+    against the same calls to the healthy mirror alone (not in a group)."""
+    from deep_research_mcp.tools.upstream import UpstreamManager, parse_mcp_config
+
+    server = Path(__file__).resolve().parent.parent / "tests" / "tools" / "upstream" / "search_server.py"
+    entry = {"command": sys.executable, "maxConcurrency": concurrency}
+    grouped = {"sick": {**entry, "args": [str(server), "--latency", str(latency_s)], "group": "mirrors"},
+               "well": {**entry, "args": [str(server)], "group": "mirrors"}}
+    alone = {"well": {**entry, "args": [str(server)]}}
+
+    async def run(servers: dict[str, Any]) -> tuple[float, dict[str, int]]:
+        async with UpstreamManager(parse_mcp_config({"mcpServers": servers})) as manager:
+            (tool,) = [t for t in await manager.tools() if t.upstream_name == "search"]
+            limit = asyncio.Semaphore(concurrency)
+
+            async def one(i: int) -> None:
+                async with limit:
+                    await tool.call({"query": f"tidal energy {i}"})
+
+            async def batch(n: int) -> None:
+                async with asyncio.TaskGroup() as tg:
+                    for i in range(n):
+                        tg.create_task(one(i))
+
+            await batch(warmup)
+            group = manager.groups.get("mirrors")
+            before = {m.name: m.calls for m in group.service.members} if group else {}
+            started = time.perf_counter()
+            await batch(calls)
+            wall = time.perf_counter() - started
+            counts = {m.name: m.calls - before[m.name] for m in group.service.members} if group else {}
+            return wall, counts
+
+    group_wall, counts = await run(grouped)
+    alone_wall, _ = await run(alone)
+    return {"calls": calls, "concurrency": concurrency, "latency_s": latency_s, "group_wall_s": group_wall,
+            "alone_wall_s": alone_wall, "to_healthy": counts.get("mcp:well", 0), "to_sick": counts.get("mcp:sick", 0)}
 
 
 def storm_table(s: Storm, early_s: float) -> str:
@@ -409,6 +450,20 @@ async def main_async(args: argparse.Namespace) -> int:
                       f"| {b['outcome'][:120]} ({b['seconds']:.1f} s) |")
             report["memory"] = {"rss_after_run_mb": after, "rss_after_run_mb_small_cache": bounded,
                                 "big_result": big}
+        if args.only and "upstream-sick" in args.only:
+            print("running upstream-sick ...", file=sys.stderr, flush=True)
+            rows = [await upstream_sick(1000, 8, 0.5, 40) for _ in range(args.repeats)]
+            print("\n## A slow upstream mirror: two stdio search servers in one group, one 0.5 s slower; 1000 calls "
+                  "from 8 callers after 40 warm-up calls\n")
+            print("| run | to the healthy one | group wall s | healthy alone wall s | ratio |"
+                  "\n|---:|---:|---:|---:|---:|")
+            for i, r in enumerate(rows, 1):
+                group, alone = r["group_wall_s"], r["alone_wall_s"]
+                print(f"| {i} | {r['to_healthy']} of {r['calls']} ({100 * r['to_healthy'] / r['calls']:.1f}%) "
+                      f"| {group:.2f} | {alone:.2f} | {group / alone:.3f} |")
+            ratio = statistics.median(r["group_wall_s"] / r["alone_wall_s"] for r in rows)
+            print(f"\nmedian ratio: {ratio:.3f}")
+            report["upstream_sick"] = rows
         if not args.only or "no-cost" in args.only:
             shape = Shape(topics=5, tool_calls=3, llm_latency_s=0.0, tool_latency_s=0.0, concurrency=5)
             print("running no-cost ...", file=sys.stderr, flush=True)
@@ -432,7 +487,7 @@ async def main_async(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=f"scale every latency by {QUICK_SCALE} (smoke run)")
-    parser.add_argument("--only", action="append", choices=["storm", "sick", "no-cost", "memory"],
+    parser.add_argument("--only", action="append", choices=["storm", "sick", "no-cost", "memory", "upstream-sick"],
                         help="run only this (repeatable)")
     parser.add_argument("--repeats", type=int, default=1, help="measured storm and sick-endpoint runs per mode")
     parser.add_argument("--no-cost-repeats", type=int, default=9, help="zero-latency runs per mode")

@@ -11,6 +11,8 @@
     │   ├── GroupUnavailable     every member of an endpoint group is ejected (members and their last errors)
     │   └── StructuredOutputError  no valid JSON for the schema after repair and retries
     ├── ToolCallError            a research tool failed; the researcher sees it, the run goes on
+    │   ├── UpstreamUnreachable  an upstream MCP server could not be started or connected (the call never got there)
+    │   └── ToolGroupUnavailable no server of an upstream group can take a call (members and their last errors)
     ├── BudgetExceeded           the run's token or cost budget is spent
     ├── CacheError               a cache level failed (callers treat it as a miss)
     └── RunStoreUnavailable      the run store (disk folder or Redis) cannot be read or written
@@ -81,6 +83,22 @@ class StructuredOutputError(ProviderError):
 
 class ToolCallError(DeepResearchError):
     """A research tool call failed; shown to the model as the tool's result."""
+
+
+class UpstreamUnreachable(ToolCallError):
+    """An upstream MCP server could not be started or connected, so the call was never sent: another server of its
+    group may take it."""
+
+
+class ToolGroupUnavailable(ToolCallError):
+    """No server of a group of equivalent upstream MCP servers can take a call: each is ejected after failures
+    (or was already tried for this call). `members` maps each server to its last error."""
+
+    def __init__(self, group: str, members: dict[str, str]) -> None:
+        listed = "; ".join(f"{name}: {error}" for name, error in members.items())
+        super().__init__(f"no server of the upstream group {group!r} can take the call ({listed})")
+        self.group = group
+        self.members = members
 
 
 class BudgetExceeded(DeepResearchError):

@@ -28,7 +28,6 @@ __all__ = [
     "Limiter",
     "Member",
     "Refusals",
-    "Refusals",
     "RetryPolicy",
     "Service",
     "ServiceGroup",

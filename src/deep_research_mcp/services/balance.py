@@ -19,7 +19,8 @@ gets calls again later instead of never.
 A member that keeps failing (3 errors in a row, 5 of its last 10 calls, or any connection it could not make) is
 ejected for a cool-down (`cooldown_s`, doubling each time it is ejected again, up to `max_cooldown_s`), then probed
 back with one call: success returns it to the group. With every member ejected, a call fails at once with
-GroupUnavailable naming each member and its last error.
+GroupUnavailable naming each member and its last error. Model endpoints and upstream MCP servers form groups alike:
+what a failure means comes from the members' own `classify`.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ import collections
 import contextlib
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import GroupUnavailable, ProviderConnectionError
+from ..errors import GroupUnavailable
 from .retry import RetryPolicy
 from .service import Failure, Refusals, Service
 
@@ -144,16 +145,19 @@ class ServiceGroup:
         limit = member.service.limit.current
         return latency * (1 + member.outstanding() / limit) / max(health, 0.05) ** 2
 
-    def choose(self) -> Member:
+    def choose(self, exclude: Collection[str] = ()) -> Member:
+        """The best available member not named in `exclude` (members a call has already failed on)."""
         now = self.clock()
-        candidates = [m for m in self.members if m.breaker.available(now)]
+        candidates = [m for m in self.members if m.name not in exclude and m.breaker.available(now)]
         if not candidates:
-            raise GroupUnavailable(self.name, {m.name: m.service.last_error or "ejected" for m in self.members})
+            raise GroupUnavailable(self.name, {
+                m.name: m.service.last_error or ("ejected" if not m.breaker.available(now) else "left out")
+                for m in self.members})
         return min(candidates, key=lambda m: (self.cost(m, now), m.outstanding(), m.calls))
 
     @contextlib.asynccontextmanager
-    async def slot(self, request: Refusals | None = None) -> AsyncIterator[str]:
-        member = self.choose()
+    async def slot(self, request: Refusals | None = None, *, exclude: Collection[str] = ()) -> AsyncIterator[str]:
+        member = self.choose(exclude)
         member.calls += 1
         if member.breaker.state(self.clock()) == "half-open":
             member.breaker.probing = True  # one probe at a time; others go elsewhere until it answers
@@ -186,17 +190,28 @@ class ServiceGroup:
         elif failure is not None and failure.kind == "error":
             member.latency_s = latency
             member.health = 0.8 * health
-            member.breaker.on_failure(now, eject=isinstance(exc, ProviderConnectionError))
+            member.breaker.on_failure(now, eject=failure.unreachable)
         elif member.breaker.probing:
             member.breaker.probing = False  # the probe said nothing either way: let another one try
         member.stamp = now
 
+    def report(self, name: str, exc: BaseException) -> None:
+        """Member `name` failed outside a call through `slot` (e.g. it could not be reached to list its tools): its
+        health and breaker take it as they would a failed call."""
+        for member in self.members:
+            if member.name == name:
+                failure = member.service.classify(exc)
+                if failure is not None:
+                    member.service.record_failure(failure, exc)
+                    self._ended(member, self.clock(), failure, exc)
+
     def refused(self, exc: BaseException) -> bool:
         """An overload, or a member that could not be reached while another one can take the call."""
-        if isinstance(exc, ProviderConnectionError):
+        failure = self.members[0].service.classify(exc)  # the members share one classification
+        if failure is not None and failure.unreachable:
             now = self.clock()
             return any(m.breaker.available(now) for m in self.members)
-        return self.members[0].service.refused(exc)  # the members share one classification
+        return self.members[0].service.refused(exc)
 
     def snapshot(self) -> dict[str, Any]:
         now = self.clock()
@@ -206,4 +221,9 @@ class ServiceGroup:
             members.append({**m.service.snapshot(), "state": m.breaker.state(now), "latency_ewma_s": latency,
                             "health": round(health, 3), "calls": m.calls,
                             "ejected_for_s": max(0.0, m.breaker.open_until - now) if m.breaker.open_until else 0.0})
-        return {"name": self.name, "kind": "group", "members": members}
+        # Totals beside the members, so metrics (which take a service's numbers, not lists) show a group too.
+        return {"name": self.name, "kind": "group", "members": members,
+                "limit": sum(m["limit"] for m in members), "in_flight": sum(m["in_flight"] for m in members),
+                "queued": sum(m["queued"] for m in members),
+                "members_available": sum(1 for m in self.members if m.breaker.available(now)),
+                "members_ejected": sum(1 for m in self.members if not m.breaker.available(now))}

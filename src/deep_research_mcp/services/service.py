@@ -30,6 +30,9 @@ RECENT_ERRORS = 10
 class Failure:
     kind: FailureKind | Literal["singled-out"]
     retry_after_s: float | None = None
+    # The service could not be reached at all (no connection, a server that would not start): the call never got
+    # to it, so a group ejects the member at once and sends the call to another.
+    unreachable: bool = False
 
 
 Classifier = Callable[[BaseException], Failure | None]
@@ -42,7 +45,9 @@ def classify_provider_error(exc: BaseException) -> Failure | None:
         if exc.status >= 500 or exc.status == 408:
             return Failure("error", exc.retry_after)
         return None
-    if isinstance(exc, ProviderTimeout | ProviderConnectionError | TimeoutError):
+    if isinstance(exc, ProviderConnectionError):
+        return Failure("error", unreachable=True)
+    if isinstance(exc, ProviderTimeout | TimeoutError):
         return Failure("error")
     return None
 

@@ -12,6 +12,7 @@ Switches for the tests that kill it:
     --state-dir DIR    `record` appends its notes to DIR/records.txt, so a test can count how often a call ran;
                        a `search` query or `record` note containing "crash-once" exits the process mid-call the first
                        time any server sharing DIR sees one (after `record` has written its note)
+    --latency SECONDS  every `search` waits this long before answering (a slow mirror, for the group benchmark)
     --block-on REGEX   a `search` whose query matches writes "BLOCKED pid=<pid>" to stderr and never answers, so a
                        test can kill the server while that call is in flight
 """
@@ -92,7 +93,8 @@ def _crash_once(text: str, state_dir: Path | None) -> None:
 
 
 def build_server(
-    *, annotate: bool = True, state_dir: Path | None = None, block_on: re.Pattern[str] | None = None
+    *, annotate: bool = True, state_dir: Path | None = None, block_on: re.Pattern[str] | None = None,
+    latency_s: float = 0.0,
 ) -> MCPServer:
     server = MCPServer(
         "corpus-search", instructions="Search a small fixed corpus about energy storage.", log_level="WARNING"
@@ -102,6 +104,8 @@ def build_server(
     @server.tool(description="Search the corpus; results carry url, title and snippet as structured content.",
                  annotations=read_only)
     async def search(query: str, k: int = 3) -> SearchResults:
+        if latency_s:
+            await asyncio.sleep(latency_s)
         if block_on is not None and block_on.search(query):
             print(f"BLOCKED pid={os.getpid()}", file=sys.stderr, flush=True)
             await asyncio.Event().wait()  # until the test kills the process
@@ -156,6 +160,11 @@ def build_server(
 
     @server.tool(description="Return a text of exactly `chars` characters.", annotations=read_only)
     def big(chars: int) -> str:
+        return ("energy storage " * (chars // 15 + 1))[:chars]
+
+    @server.tool(description="Return a text of exactly `chars` characters, as text only (one copy on the wire).",
+                 structured_output=False, annotations=read_only)
+    def big_text(chars: int) -> str:
         return ("energy storage " * (chars // 15 + 1))[:chars]
 
     @server.tool(description="Always fails with the given message.", annotations=read_only)
@@ -217,8 +226,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-annotations", action="store_true", help="no readOnlyHint on any tool")
     parser.add_argument("--state-dir", type=Path, help="where `record` and crash-once keep their state")
     parser.add_argument("--block-on", type=re.compile, help="a search query matching this regex never answers")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds every search waits before answering")
     args = parser.parse_args(argv)
-    server = build_server(annotate=not args.no_annotations, state_dir=args.state_dir, block_on=args.block_on)
+    server = build_server(annotate=not args.no_annotations, state_dir=args.state_dir, block_on=args.block_on,
+                          latency_s=args.latency)
     if args.http:
         asyncio.run(serve_http(server, args.port))
     else:

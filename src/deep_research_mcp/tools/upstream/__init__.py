@@ -6,12 +6,14 @@
     await manager.close()                                    # on shutdown: stops every upstream session
 
 One session per upstream server for the life of the process, shared by all researchers; see `sessions` for how it
-is kept alive and reconnected, `results` for how results become citable documents, `config` for the file format.
+is kept alive and reconnected, `results` for how results become citable documents, `config` for the file format,
+`group` for servers that offer the same tools and share the calls.
 """
 
 from __future__ import annotations
 
 from .config import HttpServerConfig, ServerConfig, StdioServerConfig, load_mcp_config, parse_mcp_config
+from .group import UpstreamGroup
 from .manager import UpstreamManager
 from .results import call_locator, to_tool_result
 from .sessions import UpstreamSession
@@ -21,6 +23,7 @@ __all__ = [
     "HttpServerConfig",
     "ServerConfig",
     "StdioServerConfig",
+    "UpstreamGroup",
     "UpstreamManager",
     "UpstreamSession",
     "UpstreamTool",

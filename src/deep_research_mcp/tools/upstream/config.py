@@ -22,8 +22,19 @@ Our own optional keys, per server:
     timeoutSeconds           one request (a tool call, a tool listing) once connected (default 30)
     startupTimeoutSeconds    starting the server and the handshake, e.g. an `npx` download (default 60)
     maxResultChars           characters of one result kept for the model; the rest is cut with a note (default 100000)
-    maxResponseBytes         an HTTP server's JSON answer larger than this fails that call instead of being read whole
-                             (default 16000000; an SSE event has the SDK's own 1 MB bound)
+    maxResponseBytes         one message from the server larger than this fails that call instead of being read
+                             whole: a stdio line, or an HTTP JSON answer (default 16000000; an SSE event has the
+                             SDK's own 1 MB bound). The session stays usable.
+    group                    a name shared by servers offering the same tools (mirrors, or one server under two API
+                             keys): their tools are listed once, as `<group>__<tool>`, and each call goes to the best
+                             server of the group (fewest calls outstanding, lowest recent latency); a server that
+                             keeps failing is left out for a cool-down and then tried again with one call, and a
+                             call that could not reach its server is sent to another. Results are cached and cited
+                             under the group. Each server keeps its own limits and timeouts; a group name may not
+                             also name a server
+    maxRetries               how often a call whose connection was lost is sent again on a fresh session (default 1;
+                             0 never repeats one). In a group, a call that could not reach its server at all goes to
+                             another server of the group instead, once per server
     retryUnsafe              true repeats a call cut off by a lost connection even when the server does not mark the
                              tool read-only or idempotent, so it may run twice (default false: the model is told the
                              call may or may not have happened)
@@ -43,7 +54,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import mcp_types as types
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError
 
 from ...errors import ConfigError
 
@@ -64,8 +75,10 @@ class _ServerBase(BaseModel):
     startup_timeout_seconds: PositiveFloat = Field(default=60.0, alias="startupTimeoutSeconds")
     max_result_chars: PositiveInt = Field(default=100_000, alias="maxResultChars")
     max_response_bytes: PositiveInt = Field(default=16_000_000, alias="maxResponseBytes")
+    max_retries: NonNegativeInt = Field(default=1, le=10, alias="maxRetries")
     retry_unsafe: bool = Field(default=False, alias="retryUnsafe")
     allow_write: bool = Field(default=False, alias="allowWrite")
+    group: str | None = Field(default=None, min_length=1, max_length=64)
     disabled: bool = False
 
     def allows(self, tool: str) -> bool:
@@ -135,7 +148,19 @@ def parse_mcp_config(
         config = _parse_server(name, raw, source, env)
         if not config.disabled:
             out[name] = config
+    for name, config in out.items():
+        if config.group is not None and config.group in servers:
+            raise _fail(source, name, "group", f"{config.group!r} is also a server's name; give the group its own")
     return out
+
+
+def groups_of(servers: Mapping[str, ServerConfig]) -> dict[str, list[str]]:
+    """Group name -> its servers, in file order (a group of one is a group too: it names the tools)."""
+    groups: dict[str, list[str]] = {}
+    for name, config in servers.items():
+        if config.group is not None:
+            groups.setdefault(config.group, []).append(name)
+    return groups
 
 
 def _fail(source: str, server: str, field: str, problem: str) -> ConfigError:

@@ -12,7 +12,8 @@ from typing import Self, TextIO
 import mcp_types as types
 
 from ...services import ServiceRegistry
-from .config import ServerConfig, load_mcp_config
+from .config import ServerConfig, groups_of, load_mcp_config
+from .group import UpstreamGroup
 from .sessions import UpstreamSession, describe, server_service
 from .tool import UpstreamTool, unique_tool_names
 
@@ -30,13 +31,22 @@ class UpstreamManager:
         self, servers: Mapping[str, ServerConfig], *, errlog: TextIO | None = None,
         services: ServiceRegistry | None = None,
     ) -> None:
-        # Each server is a service (adaptive limit up to its maxConcurrency), in the registry given or a new one.
+        # Each server is a service (adaptive limit up to its maxConcurrency), in the registry given or a new one;
+        # servers of a group are registered as the group, which shows each member.
         self.services = services if services is not None else ServiceRegistry()
         self.sessions: dict[str, UpstreamSession] = {
-            name: UpstreamSession(name, config, errlog=errlog,
-                                  service=self.services.add(server_service(name, config)))
+            name: UpstreamSession(name, config, errlog=errlog, service=server_service(name, config))
             for name, config in servers.items()
         }
+        self.groups: dict[str, UpstreamGroup] = {
+            group: UpstreamGroup(group, [self.sessions[name] for name in members])
+            for group, members in groups_of(servers).items()
+        }
+        for group in self.groups.values():
+            self.services.add(group.service)
+        for session in self.sessions.values():
+            if session.config.group is None:
+                session.service = self.services.add(session.service)
         self.errors: dict[str, str] = {}  # server -> why its tools are missing from the last tools()
         self._withheld: dict[str, list[str]] = {}  # server -> tools left out as not read-only (logged once)
 
@@ -57,12 +67,13 @@ class UpstreamManager:
         async with asyncio.TaskGroup() as tg:
             for name, session in self.sessions.items():
                 tg.create_task(self._list_one(name, session, listings))
-        chosen = [
-            (name, tool)
-            for name, session in self.sessions.items()
-            for tool in listings.get(name, [])
-            if session.config.offers(tool)
-        ]
+        # A group's tools are listed once, under the group, as its first member that lists each one has it.
+        chosen: dict[tuple[str, str], types.Tool] = {}
+        for name, session in self.sessions.items():
+            owner = session.config.group or name
+            for tool in listings.get(name, []):
+                if session.config.offers(tool):
+                    chosen.setdefault((owner, tool.name), tool)
         for name, session in self.sessions.items():
             withheld = [t.name for t in listings.get(name, []) if session.config.allows(t.name)
                         and not session.config.offers(t)]
@@ -70,8 +81,9 @@ class UpstreamManager:
                 self._withheld[name] = withheld
                 log.warning("upstream MCP server %r: %s not offered to researchers since not marked read-only; set "
                             '"allowWrite": true on the server to offer them', name, ", ".join(withheld))
-        names = unique_tool_names((server, tool.name) for server, tool in chosen)
-        return [UpstreamTool(self.sessions[server], tool, names[(server, tool.name)]) for server, tool in chosen]
+        names = unique_tool_names(chosen)
+        return [UpstreamTool(self.groups.get(owner) or self.sessions[owner], tool, names[(owner, tool_name)])
+                for (owner, tool_name), tool in chosen.items()]
 
     async def _list_one(self, name: str, session: UpstreamSession, out: dict[str, list[types.Tool]]) -> None:
         # Catches everything but cancellation: one broken server must not cancel its siblings' listings.
@@ -80,6 +92,12 @@ class UpstreamManager:
         except Exception as exc:
             reason = describe(exc)
             self.errors[name] = reason
+            group = self.groups.get(session.config.group or "")
+            if group is not None:
+                group.unreachable(session, exc)
+                log.warning("upstream MCP server %r (group %r) offers no tools; the group's other servers take its "
+                            "calls: %s", name, group.name, reason)
+                return
             log.warning("upstream MCP server %r offers no tools: %s", name, reason)
         else:
             self.errors.pop(name, None)

@@ -40,9 +40,10 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from ...errors import ToolCallError
-from ...services import Failure, LimitConfig, Service
+from ...errors import ToolCallError, UpstreamUnreachable
+from ...services import Failure, LimitConfig, RetryPolicy, Service
 from .config import ServerConfig, StdioServerConfig
+from .stdio import capped_stdio_client
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -91,7 +92,10 @@ def never_delivered(exc: BaseException) -> bool:
 
 def classify(exc: BaseException) -> Failure | None:
     """What a failed call says about the server's load: a timeout or a lost connection is an error (the limit
-    comes down); an error the tool returned, or a refusal to repeat a call, says nothing."""
+    comes down); an error the tool returned, or a refusal to repeat a call, says nothing. A server that could not be
+    started or connected is unreachable: its group sends the call to another server."""
+    if isinstance(exc, UpstreamUnreachable):
+        return Failure("error", unreachable=True)
     if isinstance(exc, TimeoutError | _Unrepeatable) or is_disconnect(exc):
         return Failure("error")
     if isinstance(exc, ToolCallError) and exc.__cause__ is not None:  # e.g. the server could not be started
@@ -107,7 +111,8 @@ def server_service(name: str, config: ServerConfig) -> Service:
                          adaptive=config.adaptive_concurrency)
     kind = "stdio" if isinstance(config, StdioServerConfig) else "http"
     return Service(f"mcp:{name}", limits, timeout_s=config.timeout_seconds, classify=classify,
-                   describe={"kind": "mcp", "transport": kind})
+                   retry=RetryPolicy(max_retries=config.max_retries),
+                   describe={"kind": "mcp", "transport": kind, "max_response_bytes": config.max_response_bytes})
 
 
 def describe(exc: BaseException) -> str:
@@ -262,13 +267,16 @@ class UpstreamSession:
     def tools_stale(self) -> bool:
         return self._tools is None or self._tools_stale
 
-    async def call_tool(self, tool: str, arguments: dict[str, Any]) -> types.CallToolResult:
-        """Call an upstream tool. Raises ToolCallError for anything that did not produce a result."""
+    async def call_tool(self, tool: str, arguments: dict[str, Any], *, own_slot: bool = True) -> types.CallToolResult:
+        """Call an upstream tool. Raises ToolCallError for anything that did not produce a result, and its subclass
+        UpstreamUnreachable when the server could not be started or connected (the call was never sent).
+
+        `own_slot=False` when the caller already holds a slot of this server's service (its group chose it)."""
         timeout = self.config.timeout_seconds
         # Neither waiting for a slot nor for the server to start is this call's slowness: the per-call timeout
         # covers the request alone (startup has its own bound, see _run).
         try:
-            async with self.service.slot():
+            async with self.service.slot() if own_slot else contextlib.nullcontext():
                 return await self._with_reconnect(
                     lambda client: client.call_tool(tool, arguments), repeatable=lambda: self.repeatable(tool)
                 )
@@ -280,16 +288,25 @@ class UpstreamSession:
                 f"mark {tool!r} read-only or idempotent. The next call restarts the connection; check before "
                 f"calling it again."
                 ) from exc.__cause__
-        except TimeoutError:
-            raise ToolCallError(f"{self.name}/{tool} did not answer within {timeout:g} s") from None
+        except TimeoutError as exc:  # the cause stays: a group's breaker counts it (see `classify`)
+            raise ToolCallError(f"{self.name}/{tool} did not answer within {timeout:g} s") from exc
         except ToolCallError:
             raise
         except MCPError as exc:
             if exc.code == types.REQUEST_TIMEOUT:
-                raise ToolCallError(f"{self.name}/{tool} did not answer within {timeout:g} s") from None
+                raise ToolCallError(f"{self.name}/{tool} did not answer within {timeout:g} s") from exc
             raise ToolCallError(f"{self.name}/{tool} failed: {describe(exc)}") from exc
         except Exception as exc:  # the boundary: whatever an upstream does wrong is one failed tool call
             raise ToolCallError(f"{self.name}/{tool} failed: {describe(exc)}") from exc
+
+    def offers(self, tool: str) -> bool | None:
+        """Whether researchers may call `tool` here: listed by the server and allowed by its config entry (see
+        `ServerConfig.offers`); None while the server's list is not known."""
+        if not self.config.allows(tool):
+            return False
+        if self._tools is None:
+            return None
+        return any(known.name == tool and self.config.offers(known) for known in self._tools)
 
     def repeatable(self, tool: str) -> bool:
         """Whether a call of `tool` cut off by a lost connection may be sent again on a fresh session.
@@ -367,24 +384,28 @@ class UpstreamSession:
     async def _with_reconnect(
         self, operation: Callable[[Client], Awaitable[_T]], *, repeatable: Callable[[], bool] = lambda: True
     ) -> _T:
-        """Run `operation` within the per-call timeout; if the connection turns out dead, reopen and run it again,
-        unless it may already have run and `repeatable()` says running it twice could do harm (_Unrepeatable)."""
-        client, generation = await self._client()
-        try:
-            async with asyncio.timeout(self.config.timeout_seconds):
-                return await operation(client)
-        except Exception as exc:
-            if not is_disconnect(exc) or self._closed:
-                raise
-            self._restart(generation)
-            if not never_delivered(exc) and not repeatable():
-                log.warning("upstream %s: connection lost during a call (%s); not repeating it", self.name,
-                            describe(exc))
-                raise _Unrepeatable() from exc
-            log.info("upstream %s: connection lost (%s); reconnecting once", self.name, describe(exc))
-        client, _ = await self._client()
-        async with asyncio.timeout(self.config.timeout_seconds):
-            return await operation(client)
+        """Run `operation` within the per-call timeout; if the connection turns out dead, reopen and run it again (up
+        to the server's `maxRetries` times), unless it may already have run and `repeatable()` says running it twice
+        could do harm (_Unrepeatable)."""
+        retries = self.config.max_retries
+        for attempt in range(retries + 1):
+            client, generation = await self._client()
+            try:
+                async with asyncio.timeout(self.config.timeout_seconds):
+                    return await operation(client)
+            except Exception as exc:
+                if not is_disconnect(exc) or self._closed:
+                    raise
+                self._restart(generation)
+                if attempt == retries:
+                    raise
+                if not never_delivered(exc) and not repeatable():
+                    log.warning("upstream %s: connection lost during a call (%s); not repeating it", self.name,
+                                describe(exc))
+                    raise _Unrepeatable() from exc
+                log.info("upstream %s: connection lost (%s); reconnecting (retry %d of %d)", self.name,
+                         describe(exc), attempt + 1, retries)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _client(self) -> tuple[Client, int]:
         if self._closed:
@@ -403,7 +424,8 @@ class UpstreamSession:
         except (ToolCallError, asyncio.CancelledError):
             raise
         except Exception as exc:
-            raise ToolCallError(f"could not connect to upstream MCP server {self.name!r}: {describe(exc)}") from exc
+            raise UpstreamUnreachable(f"could not connect to upstream MCP server {self.name!r}: {describe(exc)}") \
+                from exc
         return client, live.generation
 
     def _start(self) -> _Live:
@@ -455,7 +477,8 @@ class UpstreamSession:
                 log.warning("upstream %s: session ended: %s", self.name, describe(exc))
         finally:
             if not live.ready.done():
-                live.ready.set_exception(ToolCallError(f"upstream MCP server {self.name!r} closed while opening"))
+                live.ready.set_exception(
+                    UpstreamUnreachable(f"upstream MCP server {self.name!r} closed while opening"))
             if self._live is live:
                 self._live = None  # the next caller opens a fresh session
 
@@ -471,7 +494,10 @@ class UpstreamSession:
             params = StdioServerParameters(
                 command=config.command, args=list(config.args), env=dict(config.env) or None, cwd=config.cwd
             )
-            transport = stdio_client(params, errlog=self._errlog or sys.stderr)
+            errlog = self._errlog or sys.stderr
+            # Ours reads each message at most maxResponseBytes far (see stdio.py); Windows keeps the SDK's.
+            transport = stdio_client(params, errlog=errlog) if sys.platform == "win32" else capped_stdio_client(
+                params, name=self.name, max_bytes=config.max_response_bytes, errlog=errlog)
             async with Client(_watched(transport, live.transport_ended), **options) as client:
                 yield client
             return

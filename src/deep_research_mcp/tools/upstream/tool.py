@@ -11,6 +11,7 @@ import mcp_types as types
 
 from ...errors import ToolCallError
 from ..base import ToolResult
+from .group import UpstreamGroup
 from .results import error_message, to_tool_result
 from .sessions import UpstreamSession
 
@@ -61,9 +62,10 @@ def _parameters(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 class UpstreamTool:
-    """One allowed tool of one upstream server, as a ResearchTool."""
+    """One allowed tool of one upstream server, or of a group of servers, as a ResearchTool. A group's tool is named,
+    cited and cached under the group (`server` is the group's name), whichever member answers."""
 
-    def __init__(self, session: UpstreamSession, tool: types.Tool, name: str) -> None:
+    def __init__(self, session: UpstreamSession | UpstreamGroup, tool: types.Tool, name: str) -> None:
         self.session = session
         self.server = session.name
         self.upstream_name = tool.name
