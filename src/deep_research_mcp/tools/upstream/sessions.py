@@ -145,10 +145,27 @@ class _CappedStream(httpx2.AsyncByteStream):
         await self._inner.aclose()
 
 
+class _RefusedStream(httpx2.AsyncByteStream):
+    """The body of an answer whose Content-Length is already over the limit: nothing of it is read."""
+
+    def __init__(self, inner: httpx2.AsyncByteStream, size: int, limit: int) -> None:
+        self._inner = inner
+        self._message = f"the answer is {size:,} bytes, over maxResponseBytes ({limit} bytes); it was not read"
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        raise ResponseTooLarge(self._message)
+        yield b""  # pragma: no cover - makes this an async generator
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 class _CappedJSONTransport(httpx2.AsyncBaseTransport):
     """HTTP to an upstream with JSON answers read at most `limit` bytes far, so one huge tool result cannot take the
-    process's memory: the SDK reads a JSON answer whole and parses it (about ten times its size at the peak).
-    Event streams are left alone: the listen stream is long-lived, and each SSE event has the SDK's own bound."""
+    process's memory: the SDK reads a JSON answer whole and parses it (about ten times its size at the peak). An
+    answer that announces a larger Content-Length is refused before any of its body is read, so it costs nothing;
+    one sent in chunks is read up to the limit. Event streams are left alone: the listen stream is long-lived, and
+    each SSE event has the SDK's own bound."""
 
     def __init__(self, limit: int) -> None:
         self._inner = httpx2.AsyncHTTPTransport()
@@ -157,7 +174,11 @@ class _CappedJSONTransport(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         response = await self._inner.handle_async_request(request)
         if response.headers.get("content-type", "").lower().startswith("application/json"):
-            response.stream = _CappedStream(response.stream, self._limit)  # type: ignore[arg-type]
+            size = response.headers.get("content-length", "")
+            if size.isdigit() and int(size) > self._limit:
+                response.stream = _RefusedStream(response.stream, int(size), self._limit)  # type: ignore[arg-type]
+            else:
+                response.stream = _CappedStream(response.stream, self._limit)  # type: ignore[arg-type]
         return response
 
     async def aclose(self) -> None:
