@@ -33,6 +33,7 @@ from .extract import (
 
 MIN_WORDS = 5  # shorter candidates are fragments ("See below.", "Default: 5.")
 MAX_FOLLOWERS = 6  # list items brought along by the sentence that introduces them
+SHORT_CODE_LINES = 4  # an example a statement brings along without introducing it with a colon
 MAX_CODE_LINES = 20  # a longer example is a page of its own, not an answer
 LEAD_PRIOR = 1.2
 TITLE_PRIOR = 0.6
@@ -43,6 +44,8 @@ SEMANTIC_POOL = 300
 PAGE_MIN_SPREAD = 0.2  # in cosine similarity
 PAGE_SUPPORT = 0.7  # how much a page's three best sentences lift each of its sentences
 PAGE_PRIOR_LOW, PAGE_PRIOR_SPAN = 0.7, 0.6  # the page whose title means the topic least x0.7, the most x1.3
+COVER_BONUS = 0.5  # a sentence naming all of the topic's terms not yet covered counts x1.5
+COVER_DEPTH = 80  # how far down the ranking the re-ranking for coverage looks
 SEMANTIC_WEIGHT = 0.3  # how far meaning moves a lexical score: x0.7 for the least similar, x1.06 for the most
 
 CHANGELOG_PRIOR = 0.3
@@ -143,8 +146,28 @@ def cited_passages(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8)
     reference = scores[next(i for i in order if candidates[i].text == distinct[min(2, len(distinct) - 1)])]
     kept = {i for i in order if scores[i] >= RELATIVE_FLOOR * reference}
     lifted = _with_page_support(candidates, scores)
-    order = sorted(kept, key=lambda i: (-lifted[i], i))
+    wanted = set(content_terms(without_scope(topic)))
+    covers = [set(terms(c.text)) & wanted for c in candidates]
+    order = _covering(sorted(kept, key=lambda i: (-lifted[i], i)), lifted, covers, len(wanted))
     return _assemble(docs, units, candidates, where, order, vectors, limit)
+
+
+def _covering(order: list[int], scores: list[float], covers: list[set[str]], wanted: int) -> list[int]:
+    """`order` re-ranked so the parts of a topic all get sentences: each next sentence is the best once its score
+    is raised by the share of the topic's terms it names that none ranked above it named ("clickjacking and HTTPS":
+    after the clickjacking sentences, one naming HTTPS moves up). Ties keep their order, so it is deterministic."""
+    if COVER_BONUS <= 0 or wanted < 2:
+        return order
+    head, tail = order[:COVER_DEPTH], order[COVER_DEPTH:]
+    left = dict.fromkeys(head)
+    out: list[int] = []
+    covered: set[str] = set()
+    while left:
+        best = max(left, key=lambda i: (scores[i] * (1 + COVER_BONUS * len(covers[i] - covered) / wanted), -i))
+        out.append(best)
+        covered |= covers[best]
+        del left[best]
+    return out + tail
 
 
 def candidates_of(units: list[tuple[str, int, Unit]]) -> tuple[list[Candidate], list[int]]:
@@ -163,7 +186,8 @@ def candidates_of(units: list[tuple[str, int, Unit]]) -> tuple[list[Candidate], 
         text = _labelled(unit, text)
         if unit.intro or introduces(text):
             # A lead-in is quoted with the list it merges with, so it is ranked by all of those words.
-            text = _merged_list(units, index, _followers(units, index)) or text
+            merged = _merged_list(units, index, _followers(units, index))
+            text = _labelled(unit, merged) if merged else text
         if len(text.split()) < MIN_WORDS or (owner, text) in seen:
             continue
         seen.add((owner, text))
@@ -327,7 +351,7 @@ def _assemble(
                 continue
             text = candidate.text if member == index else _labelled(unit, statement(unit.text) or unit.text)
             if member == index and merged:
-                text = merged
+                text = _labelled(unit, merged)  # "Ancestors (MRO): This view inherits … from the following views: …"
                 taken.update(covered)
             ids = [owner]
             if member == index:
@@ -377,9 +401,16 @@ def _predecessors(units: list[tuple[str, int, Unit]], index: int) -> list[int] |
 
 def _followers(units: list[tuple[str, int, Unit]], index: int) -> list[int]:
     """What a sentence that introduces something brings along: the items of the list (or definition list) right
-    after it, each item's first sentence only; or, when no list follows, the next paragraph's first sentence."""
+    after it, each item's first sentence only; or, when no list follows, the next paragraph's first sentence. Any
+    other sentence brings a short example that follows it right away."""
     owner, _, unit = units[index]
     if not introduces(unit.text) and not unit.intro:
+        # A short example right after a statement shows what it says ("… with --doctest-modules." then the
+        # command): the statement brings it, so the names in it are quoted too.
+        after = index + 1
+        if (after < len(units) and units[after][0] == owner and units[after][2].code
+                and units[after][2].heading == unit.heading and units[after][2].text.count("\n") < SHORT_CODE_LINES):
+            return [after]
         return []
     out: list[int] = []
     last = unit

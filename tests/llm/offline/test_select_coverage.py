@@ -1,0 +1,56 @@
+"""Selection that answers every part of a topic: the parts a topic names all get sentences, a statement brings the
+short example right after it, and a lead-in under a definition term keeps the term it points back at."""
+
+from __future__ import annotations
+
+from deep_research_mcp.llm.offline.select import cited_passages, cited_sentences
+
+SECURITY = (
+    "## Clickjacking protection\n\n"
+    "Clickjacking is a type of attack where a malicious site wraps another site in a frame. "
+    "Django contains clickjacking protection in the form of the X-Frame-Options middleware. "
+    "The clickjacking middleware and decorators provide easy-to-use protection against clickjacking. "
+    "Older browsers ignore the header and need other clickjacking protection techniques.\n\n"
+    "## SSL/HTTPS\n\n"
+    "Deploying your site behind HTTPS is always better for security: set SECURE_SSL_REDIRECT to True.\n"
+)
+
+
+def test_every_part_of_a_topic_gets_a_sentence_before_one_part_gets_more() -> None:
+    # "clickjacking" is said four times, "HTTPS" once: by score alone the fourth clickjacking sentence comes first.
+    notes = [text for text, _ in cited_sentences({"S1": ("Security in Django", SECURITY)},
+                                                  "protection against clickjacking and HTTPS", limit=3)]
+    assert any("SECURE_SSL_REDIRECT" in text for text in notes)
+    assert sum("lickjacking" in text for text in notes) == 2
+
+
+DOCTEST = (
+    "## How to run doctests\n\n"
+    "You can invoke the doctests in all Python modules with the --doctest-modules option.\n\n"
+    "```\npytest --doctest-modules\n```\n\n"
+    "Doctests in text files are collected by their file name pattern.\n"
+)
+
+
+def test_a_statement_brings_the_short_example_right_after_it() -> None:
+    passages = cited_passages({"S1": ("How to run doctests", DOCTEST)}, "run doctests in modules", limit=2)
+    first = next(p for p in passages if p[0][0].startswith("You can invoke the doctests"))
+    assert first[1] == ("```\npytest --doctest-modules\n```", [])  # uncited: the sentence before cites the page
+
+
+LISTVIEW = (
+    "## ListView\n\n"
+    "A page representing a list of objects.\n\n"
+    "Ancestors (MRO)\n\n"
+    "This view inherits methods and attributes from the following views:\n\n"
+    "- MultipleObjectTemplateResponseMixin\n"
+    "- BaseListView\n"
+)
+
+
+def test_a_merged_lead_in_keeps_the_definition_term_it_points_back_at() -> None:
+    notes = [text for text, _ in cited_sentences({"S1": ("Generic display views", LISTVIEW)},
+                                                  "which views does ListView inherit from", limit=4)]
+    merged = next(text for text in notes if "inherits methods" in text)
+    assert merged.startswith("Ancestors (MRO): This view inherits")
+    assert "BaseListView" in merged
