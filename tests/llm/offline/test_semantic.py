@@ -50,3 +50,25 @@ def test_the_same_text_always_gets_the_same_vector() -> None:
     first = semantic.embed(["VACUUM reclaims storage occupied by dead tuples.", "Other text."])
     again = semantic.embed(["Other text.", "VACUUM reclaims storage occupied by dead tuples."])
     assert (first[0] == again[1]).all() and (first[1] == again[0]).all()
+
+
+def test_a_long_text_is_embedded_apart_from_short_ones(monkeypatch) -> None:
+    """wordllama pads a batch to its longest text: 63 sentences beside one long passage held ~0.8 GB. Each batch's
+    padded size stays under the bound, and the vectors are the ones each text gets on its own."""
+    model = semantic.load()
+    batches: list[list[str]] = []
+
+    def recording(texts, **kwargs):
+        batches.append(list(texts))
+        return type(model).embed(model, texts, **kwargs)
+
+    monkeypatch.setattr(model, "embed", recording)
+    monkeypatch.setattr(semantic, "_cache", {})
+    short = [f"Sentence number {i} is about tables." for i in range(63)]
+    long = " ".join(["A long passage about indexes and the planner."] * 400)
+    vectors = semantic.embed([*short[:30], long, *short[30:]])
+    assert sorted(t for b in batches for t in b) == sorted([*short, long])
+    assert all(len(b) == 1 or len(b) * max(map(len, b)) <= semantic.BATCH_CHARS for b in batches), \
+        [(len(b), max(map(len, b))) for b in batches]
+    alone = type(model).embed(model, [long], norm=True)[0]
+    assert abs(vectors[30] - alone).max() < 1e-6

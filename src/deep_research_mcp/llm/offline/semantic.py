@@ -14,7 +14,7 @@ callers run in worker threads (the offline model runs its CPU-heavy stages with 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,11 @@ CONFIG = "l2_supercat"
 DIM = 256
 
 CACHE_TEXTS = 50_000  # ~50 MB at most; cleared, not evicted one by one, when full
+# wordllama pads a batch to its longest text and holds two float32 (texts x longest x DIM) arrays while pooling, so
+# 63 sentences beside one long passage took 0.8 GB. Texts go shortest first, in batches whose padded length (count x
+# longest, in characters, ~4 per token) stays under BATCH_CHARS: at most ~8-20 MB held, and less padding to embed.
+BATCH_CHARS = 16_384
+BATCH_TEXTS = 64
 
 _lock = threading.Lock()
 _cache: dict[str, Any] = {}
@@ -72,14 +77,27 @@ def embed(texts: Sequence[str]) -> np.ndarray:
         return np.zeros((0, DIM), dtype=np.float32)
     model = load()
     # Researchers of one run, and runs of one process, read the same pages: each distinct text is embedded once.
-    missing = list(dict.fromkeys(t for t in texts if t not in _cache))
+    missing = sorted(dict.fromkeys(t for t in texts if t not in _cache), key=len)
     if missing:
-        fresh = np.nan_to_num(np.asarray(model.embed(missing, norm=True), dtype=np.float32))
+        fresh = np.concatenate([np.nan_to_num(np.asarray(model.embed(batch, norm=True, batch_size=len(batch)),
+                                                         dtype=np.float32)) for batch in _batches(missing)])
         with _lock:
             if len(_cache) + len(missing) > CACHE_TEXTS:
                 _cache.clear()
             _cache.update(zip(missing, fresh, strict=True))
     return np.stack([_cache[t] if t in _cache else _embed_one(model, t) for t in texts])
+
+
+def _batches(texts: list[str]) -> Iterator[list[str]]:
+    """`texts` (shortest first) cut into batches of at most BATCH_TEXTS whose padded size stays under BATCH_CHARS
+    (a longer text alone is a batch of one)."""
+    start = 0
+    while start < len(texts):
+        end = start + 1
+        while end < len(texts) and end - start < BATCH_TEXTS and (end + 1 - start) * len(texts[end]) <= BATCH_CHARS:
+            end += 1
+        yield texts[start:end]
+        start = end
 
 
 def _embed_one(model: Any, text: str) -> np.ndarray:
