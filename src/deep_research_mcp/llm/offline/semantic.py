@@ -9,7 +9,7 @@ the table) and the average taken here, which is all `WordLlamaInference.embed(no
 importing wordllama and loading through it cost about 90 MB of a research's peak memory, over half of an offline
 server's: its loader imports `requests` (for downloads we forbid), widens the 16 MB float16 table to a 32 MB float32
 copy, and its `embed` pads each batch of 64 texts to the longest, holding two float32 (texts x tokens x 256) arrays,
-so 63 sentences beside one long passage took 0.8 GB. Here the table stays float16 (a text's rows are widened as they
+so 63 sentences beside one long passage took about 1 GB. Here the table stays float16 (a text's rows are widened as they
 are read), each text is averaged on its own, and the vectors are the same (tests compare them with wordllama's).
 The model is loaded lazily, once per process, behind a lock; callers run in worker threads (the offline model runs
 its CPU-heavy stages with `asyncio.to_thread`).
