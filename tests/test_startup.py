@@ -10,10 +10,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 
-from .server.conftest import TOOLS, serve_command, server_env, write_corpus
+from deep_research_mcp.llm.scripted import Scenario, ScriptedLLMServer
+
+from .server.conftest import QUESTION, TOOLS, serve_command, server_env, write_corpus
 
 SILENT_SERVER = Path(__file__).resolve().parent / "tools" / "upstream" / "silent_server.py"
 # Packages that cost a fifth of a second to seconds to import; each must come in only when it is used.
@@ -69,36 +72,59 @@ SERVE = textwrap.dedent("""
 """)
 
 
-def test_an_offline_server_imports_no_provider_sdk_and_no_redis(tmp_path: Path) -> None:
+def test_an_offline_server_imports_no_provider_sdk_and_no_redis_even_through_a_research(tmp_path: Path) -> None:
     docs = write_corpus(tmp_path / "docs")
-    at_handshake, opened = imported_heavy(SERVE + textwrap.dedent("""
-        asyncio.run(serve(Settings(docs_dir=sys.argv[1])))
-    """), str(docs), env=server_env(tmp_path / "data", docs))
-    assert {"mcp", "pydantic"} <= set(at_handshake)
-    assert not {"openai", "anthropic", "redis", "numpy"} & set(opened), opened
-
-
-def test_a_server_on_one_provider_imports_that_sdk_alone_and_only_when_a_stage_calls_it(tmp_path: Path) -> None:
-    at_handshake, opened, called = imported_heavy(SERVE + textwrap.dedent("""
-        from deep_research_mcp.errors import ProviderError
-        from deep_research_mcp.llm.base import Message
-
-        async def serve_and_call(settings):
+    at_handshake, opened, researched = imported_heavy(SERVE + textwrap.dedent("""
+        async def serve_and_research(settings):
             await serve(settings)
             build_server(settings)
             async with app_lifespan(settings) as state:
-                try:  # nothing listens on the discard port: the call fails, after building the OpenAI client
-                    await state.engine.models.research.model.complete([Message("user", "hi")])
-                except ProviderError:
-                    report()
+                result = await state.engine.run(sys.argv[2], clarify_first=False)
+                assert result.status == "completed", result.status
+                report()
 
-        asyncio.run(serve_and_call(Settings(research_model="openai:gpt-4.1", openai_api_key="sk-test",
-                                            openai_base_url="http://127.0.0.1:9/v1", fetch_enabled=True)))
-    """), env=server_env(tmp_path / "data"))
+        asyncio.run(serve_and_research(Settings(docs_dir=sys.argv[1])))
+    """), str(docs), QUESTION, env=server_env(tmp_path / "data", docs))
+    assert {"mcp", "pydantic"} <= set(at_handshake)
+    assert not {"openai", "anthropic", "redis", "numpy"} & set(opened), opened
+    assert not {"openai", "anthropic", "redis"} & set(researched), researched
+
+
+ONE_PROVIDER = {  # provider: (its SDK, the other's, the settings that point every stage at the scripted server)
+    "compatible": ("openai", "anthropic", "research_model='compatible:scripted', compatible_base_url=URL + '/v1'"),
+    "anthropic": ("anthropic", "openai",
+                  "research_model='anthropic:scripted', anthropic_api_key='sk-test', anthropic_base_url=URL"),
+}
+
+
+@pytest.mark.parametrize("provider", sorted(ONE_PROVIDER))
+async def test_a_server_on_one_provider_imports_that_sdk_alone_and_only_when_a_stage_calls_it(
+    provider: str, tmp_path: Path
+) -> None:
+    sdk, other, configured = ONE_PROVIDER[provider]
+    script = SERVE + textwrap.dedent(f"""
+        from deep_research_mcp.llm.base import Message
+
+        async def serve_and_call(settings):
+            build_server(settings)
+            async with app_lifespan(settings) as state:
+                report()
+                await state.engine.opening.wait()
+                report()
+                answer = await state.engine.models.research.model.complete([Message("user", "hi")])
+                assert answer.usage.output_tokens > 0, answer
+                report()  # once the stage has been answered through the provider's SDK
+
+        URL = sys.argv[1]
+        asyncio.run(serve_and_call(Settings({configured}, fetch_enabled=True)))
+    """)
+    async with ScriptedLLMServer(Scenario()) as llm:
+        at_handshake, opened, called = await asyncio.to_thread(
+            imported_heavy, script, llm.url, env=server_env(tmp_path / "data"))
     assert not {"openai", "anthropic"} & set(at_handshake), at_handshake
     # fetch_url is offered, but its HTTP client (aiohttp) is only loaded by the first fetch
     assert not {"openai", "anthropic", "redis", "aiohttp"} & set(opened), opened
-    assert "openai" in called and "anthropic" not in called, called
+    assert sdk in called and other not in called, called
 
 
 async def test_an_upstream_that_never_answers_does_not_delay_the_handshake(tmp_path: Path) -> None:
