@@ -175,7 +175,7 @@ async def test_the_supervisor_plans_as_many_topics_as_run_at_once() -> None:
 def test_feedback_query_uses_the_documents_words() -> None:
     shown = [("Routine Vacuuming", "VACUUM FULL rewrites the table into a new disk file. The new disk file is "
               "compact. VACUUM FULL returns the disk space to the operating system. Plain vacuuming marks space.")]
-    query = feedback_query("How do I shrink a bloated table?", shown, ["shrink bloated table"])
+    query = feedback_query("How do I shrink a bloated table?", [shown], ["shrink bloated table"])
     assert query is not None and "shrink" in query.lower()
     assert {"disk", "file", "vacuum"} & set(query.lower().split()) - {"shrink", "bloated", "table"}
 

@@ -14,13 +14,14 @@ import itertools
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ... import prompts
 from ..base import ChatResponse, Message, OutputSchema, ToolCall, ToolSpec, Usage
 from ..stages import stage_of
+from . import expand
 from .extract import between, documents
 from .planner import (
     ENGINE_TOOLS,
@@ -148,8 +149,8 @@ class OfflineModel:
         can_call = not refused and (left is None or left > 0)
         query = queries[turn] if turn < len(queries) else None
         if turn == len(queries) and tools and can_call:
-            # One search in the words the documents found so far use for the topic.
-            query = feedback_query(topic, shown_documents(request.messages), queries)
+            # One search in the words the documents the topic's own searches found use for it.
+            query = feedback_query(topic, expand.results_of(own_results(request.messages, queries)), queries)
         if query is not None and tools and can_call:
             calls, skipped = [], []
             locators = [loc.strip() for _, loc, _ in _SHOWN_DOCUMENT.findall(_tool_text(request.messages))]
@@ -197,9 +198,17 @@ def _tool_text(messages: list[Message]) -> str:
     return "\n\n".join(m.content for m in messages if m.role == "tool")
 
 
-def shown_documents(messages: list[Message]) -> list[tuple[str, str]]:
-    """(title, text) of every document the tool results so far showed, in the order shown."""
-    return [(title.strip(), body) for title, _, body in _SHOWN_DOCUMENT.findall(_tool_text(messages))]
+def own_results(messages: list[Message], queries: Sequence[str]) -> list[str]:
+    """The result texts of the calls that searched one of `queries` (a topic's own searches, not a feedback
+    search or a read), in the order they came."""
+    asked = {call.id: _query_of(call.arguments) for m in messages if m.role == "assistant" for call in m.tool_calls}
+    wanted = set(queries)
+    return [m.content for m in messages if m.role == "tool" and asked.get(m.tool_call_id or "") in wanted]
+
+
+def _query_of(arguments: dict[str, Any]) -> str | None:
+    value = next((arguments[name] for name in QUERY_NAMES if name in arguments), None)
+    return value if isinstance(value, str) else None
 
 
 def retrieved_sections(messages: list[Message]) -> list[tuple[str, str, str, str]]:

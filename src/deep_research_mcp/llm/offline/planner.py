@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from ... import prompts
 from ..base import ToolSpec
-from .extract import GENERIC, STOPWORDS, content_terms, rank, split_sentences, stem, terms, without_scope, word_set
+from . import expand
+from .extract import GENERIC, STOPWORDS, content_terms, stem, terms, without_scope, word_set
 
 MAX_TOPICS = 5
 MAX_ITEM_WORDS = 5
@@ -492,42 +492,13 @@ def _common_folder(locators: Sequence[str]) -> str | None:
     return folder if folder not in ("", "/") else None
 
 
-def feedback_query(topic: str, shown: Sequence[tuple[str, str]], asked: Sequence[str]) -> str | None:
-    """One more query in the documents' own words (pseudo-relevance feedback): the words that the sentences best
-    matching the topic share and the topic does not, added to the topic's most specific words. A question phrased
-    without the documents' vocabulary ("make tables smaller") then finds what they call it ("VACUUM FULL")."""
-    sentences = [sentence for _, text in shown for sentence in split_sentences(text)][:FEEDBACK_POOL]
-    if len(sentences) < 3:
-        return None
-    ranked = rank(sentences, without_scope(topic))[:FEEDBACK_SENTENCES]
-    own = set(content_terms(topic))
-    frequency = Counter(t for sentence in sentences for t in set(terms(sentence)))
-    weight: Counter[str] = Counter()
-    surface: dict[str, str] = {}
-    for r in ranked:
-        for token in _TOKEN.findall(sentences[r.index]):
-            low = token.lower()
-            if token in _PUNCT or _is_stop(low) or low in _VAGUE or len(low) < 3 or low.isdigit():
-                continue
-            key = stem(low)
-            if key in own:
-                continue
-            surface.setdefault(key, token)
-            weight[key] += r.score
-    scored = {t: w * math.log(1 + len(sentences) / frequency[t]) for t, w in weight.items() if frequency[t] >= 2}
-    extra = [surface[t] for t in sorted(scored, key=lambda t: (-scored[t], t))[:FEEDBACK_TERMS]]
-    if not extra:
-        return None
+def feedback_query(topic: str, results: Sequence[Sequence[tuple[str, str]]], asked: Sequence[str]) -> str | None:
+    """One more query in the documents' own words (pseudo-relevance feedback, see `expand.learn`): what the
+    documents the topic's searches ranked highest call the thing, added to the topic's two most specific words. A
+    question phrased without the documents' vocabulary ("tests that pass and fail intermittently") then finds what
+    they call it ("flaky"). `results`: per search made, the (title, text) of its documents, best first."""
     subject = sorted(salient_words(without_scope(topic)), key=lambda w: (-_specificity(w), w))[:2]
-    query = " ".join([*subject, *extra])
-    if any(set(content_terms(query)) == set(content_terms(q)) for q in asked):
-        return None
-    return query
-
-
-FEEDBACK_SENTENCES = 8
-FEEDBACK_POOL = 200  # sentences of the first results, in the order shown
-FEEDBACK_TERMS = 2
+    return expand.expanded_query(expand.learn(topic, results), subject, asked)
 
 
 def _plain_value(spec: dict[str, Any], query: str) -> Any:
