@@ -78,6 +78,28 @@ def test_source_copies_kept_by_an_include_are_recognised_as_duplicates(index: Do
     assert (again.indexed, again.skipped_duplicate, again.removed) == (0, 2, 0)
 
 
+def test_an_asciidoc_source_beside_its_page_is_a_copy_even_when_its_title_reads_otherwise(
+    index: DocumentIndex, tmp_path: Path
+) -> None:
+    # git's manual: git-web--browse.txt is titled "git-web{litdd}browse(1)" (an AsciiDoc attribute) beside the HTML
+    # page titled "git-web--browse(1)"; with the titles disagreeing, only a copy holding nearly all the page's words
+    # counts as the same page, so an unrelated notes.txt beside notes.html stays.
+    root = tmp_path / "docs"
+    body = ("Tide gauges record the height of the sea every six minutes, and the harbour master compares them with "
+            "the predicted curve before opening the lock gates.")
+    write(root / "gauge--read.html", f"<html><head><title>gauge--read(1)</title></head><body><h1>gauge--read(1)"
+                                     f"</h1><p>{body}</p></body></html>")
+    write(root / "gauge--read.txt", f"gauge{{litdd}}read(1)\n=====================\n\n{body}\n")
+    write(root / "notes.html", "<html><head><title>Notes</title></head><body><p>Lock gates close at high water."
+                               "</p></body></html>")
+    write(root / "notes.txt", "Harbour log\n===========\n\nLock gates close at high water; dredging starts in "
+                              "spring, when the silt from the river has settled along the eastern quay.\n")
+    stats = index.index_directory(root)
+    assert (stats.indexed, stats.skipped_duplicate) == (3, 1)
+    assert paths(index, root, "gauges") == ["gauge--read.html"]
+    assert paths(index, root, "dredging") == ["notes.txt"]
+
+
 def test_identical_files_are_kept_once(index: DocumentIndex, tmp_path: Path) -> None:
     root = tmp_path / "docs"
     for name in ("a/guide.md", "b/guide.md", "c/guide-copy.md"):

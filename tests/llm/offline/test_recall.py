@@ -14,6 +14,9 @@ def test_a_placeholder_in_a_name_is_kept_as_code_and_real_tags_still_go() -> Non
     assert clean_inline("Call clean_<fieldname>() on the form.") == "Call `clean_<fieldname>()` on the form."
     assert clean_inline("Templates go to <app_label>/<model_name>_list.html.") == (
         "Templates go to `<app_label>/<model_name>_list.html`.")
+    # Escaped as an inert "&lt;your@email.address>" it read as raw markup in git's manual's reports.
+    assert clean_inline("an identity of the form Your Name <your@email.address>.") == (
+        "an identity of the form Your Name `<your@email.address>`.")
     assert clean_inline("A <b>bold</b> word, a <a href='x'>link</a>,<br/> and a < b > c.") == (
         "A bold word, a link, and a < b > c.")
 

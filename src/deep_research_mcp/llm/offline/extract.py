@@ -63,8 +63,9 @@ _HTML_TAG = re.compile(
     re.IGNORECASE,
 )
 # A name with a placeholder in it ("clean_<fieldname>()", "<app_label>/<model_name>_list.html"): code, so that Markdown
-# shows the placeholder instead of taking it for a tag.
-_PLACEHOLDER = re.compile(r"(?<![\w`<])[\w./-]*<[a-z_][\w-]*>(?:[\w./-]|<[a-z_][\w-]*>|\(\))*", re.IGNORECASE)
+# shows the placeholder instead of taking it for a tag. So is an address in angle brackets ("Your Name
+# <your@email.address>"): left as text it would be escaped to an inert "&lt;" in the report, which reads as markup.
+_PLACEHOLDER = re.compile(r"(?<![\w`<])[\w./-]*<[a-z_][\w.@+-]*>(?:[\w./-]|<[a-z_][\w.@+-]*>|\(\))*", re.IGNORECASE)
 # A definition term: a name, optionally with its type ("shared_buffers (integer)"), or a few plain words.
 _TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3})$")
 _REST_ROLE = re.compile(r":(?:py:)?([a-z]+):`([^`]+)`")

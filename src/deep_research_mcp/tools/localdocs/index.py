@@ -39,6 +39,10 @@ DEFAULT_MAX_FILE_BYTES = 5_000_000
 BATCH_FILES = 200
 # A text copy is the same page as its HTML when at least this share of its distinct words occur in the page.
 DUPLICATE_WORD_SHARE = 0.6
+# ... or, when the titles disagree, this share: an AsciiDoc source's title can read otherwise than its page's
+# ("git-web{litdd}browse(1)" for "git-web--browse(1)", or a stray line taken for the title), while a copy holds
+# nearly all of its page's words (git's manual: 0.94-1.00; unrelated pages of one manual share far fewer).
+DUPLICATE_WORD_SHARE_UNTITLED = 0.9
 _WORD = re.compile(r"[^\W_]{3,}")
 MAX_QUERY_TERMS = 32
 # Directories that are never documents and can be huge; hidden entries (".git", ".venv", ...) are skipped as well.
@@ -355,25 +359,27 @@ class DocumentIndex:
         return found is not None
 
     def _same_page(self, db: sqlite3.Connection, twin: str, title: str, sections: list[Section]) -> bool:
-        """Whether a text copy holds the page `twin`: the page is indexed in this pass, its title starts with the
-        copy's (Sphinx appends " — Project documentation"), and most of the copy's words occur in the page (markup
-        such as `.. code-block::` accounts for the rest)."""
+        """Whether a text copy holds the page `twin`: the page is indexed in this pass, and most of the copy's
+        words occur in the page (markup such as `.. code-block::` accounts for the rest) when its title starts with
+        the copy's (Sphinx appends " — Project documentation"), nearly all of them when the titles disagree."""
         row = db.execute(
             "SELECT id, title FROM files WHERE path = ? AND id IN (SELECT id FROM temp.seen)", (twin,)
         ).fetchone()
-        copy_key = _title_key(title)
-        if row is None or not copy_key or not _title_key(row[1]).startswith(copy_key):
+        if row is None:
             return False
+        copy_key = _title_key(title)
+        titled = bool(copy_key) and _title_key(row[1]).startswith(copy_key)
         copy_words = _words(" ".join(f"{s.heading} {s.body}" for s in sections))
         if not copy_words:
-            return True
+            return titled
         page_words: set[str] = set()
         for (text,) in db.execute(
             "SELECT fts.text FROM passages AS p JOIN passages_fts AS fts ON fts.rowid = p.id WHERE p.file_id = ?",
             (row[0],),
         ):
             page_words |= _words(text)
-        return len(copy_words & page_words) >= DUPLICATE_WORD_SHARE * len(copy_words)
+        share = DUPLICATE_WORD_SHARE if titled else DUPLICATE_WORD_SHARE_UNTITLED
+        return len(copy_words & page_words) >= share * len(copy_words)
 
     def _sweep(self, db: sqlite3.Connection, root: Path) -> int:
         """Drop files under `root` this pass did not keep: deleted, now binary, too large or unreadable. Other
