@@ -91,3 +91,12 @@ def test_a_pointing_clause_carries_what_the_first_is_about_not_a_word_inside_a_n
     assert parts[1].startswith("What does pytest and its ecosystem offer to handle them (")
     assert "intermittently" in parts[1]
     assert heading(parts[1]) == "What does pytest and its ecosystem offer to handle them"
+
+
+def test_a_statement_setting_the_scene_is_no_topic_of_its_own() -> None:
+    # "## Our reservoir silts up every winter" read as a section heading over sentences about nothing asked.
+    parts = plan_parts("Our reservoir silts up every winter. How does flushing through the sluice gates work? "
+                       "What does dredging cost?")
+    assert parts == ["How does flushing through the sluice gates work?", "What does dredging cost?"]
+    # A question that is a statement only keeps it: there is nothing else to research.
+    assert plan_parts("Reservoir flushing through sluice gates.") != []

@@ -121,6 +121,10 @@ def plan_parts(question: str) -> list[str]:
     if len(clauses) < 2:
         return _tidy(split_items(text)) or _tidy([text, *facets(text)])
     topics = [clauses[0], *(with_subject(c, clauses[0]) for c in clauses[1:])]
+    if clauses[0].endswith(".") and any(c.endswith("?") for c in clauses[1:]):
+        # A statement before the questions sets the scene ("Our monorepo takes ages to download."): its words go
+        # along with the questions that follow, but it is no part to answer of its own.
+        topics = topics[1:]
     items = [item for clause in clauses for item in split_items(clause)]
     # An item is researched on its own even when its words are all the comparison's: "VACUUM FULL" is one side of
     # "How does VACUUM differ from VACUUM FULL?", not the same topic.
