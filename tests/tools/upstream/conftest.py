@@ -46,8 +46,9 @@ async def make_manager() -> AsyncIterator[ManagerFactory]:
 class HttpSearchServer:
     """Our search server over streamable HTTP on 127.0.0.1, in its own process; `restart()` keeps the port."""
 
-    def __init__(self) -> None:
+    def __init__(self, *extra: str) -> None:
         self.port = 0
+        self.extra = extra  # more search_server arguments, e.g. "--chunked"
         self.proc: subprocess.Popen[str] | None = None
 
     @property
@@ -56,7 +57,8 @@ class HttpSearchServer:
 
     def start(self) -> None:
         proc = subprocess.Popen(
-            [sys.executable, str(SEARCH_SERVER), "--http", "--port", str(self.port)], stdout=subprocess.PIPE, text=True
+            [sys.executable, str(SEARCH_SERVER), "--http", "--port", str(self.port), *self.extra],
+            stdout=subprocess.PIPE, text=True,
         )
         self.proc = proc
         assert proc.stdout is not None

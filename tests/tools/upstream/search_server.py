@@ -26,6 +26,7 @@ import re
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import mcp_types as types
 from mcp.server import MCPServer
@@ -205,7 +206,23 @@ def build_server(
     return server
 
 
-async def serve_http(server: MCPServer, port: int) -> None:
+def without_content_length(app: Any) -> Any:
+    """The ASGI app with Content-Length dropped from every answer, so uvicorn sends each body chunked: a client
+    learns an answer's size only by reading it."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        async def sending(message: Any) -> None:
+            if message.get("type") == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"content-length"]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, sending)
+
+    return wrapped
+
+
+async def serve_http(server: MCPServer, port: int, chunked: bool = False) -> None:
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -215,7 +232,8 @@ async def serve_http(server: MCPServer, port: int) -> None:
     # backlog instead of being refused.
     sock.listen(128)
     print(f"PORT={sock.getsockname()[1]}", flush=True)
-    config = uvicorn.Config(server.streamable_http_app(), log_level="warning", lifespan="on")
+    app = server.streamable_http_app()
+    config = uvicorn.Config(without_content_length(app) if chunked else app, log_level="warning", lifespan="on")
     await uvicorn.Server(config).serve(sockets=[sock])
 
 
@@ -227,11 +245,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-dir", type=Path, help="where `record` and crash-once keep their state")
     parser.add_argument("--block-on", type=re.compile, help="a search query matching this regex never answers")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds every search waits before answering")
+    parser.add_argument("--chunked", action="store_true", help="HTTP answers without Content-Length (chunked)")
     args = parser.parse_args(argv)
     server = build_server(annotate=not args.no_annotations, state_dir=args.state_dir, block_on=args.block_on,
                           latency_s=args.latency)
     if args.http:
-        asyncio.run(serve_http(server, args.port))
+        asyncio.run(serve_http(server, args.port, chunked=args.chunked))
     else:
         server.run("stdio")
 

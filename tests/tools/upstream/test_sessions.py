@@ -249,6 +249,21 @@ async def test_an_answer_over_the_cap_fails_the_call_and_the_session_goes_on(
     assert len(again.documents[0].content) == 20_000 and manager.sessions_opened == 1
 
 
+async def test_a_chunked_answer_is_read_only_up_to_the_cap(make_manager: ManagerFactory) -> None:
+    # Without a Content-Length the size is learnt only by reading: the read stops at the cap, not at the end.
+    server = HttpSearchServer("--chunked")
+    server.start()
+    try:
+        manager = make_manager({"web": HttpServerConfig(url=server.url, maxResponseBytes=50_000)})
+        tools = by_name(await manager.tools())
+        with pytest.raises(ToolCallError, match=r"the answer is over maxResponseBytes \(50000 bytes\)"):
+            await tools["web__big"].call({"chars": 60_000})
+        again = await tools["web__big"].call({"chars": 20_000})
+        assert len(again.documents[0].content) == 20_000 and manager.sessions_opened == 1
+    finally:
+        server.stop()
+
+
 async def test_streamable_http_list_changed(make_manager: ManagerFactory, http_url: str) -> None:
     manager = make_manager({"web": HttpServerConfig(url=http_url, allowWrite=True)})  # add_tool is unannotated
     session = manager.sessions["web"]
