@@ -6,7 +6,8 @@ format, the monitor web page, `deep-research stats`).
 """
 
 from .histogram import LatencyHistogram
-from .metrics import ERROR_KINDS, CallStats, GaugeSource, Monitor, outcome_of
+from .metrics import CallStats, GaugeSource, Monitor
+from .outcomes import ERROR_KINDS, outcome_of
 from .timeline import RUN_LANE, RunRecorder, Span, mark_critical_path, service_name
 
 __all__ = [

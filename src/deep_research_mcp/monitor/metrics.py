@@ -11,7 +11,6 @@ One `Monitor` per server (or CLI run), owned by the engine; every run records in
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -19,34 +18,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ProviderHTTPError, ProviderTimeout
 from .histogram import LatencyHistogram
+from .outcomes import ERROR_KINDS
 
 if TYPE_CHECKING:
     from .timeline import RunRecorder, Span
 
 log = logging.getLogger(__name__)
 
-ERROR_KINDS = ("429", "5xx", "timeout", "other")
 DEFAULT_MAX_SPANS = 1_000
 
 # Extra per-service figures from elsewhere (e.g. a concurrency limiter's {"limit": 8, "in_flight": 3, "queued": 0}),
 # shown beside the monitor's own numbers, keyed by service name: all of them in the JSON snapshot, the numeric ones
 # as Prometheus gauges.
 GaugeSource = Callable[[], Mapping[str, Mapping[str, Any]]]
-
-
-def outcome_of(exc: BaseException | None) -> str:
-    """"ok", an error kind of ERROR_KINDS, or "cancelled" (the run was stopped: not the service's fault)."""
-    if exc is None:
-        return "ok"
-    if isinstance(exc, asyncio.CancelledError):
-        return "cancelled"
-    if isinstance(exc, ProviderHTTPError):
-        return "429" if exc.status == 429 else "5xx" if exc.status >= 500 else "other"
-    if isinstance(exc, ProviderTimeout | TimeoutError):
-        return "timeout"
-    return "other"
 
 
 @dataclass(slots=True)

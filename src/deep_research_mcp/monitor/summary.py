@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .histogram import LatencyHistogram
-from .metrics import ERROR_KINDS
+from .outcomes import ERROR_KINDS
 
 
 def run_row(run_id: str, status: str, question: str, timeline: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .metrics import ERROR_KINDS, outcome_of
+from .outcomes import ERROR_KINDS, outcome_of
 
 if TYPE_CHECKING:
     from types import TracebackType
