@@ -129,32 +129,24 @@ class ResponseTooLarge(httpx2.StreamError):
 
 
 class _CappedStream(httpx2.AsyncByteStream):
-    def __init__(self, inner: httpx2.AsyncByteStream, limit: int) -> None:
+    """A JSON answer's body, read at most `limit` bytes far; one whose Content-Length (`announced`) is already over
+    the limit is refused before any of it is read."""
+
+    def __init__(self, inner: httpx2.AsyncByteStream, limit: int, announced: int | None = None) -> None:
         self._inner = inner
         self._limit = limit
+        self._announced = announced
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._announced is not None and self._announced > self._limit:
+            raise ResponseTooLarge(f"the answer is {self._announced:,} bytes, over maxResponseBytes ({self._limit} "
+                                   "bytes); it was not read")
         read = 0
         async for chunk in self._inner:
             read += len(chunk)
             if read > self._limit:
                 raise ResponseTooLarge(f"the answer is over maxResponseBytes ({self._limit} bytes); it was not read")
             yield chunk
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-class _RefusedStream(httpx2.AsyncByteStream):
-    """The body of an answer whose Content-Length is already over the limit: nothing of it is read."""
-
-    def __init__(self, inner: httpx2.AsyncByteStream, size: int, limit: int) -> None:
-        self._inner = inner
-        self._message = f"the answer is {size:,} bytes, over maxResponseBytes ({limit} bytes); it was not read"
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        raise ResponseTooLarge(self._message)
-        yield b""  # pragma: no cover - makes this an async generator
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -175,10 +167,8 @@ class _CappedJSONTransport(httpx2.AsyncBaseTransport):
         response = await self._inner.handle_async_request(request)
         if response.headers.get("content-type", "").lower().startswith("application/json"):
             size = response.headers.get("content-length", "")
-            if size.isdigit() and int(size) > self._limit:
-                response.stream = _RefusedStream(response.stream, int(size), self._limit)  # type: ignore[arg-type]
-            else:
-                response.stream = _CappedStream(response.stream, self._limit)  # type: ignore[arg-type]
+            announced = int(size) if size.isdigit() else None
+            response.stream = _CappedStream(response.stream, self._limit, announced)  # type: ignore[arg-type]
         return response
 
     async def aclose(self) -> None:
