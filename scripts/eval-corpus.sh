@@ -5,7 +5,9 @@
 #   django:   python-django-doc, the Django 3.2 documentation (a Sphinx tree, ~700 pages): eval/django/
 #   pytest:   python-pytest-doc, the pytest 7.2 documentation (a Sphinx tree, ~250 pages): eval/pytest/
 #   git:      git-doc, the git 2.39 manual pages, user manual and how-tos (AsciiDoc HTML, 241 pages): eval/git/ (test only)
-# Usage: scripts/eval-corpus.sh [postgres|django|pytest|git|all]   (default: postgres, one path, as the README uses it)
+#   sqlite:   sqlite3-doc, SQLite 3.40's own documentation (hand-written HTML, not Sphinx, 766 pages): eval/sqlite/ (test only)
+#   celery:   python-celery-doc, the Celery 5.2 documentation (a Sphinx tree, ~350 pages): eval/celery/ (test only)
+# Usage: scripts/eval-corpus.sh [postgres|django|pytest|git|sqlite|celery|all]   (default: postgres, one path, as the README uses it)
 # Idempotent: an existing install is reused without touching apt. Needs root (or sudo) only the first time.
 set -euo pipefail
 
@@ -39,11 +41,15 @@ case "${1:-postgres}" in
   django) install_corpus python-django-doc /usr/share/doc/python-django-doc/html ;;
   pytest) install_corpus python-pytest-doc /usr/share/doc/python-pytest-doc/html ;;
   git) install_corpus git-doc /usr/share/doc/git-doc ;;
+  sqlite) install_corpus sqlite3-doc /usr/share/doc/sqlite3 ;;
+  celery) install_corpus python-celery-doc /usr/share/doc/python-celery-doc/html ;;
   all)
     install_corpus postgresql-doc-15 /usr/share/doc/postgresql-doc-15/html
     install_corpus python-django-doc /usr/share/doc/python-django-doc/html
     install_corpus python-pytest-doc /usr/share/doc/python-pytest-doc/html
     install_corpus git-doc /usr/share/doc/git-doc
+    install_corpus sqlite3-doc /usr/share/doc/sqlite3
+    install_corpus python-celery-doc /usr/share/doc/python-celery-doc/html
     ;;
-  *) echo "usage: $0 [postgres|django|pytest|git|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [postgres|django|pytest|git|sqlite|celery|all]" >&2; exit 2 ;;
 esac

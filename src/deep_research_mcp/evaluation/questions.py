@@ -111,11 +111,18 @@ CORPORA: dict[str, Corpus] = {
     # A test set only: nobody tunes on either half (eval/RESULTS.md). AsciiDoc HTML, not Sphinx.
     "git": Corpus("git", Path("/usr/share/doc/git-doc"),
                   (EVAL_DIR / "git" / "questions_tune.json", EVAL_DIR / "git" / "questions_heldout.json")),
+    # Test sets only, written before any engine run on them (eval/RESULTS.md): SQLite's own hand-written HTML and a
+    # Sphinx tree (Celery 5.2).
+    "sqlite": Corpus("sqlite", Path("/usr/share/doc/sqlite3"),
+                     (EVAL_DIR / "sqlite" / "questions_tune.json", EVAL_DIR / "sqlite" / "questions_heldout.json")),
+    "celery": Corpus("celery", Path("/usr/share/doc/python-celery-doc/html"),
+                     (EVAL_DIR / "celery" / "questions_tune.json", EVAL_DIR / "celery" / "questions_heldout.json")),
 }
 
 
 def resolve_corpus(name_or_path: str, questions: Sequence[Path] = ()) -> Corpus:
-    """A corpus by name (`postgres`, `django`, `pytest`, `git`) or by folder; a folder needs its question files."""
+    """A corpus by name (`postgres`, `django`, `pytest`, `git`, `sqlite`, `celery`) or by folder; a folder needs its
+    question files."""
     root = Path(name_or_path)
     # A known corpus by name, or by its folder (what scripts/eval-corpus.sh prints).
     known = CORPORA.get(name_or_path) or next((c for c in CORPORA.values() if c.root == root), None)
