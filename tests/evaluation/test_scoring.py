@@ -228,6 +228,19 @@ def test_score_report_counts_supported_claims_facts_and_gold_sources(corpus: Pat
     assert score.gold_hit_rate == pytest.approx(2 / 3)
 
 
+def test_a_missed_fact_is_placed_on_a_retrieved_page_or_on_none(corpus: Path) -> None:
+    """Where a missed fact was lost: a retrieved page states it (reading or selection dropped it), or no retrieved
+    page does (retrieval never found it)."""
+    vacuum, freeze = str(corpus / "vacuum.html"), str(corpus / "sub" / "freeze.md")
+    text = report("Nothing here states a fact. [1]", [vacuum])
+    both = score_report(question(), text, [vacuum, freeze], corpus)
+    assert both.facts_missed == ["lock", "frozen", "threshold"]
+    # "50 tuples" and the lock sentence are on vacuum.html (across its markup), "frozen" on freeze.md.
+    assert both.missed_on_retrieved == ["lock", "frozen", "threshold"]
+    one = score_report(question(), text, [vacuum], corpus)
+    assert one.missed_on_retrieved == ["lock", "threshold"]
+
+
 def test_every_cited_document_must_support_a_claim(corpus: Path) -> None:
     vacuum, freeze = str(corpus / "vacuum.html"), str(corpus / "sub" / "freeze.md")
     text = report("VACUUM FULL requires an ACCESS EXCLUSIVE lock on the table it is working on. [1, 2]",

@@ -71,6 +71,7 @@ def totals_row(corpus: str, split: str, t: Totals, index_s: float, cli_seconds: 
     cli = f"{sum(cli_seconds) / len(cli_seconds):.2f} ({len(cli_seconds)})" if cli_seconds else "–"
     cells = [
         corpus, f"{split} ({t.questions})", f"{t.fact_recall:.2f}",
+        f"{t.missed_not_retrieved} / {t.missed_on_retrieved} of {t.facts}",
         f"{t.citation_accuracy:.3f} ({t.claims - t.unsupported_claims}/{t.claims})",
         f"{t.cited_gold_share:.2f}", f"{t.gold_hit_rate:.2f}", str(t.readability_defects),
         " ".join(str(t.readability[k]) for k in KINDS), str(t.fabricated),
@@ -80,10 +81,11 @@ def totals_row(corpus: str, split: str, t: Totals, index_s: float, cli_seconds: 
 
 
 TOTALS_HEADER = (
-    "| corpus | split | fact recall | citation accuracy (strict) | cited pages that are gold | gold pages cited "
+    "| corpus | split | fact recall | facts missed: on no retrieved page / on a retrieved page "
+    "| citation accuracy (strict) | cited pages that are gold | gold pages cited "
     "| readability defects | markup / cut titles / duplicate sources / fragments / dangling openers / mangled "
     "identifiers / long headings | fabricated | seconds per research, mean / max | whole CLI run, s (runs) "
-    "| index s |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| index s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -115,7 +117,8 @@ def print_summary(runs: Sequence[EvalRun], show: bool) -> None:
                     continue
                 print(f"\n## {run.corpus} / {score.id}")
                 for fact in score.facts_missed:
-                    print(f"  missed fact: {fact}")
+                    where = "on a retrieved page" if fact in score.missed_on_retrieved else "never retrieved"
+                    print(f"  missed fact ({where}): {fact}")
                 for claim in bad:
                     print(f"  unsupported ({'; '.join(claim.reasons)}): {claim.text[:160]}")
 

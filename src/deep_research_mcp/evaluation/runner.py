@@ -21,13 +21,16 @@ from ..tools.localdocs import IndexStats
 from ..tools.toolbox import open_toolbox
 from .questions import Question
 from .readability import KINDS
-from .scoring import DocumentCache, QuestionScore, score_report
+from .scoring import DocumentCache, PageTexts, QuestionScore, score_report
 
 
 @dataclass(slots=True)
 class Totals:
     questions: int
     fact_recall: float  # mean of per-question recall: every question weighs the same
+    facts: int
+    missed_not_retrieved: int  # missed facts no retrieved page states: lost in retrieval
+    missed_on_retrieved: int  # missed facts a retrieved page states: lost in reading or selection
     citation_accuracy: float  # over all cited claims of all reports
     claims: int
     claims_per_report: float  # report length, so recall is read next to how much text bought it
@@ -89,6 +92,9 @@ def totals(scores: Sequence[QuestionScore]) -> Totals:
     return Totals(
         questions=len(scores),
         fact_recall=sum(s.fact_recall for s in scores) / len(scores) if scores else 0.0,
+        facts=sum(len(s.facts_found) + len(s.facts_missed) for s in scores),
+        missed_not_retrieved=sum(len(s.facts_missed) - len(s.missed_on_retrieved) for s in scores),
+        missed_on_retrieved=sum(len(s.missed_on_retrieved) for s in scores),
         citation_accuracy=supported / claims if claims else 0.0,
         claims=claims,
         claims_per_report=claims / len(scores) if scores else 0.0,
@@ -123,7 +129,7 @@ async def evaluate(
     """Index `corpus` (timed on its own), research every question with the offline engine and score each report."""
     settings = offline_settings(data_dir)
     run = EvalRun(corpus=str(corpus))
-    documents = DocumentCache()
+    documents, pages = DocumentCache(), PageTexts()
     seen: list[IndexStats] = []
     async with ModelHub(settings) as hub:
         if not hub.offline_only:
@@ -138,7 +144,8 @@ async def evaluate(
                 result = await engine.run(question.question)
                 elapsed = time.perf_counter() - began
                 registry = [source.locator for source in result.registry]
-                score = score_report(question, result.report, registry, corpus, load=documents.get)
+                score = score_report(question, result.report, registry, corpus, load=documents.get,
+                                     page_text=pages.get)
                 score.elapsed_s = elapsed
                 run.scores.append(score)
                 run.reports[question.id] = result.report
@@ -154,12 +161,13 @@ def rescore(saved: dict[str, Any], corpus: Path, questions: Sequence[Question]) 
     by_id = {q.id: q for q in questions}
     run = EvalRun(corpus=saved["corpus"], index_files=saved["index"]["files"], index_s=saved["index"]["seconds"],
                   cli_seconds=list(saved.get("cli_seconds", [])))
-    documents = DocumentCache()
+    documents, pages = DocumentCache(), PageTexts()
     for entry in saved["questions"]:
         question = by_id.get(entry["id"])
         if question is None:
             continue
-        score = score_report(question, entry["report"], entry["registry"], corpus, load=documents.get)
+        score = score_report(question, entry["report"], entry["registry"], corpus, load=documents.get,
+                             page_text=pages.get)
         score.elapsed_s = entry["elapsed_s"]
         run.scores.append(score)
         run.reports[question.id] = entry["report"]

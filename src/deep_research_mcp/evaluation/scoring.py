@@ -145,6 +145,9 @@ class QuestionScore:
     question: str
     facts_found: list[str] = field(default_factory=list)
     facts_missed: list[str] = field(default_factory=list)
+    # Missed facts a retrieved page states (the pattern matches its text): lost in reading or selection, not in
+    # retrieval. The rest of facts_missed is on pages the run never retrieved.
+    missed_on_retrieved: list[str] = field(default_factory=list)
     claims: list[ClaimVerdict] = field(default_factory=list)
     uncited_sentences: int = 0
     fabricated: int = 0
@@ -226,15 +229,20 @@ def score_report(
     corpus: Path,
     *,
     load: Callable[[str], DocumentWords | None] | None = None,
+    page_text: Callable[[str], str] | None = None,
 ) -> QuestionScore:
     """Score `report` for `question`. `registry` holds the locators the run retrieved; `load` turns a locator into
-    its document (default: read it from disk; None when it cannot be read, which makes the claim unsupported)."""
+    its document (default: read it from disk; None when it cannot be read, which makes the claim unsupported);
+    `page_text` a locator into its whitespace-normalised text, to tell where missed facts were lost."""
     loader = load or DocumentCache().get
+    text_of = page_text or PageTexts().get
     parsed = parse_report(report)
     score = QuestionScore(question.id, question.split, question.question, gold_total=len(question.gold_sources))
     for fact in question.facts:
         (score.facts_found if fact_found(parsed.prose, fact.patterns) else score.facts_missed).append(fact.fact)
     known = set(registry)
+    score.missed_on_retrieved = [fact.fact for fact in question.facts if fact.fact in score.facts_missed
+                                 and any(fact_found(text_of(loc), fact.patterns) for loc in known)]
     score.fabricated = sum(1 for locator in parsed.sources.values() if locator not in known)
     for claim in parsed.claims:
         locators = [parsed.sources.get(n) for n in claim.numbers]
@@ -274,3 +282,20 @@ class DocumentCache:
             except OSError:
                 self._documents[locator] = None
         return self._documents[locator]
+
+
+class PageTexts:
+    """Corpus pages' text with whitespace runs made one space (patterns are written against sentences, which the
+    HTML breaks across lines), read once per evaluation."""
+
+    def __init__(self) -> None:
+        self._texts: dict[str, str] = {}
+
+    def get(self, locator: str) -> str:
+        if locator not in self._texts:
+            path = Path(locator)
+            try:
+                self._texts[locator] = " ".join(document_text(path).split()) if path.is_file() else ""
+            except OSError:
+                self._texts[locator] = ""
+        return self._texts[locator]
