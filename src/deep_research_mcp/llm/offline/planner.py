@@ -120,16 +120,34 @@ def plan_parts(question: str) -> list[str]:
     clauses = [c for i, c in enumerate(split_clauses(text)) if len(content_terms(c)) >= (2 if i == 0 else 1)]
     if len(clauses) < 2:
         return _tidy(split_items(text)) or _tidy([text, *facets(text)])
-    topics = [clauses[0], *(with_subject(c, clauses[0]) for c in clauses[1:])]
-    if clauses[0].endswith(".") and any(c.endswith("?") for c in clauses[1:]):
+    # A clause that names nothing but how to judge something ("What are the drawbacks?") is about what the clause
+    # before it asked, not about the question's opening.
+    topics = [clauses[0], *(with_subject(c, clauses[i] if _only_vague(c) else clauses[0])
+                            for i, c in enumerate(clauses[1:]))]
+    if clauses[0].endswith(".") and any(c.endswith("?") for c in clauses[1:]) and not _REQUEST.match(clauses[0]):
         # A statement before the questions sets the scene ("Our monorepo takes ages to download."): its words go
-        # along with the questions that follow, but it is no part to answer of its own.
+        # along with the questions that follow, but it is no part to answer of its own, unless it says what the
+        # asker needs ("I need to move a repository's history to a machine with no network …").
         topics = topics[1:]
     items = [item for clause in clauses for item in split_items(clause)]
     # An item is researched on its own even when its words are all the comparison's: "VACUUM FULL" is one side of
     # "How does VACUUM differ from VACUUM FULL?", not the same topic.
     clause_topics = _tidy(topics)
     return [*clause_topics, *(item for item in _tidy(items) if item not in clause_topics)]
+
+
+# A statement that asks for something: what the asker needs, wants or is trying to do.
+_REQUEST = re.compile(
+    r"^(?:\w+\s+){0,4}?(?:I|we)\s+(?:(?:really|also|just)\s+)?(?:need|want|would like|'d like|have to|am trying "
+    r"to|are trying to|must)\b",
+    re.IGNORECASE,
+)
+
+
+def _only_vague(clause: str) -> bool:
+    """Whether every subject word of `clause` only qualifies ("drawbacks", "trade-offs", "options")."""
+    words = [w for _, w in _indexed_words(clause)]
+    return bool(words) and all(w.lower() in _VAGUE for w in words)
 
 
 def dropped_parts(question: str, researched: list[str]) -> list[str]:
@@ -155,7 +173,7 @@ def with_subject(clause: str, first: str) -> str:
     """`clause` with the subject of `first` appended when the clause names nothing specific of its own, or points
     back at it. A clause whose words already contain the subject's ("autovacuum" holds "vacuum") is left alone."""
     tokens = [t.lower() for t in _TOKEN.findall(clause)]
-    refers = any(t in _REFERRING for t in tokens)
+    refers = any(t in _REFERRING for t in tokens) or _only_vague(clause)
     if not refers and any(_is_special(w, i == 0) for i, w in _indexed_words(clause)):
         return clause
     subject, named = subject_of(first)
@@ -219,8 +237,13 @@ def _runs(text: str) -> list[list[tuple[int, str]]]:
 
 
 def _is_special(word: str, initial: bool) -> bool:
-    """A name, figure or code-like word. A capital that only opens the sentence does not count."""
+    """A name, figure or code-like word. A capital that only opens the sentence does not count, nor "I'm"."""
+    if word.lower() in _FIRST_PERSON:
+        return False
     return _is_code_like(word) or any(c.isupper() for c in word[1:]) or (word[:1].isupper() and not initial)
+
+
+_FIRST_PERSON = frozenset({"i", "i'm", "i've", "i'd", "i'll", "i’m", "i’ve", "i’d", "i’ll"})
 
 
 def _is_code_like(word: str) -> bool:
