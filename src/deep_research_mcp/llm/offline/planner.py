@@ -365,6 +365,22 @@ def research_queries(topic: str) -> list[str]:
     return out
 
 
+def scout_query(brief: str, topic: str, queries: Sequence[str] = ()) -> str | None:
+    """One search over the whole question for a researcher of one part of it, or None when the topic is the
+    question (nothing to add) or the search is already among `queries`.
+
+    A question's clauses share one subject, but often only the whole question names it in words the documents
+    use: "two branches checked out at the same time … How do I create, list and clean those up?" finds the
+    `git worktree` page through its first clause's words, never through "create, list and clean up". Every
+    researcher of a run makes the same scout search (the same words give the same results, so parallel researchers
+    share nothing yet agree), and its documents join the topic's own in choosing the feedback search's words."""
+    words = salient_words(without_scope(brief))
+    if not words or set(content_terms(" ".join(words))) <= set(content_terms(topic)):
+        return None
+    query = " ".join(words)
+    return None if query.lower() in {q.lower() for q in queries} else query
+
+
 def search_tools(tools: list[ToolSpec]) -> list[tuple[ToolSpec, str]]:
     """The offered tools to search with, each with the argument that takes the query. Fetch/read-style tools are
     used only when nothing else can take a query."""
