@@ -115,8 +115,3 @@ def test_a_clause_naming_only_a_judgement_is_about_the_clause_before() -> None:
     parts = plan_parts("Our reservoir silts up. What are my options to flush the sediment through sluice gates? "
                        "What are the drawbacks?")
     assert parts[-1].startswith("What are the drawbacks (") and "sluice" in parts[-1]
-
-
-def test_i_am_is_no_name_to_carry() -> None:
-    parts = plan_parts("The reservoir I'm running silts up. How do I flush it through the sluice gates?")
-    assert "(I'm)" not in parts[0]

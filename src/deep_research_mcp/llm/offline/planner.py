@@ -237,13 +237,8 @@ def _runs(text: str) -> list[list[tuple[int, str]]]:
 
 
 def _is_special(word: str, initial: bool) -> bool:
-    """A name, figure or code-like word. A capital that only opens the sentence does not count, nor "I'm"."""
-    if word.lower() in _FIRST_PERSON:
-        return False
+    """A name, figure or code-like word. A capital that only opens the sentence does not count."""
     return _is_code_like(word) or any(c.isupper() for c in word[1:]) or (word[:1].isupper() and not initial)
-
-
-_FIRST_PERSON = frozenset({"i", "i'm", "i've", "i'd", "i'll", "i’m", "i’ve", "i’d", "i’ll"})
 
 
 def _is_code_like(word: str) -> bool:
