@@ -13,7 +13,7 @@ from deep_research_mcp.llm.client import ModelCaller, RetryPolicy
 from deep_research_mcp.llm.factory import StageModels
 from deep_research_mcp.llm.offline import OfflineModel
 from deep_research_mcp.llm.offline.model import research_brief
-from deep_research_mcp.llm.offline.planner import plan_topics, research_queries, scout_query
+from deep_research_mcp.llm.offline.planner import feedback_query, plan_topics, research_queries, scout_query
 from deep_research_mcp.tools.localdocs import close_local_documents, open_local_documents
 
 SEARCH = ToolSpec("search_documents", "Search", {
@@ -31,6 +31,17 @@ def test_the_scout_search_is_the_whole_question_for_a_part_of_it() -> None:
     # A question researched as one topic has nothing to add; without a brief there is nothing to scout.
     assert scout_query("How does flushing work?", "How does flushing work?") is None
     assert scout_query("", first) is None
+
+
+def test_the_feedback_search_learns_no_word_the_brief_already_has() -> None:
+    # The scout search has already searched "flaky"; the feedback search looks for the documents' other words.
+    flaky = ("Flaky tests", "# Flaky tests\n\nFlaky tests fail now and then. The rerunfailures plugin reruns flaky "
+                            "tests. The plugin takes a number of reruns.")
+    shown = [[flaky, ("Outcomes", "# Outcomes\n\nTests fail.")]]
+    topic = "How do I rerun failing tests?"
+    assert feedback_query(topic, shown, []) == "failing rerun Flaky plugin"
+    assert feedback_query(topic, shown, [], "Why are some tests flaky? How do I rerun failing tests?") == (
+        "failing rerun plugin")
 
 
 def _researcher_messages(topic: str, brief: str) -> list[Message]:

@@ -156,7 +156,8 @@ class OfflineModel:
         query = queries[turn] if turn < len(queries) else None
         if turn == len(queries) and tools and can_call:
             # One search in the words the documents the topic's own searches found use for it.
-            query = feedback_query(topic, expand.results_of(own_results(request.messages, queries)), queries)
+            query = feedback_query(topic, expand.results_of(own_results(request.messages, queries)), queries,
+                                   research_brief(request.system))
         if query is not None and tools and can_call:
             calls, skipped = [], []
             locators = [loc.strip() for _, loc, _ in _SHOWN_DOCUMENT.findall(_tool_text(request.messages))]

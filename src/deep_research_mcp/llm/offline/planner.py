@@ -530,13 +530,17 @@ def _common_folder(locators: Sequence[str]) -> str | None:
     return folder if folder not in ("", "/") else None
 
 
-def feedback_query(topic: str, results: Sequence[Sequence[tuple[str, str]]], asked: Sequence[str]) -> str | None:
+def feedback_query(topic: str, results: Sequence[Sequence[tuple[str, str]]], asked: Sequence[str],
+                   brief: str = "") -> str | None:
     """One more query in the documents' own words (pseudo-relevance feedback, see `expand.learn`): what the
     documents the topic's searches ranked highest call the thing, added to the topic's two most specific words. A
     question phrased without the documents' vocabulary ("tests that pass and fail intermittently") then finds what
-    they call it ("flaky"). `results`: per search made, the (title, text) of its documents, best first."""
+    they call it ("flaky"). `results`: per search made, the (title, text) of its documents, best first; `brief`: the
+    question the topic is part of, whose words are not learnt either."""
     subject = sorted(salient_words(without_scope(topic)), key=lambda w: (-_specificity(w), w))[:2]
-    return expand.expanded_query(expand.learn(topic, results), subject, asked)
+    # Words the brief already has were searched by the scout search (see `scout_query`): the feedback search is for
+    # the documents' own words, such as the name of the command that answers the whole question.
+    return expand.expanded_query(expand.learn(f"{topic} {without_scope(brief)}", results), subject, asked)
 
 
 def _plain_value(spec: dict[str, Any], query: str) -> Any:
