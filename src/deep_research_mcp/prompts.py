@@ -81,6 +81,15 @@ Use {think} to reflect between searches when it helps."""
 
 RESEARCHER_USER = """Topic to research:
 {topic}"""
+# Appended to the researcher's system prompt: the question its topic is one part of. A topic is planned as
+# self-contained, but the question's other words often name what the documents call the thing ("… two branches
+# checked out at the same time" is `git worktree`), which a researcher of a later clause ("How do I clean those
+# up?") cannot know from its topic alone. It stays context: the topic is still what to research.
+RESEARCHER_BRIEF = """
+Your topic is one part of this research brief (context only; research your topic):
+<brief>
+{brief}
+</brief>"""
 
 COMPRESS_SYSTEM = STAGE_MARKERS["compress"] + """
 Today is {date}. Rewrite everything the researcher found, keeping every relevant fact nearly verbatim, without

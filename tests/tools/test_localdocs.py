@@ -497,3 +497,12 @@ def test_rst_markup_reads_as_plain_text_and_fenced_code() -> None:
                       "``` End.")
     for markup in (":func:", "``QuerySet", ".. ", "toctree", "intro", "queryset-guide", "over two lines", "https://"):
         assert markup not in first + second, markup
+
+
+def test_asciidoc_references_in_plain_text_read_as_their_labels() -> None:
+    # git's glossary-content.txt: "<<def_commit_object,commit object>>" was quoted into reports as it is, and the
+    # "[1]" of "linkgit:git-clone[1]" read as a citation.
+    text = "Dereferencing a <<def_commit_object,commit object>> gives a <<def_tree,tree>>; see linkgit:git-clone[1]."
+    parsed = parse_document("glossary-content.txt", text)
+    assert parsed.sections[0].body == "Dereferencing a commit object gives a tree; see git-clone(1)."
+    assert parse_document("shift.txt", "x << y >> z").sections[0].body == "x << y >> z"

@@ -34,8 +34,9 @@ MAX_ERROR_CHARS = 1_000  # of a failed tool's message, as the researcher sees it
 _MAX_WRAPPERS = 3
 
 
-async def run_researcher(ctx: RunContext, topic: str) -> UnitOutcome:
-    """Research `topic`; a failure comes back as an outcome with ok=False, never as an exception.
+async def run_researcher(ctx: RunContext, topic: str, brief: str = "") -> UnitOutcome:
+    """Research `topic`, one part of `brief` (shown as context, see prompts.RESEARCHER_BRIEF); a failure comes back
+    as an outcome with ok=False, never as an exception.
 
     Cancellation is the one thing that propagates, so a cancelled run stops every researcher at once.
     """
@@ -49,7 +50,7 @@ async def run_researcher(ctx: RunContext, topic: str) -> UnitOutcome:
                      researchers_queued=-1, researchers_running=1)
         try:
             async with asyncio.timeout(ctx.config.researcher_timeout_s):
-                outcome = await _research(ctx, topic)
+                outcome = await _research(ctx, topic, brief)
         except TimeoutError:
             outcome = UnitOutcome(topic, ok=False, error=f"timed out after {ctx.config.researcher_timeout_s:g} s")
         except (ProviderError, BudgetExceeded) as exc:
@@ -69,13 +70,15 @@ async def run_researcher(ctx: RunContext, topic: str) -> UnitOutcome:
         return outcome
 
 
-async def _research(ctx: RunContext, topic: str) -> UnitOutcome:
+async def _research(ctx: RunContext, topic: str, brief: str) -> UnitOutcome:
     config = ctx.config
     specs = [ToolSpec(t.name, t.description, t.parameters) for t in ctx.tools.values()]
     specs += [THINK_TOOL, RESEARCH_COMPLETE_TOOL]
     system = prompts.RESEARCHER_SYSTEM.format(
         date=ctx.date, max_tool_calls=config.max_tool_calls, complete=prompts.RESEARCH_COMPLETE, think=prompts.THINK
     )
+    if brief.strip():
+        system += prompts.RESEARCHER_BRIEF.format(brief=quote(brief.strip()))
     messages = [Message.system(system), Message.user(prompts.RESEARCHER_USER.format(topic=topic))]
     calls_made = 0
     memory = ResearcherMemory()

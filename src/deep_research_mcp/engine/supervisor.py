@@ -61,7 +61,7 @@ async def supervise(
         calls = response.tool_calls
         if not calls or any(c.name == prompts.RESEARCH_COMPLETE for c in calls):
             break
-        replies = await _run_turn(ctx, calls, outcomes, earlier)
+        replies = await _run_turn(ctx, calls, outcomes, earlier, brief)
         messages.extend(Message.tool_result(call, replies[call.id]) for call in calls)
     return outcomes
 
@@ -81,7 +81,7 @@ def _shortened(note: str) -> str:
 
 
 async def _run_turn(
-    ctx: RunContext, calls: list[ToolCall], outcomes: list[UnitOutcome], earlier: dict[str, UnitOutcome]
+    ctx: RunContext, calls: list[ToolCall], outcomes: list[UnitOutcome], earlier: dict[str, UnitOutcome], brief: str
 ) -> dict[str, str]:
     replies: dict[str, str] = {}
     units: dict[str, asyncio.Task[UnitOutcome]] = {}
@@ -97,7 +97,8 @@ async def _run_turn(
             elif (done := earlier.get(_topic_key(str(call.arguments["topic"])))) is not None:
                 replies[call.id] = prompts.KNOWN_TOPIC_REPLY.format(note=quote(done.note))
             else:
-                units[call.id] = group.create_task(run_researcher(ctx, str(call.arguments["topic"]).strip()))
+                topic = str(call.arguments["topic"]).strip()
+                units[call.id] = group.create_task(run_researcher(ctx, topic, brief))
     for call_id, task in units.items():
         outcome = task.result()
         outcomes.append(outcome)

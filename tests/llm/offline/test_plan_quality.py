@@ -100,3 +100,18 @@ def test_a_statement_setting_the_scene_is_no_topic_of_its_own() -> None:
     assert parts == ["How does flushing through the sluice gates work?", "What does dredging cost?"]
     # A question that is a statement only keeps it: there is nothing else to research.
     assert plan_parts("Reservoir flushing through sluice gates.") != []
+
+
+def test_a_statement_of_what_the_asker_needs_is_a_part_to_answer() -> None:
+    # "I need to move a repository's history to a machine with no network …" was dropped as scene-setting, and with
+    # it the only words that find the page answering it.
+    parts = plan_parts("I need to move a reservoir's silt to a field with no road access, using a barge. How does "
+                       "the receiving farm check the silt is clean?")
+    assert parts[0].startswith("I need to move a reservoir's silt")
+    assert plan_parts("For our report I want a list of sluice gates. How do I count them?")[0].startswith("For our")
+
+
+def test_a_clause_naming_only_a_judgement_is_about_the_clause_before() -> None:
+    parts = plan_parts("Our reservoir silts up. What are my options to flush the sediment through sluice gates? "
+                       "What are the drawbacks?")
+    assert parts[-1].startswith("What are the drawbacks (") and "sluice" in parts[-1]

@@ -32,6 +32,7 @@ from .planner import (
     fill_object,
     plan_topics,
     research_queries,
+    scout_query,
     search_tools,
     section_reader,
     sections_to_read,
@@ -145,12 +146,18 @@ class OfflineModel:
         left = int(budget_match.group(1)) - made if budget_match else None
         refused = any(m.role == "tool" and m.content.startswith("Not run:") for m in request.messages)
         queries = research_queries(topic)
+        scout = scout_query(research_brief(request.system), topic, queries)
+        if scout is not None:
+            # Second, so every researcher of the run makes the same search early and its documents feed the topic's
+            # feedback search (see `scout_query`).
+            queries = [*queries[:1], scout, *queries[1:]]
         tools = search_tools(request.tools)
         can_call = not refused and (left is None or left > 0)
         query = queries[turn] if turn < len(queries) else None
         if turn == len(queries) and tools and can_call:
             # One search in the words the documents the topic's own searches found use for it.
-            query = feedback_query(topic, expand.results_of(own_results(request.messages, queries)), queries)
+            query = feedback_query(topic, expand.results_of(own_results(request.messages, queries)), queries,
+                                   research_brief(request.system))
         if query is not None and tools and can_call:
             calls, skipped = [], []
             locators = [loc.strip() for _, loc, _ in _SHOWN_DOCUMENT.findall(_tool_text(request.messages))]
@@ -192,6 +199,15 @@ class _Request:
     def __post_init__(self) -> None:
         self.system = "\n".join(m.content for m in self.messages if m.role == "system")
         self.first_user = next((m.content for m in self.messages if m.role == "user"), "")
+
+
+_BRIEF_BLOCK = re.compile(r"<brief>\n(.*?)\n</brief>", re.DOTALL)
+
+
+def research_brief(system: str) -> str:
+    """The research brief a researcher's topic is part of (prompts.RESEARCHER_BRIEF), "" when not given."""
+    found = _BRIEF_BLOCK.search(system)
+    return " ".join(found.group(1).split()) if found else ""
 
 
 def _tool_text(messages: list[Message]) -> str:

@@ -120,16 +120,34 @@ def plan_parts(question: str) -> list[str]:
     clauses = [c for i, c in enumerate(split_clauses(text)) if len(content_terms(c)) >= (2 if i == 0 else 1)]
     if len(clauses) < 2:
         return _tidy(split_items(text)) or _tidy([text, *facets(text)])
-    topics = [clauses[0], *(with_subject(c, clauses[0]) for c in clauses[1:])]
-    if clauses[0].endswith(".") and any(c.endswith("?") for c in clauses[1:]):
+    # A clause that names nothing but how to judge something ("What are the drawbacks?") is about what the clause
+    # before it asked, not about the question's opening.
+    topics = [clauses[0], *(with_subject(c, clauses[i] if _only_vague(c) else clauses[0])
+                            for i, c in enumerate(clauses[1:]))]
+    if clauses[0].endswith(".") and any(c.endswith("?") for c in clauses[1:]) and not _REQUEST.match(clauses[0]):
         # A statement before the questions sets the scene ("Our monorepo takes ages to download."): its words go
-        # along with the questions that follow, but it is no part to answer of its own.
+        # along with the questions that follow, but it is no part to answer of its own, unless it says what the
+        # asker needs ("I need to move a repository's history to a machine with no network …").
         topics = topics[1:]
     items = [item for clause in clauses for item in split_items(clause)]
     # An item is researched on its own even when its words are all the comparison's: "VACUUM FULL" is one side of
     # "How does VACUUM differ from VACUUM FULL?", not the same topic.
     clause_topics = _tidy(topics)
     return [*clause_topics, *(item for item in _tidy(items) if item not in clause_topics)]
+
+
+# A statement that asks for something: what the asker needs, wants or is trying to do.
+_REQUEST = re.compile(
+    r"^(?:\w+\s+){0,4}?(?:I|we)\s+(?:(?:really|also|just)\s+)?(?:need|want|would like|'d like|have to|am trying "
+    r"to|are trying to|must)\b",
+    re.IGNORECASE,
+)
+
+
+def _only_vague(clause: str) -> bool:
+    """Whether every subject word of `clause` only qualifies ("drawbacks", "trade-offs", "options")."""
+    words = [w for _, w in _indexed_words(clause)]
+    return bool(words) and all(w.lower() in _VAGUE for w in words)
 
 
 def dropped_parts(question: str, researched: list[str]) -> list[str]:
@@ -155,7 +173,7 @@ def with_subject(clause: str, first: str) -> str:
     """`clause` with the subject of `first` appended when the clause names nothing specific of its own, or points
     back at it. A clause whose words already contain the subject's ("autovacuum" holds "vacuum") is left alone."""
     tokens = [t.lower() for t in _TOKEN.findall(clause)]
-    refers = any(t in _REFERRING for t in tokens)
+    refers = any(t in _REFERRING for t in tokens) or _only_vague(clause)
     if not refers and any(_is_special(w, i == 0) for i, w in _indexed_words(clause)):
         return clause
     subject, named = subject_of(first)
@@ -342,6 +360,22 @@ def research_queries(topic: str) -> list[str]:
     return out
 
 
+def scout_query(brief: str, topic: str, queries: Sequence[str] = ()) -> str | None:
+    """One search over the whole question for a researcher of one part of it, or None when the topic is the
+    question (nothing to add) or the search is already among `queries`.
+
+    A question's clauses share one subject, but often only the whole question names it in words the documents
+    use: "two branches checked out at the same time … How do I create, list and clean those up?" finds the
+    `git worktree` page through its first clause's words, never through "create, list and clean up". Every
+    researcher of a run makes the same scout search (the same words give the same results, so parallel researchers
+    share nothing yet agree), and its documents join the topic's own in choosing the feedback search's words."""
+    words = salient_words(without_scope(brief))
+    if not words or set(content_terms(" ".join(words))) <= set(content_terms(topic)):
+        return None
+    query = " ".join(words)
+    return None if query.lower() in {q.lower() for q in queries} else query
+
+
 def search_tools(tools: list[ToolSpec]) -> list[tuple[ToolSpec, str]]:
     """The offered tools to search with, each with the argument that takes the query. Fetch/read-style tools are
     used only when nothing else can take a query."""
@@ -496,13 +530,17 @@ def _common_folder(locators: Sequence[str]) -> str | None:
     return folder if folder not in ("", "/") else None
 
 
-def feedback_query(topic: str, results: Sequence[Sequence[tuple[str, str]]], asked: Sequence[str]) -> str | None:
+def feedback_query(topic: str, results: Sequence[Sequence[tuple[str, str]]], asked: Sequence[str],
+                   brief: str = "") -> str | None:
     """One more query in the documents' own words (pseudo-relevance feedback, see `expand.learn`): what the
     documents the topic's searches ranked highest call the thing, added to the topic's two most specific words. A
     question phrased without the documents' vocabulary ("tests that pass and fail intermittently") then finds what
-    they call it ("flaky"). `results`: per search made, the (title, text) of its documents, best first."""
+    they call it ("flaky"). `results`: per search made, the (title, text) of its documents, best first; `brief`: the
+    question the topic is part of, whose words are not learnt either."""
     subject = sorted(salient_words(without_scope(topic)), key=lambda w: (-_specificity(w), w))[:2]
-    return expand.expanded_query(expand.learn(topic, results), subject, asked)
+    # Words the brief already has were searched by the scout search (see `scout_query`): the feedback search is for
+    # the documents' own words, such as the name of the command that answers the whole question.
+    return expand.expanded_query(expand.learn(f"{topic} {without_scope(brief)}", results), subject, asked)
 
 
 def _plain_value(spec: dict[str, Any], query: str) -> Any:

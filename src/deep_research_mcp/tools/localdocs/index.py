@@ -34,7 +34,8 @@ from .parsing import (
 )
 
 # 2: HTML is read in the fenced-code/list/table format of tools/html_text.py, so every page is parsed again.
-SCHEMA_VERSION = 2
+# 3: AsciiDoc cross-references in plain-text pages read as their labels.
+SCHEMA_VERSION = 3
 DEFAULT_MAX_FILE_BYTES = 5_000_000
 BATCH_FILES = 200
 # A text copy is the same page as its HTML when at least this share of its distinct words occur in the page.

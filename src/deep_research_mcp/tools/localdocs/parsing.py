@@ -76,6 +76,14 @@ def decode_text(data: bytes, name: str = "") -> tuple[str, bool] | None:
         return data.decode("latin-1"), True
 
 
+# An AsciiDoc cross-reference in a plain-text page (git's `glossary-content.txt`: "a <<def_repository,repository>>")
+# reads as its label, or as its target when it has none, and a man-page link ("linkgit:git-clone[1]") as the HTML
+# pages write it ("git-clone(1)"); left as they are, the markup ends up in quoted sentences, and "[1]" reads as a
+# citation.
+_XREF = re.compile(r"<<([A-Za-z_][\w:.-]*)(?:,\s*([^<>\n]+?))?>>")
+_MAN_LINK = re.compile(r"\blinkgit:([\w.-]+)\[(\w+)\]")
+
+
 def parse_document(name: str, text: str) -> ParsedDocument:
     """Split `text` by the syntax its file name implies; the title falls back to the file name."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
@@ -94,6 +102,7 @@ def parse_document(name: str, text: str) -> ParsedDocument:
     elif suffix in RST_SUFFIXES:
         sections = rst_sections(rst_to_text(text))
     else:
+        text = _MAN_LINK.sub(r"\1(\2)", _XREF.sub(lambda m: m.group(2) or m.group(1), text))
         sections = [Section("", 0, text.strip())] if text.strip() else []
     if not title:
         title = next((s.heading for s in sections if s.heading), "") or name
