@@ -482,13 +482,21 @@ class DocumentIndex:
         return found[:k]
 
     def _match(self, expression: str, k: int) -> list[Passage]:
+        # Ranked first, read after: the k best rows are chosen from the scores alone, and only they have their text
+        # and snippet read. In one query SQLite computes every result column of every matching row before sorting;
+        # an OR of common words matches most of a manual (6,958 of SQLite's 7,812 passages), so the snippets cost
+        # more than the ranking (SQLite's docs: 39-55 ms a search -> 21-39 ms, the same rows in the same order).
         sql = f"""
-            SELECT f.path, fts.title, fts.heading, snippet(passages_fts, 2, '**', '**', '…', 40), fts.text,
-                   bm25(passages_fts, {", ".join(map(str, BM25_WEIGHTS))}) * f.weight AS score
-            FROM passages_fts AS fts JOIN passages AS p ON p.id = fts.rowid JOIN files AS f ON f.id = p.file_id
-            WHERE passages_fts MATCH ? ORDER BY score LIMIT ?"""
+            WITH top AS MATERIALIZED (
+                SELECT fts.rowid AS id, bm25(passages_fts, {", ".join(map(str, BM25_WEIGHTS))}) * f.weight AS score
+                FROM passages_fts AS fts JOIN passages AS p ON p.id = fts.rowid JOIN files AS f ON f.id = p.file_id
+                WHERE passages_fts MATCH ? ORDER BY score LIMIT ?)
+            SELECT f.path, fts.title, fts.heading, snippet(passages_fts, 2, '**', '**', '…', 40), fts.text, top.score
+            FROM top JOIN passages_fts AS fts ON fts.rowid = top.id JOIN passages AS p ON p.id = fts.rowid
+            JOIN files AS f ON f.id = p.file_id
+            WHERE passages_fts MATCH ? ORDER BY top.score, top.id"""
         with self._read_lock:
-            rows = self._reader.execute(sql, (expression, k)).fetchall()
+            rows = self._reader.execute(sql, (expression, k, expression)).fetchall()
         return [Passage(path, title, heading, snippet, text, -score) for path, title, heading, snippet, text, score
                 in rows]
 
