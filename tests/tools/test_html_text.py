@@ -206,3 +206,10 @@ def test_the_share_of_link_text_is_counted() -> None:
     listing = html_to_text("<body><p>See <a href='a.html'>alpha beta</a>, <a href='b.html'>gamma</a>.</p>"
                            "<h1>Heading words</h1><pre>code words</pre></body>")
     assert (listing.words, listing.linked_words) == (4, 3)
+
+
+def test_what_a_site_keeps_from_its_own_search_is_chrome() -> None:
+    page = html_to_text("<body><div class=nosearch><div class=tagline>Small. Fast.</div><ul><li>Home</li></ul>"
+                        "</div><h1>Limits</h1><p>The limits.</p></body>")
+    assert page.text == "# Limits\n\nThe limits."
+

@@ -43,10 +43,11 @@ _INVISIBLE = frozenset({
     "select", "textarea", "dialog",
 })
 # Skipped with their content: hidden elements, navigation chrome, Sphinx's "¶" permalinks, "[source]" links and
-# sidebar, DocBook's (PostgreSQL's) previous/next bars.
+# sidebar, DocBook's (PostgreSQL's) previous/next bars, and what a site marks as not for its own search engine
+# ("nosearch": SQLite's banner, menus and tables of contents on every page).
 _CHROME_CLASSES = frozenset({
     "headerlink", "sphinxsidebar", "navheader", "navfooter", "related", "skip-link", "nav", "navbar", "breadcrumb",
-    "breadcrumbs", "viewcode-link",
+    "breadcrumbs", "viewcode-link", "nosearch",
 })
 _CHROME_IDS = frozenset({"sidebar", "global-nav", "searchbox"})
 _CHROME_ATTRIBUTES = frozenset({"hidden", "aria-hidden", "role", "style", "class", "id"})
