@@ -184,3 +184,32 @@ def test_invisible_break_hints_inside_identifiers_are_removed() -> None:
 ])
 def test_a_cut_inside_code_closes_the_fence(text: str, closed: str) -> None:
     assert close_open_fence(text) == closed
+
+
+def test_a_heading_closed_by_another_heading_tag_ends_where_its_blocks_start() -> None:
+    # SQLite's doclist.html: "<h2>…</h1>" — libxml2 left the h2 open, and the whole page became its heading.
+    page = html_to_text("<body><div><h2 align=center>Documents</h1><p>One page.</p> Loose text. "
+                        "<ul><li>Two</li></ul></div><p>After.</p></body>")
+    assert page.text == "## Documents\n\nOne page.\n\nLoose text.\n\n- Two\n\nAfter."
+
+
+def test_a_signature_with_reprs_in_it_is_code_and_others_stay_text() -> None:
+    page = html_to_text(
+        '<body><dl><dt class="sig sig-object py"><span class="pre">utcoffset</span>(<em>time=&lt;module '
+        "'time'&gt;</em>)</dt><dd><p>Return the offset.</p></dd>"
+        '<dt class="sig sig-object py">now(<em>tz</em>)</dt><dd><p>The time.</p></dd></dl></body>'
+    )
+    assert page.text == "`utcoffset(time=<module 'time'>)`\nReturn the offset.\n\nnow(tz)\nThe time."
+
+
+def test_the_share_of_link_text_is_counted() -> None:
+    listing = html_to_text("<body><p>See <a href='a.html'>alpha beta</a>, <a href='b.html'>gamma</a>.</p>"
+                           "<h1>Heading words</h1><pre>code words</pre></body>")
+    assert (listing.words, listing.linked_words) == (4, 3)
+
+
+def test_what_a_site_keeps_from_its_own_search_is_chrome() -> None:
+    page = html_to_text("<body><div class=nosearch><div class=tagline>Small. Fast.</div><ul><li>Home</li></ul>"
+                        "</div><h1>Limits</h1><p>The limits.</p></body>")
+    assert page.text == "# Limits\n\nThe limits."
+

@@ -43,10 +43,11 @@ _INVISIBLE = frozenset({
     "select", "textarea", "dialog",
 })
 # Skipped with their content: hidden elements, navigation chrome, Sphinx's "¶" permalinks, "[source]" links and
-# sidebar, DocBook's (PostgreSQL's) previous/next bars.
+# sidebar, DocBook's (PostgreSQL's) previous/next bars, and what a site marks as not for its own search engine
+# ("nosearch": SQLite's banner, menus and tables of contents on every page).
 _CHROME_CLASSES = frozenset({
     "headerlink", "sphinxsidebar", "navheader", "navfooter", "related", "skip-link", "nav", "navbar", "breadcrumb",
-    "breadcrumbs", "viewcode-link",
+    "breadcrumbs", "viewcode-link", "nosearch",
 })
 _CHROME_IDS = frozenset({"sidebar", "global-nav", "searchbox"})
 _CHROME_ATTRIBUTES = frozenset({"hidden", "aria-hidden", "role", "style", "class", "id"})
@@ -58,8 +59,11 @@ _PARAGRAPH = frozenset({
 # Blocks that only end a line: consecutive ones stay on consecutive lines.
 _LINE = frozenset({"br", "li", "dt", "dd", "tr", "caption", "legend"})
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
+# What cannot be inside a heading: a heading holding one was never closed (`_close_headings`).
+_BLOCKS = (_PARAGRAPH - {"body"}) | frozenset(_HEADINGS) | frozenset({"pre", "li", "dt", "dd", "tr"})
 _CELLS = frozenset({"td", "th"})
 _SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
 # Control characters other than tab and newline (never text; some confuse terminals and prompts), and the invisible
 # break hints (zero-width space, word joiner, BOM, soft hyphen) that manuals put inside long identifiers:
 # PostgreSQL's "BGWORKER_BACKEND_\u200bDATABASE_CONNECTION" must read, and match, as one word.
@@ -76,6 +80,12 @@ class HtmlText:
     title: str
     text: str
     truncated: bool = False  # only the start was read (over MAX_HTML_CHARS of markup or MAX_ELEMENTS elements)
+    words: int = 0  # words of running text (headings and code blocks aside)
+    linked_words: int = 0  # ... of them inside links: most of a keyword index or site map, little of a page
+
+    @property
+    def link_share(self) -> float:
+        return self.linked_words / self.words if self.words else 0.0
 
 
 class _Writer:
@@ -197,6 +207,9 @@ class _Walk:
         self.row_cells: list[int] = []  # cells written so far in each open table row
         self.lists: list[int | None] = []  # per open list: the next number, or None when unordered
         self.items: list[int] = []  # per open list: items started so far
+        self.link: Any = None  # the <a> the walk is inside, if any
+        self.words = 0
+        self.linked_words = 0
 
     def run(self, root: Any) -> bool:
         """Walk the tree; False when it stopped at `MAX_ELEMENTS`."""
@@ -209,16 +222,27 @@ class _Walk:
                 if budget < 0:
                     return False
                 if self.enter(tag, element):
+                    if tag == "a" and self.link is None:
+                        self.link = element
                     if element.text:
-                        self.out.text(element.text)
+                        self._text(element.text)
                 else:
                     walker.skip_subtree()
             else:
                 if tag:
                     self.leave(tag)
+                if element is self.link:
+                    self.link = None
                 if element.tail and element is not root:
-                    self.out.text(element.tail)
+                    self._text(element.tail)
         return True
+
+    def _text(self, data: str) -> None:
+        self.out.text(data)
+        count = len(_WORD.findall(data))
+        self.words += count
+        if self.link is not None:
+            self.linked_words += count
 
     def enter(self, tag: str, node: Any) -> bool:
         """Handle the opening of `node`; True to walk its text and children."""
@@ -264,6 +288,9 @@ class _Walk:
             self.items.append(0)
         elif tag in ("dt", "dd"):
             out.start_item("", tight=tag == "dd")
+            if tag == "dt" and _is_signature(node) and "<" in (signature := " ".join(_visible_text(node).split())):
+                out.text(_code_span(signature))
+                return False
         elif tag in _LINE:
             out.end_line(1)
         elif tag in _PARAGRAPH:
@@ -291,6 +318,23 @@ class _Walk:
             self.out.end_line(2)
         elif tag in _LINE:
             self.out.end_line(1)
+
+
+def _is_signature(dt: Any) -> bool:
+    # Sphinx's API entries: <dt class="sig sig-object py"> holds a signature. One whose defaults are reprs
+    # ("f(x=<module 'time'>)") is code: as text, its "<module" would be escaped and read as a stray tag. Others stay
+    # text, so "f(x) Return y." still reads as one sentence.
+    return "sig" in (dt.get("class") or "").split()
+
+
+def _code_span(text: str) -> str:
+    """`text` as an inline code span, so a signature's "<function uuid4>" reads as code, not as a tag to escape;
+    a span holding backticks is delimited by a longer run, as CommonMark allows."""
+    if not text:
+        return ""
+    ticks = "`" * (1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def _start(ol: Any) -> int:
@@ -347,11 +391,31 @@ def html_to_text(html: str) -> HtmlText:
     if title_node is None:
         title_node = tree.find(".//title")
     title = _SPACE.sub(" ", _CONTROL.sub("", _text_of(title_node))).strip() if title_node is not None else ""
+    _close_headings(tree)
     writer = _Writer()
     body = tree.find("body")
-    complete = _Walk(writer).run(body if body is not None else tree)
+    walk = _Walk(writer)
+    complete = walk.run(body if body is not None else tree)
     return HtmlText(title=_page_title(title, writer.first_heading), text=writer.result(),
-                    truncated=truncated or not complete)
+                    truncated=truncated or not complete, words=walk.words, linked_words=walk.linked_words)
+
+
+def _close_headings(tree: Any) -> None:
+    """A heading ends where a block starts inside it. HTML5 closes an open `<h2>` at `</h1>` (any heading's end tag
+    closes any heading); libxml2 does not, so on a page that writes `<h2>Documentation</h1>` (SQLite's doclist.html,
+    docs.html) the whole rest of the page would be one heading. Blocks found in a heading move out after it, in order,
+    each with the text that follows it."""
+    for heading in list(tree.iter(*_HEADINGS)):
+        children = list(heading)
+        first = next((i for i, child in enumerate(children) if child.tag in _BLOCKS), None)
+        if first is None:
+            continue
+        after, heading.tail = heading.tail, None  # what followed the heading follows what moves out of it
+        anchor = heading
+        for child in children[first:]:
+            anchor.addnext(child)  # moves the child, and its tail with it
+            anchor = child
+        anchor.tail = (anchor.tail or "") + (after or "")
 
 
 def _page_title(title: str, heading: str) -> str:

@@ -45,6 +45,12 @@ class Section:
 class ParsedDocument:
     title: str
     sections: list[Section]
+    words: int = 0  # an HTML page's words of running text, and the share of them that is link text (kinds.py)
+    link_share: float = 0.0
+
+    @property
+    def first_heading(self) -> str:
+        return next((s.heading for s in self.sections if s.heading), "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +95,11 @@ def parse_document(name: str, text: str) -> ParsedDocument:
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     title = ""
+    words, link_share = 0, 0.0
     if suffix in HTML_SUFFIXES:
         page = html_to_text(text)
         title, sections = page.title, markdown_sections(page.text)
+        words, link_share = page.words, page.link_share
     elif suffix in MARKDOWN_SUFFIXES:
         front = _FRONT_MATTER.match(text)
         if front:
@@ -106,7 +114,8 @@ def parse_document(name: str, text: str) -> ParsedDocument:
         sections = [Section("", 0, text.strip())] if text.strip() else []
     if not title:
         title = next((s.heading for s in sections if s.heading), "") or name
-    return ParsedDocument(title=" ".join(title.split())[:MAX_TITLE_CHARS], sections=sections)
+    return ParsedDocument(title=" ".join(title.split())[:MAX_TITLE_CHARS], sections=sections, words=words,
+                          link_share=link_share)
 
 
 def markdown_sections(text: str) -> list[Section]:
