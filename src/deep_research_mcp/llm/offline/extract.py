@@ -10,7 +10,7 @@ import functools
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 # Hyphenated, dotted and snake_case compounds stay one token ("deep-research-mcp" is a name, not three words).
@@ -66,6 +66,8 @@ _HTML_TAG = re.compile(
 # shows the placeholder instead of taking it for a tag. So is an address in angle brackets ("Your Name
 # <your@email.address>"): left as text it would be escaped to an inert "&lt;" in the report, which reads as markup.
 _PLACEHOLDER = re.compile(r"(?<![\w`<])[\w./-]*<[a-z_][\w.@+-]*>(?:[\w./-]|<[a-z_][\w.@+-]*>|\(\))*", re.IGNORECASE)
+# A placeholder of a few words ("<ascii type without space>", git's object format): code as well, for the same reason.
+_PHRASE_PLACEHOLDER = re.compile(r"(?<![\w`<])<[a-z][\w.\\-]*(?: [\w.\\-]+){0,5}>(?![\w`>])")
 # A definition term: a name, optionally with its type ("shared_buffers (integer)"), or a few plain words.
 _TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3})$")
 _REST_ROLE = re.compile(r":(?:py:)?([a-z]+):`([^`]+)`")
@@ -301,6 +303,7 @@ def clean_inline(text: str) -> str:
     # A special method name outside code would render as bold in Markdown ("Pizza.__str__()" as "Pizza.str()").
     text = _DUNDER.sub(r"`\1`", text)
     text = _PLACEHOLDER.sub(_placeholder, text)
+    text = _outside_code(text, lambda prose: _PHRASE_PLACEHOLDER.sub(_placeholder, prose))
     parts: list[str] = []
     position = 0
     for match in _CODE_SPAN.finditer(text):
@@ -309,6 +312,16 @@ def clean_inline(text: str) -> str:
         position = match.end()
     parts.append(_clean_prose(text[position:]))
     return " ".join("".join(parts).split())
+
+
+def _outside_code(text: str, change: Callable[[str], str]) -> str:
+    """`text` with `change` applied to what lies outside its code spans."""
+    parts: list[str] = []
+    position = 0
+    for match in _CODE_SPAN.finditer(text):
+        parts += [change(text[position : match.start()]), match.group(0)]
+        position = match.end()
+    return "".join([*parts, change(text[position:])])
 
 
 def _placeholder(match: re.Match[str]) -> str:
