@@ -46,3 +46,21 @@ def test_the_page_a_section_is_about_quotes_more_than_its_share() -> None:
     skipped = [n for n in range(24) if n not in quoted and n > min(quoted)]
     assert skipped and all(notes[1][n] == 9 for n in skipped if n < max(quoted))
     assert any(notes[1][n] == 9 for n in skipped) and any(n > skipped[0] for n in quoted)
+
+
+def test_a_section_whose_passage_leans_on_a_sentence_the_answer_borrowed_keeps_it_whole() -> None:
+    # The barrage topic's notes end with La Rance's first sentence, which the short answer borrows; the capacity
+    # topic's only passage is that sentence and the one leaning on it ("It has …").
+    findings = (
+        "## How does a tidal barrage work?\n\n"
+        "A barrage needs a tidal range of at least 5 m to be economic. [S1]\n"
+        "A tidal barrage is a dam built across the mouth of an estuary. [S1]\n"
+        "Sluice gates let the rising tide fill the basin, and the water is released through turbines. [S1]\n"
+        "The La Rance tidal power station in Brittany opened in 1966. [S3]\n\n"
+        "## What is the capacity of La Rance?\n\n"
+        "The La Rance tidal power station in Brittany opened in 1966. [S3] "
+        "It has 24 bulb turbines with a combined capacity of 240 MW. [S3]\n")
+    report = write_report("Research brief:\nHow does a tidal barrage work, and what is the capacity of La Rance?\n\n"
+                          f"Findings (cited notes from the researchers):\n{findings}")
+    assert "The La Rance tidal power station in Brittany opened in 1966. [S3]" in report.split("\n## ", 1)[0]
+    assert "## What is the capacity of La Rance\n" in report and "240 MW" in report

@@ -203,7 +203,10 @@ def write_report(user_text: str) -> str:
     for section in sections:
         fresh = ([p for p in section.passages if p not in used and not _repeats(p, used)]
                  or [p for p in section.passages if p not in used])
-        offered.append([rest for rest in (_without_lent(p, lent) for p in fresh) if rest])
+        rests = [rest for rest in (_without_lent(p, lent) for p in fresh) if rest]
+        # All it found leans on sentences the answer borrowed ("It has 24 turbines …" after the sentence the answer
+        # quotes): quoted whole, the section keeps the facts only it states, rather than vanishing.
+        offered.append(rests or [p for p in fresh if len(p) > 1 and p[0][0] in lent])
     chosen = _fill(offered, cap, budget, used)
     if not asked.shorter:
         chosen = _main_page_extra(sections, offered, chosen, used)

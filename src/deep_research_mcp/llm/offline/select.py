@@ -192,8 +192,10 @@ def cited_passages(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8)
     # clears a lower floor, after everything above the first (pytest tune +0.04 with the other corpora unchanged;
     # lowering the floor itself reordered the best notes and lost postgres 0.02).
     if TAIL_FLOOR < RELATIVE_FLOOR:
+        pages = {candidates[i].owner for i in kept}
         order += sorted((i for i in range(len(candidates)) if i not in kept and scores[i] > 0
-                         and scores[i] >= TAIL_FLOOR * reference), key=lambda i: (-lifted[i], i))
+                         and scores[i] >= TAIL_FLOOR * reference and candidates[i].owner in pages),
+                        key=lambda i: (-lifted[i], i))
     return _assemble(docs, units, candidates, where, order, vectors, limit)
 
 
