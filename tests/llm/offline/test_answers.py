@@ -330,3 +330,22 @@ def test_a_page_about_the_topic_outranks_one_lucky_sentence_elsewhere() -> None:
     passages = cited_passages({"S1": ("Release notes", passing), "S2": ("Pagination", about)},
                               "How does the paginator split objects into pages?")
     assert passages[0][0][1] == ["S2"]
+
+
+def test_the_first_sentence_under_a_heading_carries_what_the_heading_says() -> None:
+    page = ("# Fixtures reference\n\n## Higher-scoped fixtures are executed first\n\n"
+            "Within a function request for fixtures, those of higher scopes (such as session) run before lower ones.\n"
+            "\n## F.2. Cleanup\n\nFixture cleanup runs after the test in reverse order of setup.\n")
+    other = "Within a function request for fixtures, those of higher scopes (such as session) run before lower ones.\n"
+    passages = cited_passages({"S1": ("Fixtures reference", page), "S2": ("Changelog", other)},
+                              "In what order are fixtures of higher scopes executed?")
+    notes = [note for passage in passages for note in passage]
+    # The heading's words are this page's own: the sentence carrying them cites S1 only, not S2 that states the rest.
+    assert ("Higher-scoped fixtures are executed first: Within a function request for fixtures, those of higher scopes "
+            "(such as session) run before lower ones.", ["S1"]) in notes
+    # A heading the sentence already names ("cleanup", without the numbering) adds nothing.
+    assert any(text.startswith("Fixture cleanup runs") for text, _ in notes)
+    # A search passage from the middle of a section ("[section: …]") does not open it: no label.
+    shown = "[section: Higher-scoped fixtures are executed first]\nFixtures of higher scopes run before lower ones.\n"
+    assert _texts(cited_passages({"S1": ("Fixtures reference", shown)}, "fixtures of higher scopes run")) == [
+        ["Fixtures of higher scopes run before lower ones."]]

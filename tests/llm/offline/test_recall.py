@@ -17,6 +17,9 @@ def test_a_placeholder_in_a_name_is_kept_as_code_and_real_tags_still_go() -> Non
     # Escaped as an inert "&lt;your@email.address>" it read as raw markup in git's manual's reports.
     assert clean_inline("an identity of the form Your Name <your@email.address>.") == (
         "an identity of the form Your Name `<your@email.address>`.")
+    # A placeholder of several words (git's object format), also inside a code span already made of a name.
+    assert clean_inline("a header <ascii type without space> + <byte\\0>, maintenance.<task>.schedule.") == (
+        "a header `<ascii type without space>` + `<byte\\0>`, `maintenance.<task>.schedule`.")
     assert clean_inline("A <b>bold</b> word, a <a href='x'>link</a>,<br/> and a < b > c.") == (
         "A bold word, a link, and a < b > c.")
 

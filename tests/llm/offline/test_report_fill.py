@@ -6,25 +6,61 @@ from __future__ import annotations
 import re
 
 from deep_research_mcp.llm.offline.model import write_report
-from deep_research_mcp.llm.offline.report import REPORT_SENTENCES
+from deep_research_mcp.llm.offline.report import MAIN_PAGE_EXTRA, REPORT_SENTENCES
+
+
+def _findings(notes: dict[int, list[int]]) -> str:
+    """Findings with one section per topic; each note cites the page given, in order. Words of their own, so no
+    sentence passes for a near-duplicate of another."""
+    sections = "\n\n".join(
+        f"## Topic {t}\n\n" + "\n".join(f"Statement t{t}n{n} " + " ".join(f"w{t}{n}{k}" for k in range(6))
+                                          + f". [S{page}]" for n, page in enumerate(pages))
+        for t, pages in notes.items()
+    )
+    return f"Research brief:\nTopics one to three\n\nFindings (cited notes from the researchers):\n{sections}"
 
 
 def test_a_short_section_leaves_its_share_to_the_others() -> None:
     counts = {1: 2, 2: 16, 3: 16}
-    sections = "\n\n".join(
-        # Words of their own, so no sentence passes for a near-duplicate of another.
-        f"## Topic {t}\n\n" + "\n".join(f"Statement t{t}n{n} " + " ".join(f"w{t}{n}{k}" for k in range(6)) + f". [S{t}]"
-                                          for n in range(count))
-        for t, count in counts.items()
-    )
-    report = write_report(f"Research brief:\nTopics one to three\n\nFindings (cited notes from the researchers):\n"
-                          f"{sections}")
+    # Every note of a section on one page of its own: the page each section is about may add its extra sentences.
+    report = write_report(_findings({t: [t] * count for t, count in counts.items()}))
     body = report.split("\n## ", 1)[1]  # the sections, after the short answer
     cited = len(re.findall(r"\[S\d\]", body))
     share = REPORT_SENTENCES // len(counts)
     assert cited > 2 + 2 * share  # more than a fixed share each would allow
-    assert cited <= REPORT_SENTENCES
+    assert cited <= REPORT_SENTENCES + MAIN_PAGE_EXTRA * len(counts)
     # Each section keeps its notes in their order: the best first.
     for t in counts:
         found = [int(n) for n in re.findall(rf"Statement t{t}n(\d+) ", body)]
         assert found == sorted(found)
+
+
+def test_the_page_a_section_is_about_quotes_more_than_its_share() -> None:
+    # Two sections of 24 notes: topic 1's from page S1, every third from S9; all of topic 2's from S2.
+    notes = {1: [9 if n % 3 == 2 else 1 for n in range(24)], 2: [2] * 24}
+    body = write_report(_findings(notes)).split("\n## ", 1)[1]
+    assert len(re.findall(r"\[S\d\]", body)) > REPORT_SENTENCES  # both sections took more than their share
+    first = body.split("\n## ", 1)[0]
+    quoted = {int(n) for n in re.findall(r"Statement t1n(\d+) ", first)}
+    # Beyond its share, a section takes passages of its main page only: a later S1 note is quoted, an S9 one not.
+    skipped = [n for n in range(24) if n not in quoted and n > min(quoted)]
+    assert skipped and all(notes[1][n] == 9 for n in skipped if n < max(quoted))
+    assert any(notes[1][n] == 9 for n in skipped) and any(n > skipped[0] for n in quoted)
+
+
+def test_a_section_whose_passage_leans_on_a_sentence_the_answer_borrowed_keeps_it_whole() -> None:
+    # The barrage topic's notes end with La Rance's first sentence, which the short answer borrows; the capacity
+    # topic's only passage is that sentence and the one leaning on it ("It has …").
+    findings = (
+        "## How does a tidal barrage work?\n\n"
+        "A barrage needs a tidal range of at least 5 m to be economic. [S1]\n"
+        "A tidal barrage is a dam built across the mouth of an estuary. [S1]\n"
+        "Sluice gates let the rising tide fill the basin, and the water is released through turbines. [S1]\n"
+        "The La Rance tidal power station in Brittany opened in 1966. [S3]\n\n"
+        "## What is the capacity of La Rance?\n\n"
+        "The La Rance tidal power station in Brittany opened in 1966. [S3] "
+        "It has 24 bulb turbines with a combined capacity of 240 MW. [S3]\n")
+    report = write_report("Research brief:\nHow does a tidal barrage work, and what is the capacity of La Rance?\n\n"
+                          f"Findings (cited notes from the researchers):\n{findings}")
+    assert "The La Rance tidal power station in Brittany opened in 1966. [S3]" in report.split("\n## ", 1)[0]
+    assert "## What is the capacity of La Rance\n" in report and "240 MW" in report

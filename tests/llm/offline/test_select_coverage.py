@@ -54,3 +54,20 @@ def test_a_merged_lead_in_keeps_the_definition_term_it_points_back_at() -> None:
     merged = next(text for text in notes if "inherits methods" in text)
     assert merged.startswith("Ancestors (MRO): This view inherits")
     assert "BaseListView" in merged
+
+
+FLAKY = ("## Flaky tests\n\n"
+         "A flaky test is a test that fails intermittently, so flaky tests erode trust in the test suite.\n\n"
+         "Flaky tests make the flaky test suite hard to trust, and a flaky test can hide real failures.\n\n"
+         "Rerunning flaky tests is a common way to cope with flaky tests in a test suite.\n\n"
+         "Plugins that run each test in random order can help to expose hidden dependencies between them, which is a "
+         "common reason for a failure that comes and goes with every other run of the whole suite of tests.\n")
+
+
+def test_a_topic_whose_best_sentences_stand_far_above_the_rest_still_fills_its_notes() -> None:
+    passages = cited_passages({"S1": ("Flaky tests", FLAKY)}, "flaky tests", limit=8)
+    texts = [text for passage in passages for text, _ in passage]
+    # The sentence that names the topic once in many words scores far below the three that repeat it: it still
+    # comes, after them.
+    assert texts[-1].startswith("Plugins that run each test in random order")
+    assert len(texts) == 4

@@ -15,6 +15,8 @@ PAGE = ("## Plugin discovery order at tool startup\n\n"
 
 def test_a_lead_in_is_quoted_with_the_items_that_carry_on_its_sentence() -> None:
     notes = [text for text, _ in cited_sentences({"S1": ("Writing plugins", PAGE)}, "How are plugin modules loaded?")]
-    merged = next(text for text in notes if text.startswith("pytest loads plugin modules"))
+    # The heading above it says what the sentence does not: it is quoted as the sentence's label.
+    merged = next(text for text in notes
+                  if text.startswith("Plugin discovery order at tool startup: pytest loads plugin modules"))
     assert "-p no:name option" in merged and "PYTEST_PLUGINS environment variable" in merged
     assert not any(text.startswith("by ") for text in notes)

@@ -10,7 +10,7 @@ import functools
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 # Hyphenated, dotted and snake_case compounds stay one token ("deep-research-mcp" is a name, not three words).
@@ -66,6 +66,8 @@ _HTML_TAG = re.compile(
 # shows the placeholder instead of taking it for a tag. So is an address in angle brackets ("Your Name
 # <your@email.address>"): left as text it would be escaped to an inert "&lt;" in the report, which reads as markup.
 _PLACEHOLDER = re.compile(r"(?<![\w`<])[\w./-]*<[a-z_][\w.@+-]*>(?:[\w./-]|<[a-z_][\w.@+-]*>|\(\))*", re.IGNORECASE)
+# A placeholder of a few words ("<ascii type without space>", git's object format): code as well, for the same reason.
+_PHRASE_PLACEHOLDER = re.compile(r"(?<![\w`<])<[a-z][\w.\\-]*(?: [\w.\\-]+){0,5}>(?![\w`>])")
 # A definition term: a name, optionally with its type ("shared_buffers (integer)"), or a few plain words.
 _TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3})$")
 _REST_ROLE = re.compile(r":(?:py:)?([a-z]+):`([^`]+)`")
@@ -167,6 +169,7 @@ class Unit:
     first: bool = True  # whether it opens that block
     item: bool = False  # a list item
     code: bool = False  # a fenced code block, verbatim in `text`: never a sentence, shown after its lead-in
+    opens: bool = False  # the first sentence right under a heading of the page (not a search passage's "[section:]")
 
 
 def split_units(markdown: str) -> list[Unit]:
@@ -188,13 +191,19 @@ def _units_of(markdown: str) -> list[Unit]:
     in_fence = False
     last_blank = True
     listed = False
+    fresh = False  # a heading was just read: the next block opens its section
+    opening: set[int] = set()
 
     def flush() -> None:
+        nonlocal fresh
         if len(block) > 1 and not listed and _TERM.match(block[0]) and _is_label(block[0]):
             # A definition term on its own line right above its definition ("extensions (string)" then "This
             # option is …"): a label of its own, as if a blank line stood between them.
             blocks.append((block.pop(0), heading, True, False))
         if block:
+            if fresh:
+                opening.add(len(blocks))
+            fresh = False
             blocks.append((" ".join(block), heading, len(block) == 1 and not listed, listed))
             block.clear()
 
@@ -204,6 +213,7 @@ def _units_of(markdown: str) -> list[Unit]:
         line = raw.strip()
         if _FENCE.match(line):
             flush()
+            fresh = False
             if in_fence:
                 codes[len(blocks)] = "\n".join(code).strip("\n")
                 blocks.append(("", heading, False, False))  # code between two blocks: they are not adjacent
@@ -222,15 +232,18 @@ def _units_of(markdown: str) -> list[Unit]:
         if _HEADING.match(line):
             flush()
             heading = clean_inline(line.lstrip("#").strip())
+            fresh = True
             continue
         marker = _SECTION_MARKER.match(line)
         if marker:  # a search tool's "[section: …]" line: the passage below continues that section
             flush()
+            fresh = False
             heading = clean_inline(marker.group(1))
             continue
         if (indented_code or _RULE.match(line) or _HTML_LINE.match(line) or _is_table(line)
                 or _REST_DIRECTIVE.match(line)):
             flush()
+            fresh = False
             if blocks and blocks[-1][0]:
                 blocks.append(("", heading, False, False))
             continue
@@ -263,7 +276,8 @@ def _units_of(markdown: str) -> list[Unit]:
         # A paragraph's opening often names what the rest is about too.
         lead = " ".join(sentences[0].split()[:LEAD_CONTEXT_WORDS]) if sentences else ""
         units += [Unit(finish(s), where, s.rstrip().endswith(":"), " ".join((label, lead if i else "")).strip(),
-                       label if label_at == number - 1 and _TERM.match(label) else "", number, i == 0, is_item)
+                       label if label_at == number - 1 and _TERM.match(label) else "", number, i == 0, is_item,
+                       opens=i == 0 and number in opening)
                   for i, s in enumerate(sentences)]
     return units
 
@@ -301,6 +315,7 @@ def clean_inline(text: str) -> str:
     # A special method name outside code would render as bold in Markdown ("Pizza.__str__()" as "Pizza.str()").
     text = _DUNDER.sub(r"`\1`", text)
     text = _PLACEHOLDER.sub(_placeholder, text)
+    text = _outside_code(text, lambda prose: _PHRASE_PLACEHOLDER.sub(_placeholder, prose))
     parts: list[str] = []
     position = 0
     for match in _CODE_SPAN.finditer(text):
@@ -309,6 +324,16 @@ def clean_inline(text: str) -> str:
         position = match.end()
     parts.append(_clean_prose(text[position:]))
     return " ".join("".join(parts).split())
+
+
+def _outside_code(text: str, change: Callable[[str], str]) -> str:
+    """`text` with `change` applied to what lies outside its code spans."""
+    parts: list[str] = []
+    position = 0
+    for match in _CODE_SPAN.finditer(text):
+        parts += [change(text[position : match.start()]), match.group(0)]
+        position = match.end()
+    return "".join([*parts, change(text[position:])])
 
 
 def _placeholder(match: re.Match[str]) -> str:

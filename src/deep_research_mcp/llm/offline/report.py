@@ -21,6 +21,7 @@ from .select import cited_passages, needs_previous
 
 REPORT_SENTENCES = 30  # in the sections, after the short answer
 MIN_SECTION_SENTENCES = 5
+MAIN_PAGE_EXTRA = 4  # sentences a section may add beyond its share when they come from its main page
 SUMMARY_MIN, SUMMARY_MAX = 3, 6
 SUMMARY_PASSAGE = 3  # sentences a passage may have to be quoted whole in the answer
 PARAGRAPH_SENTENCES = 3
@@ -202,8 +203,13 @@ def write_report(user_text: str) -> str:
     for section in sections:
         fresh = ([p for p in section.passages if p not in used and not _repeats(p, used)]
                  or [p for p in section.passages if p not in used])
-        offered.append([rest for rest in (_without_lent(p, lent) for p in fresh) if rest])
+        rests = [rest for rest in (_without_lent(p, lent) for p in fresh) if rest]
+        # All it found leans on sentences the answer borrowed ("It has 24 turbines …" after the sentence the answer
+        # quotes): quoted whole, the section keeps the facts only it states, rather than vanishing.
+        offered.append(rests or [p for p in fresh if len(p) > 1 and p[0][0] in lent])
     chosen = _fill(offered, cap, budget, used)
+    if not asked.shorter:
+        chosen = _main_page_extra(sections, offered, chosen, used)
     for section, candidates, kept in zip(sections, offered, chosen, strict=True):
         if not section.passages:
             lines.append(f"## {heading(section.topic) if section.topic else 'Findings'}")
@@ -239,6 +245,42 @@ def _fill(offered: list[list[list[Note]]], cap: int, budget: int, used: list[lis
                 left -= len(passage)
                 used.append(passage)
     return [[p for pi, p in enumerate(passages) if pi in picked[si]] for si, passages in enumerate(offered)]
+
+
+def _main_page(section: Section) -> str | None:
+    """The page most of a section's sentences are quoted from (on a tie, the one its best note quotes)."""
+    counts: dict[str, int] = {}
+    for _, ids in section.notes:
+        if ids:
+            counts[ids[0]] = counts.get(ids[0], 0) + 1
+    return max(counts, key=lambda sid: counts[sid]) if counts else None  # dicts keep the notes' order for ties
+
+
+def _main_page_extra(sections: list[Section], offered: list[list[list[Note]]], chosen: list[list[list[Note]]],
+                     used: list[list[Note]]) -> list[list[list[Note]]]:
+    """`chosen` with up to `MAIN_PAGE_EXTRA` more sentences per section from the passages of its main page that the
+    even split left out, in the section's own order. The page most of a topic's notes quote is the one about it:
+    its next passages hold more of the answer than the sentences of pages that only mention the topic, which
+    the split does not let in either (measured on the tune halves: recall +0.01 to +0.03 per corpus for ~7% more
+    words; giving the main page's passages precedence within the split instead lost recall, the other pages hold
+    facts too)."""
+    out: list[list[list[Note]]] = []
+    for section, passages, kept in zip(sections, offered, chosen, strict=True):
+        main = _main_page(section)
+        left = MAIN_PAGE_EXTRA
+        picked = {id(p) for p in kept}
+        for passage in passages:
+            if left <= 0:
+                break
+            cited = [ids for _, ids in passage if ids]
+            if (id(passage) in picked or not cited or any(ids[0] != main for ids in cited) or len(passage) > left
+                    or _repeats(passage, used)):
+                continue
+            picked.add(id(passage))
+            used.append(passage)
+            left -= len(passage)
+        out.append([p for p in passages if id(p) in picked])
+    return out
 
 
 def _recover(body: str, topic: str) -> list[list[Note]]:
