@@ -111,8 +111,8 @@ CORPORA: dict[str, Corpus] = {
     # A test set only: nobody tunes on either half (eval/RESULTS.md). AsciiDoc HTML, not Sphinx.
     "git": Corpus("git", Path("/usr/share/doc/git-doc"),
                   (EVAL_DIR / "git" / "questions_tune.json", EVAL_DIR / "git" / "questions_heldout.json")),
-    # Test sets only, written before any engine run on them (eval/RESULTS.md): SQLite's own hand-written HTML and a
-    # Sphinx tree (Celery 5.2).
+    # Written before any engine run on them (eval/RESULTS.md): SQLite's own hand-written HTML and a Sphinx tree
+    # (Celery 5.2). Their tune halves have been tuned on since; their held-out halves are the test.
     "sqlite": Corpus("sqlite", Path("/usr/share/doc/sqlite3"),
                      (EVAL_DIR / "sqlite" / "questions_tune.json", EVAL_DIR / "sqlite" / "questions_heldout.json")),
     "celery": Corpus("celery", Path("/usr/share/doc/python-celery-doc/html"),

@@ -25,6 +25,9 @@ def test_rest_markup_is_read_as_names_and_identifiers_stay_whole() -> None:
     assert clean_inline("Define __enter__() and obj.__exit__() on a _private_ class.") == (
         "Define `__enter__()` and `obj.__exit__()` on a private class.")
     assert clean_inline("Set work_mem and max_wal_size.") == "Set work_mem and max_wal_size."
+    # "[0]" after a name is an index, not a citation to strip; an underscored alias is a name, not emphasis.
+    assert clean_inline("The name is in argv[0] and the alias _ROWID_ works.") == (
+        "The name is in `argv[0]` and the alias `_ROWID_` works.")
     assert split_sentences(".. note::\n\n   Tasks are scheduled soon.\n\n.. versionadded:: 3.7") == [
         "Tasks are scheduled soon."]
 

@@ -72,7 +72,10 @@ _PHRASE_PLACEHOLDER = re.compile(r"(?<![\w`<])<[a-z][\w.\\-]*(?: [\w.\\-]+){0,5}
 _TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3})$")
 _REST_ROLE = re.compile(r":(?:py:)?([a-z]+):`([^`]+)`")
 _REST_DIRECTIVE = re.compile(r"^\.\.\s+(?:[\w:-]+::|_[^:]+:|\|)|^:(?:param|type|returns?|rtype|raises)\b[^:]*:\s*$")
-_INDEXED = re.compile(r"(?<![\w`])([A-Za-z_]\w*(?:[._]\w+)+\[\d+\])")
+# "argv[0]" too: a footnote is numbered from 1, so "[0]" after a name is an index.
+_INDEXED = re.compile(r"(?<![\w`])([A-Za-z_]\w*(?:(?:[._]\w+)+\[\d+\]|\[0\]))")
+# A name wrapped in underscores ("_ROWID_", SQLite's alias of the rowid) would read as emphasis and lose them.
+_UNDERSCORED_NAME = re.compile(r"(?<![\w`])(_[A-Z][A-Z0-9]*_)(?![\w`])")
 _DUNDER = re.compile(r"(?<![\w`.])((?:[A-Za-z_]\w*\.)*__[A-Za-z]\w*?__(?:\(\))?)(?![\w`])")
 _CITATION_LIKE = re.compile(r"\s*\[\s*S?\d+(?:\s*[,;]\s*S?\d+)*\s*\]")
 _UNIT = re.compile(
@@ -314,6 +317,7 @@ def clean_inline(text: str) -> str:
     text = _INDEXED.sub(r"`\1`", text)
     # A special method name outside code would render as bold in Markdown ("Pizza.__str__()" as "Pizza.str()").
     text = _DUNDER.sub(r"`\1`", text)
+    text = _UNDERSCORED_NAME.sub(r"`\1`", text)
     text = _PLACEHOLDER.sub(_placeholder, text)
     text = _outside_code(text, lambda prose: _PHRASE_PLACEHOLDER.sub(_placeholder, prose))
     parts: list[str] = []

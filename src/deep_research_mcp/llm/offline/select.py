@@ -53,8 +53,9 @@ SEMANTIC_WEIGHT = 0.3  # how far meaning moves a lexical score: x0.7 for the lea
 CHANGELOG_PRIOR = 0.3
 # Pages that record what changed in one version: they name every feature once ("Added Paginator.get_page()"), in
 # the words of the topic, yet they say what is new rather than how the thing works.
+# The titles tools/localdocs/kinds.py counts as a changelog's ("Change history", "Release History Of SQLite").
 _CHANGELOG = re.compile(r"\brelease notes?\b|\bchange ?log\b|\bwhat[’']s new\b|\bnews\b|\brelease \d|"
-                        r"\bhistory of changes\b|"
+                        r"\bhistory of changes\b|\bchange history\b|\brelease history\b|\bversion history\b|"
                         r"^[\w.]+-v?\d+(?:\.\d+)+\w*\s*:",  # an announcement: "pytest-2.3.3: integration fixes"
                         re.IGNORECASE)
 # A topic about what changed wants exactly those pages.
