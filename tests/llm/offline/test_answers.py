@@ -12,7 +12,7 @@ from deep_research_mcp.llm.offline import OfflineModel
 from deep_research_mcp.llm.offline.extract import clean_inline, split_sentences, split_units
 from deep_research_mcp.llm.offline.planner import dropped_parts, feedback_query, plan_parts, plan_topics, tool_arguments
 from deep_research_mcp.llm.offline.report import heading, parse_instructions, report_title, write_report
-from deep_research_mcp.llm.offline.select import cited_passages
+from deep_research_mcp.llm.offline.select import cited_passages, heading_label
 
 # --- reading ----------------------------------------------------------------------------------------------------
 
@@ -26,8 +26,9 @@ def test_rest_markup_is_read_as_names_and_identifiers_stay_whole() -> None:
         "Define `__enter__()` and `obj.__exit__()` on a private class.")
     assert clean_inline("Set work_mem and max_wal_size.") == "Set work_mem and max_wal_size."
     # "[0]" after a name is an index, not a citation to strip; an underscored alias is a name, not emphasis.
-    assert clean_inline("The name is in argv[0] and the alias _ROWID_ works.") == (
-        "The name is in `argv[0]` and the alias `_ROWID_` works.")
+    assert clean_inline('The name is in argv[0], argv[1] is NULL; "oid" or "_rowid_" and _ROWID_ work.') == (
+        'The name is in `argv[0]`, `argv[1]` is NULL; "oid" or "`_rowid_`" and `_ROWID_` work.')
+    assert clean_inline("The website (https://www.sqlite.org/) uses it; see [2].") == "The website uses it; see."
     assert split_sentences(".. note::\n\n   Tasks are scheduled soon.\n\n.. versionadded:: 3.7") == [
         "Tasks are scheduled soon."]
 
@@ -352,3 +353,10 @@ def test_the_first_sentence_under_a_heading_carries_what_the_heading_says() -> N
     shown = "[section: Higher-scoped fixtures are executed first]\nFixtures of higher scopes run before lower ones.\n"
     assert _texts(cited_passages({"S1": ("Fixtures reference", shown)}, "fixtures of higher scopes run")) == [
         ["Fixtures of higher scopes run before lower ones."]]
+
+
+def test_a_heading_holding_a_number_or_a_lone_name_is_no_label() -> None:
+    # The claim check wants a quote's numbers and names in the sentence's own passage: "Part 0: …" would fail it.
+    assert heading_label("Part 0") == "" and heading_label("SQLITE_OMIT_DISKIO") == ""
+    assert heading_label("F.38.5. Higher-scoped fixtures are executed first") == (
+        "Higher-scoped fixtures are executed first")

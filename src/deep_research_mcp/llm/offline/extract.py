@@ -72,10 +72,12 @@ _PHRASE_PLACEHOLDER = re.compile(r"(?<![\w`<])<[a-z][\w.\\-]*(?: [\w.\\-]+){0,5}
 _TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3})$")
 _REST_ROLE = re.compile(r":(?:py:)?([a-z]+):`([^`]+)`")
 _REST_DIRECTIVE = re.compile(r"^\.\.\s+(?:[\w:-]+::|_[^:]+:|\|)|^:(?:param|type|returns?|rtype|raises)\b[^:]*:\s*$")
-# "argv[0]" too: a footnote is numbered from 1, so "[0]" after a name is an index.
-_INDEXED = re.compile(r"(?<![\w`])([A-Za-z_]\w*(?:(?:[._]\w+)+\[\d+\]|\[0\]))")
-# A name wrapped in underscores ("_ROWID_", SQLite's alias of the rowid) would read as emphasis and lose them.
-_UNDERSCORED_NAME = re.compile(r"(?<![\w`])(_[A-Z][A-Z0-9]*_)(?![\w`])")
+# "argv[1]" too: a number in brackets right after a name, with no space, indexes it.
+_INDEXED = re.compile(r"(?<![\w`])([A-Za-z_]\w*(?:[._]\w+)*\[\d+\])")
+# A name wrapped in underscores (SQLite's "_ROWID_", or "_rowid_" in quotes) would read as emphasis and lose them.
+_UNDERSCORED_NAME = re.compile(r"(?<![\w`])(_[A-Z][A-Z0-9]*_|(?<=[\"'“‘])_[a-z][a-z0-9]*_(?=[\"'”’]))(?![\w`])")
+# A bare address in parentheses ("The SQLite website (https://www.sqlite.org/) uses …"): dropped whole, not as "()".
+_URL_ASIDE = re.compile(r"\s*\(\s*<?https?://[^\s>)\]]+>?\s*\)")
 _DUNDER = re.compile(r"(?<![\w`.])((?:[A-Za-z_]\w*\.)*__[A-Za-z]\w*?__(?:\(\))?)(?![\w`])")
 _CITATION_LIKE = re.compile(r"\s*\[\s*S?\d+(?:\s*[,;]\s*S?\d+)*\s*\]")
 _UNIT = re.compile(
@@ -354,6 +356,7 @@ def _clean_prose(text: str) -> str:
     text = re.sub(r"\[([^\]]+)\]\[[^\]]*\]", r"\1", text)
     # Bracketed numbers and bare URLs in page text would read as citations to the engine's citation pass.
     text = _CITATION_LIKE.sub("", text)
+    text = _URL_ASIDE.sub("", text)
     text = re.sub(r"<?https?://[^\s>)\]]+>?", "", text)
     text = _HTML_TAG.sub("", text)
     # Underscores inside or around a word belong to identifiers ("__enter__()", "work_mem"), not emphasis.

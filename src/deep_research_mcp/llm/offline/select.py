@@ -156,6 +156,10 @@ def heading_label(heading: str) -> str:
         return ""
     if not set(re.findall(r"[a-z]+", text.lower())) - _GENERIC_HEADINGS:
         return ""
+    # A number ("Part 0") or a lone name ("SQLITE_OMIT_DISKIO") must come from the sentence's own passage for the
+    # claim check to hold it supported: such a heading would make the quote unsupported.
+    if re.search(r"\d", text) or (len(text.split()) == 1 and "_" in text):
+        return ""
     return text
 
 
