@@ -29,6 +29,8 @@ def test_rest_markup_is_read_as_names_and_identifiers_stay_whole() -> None:
     assert clean_inline('The name is in argv[0], argv[1] is NULL; "oid" or "_rowid_" and _ROWID_ work.') == (
         'The name is in `argv[0]`, `argv[1]` is NULL; "oid" or "`_rowid_`" and `_ROWID_` work.')
     assert clean_inline("The website (https://www.sqlite.org/) uses it; see [2].") == "The website uses it; see."
+    assert clean_inline("No need to map the name for <jane@laptop.(none)> here.") == (
+        "No need to map the name for `<jane@laptop.(none)>` here.")
     assert split_sentences(".. note::\n\n   Tasks are scheduled soon.\n\n.. versionadded:: 3.7") == [
         "Tasks are scheduled soon."]
 

@@ -65,7 +65,8 @@ _HTML_TAG = re.compile(
 # A name with a placeholder in it ("clean_<fieldname>()", "<app_label>/<model_name>_list.html"): code, so that Markdown
 # shows the placeholder instead of taking it for a tag. So is an address in angle brackets ("Your Name
 # <your@email.address>"): left as text it would be escaped to an inert "&lt;" in the report, which reads as markup.
-_PLACEHOLDER = re.compile(r"(?<![\w`<])[\w./-]*<[a-z_][\w.@+-]*>(?:[\w./-]|<[a-z_][\w.@+-]*>|\(\))*", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"(?<![\w`<])[\w./-]*<[a-z_][\w.@+-]*(?:\(\w+\))?>(?:[\w./-]|<[a-z_][\w.@+-]*>|\(\))*",
+                          re.IGNORECASE)  # "<jane@laptop.(none)>": git's address of a host with no domain
 # A placeholder of a few words ("<ascii type without space>", git's object format): code as well, for the same reason.
 _PHRASE_PLACEHOLDER = re.compile(r"(?<![\w`<])<[a-z][\w.\\-]*(?: [\w.\\-]+){0,5}>(?![\w`>])")
 # A definition term: a name, optionally with its type ("shared_buffers (integer)"), or a few plain words.
