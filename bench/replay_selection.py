@@ -97,7 +97,7 @@ def replay(path: Path, overrides: list[str]) -> float:
         report, _, _ = finalize_report(model.write_report(report_input), registry)
         locators = [source.locator for source in registry.all()]
         scores.setdefault(name, []).append(score_report(by_id[question_id], report, locators, root,
-                                                        load=documents.get))
+                                                        load=documents.get, page_text=documents.text))
     total = 0.0
     for name, done in scores.items():
         recall = sum(s.fact_recall for s in done) / len(done)

@@ -21,7 +21,7 @@ from ..tools.localdocs import IndexStats
 from ..tools.toolbox import open_toolbox
 from .questions import Question
 from .readability import KINDS
-from .scoring import DocumentCache, PageTexts, QuestionScore, score_report
+from .scoring import DocumentCache, QuestionScore, score_report
 
 
 @dataclass(slots=True)
@@ -129,7 +129,7 @@ async def evaluate(
     """Index `corpus` (timed on its own), research every question with the offline engine and score each report."""
     settings = offline_settings(data_dir)
     run = EvalRun(corpus=str(corpus))
-    documents, pages = DocumentCache(), PageTexts()
+    documents = DocumentCache()
     seen: list[IndexStats] = []
     async with ModelHub(settings) as hub:
         if not hub.offline_only:
@@ -145,7 +145,7 @@ async def evaluate(
                 elapsed = time.perf_counter() - began
                 registry = [source.locator for source in result.registry]
                 score = score_report(question, result.report, registry, corpus, load=documents.get,
-                                     page_text=pages.get)
+                                     page_text=documents.text)
                 score.elapsed_s = elapsed
                 run.scores.append(score)
                 run.reports[question.id] = result.report
@@ -161,13 +161,13 @@ def rescore(saved: dict[str, Any], corpus: Path, questions: Sequence[Question]) 
     by_id = {q.id: q for q in questions}
     run = EvalRun(corpus=saved["corpus"], index_files=saved["index"]["files"], index_s=saved["index"]["seconds"],
                   cli_seconds=list(saved.get("cli_seconds", [])))
-    documents, pages = DocumentCache(), PageTexts()
+    documents = DocumentCache()
     for entry in saved["questions"]:
         question = by_id.get(entry["id"])
         if question is None:
             continue
         score = score_report(question, entry["report"], entry["registry"], corpus, load=documents.get,
-                             page_text=pages.get)
+                             page_text=documents.text)
         score.elapsed_s = entry["elapsed_s"]
         run.scores.append(score)
         run.reports[question.id] = entry["report"]

@@ -234,8 +234,9 @@ def score_report(
     """Score `report` for `question`. `registry` holds the locators the run retrieved; `load` turns a locator into
     its document (default: read it from disk; None when it cannot be read, which makes the claim unsupported);
     `page_text` a locator into its whitespace-normalised text, to tell where missed facts were lost."""
-    loader = load or DocumentCache().get
-    text_of = page_text or PageTexts().get
+    documents = DocumentCache()
+    loader = load or documents.get
+    text_of = page_text or documents.text
     parsed = parse_report(report)
     score = QuestionScore(question.id, question.split, question.question, gold_total=len(question.gold_sources))
     for fact in question.facts:
@@ -269,33 +270,32 @@ def score_report(
 
 
 class DocumentCache:
-    """Corpus documents read once per evaluation (several questions cite the same pages)."""
+    """Corpus documents read once per evaluation (several questions cite the same pages), each page parsed once for
+    both of its uses: its words for the support rule (`get`) and its flat text for the fact patterns (`text`)."""
 
     def __init__(self) -> None:
+        self._raw: dict[str, str | None] = {}
         self._documents: dict[str, DocumentWords | None] = {}
+        self._flat: dict[str, str] = {}
+
+    def _read(self, locator: str) -> str | None:
+        if locator not in self._raw:
+            path = Path(locator)
+            try:
+                self._raw[locator] = document_text(path) if path.is_file() else None
+            except OSError:
+                self._raw[locator] = None
+        return self._raw[locator]
 
     def get(self, locator: str) -> DocumentWords | None:
         if locator not in self._documents:
-            path = Path(locator)
-            try:
-                self._documents[locator] = DocumentWords.of(document_text(path)) if path.is_file() else None
-            except OSError:
-                self._documents[locator] = None
+            raw = self._read(locator)
+            self._documents[locator] = DocumentWords.of(raw) if raw is not None else None
         return self._documents[locator]
 
-
-class PageTexts:
-    """Corpus pages' text with whitespace runs made one space (patterns are written against sentences, which the
-    HTML breaks across lines), read once per evaluation."""
-
-    def __init__(self) -> None:
-        self._texts: dict[str, str] = {}
-
-    def get(self, locator: str) -> str:
-        if locator not in self._texts:
-            path = Path(locator)
-            try:
-                self._texts[locator] = " ".join(document_text(path).split()) if path.is_file() else ""
-            except OSError:
-                self._texts[locator] = ""
-        return self._texts[locator]
+    def text(self, locator: str) -> str:
+        """The page's text with whitespace runs made one space (patterns are written against sentences, which the
+        HTML breaks across lines); "" when it cannot be read."""
+        if locator not in self._flat:
+            self._flat[locator] = " ".join((self._read(locator) or "").split())
+        return self._flat[locator]
