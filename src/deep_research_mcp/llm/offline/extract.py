@@ -323,14 +323,7 @@ def clean_inline(text: str) -> str:
     text = _UNDERSCORED_NAME.sub(r"`\1`", text)
     text = _PLACEHOLDER.sub(_placeholder, text)
     text = _outside_code(text, lambda prose: _PHRASE_PLACEHOLDER.sub(_placeholder, prose))
-    parts: list[str] = []
-    position = 0
-    for match in _CODE_SPAN.finditer(text):
-        parts.append(_clean_prose(text[position : match.start()]))
-        parts.append(match.group(0))
-        position = match.end()
-    parts.append(_clean_prose(text[position:]))
-    return " ".join("".join(parts).split())
+    return " ".join(_outside_code(text, _clean_prose).split())
 
 
 def _outside_code(text: str, change: Callable[[str], str]) -> str:

@@ -146,7 +146,8 @@ class OfflineModel:
         left = int(budget_match.group(1)) - made if budget_match else None
         refused = any(m.role == "tool" and m.content.startswith("Not run:") for m in request.messages)
         queries = research_queries(topic)
-        scout = scout_query(research_brief(request.system), topic, queries)
+        brief = research_brief(request.system)
+        scout = scout_query(brief, topic, queries)
         if scout is not None:
             # Second, so every researcher of the run makes the same search early and its documents feed the topic's
             # feedback search (see `scout_query`).
@@ -156,8 +157,7 @@ class OfflineModel:
         query = queries[turn] if turn < len(queries) else None
         if turn == len(queries) and tools and can_call:
             # One search in the words the documents the topic's own searches found use for it.
-            query = feedback_query(topic, expand.results_of(own_results(request.messages, queries)), queries,
-                                   research_brief(request.system))
+            query = feedback_query(topic, expand.results_of(own_results(request.messages, queries)), queries, brief)
         if query is not None and tools and can_call:
             calls, skipped = [], []
             locators = [loc.strip() for _, loc, _ in _SHOWN_DOCUMENT.findall(_tool_text(request.messages))]
