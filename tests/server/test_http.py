@@ -369,17 +369,24 @@ async def test_a_run_is_its_principal_s_alone_and_another_s_answers_as_an_unknow
     base = auth_server.url.removesuffix("/mcp")
     async with httpx2.AsyncClient(base_url=base, timeout=httpx2.Timeout(10.0)) as http:
         monitor = {who: ((await http.get("/monitor/api/runs", headers=auth)).json(),
-                         (await http.get(f"/monitor/api/runs/{run_id}", headers=auth)).status_code)
+                         await http.get(f"/monitor/api/runs/{run_id}", headers=auth))
                    for who, auth in (("alice", {"Authorization": f"Bearer {alice_token}"}),
                                      ("bob", {"Authorization": f"Bearer {bob_token}"}))}
+        never = await http.get(f"/monitor/api/runs/no-such-run-{run_id[-6:]}",
+                               headers={"Authorization": f"Bearer {bob_token}"})
     assert bobs == unknown, (bobs, unknown)
     assert all(answer.startswith("error") and "unknown run id 'RUN'" in answer
                for name, answer in bobs.items() if not name.startswith("tasks/")), bobs
     assert bobs["tasks/get"] == bobs["tasks/cancel"] == "-32602: Failed to retrieve task: Task not found", bobs
     assert set(own.values()) == {"ok"}, own
     assert run_id in alice_lists and run_id not in bob_lists and len(alice_lists) >= 3  # with a rewrite, a follow-up
-    assert run_id in {run["run_id"] for run in monitor["alice"][0]} and monitor["alice"][1] == 200
-    assert run_id not in {run["run_id"] for run in monitor["bob"][0]} and monitor["bob"][1] == 404
+    assert run_id in {run["run_id"] for run in monitor["alice"][0]} and monitor["alice"][1].status_code == 200
+    assert run_id not in {run["run_id"] for run in monitor["bob"][0]} and monitor["bob"][1].status_code == 404
+    # The monitor reads through the run manager and answers in the tools' words: another's run is an unknown id there.
+    said = {"bobs": monitor["bob"][1].json()["error"].replace(run_id, "RUN"),
+            "unknown": never.json()["error"].replace(f"no-such-run-{run_id[-6:]}", "RUN")}
+    assert never.status_code == 404 and said["bobs"] == said["unknown"], said
+    assert said["bobs"].startswith("unknown run id 'RUN'") and bobs["status"].endswith(f": {said['bobs']}"), said
 
 
 @pytest.mark.parametrize(

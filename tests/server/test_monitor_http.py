@@ -28,6 +28,7 @@ from starlette.requests import Request
 
 from deep_research_mcp.cli import main
 from deep_research_mcp.server.monitor_web import refusal
+from deep_research_mcp.server.store import RunRecord
 from deep_research_mcp.settings import Settings
 
 from .conftest import QUESTION, Process, http_server, scripted_env, scripted_llm, server_env
@@ -39,11 +40,15 @@ BROWSER_TIMEOUT_S = 30.0
 
 
 @pytest.fixture
-def server(module_docs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture
+def server(module_docs: Path, data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
     logs = tmp_path_factory.mktemp("logs")
     with scripted_llm(SCENARIO, logs) as llm:
-        env = server_env(tmp_path_factory.mktemp("data"), module_docs,
-                         {**scripted_env(llm), "DEEP_RESEARCH_AUTH_TOKEN": TOKEN})
+        env = server_env(data, module_docs, {**scripted_env(llm), "DEEP_RESEARCH_AUTH_TOKEN": TOKEN})
         with http_server(env, logs) as process:
             yield process
 
@@ -77,10 +82,12 @@ def base(server: Process) -> str:
 Run = tuple[str, dict[str, Any], dict[str, Any]]
 
 
-def test_the_monitor_as_served(server: Process, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_the_monitor_as_served(server: Process, data: Path, capsys: pytest.CaptureFixture[str],
+                               tmp_path: Path) -> None:
     run = asyncio.run(finished_run(server.url))
     check_resources(run)
     check_auth_and_prometheus(server, run)
+    check_a_run_read_through_the_run_manager(server, data, run)
     check_stats(server, run, capsys)
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium): the page was not loaded")
@@ -119,6 +126,19 @@ def check_auth_and_prometheus(server: Process, run: Run) -> None:
     assert 'deep_research_stage_latency_seconds_bucket{le="+Inf",stage="researcher"} 6.0' in text
     assert "deep_research_runs_finished_total 1.0" in text
     assert "python_gc" not in text  # a private registry: none of the library's default collectors
+
+
+def check_a_run_read_through_the_run_manager(server: Process, data: Path, run: Run) -> None:
+    """The monitor reads a run as every tool does: a run left "running" by a replica that is gone reads as
+    interrupted, as research_status says, not as the stale record the store holds."""
+    runs = data / "runs"
+    mine = RunRecord.model_validate_json((runs / f"{run[0]}.json").read_bytes())
+    stale = RunRecord(run_id="stale-run", question=QUESTION, owner="a-replica-long-gone", principal=mine.principal,
+                      updated_at="2020-01-01T00:00:00.000Z")
+    (runs / "stale-run.json").write_text(stale.model_dump_json(), encoding="utf-8")
+    with httpx2.Client(base_url=base(server), timeout=10.0) as http:
+        shown = http.get("/monitor/api/runs/stale-run", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert shown.status_code == 200 and shown.json()["status"] == "interrupted", shown.text
 
 
 def check_stats(server: Process, run: Run, capsys: pytest.CaptureFixture[str]) -> None:

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..errors import RunStoreUnavailable
 from ..settings import Settings
+from .runs import UnknownRun
 from .store import valid_run_id
 
 if TYPE_CHECKING:
@@ -98,11 +99,15 @@ def register_routes(server: MCPServer[AppState], current_state: Callable[[], App
 
         run_id = request.path_params["run_id"]
         try:
-            record = await state.store.get(run_id) if valid_run_id(run_id) else None
+            # Through the run manager, as every tool reads a run: the live record of a run going on here, a stale
+            # one ended as interrupted, and another principal's run answered exactly as an unknown id is.
+            if not valid_run_id(run_id):
+                raise UnknownRun(run_id[:64])
+            record = await state.runs.get(run_id, principal=principal_of(None))
+        except UnknownRun as exc:
+            return JSONResponse({"error": str(exc)}, status_code=404)
         except RunStoreUnavailable as exc:
             return JSONResponse({"error": str(exc)}, status_code=503)
-        if record is None or record.principal != principal_of(None):  # another's run is not known here either
-            return JSONResponse({"error": f"no run {run_id[:64]!r} is known here"}, status_code=404)
         return JSONResponse(record.model_dump(include=RUN_FIELDS))
 
     async def page(request: Request) -> Response:
