@@ -318,8 +318,8 @@ def worker_command(args: argparse.Namespace, console: Console) -> int:
     """Run jobs until SIGINT/SIGTERM; the runs it had started go back to the queue for another worker."""
     from .llm.factory import check_models_configured
     from .server.app import unavailable_reason
-    from .server.queue import run_worker
     from .server.serve import until_signalled
+    from .server.worker import run_worker
     from .settings import Settings
 
     overrides = {"docs_dir": args.docs, "research_model": args.model, "queue_url": args.queue,

@@ -25,9 +25,10 @@ from deep_research_mcp.errors import InputError
 from deep_research_mcp.llm.scripted import Scenario, ScriptedLLMServer
 from deep_research_mcp.llm.scripted.scenario import FailureRule
 from deep_research_mcp.server.app import build_server
-from deep_research_mcp.server.queue import open_run_queue, run_worker, worker_name
+from deep_research_mcp.server.queue import open_run_queue, worker_name
 from deep_research_mcp.server.runs import RunManager, _Live
 from deep_research_mcp.server.store import RedisRunStore, RunRecord
+from deep_research_mcp.server.worker import run_worker
 from deep_research_mcp.settings import Settings
 
 from ..redis_server import RedisServer, redis_server  # noqa: F401  # the fixture

@@ -12,13 +12,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mcp.server import MCPServer
 
-from ..cache import Cache, open_cache
+from ..cache import open_cache
 from ..engine.config import EngineConfig
 from ..engine.run import ResearchEngine
 from ..llm.factory import ModelHub
@@ -27,6 +26,7 @@ from ..services import ServiceRegistry
 from ..settings import Settings, parse_model_string
 from ..tools.toolbox import Toolbox
 from .runs import RunManager
+from .state import AppState
 from .store import DiskRunStore, RedisRunStore, RunStore, replica_identity
 
 log = logging.getLogger(__name__)
@@ -41,17 +41,6 @@ INSTRUCTIONS = (
     "is the resource `research://runs/{run_id}/report`. `write` rewrites a finished run's report in another form "
     "(shorter, another audience or language) without new research."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class AppState:
-    settings: Settings
-    engine: ResearchEngine
-    runs: RunManager
-    store: RunStore
-    cache: Cache
-    offline: bool  # no model configured: the offline engine does every stage
-    services: ServiceRegistry | None = None  # model endpoints and upstream servers: limits, load (snapshot())
 
 
 def redis_url(settings: Settings) -> str | None:

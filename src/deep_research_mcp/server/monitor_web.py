@@ -25,13 +25,13 @@ from starlette.responses import JSONResponse, Response
 
 from ..errors import RunStoreUnavailable
 from ..settings import Settings
+from .access import auth_configured, is_loopback
 from .runs import UnknownRun
+from .state import AppState, principal_of
 from .store import valid_run_id
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
-
-    from .app import AppState
 
 RUN_FIELDS = {"run_id", "kind", "question", "status", "phase", "message", "created_at", "updated_at", "title",
               "report", "sources", "registry", "usage", "warnings", "error", "elapsed_s", "timeline", "notes"}
@@ -46,8 +46,6 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def refusal(request: Request, settings: Settings) -> Response | None:
     """Why this request may not read the monitor's data, as the response to send; None when it may."""
-    from .serve import auth_configured, is_loopback
-
     if auth_configured(settings):
         if isinstance(request.scope.get("user"), AuthenticatedUser):
             return None
@@ -86,8 +84,6 @@ def register_routes(server: MCPServer[AppState], current_state: Callable[[], App
         return JSONResponse(state.engine.monitor.snapshot())
 
     async def runs(request: Request, state: AppState) -> Response:
-        from .tools import principal_of
-
         try:
             listed = await state.runs.list(limit=50, principal=principal_of(None))
         except RunStoreUnavailable as exc:
@@ -95,8 +91,6 @@ def register_routes(server: MCPServer[AppState], current_state: Callable[[], App
         return JSONResponse([r.model_dump() for r in listed])
 
     async def run(request: Request, state: AppState) -> Response:
-        from .tools import principal_of
-
         run_id = request.path_params["run_id"]
         try:
             # Through the run manager, as every tool reads a run: the live record of a run going on here, a stale

@@ -1,9 +1,10 @@
 """Research runs as jobs on a distributed task queue: SAQ ("Simple Async Queue") with its Redis backend.
 
 With `DEEP_RESEARCH_QUEUE_URL` set, `serve --http` front-ends store each run's record in the run store and enqueue
-a job that carries only the run id; `deep-research worker` processes, on as many machines as wanted, dequeue the
-jobs and run them (`RunManager.execute`). Every front-end answers status, results and cancels for every run through
-the shared run store. Without a queue URL nothing here is imported and runs execute in the server process.
+a job that carries only the run id; `deep-research worker` processes (server/worker.py), on as many machines as
+wanted, dequeue the jobs and run them (`RunManager.execute`). Every front-end answers status, results and cancels
+for every run through the shared run store. Without a queue URL nothing here is imported and runs execute in the
+server process.
 
 Why SAQ (the comparison with Celery, taskiq and arq is in docs/workers.md): it is asyncio-native (a job is a
 coroutine on the worker's event loop, next to the engine's own tasks), it delivers at least once with redelivery
@@ -24,8 +25,8 @@ import logging
 import os
 import socket
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable
+from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import ConfigError, InputError
 from ..settings import Settings
@@ -34,8 +35,6 @@ from .store import RunRecord, age_s, redacted_url
 if TYPE_CHECKING:
     from saq.job import Job
     from saq.queue.redis import RedisQueue
-
-    from .runs import RunManager
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ def worker_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def _saq_queue(settings: Settings) -> RedisQueue:
+def saq_queue(settings: Settings) -> RedisQueue:
     from saq.queue.redis import RedisQueue
 
     # SAQ 0.26 calls redis-py's `setex` (abort, worker info), which redis-py 8 marks deprecated; it still works.
@@ -115,7 +114,7 @@ class RunQueue:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.saq = _saq_queue(settings)
+        self.saq = saq_queue(settings)
         self.where = redacted_url(queue_url(settings) or "")
 
     async def close(self) -> None:
@@ -199,42 +198,3 @@ async def open_run_queue(settings: Settings) -> AsyncIterator[RunQueue]:
         yield queue
     finally:
         await queue.close()
-
-
-async def run_worker(settings: Settings, *, on_ready: Callable[[str], None] | None = None) -> None:
-    """Run research jobs from the queue until cancelled (the caller owns signals). A stop puts the runs this worker
-    had started back in the queue at once; another worker resumes them from the cache."""
-    from saq import Worker
-
-    from .app import app_lifespan
-
-    settings = with_queue_defaults(settings)
-    queue = _saq_queue(settings)
-    name = worker_name()
-    async with contextlib.AsyncExitStack() as stack:
-        stack.push_async_callback(queue.disconnect)
-        state = await stack.enter_async_context(app_lifespan(settings, worker=name))
-        runs: RunManager = state.runs
-
-        async def research_run(ctx: dict[str, Any], *, run_id: str) -> None:
-            job: Job = ctx["job"]
-            await runs.execute(run_id, heartbeat=job.update)
-
-        worker = Worker(
-            queue, functions=[(FUNCTION, research_run)], id=name, concurrency=settings.worker_concurrency,
-            timers={"sweep": settings.queue_sweep_interval_s, "abort": ABORT_POLL_S},
-            metadata={"concurrency": settings.worker_concurrency},
-        )
-        worker.SIGNALS = []  # our caller handles SIGINT/SIGTERM by cancelling this coroutine
-        await queue.connect()
-        if state.engine.opening is not None:
-            # Take jobs once the research tools are open: a first run would wait for them anyway, and an index
-            # build competing with the first runs delays their heartbeats.
-            await state.engine.opening.wait()
-        if on_ready is not None:
-            on_ready(f"deep-research worker {name} ready: queue {settings.queue_name!r} at "
-                     f"{redacted_url(queue_url(settings) or '')}, {settings.worker_concurrency} runs at once")
-        try:
-            await worker.start()  # returns once cancelled, after requeueing the jobs it had started
-        finally:
-            await worker.stop()

@@ -19,16 +19,14 @@ from pydantic import Field
 from ..engine.sources import code_span, markdown_text
 from ..errors import ConfigError, RunStoreUnavailable
 from ..export import MEDIA_TYPES, ExportFormat, ReportDocument, render
-from .app import AppState
 from .monitor_web import register_routes
 from .runs import UnknownRun
+from .state import AppState, principal_of
 from .store import RunRecord
 
 
 async def _record(ctx: Context[AppState, Any], run_id: str) -> RunRecord:
     """The caller's run; another principal's reads as not found, as an unknown one does."""
-    from .tools import principal_of
-
     try:
         return await ctx.request_context.lifespan_context.runs.get(run_id,
                                                                    principal=principal_of(ctx.request_context))
@@ -56,8 +54,6 @@ def register(server: MCPServer[AppState], current_state: Callable[[], AppState])
     @server.resource("research://runs", name="runs", title="Research runs", mime_type="application/json",
                      description="The newest runs this server keeps: id, kind, status, question, title, times")
     async def runs() -> str:
-        from .tools import principal_of
-
         try:
             listed = await current_state().runs.list(limit=100, principal=principal_of(None))
         except RunStoreUnavailable as exc:

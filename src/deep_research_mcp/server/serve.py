@@ -14,7 +14,6 @@ import asyncio
 import codecs
 import contextlib
 import hmac
-import ipaddress
 import logging
 import os
 import signal
@@ -31,6 +30,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from ..errors import ConfigError
 from ..settings import Settings
+from .access import auth_configured, is_loopback
 from .app import build_server
 from .handshake import FilteredWrites, Handoff, sdk_response
 from .http_sessions import IdleEviction
@@ -72,19 +72,6 @@ class BearerVerifier:
             return None
         return AccessToken(token=token, client_id=str(claims.get("sub") or "jwt"), scopes=[],
                            expires_at=int(claims["exp"]), resource=self.resource_url, subject=claims.get("sub"))
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def auth_configured(settings: Settings) -> bool:
-    return settings.auth_token is not None or settings.auth_jwt_secret is not None
 
 
 def transport_security(settings: Settings, host: str, port: int) -> TransportSecuritySettings:

@@ -27,9 +27,10 @@ from mcp_types.version import is_version_at_least
 from pydantic import ConfigDict, Field
 
 from ..errors import InputError
-from .app import AppState
 from .runs import UnknownRun
+from .state import AppState, principal_of
 from .store import RunRecord, age_s
+from .tools import parse_arguments, start_run
 from .views import tool_result
 
 TASKS = "io.modelcontextprotocol/tasks"
@@ -65,8 +66,6 @@ class TasksExtension(Extension):
     ) -> HandlerResult:
         # Every tool's arguments are checked here, before anything runs: this is the SDK's one hook ahead of its own
         # (lenient, pydantic-worded) validation.
-        from .tools import parse_arguments, principal_of, start_run
-
         try:
             args = parse_arguments(params.name, params.arguments)
         except InputError as exc:
@@ -104,8 +103,6 @@ class TasksExtension(Extension):
         return task
 
     async def _record(self, ctx: ServerRequestContext[Any, Any], task_id: str) -> RunRecord:
-        from .tools import principal_of
-
         require_client_extension(ctx, TASKS)
         app: AppState = ctx.lifespan_context
         try:

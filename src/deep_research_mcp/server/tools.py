@@ -40,8 +40,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from ..engine.config import LANGUAGE_RULE, MAX_LANGUAGE_CHARS, valid_language
 from ..errors import DeepResearchError, InputError
 from ..export import ExportFormat, check_available
-from .app import AppState
 from .runs import RunOptions
+from .state import AppState, principal_of
 from .store import RunRecord
 from .views import (
     QUEUED,
@@ -183,16 +183,6 @@ async def start_run(
     return await app.runs.start(question_of(question, brief), brief=brief,
                                 options=(options or ResearchOptions()).to_run_options(),
                                 follow_up_of=follow_up_of, principal=principal)
-
-
-def principal_of(request: Any) -> str:
-    """Who is calling (a request context): the SDK's principal binding of the access token over authenticated
-    HTTP, "" without one (stdio). Runs remember it, and every look-up of a run on a client's behalf passes it: a
-    run is only its own principal's (`RunManager.get`). The SDK reads the token from the request's context, so
-    handlers without a request context (static resources, HTTP routes) pass None."""
-    from mcp.server.request_state import authenticated_principal
-
-    return authenticated_principal(request) or ""
 
 
 def progress_reporter(ctx: Context[AppState, Any]) -> Callable[[RunRecord], Awaitable[None]]:
