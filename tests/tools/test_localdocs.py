@@ -200,6 +200,27 @@ def test_bm25_ranks_the_best_match_first(index: DocumentIndex, tmp_path: Path) -
     assert Path(index.search("photovoltaic cells", k=3)[0].path).name == "focused.md"
 
 
+def test_revision_syntax_is_searchable_whole(index: DocumentIndex, tmp_path: Path) -> None:
+    """"HEAD~2", "HEAD^2", "A..B" and "A...B" keep their symbols in a search: the tokenizer alone reads them as
+    "head 2" and "a b", words every page of a manual about commits uses."""
+    root = tmp_path / "git"
+    write(root / "ancestry.md", "# Ancestry\n\nHEAD~2 is the first parent of the first parent; HEAD^2 is the "
+                                "second parent of a merge.")
+    write(root / "ranges.md", "# Ranges\n\nThe range A..B lists the commits reachable from B but not from A.")
+    write(root / "symmetric.md", "# Symmetric difference\n\nWith A...B, the commits reachable from either "
+                                 "side but not from both.")
+    for n in range(4):
+        write(root / f"head{n}.md", f"# The head {n}\n\nA head of 2 branches, b and a, head 2, b 2, head b. "
+                                    "The head moves with every commit; 2 heads, a head, b head.")
+    index.index_directory(root)
+    assert Path(index.search("difference between HEAD~2 and HEAD^2", k=1)[0].path).name == "ancestry.md"
+    assert Path(index.search("what does A...B mean?", k=1)[0].path).name == "symmetric.md"
+    assert Path(index.search("A..B", k=1)[0].path).name == "ranges.md"
+    assert Path(index.search("head 2", k=1)[0].path).name.startswith("head")  # plain words search as before
+    assert fts_query("HEAD~2, or A..B.", "AND") == '"head" AND "2" AND "b" AND symbols : "headx7ex2" AND symbols : ' \
+                                                 '"ax2exx2exb"'
+
+
 def test_stemming_and_diacritics(index: DocumentIndex, tmp_path: Path) -> None:
     write(tmp_path / "d" / "a.md", "# Café culture\n\nThe researchers were indexing documents.")
     index.index_directory(tmp_path / "d")
@@ -210,7 +231,8 @@ def test_stemming_and_diacritics(index: DocumentIndex, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "query",
     ['"', '""', "*", "a*", "NEAR(", "NEAR(a b", "-", "-tidal", "AND OR", "AND", "NOT", "(", ")", "tidal)", "^",
-     "col:tidal", "🌊", "🌊 tidal 🌊", "", "   ", "'", "x" * 5_000, "tidal " * 200, "_", "a_b", "\x00", "{a b}"],
+     "col:tidal", "🌊", "🌊 tidal 🌊", "", "   ", "'", "x" * 5_000, "tidal " * 200, "_", "a_b", "\x00", "{a b}",
+     'HEAD~"2', "a..b...c^{tree}@{-1}~", "~" * 100 + "x", "A..B " * 50],
 )
 def test_hostile_queries_never_raise(index: DocumentIndex, docs: Path, query: str) -> None:
     index.index_directory(docs)

@@ -37,7 +37,8 @@ from .parsing import (
 # 2: HTML is read in the fenced-code/list/table format of tools/html_text.py, so every page is parsed again.
 # 3: AsciiDoc cross-references in plain-text pages read as their labels.
 # 4: files have a kind and a search weight (kinds.py).
-SCHEMA_VERSION = 4
+# 5: symbol-bearing forms ("HEAD~2", "A..B") are indexed whole in the `symbols` column.
+SCHEMA_VERSION = 5
 DEFAULT_MAX_FILE_BYTES = 5_000_000
 BATCH_FILES = 200
 # A text copy is the same page as its HTML when at least this share of its distinct words occur in the page.
@@ -50,9 +51,21 @@ _WORD = re.compile(r"[^\W_]{3,}")
 MAX_QUERY_TERMS = 32
 # Directories that are never documents and can be huge; hidden entries (".git", ".venv", ...) are skipped as well.
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages"})
-# BM25 column weights: title, heading, text. A match in a heading says more about a passage than one in its body.
-BM25_WEIGHTS = (3.0, 2.0, 1.0)
+# BM25 column weights: title, heading, text, symbols. A match in a heading says more about a passage than one in its
+# body; the symbols column holds forms of the body's own words (`symbol_terms`), so it weighs as the body does.
+BM25_WEIGHTS = (3.0, 2.0, 1.0, 1.0)
 _TERM = re.compile(r"[^\W_]+")
+# Forms whose symbols carry their meaning: git's revision syntax ("HEAD~2", "HEAD^2", "A..B", "A...B", "HEAD@{1}").
+# The tokenizer keeps letters and digits only, so "HEAD~2" is indexed as "head" "2" and "A...B" as "a" "b": a
+# question about them would find every page that says "head" and "2". Each such form is indexed once more, whole, in
+# the `symbols` column (spelled in letters and digits, which the tokenizer keeps as one token), and the forms a query
+# holds are looked for there. A chunk of non-space text qualifies when it holds "~", "^", ".." or "@{" and a letter
+# or digit; a lone "..." or "~" says nothing.
+_SYMBOL_MARK = re.compile(r"[~^]|\.\.|@\{")
+_SPACE = re.compile(r"\s")
+_SYMBOL_EDGES = "\"'`()[],;:!?*"
+MAX_SYMBOL_CHARS = 40
+MAX_QUERY_SYMBOLS = 8
 _STOPWORDS = frozenset({
     "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how", "in", "is", "it", "of",
     "on", "or", "that", "the", "this", "to", "was", "what", "when", "where", "which", "who", "why", "with",
@@ -78,7 +91,7 @@ CREATE TABLE IF NOT EXISTS passages (
 CREATE INDEX IF NOT EXISTS passages_by_file ON passages(file_id, seq);
 CREATE INDEX IF NOT EXISTS files_by_sha256 ON files(sha256);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
-    title, heading, text, tokenize = 'porter unicode61 remove_diacritics 2'
+    title, heading, text, symbols, tokenize = 'porter unicode61 remove_diacritics 2'
 );
 PRAGMA user_version = {SCHEMA_VERSION};
 """
@@ -159,10 +172,37 @@ def default_index_path(data_dir: Path, root: Path) -> Path:
 
 def fts_query(query: str, operator: str = "OR") -> str:
     """Arbitrary user text as a safe FTS5 expression: each word quoted (so NEAR, AND, `*`, `-`, `"` are just words or
-    gone), joined by `operator`. Stopwords are dropped unless nothing else is left. "" when there is no word."""
+    gone), and each symbol-bearing form looked for whole in the `symbols` column, joined by `operator`. Stopwords are
+    dropped unless nothing else is left. "" when there is no word."""
     words = list(dict.fromkeys(w.lower() for w in _TERM.findall(query)))
     content = [w for w in words if w not in _STOPWORDS] or words
-    return f" {operator} ".join(f'"{w}"' for w in content[:MAX_QUERY_TERMS])
+    symbols = [f'symbols : "{term}"' for term in symbol_terms(query)[:MAX_QUERY_SYMBOLS]]
+    return f" {operator} ".join([f'"{w}"' for w in content[: MAX_QUERY_TERMS - len(symbols)]] + symbols)
+
+
+def symbol_terms(text: str) -> list[str]:
+    """The symbol-bearing forms of `text` ("HEAD~2", "A...B"), each spelled as one token: letters and digits as
+    they are, lower-cased, every other character as "x<hex code>x" ("head~2" -> "headx7ex2"). In order, once each."""
+    terms: dict[str, None] = {}
+    if "~" not in text and "^" not in text and ".." not in text and "@{" not in text:
+        return []  # most passages: four substring scans, several times faster than the pattern's
+    # From each mark out to the spaces around it, then on from there, so only the marks' chunks are read in Python
+    # (a chunk such as an AsciiDoc "~~~~" underline holds many marks).
+    mark = _SYMBOL_MARK.search(text)
+    while mark is not None:
+        at = start = mark.start()
+        while start > 0 and not text[start - 1].isspace() and at - start <= MAX_SYMBOL_CHARS:
+            start -= 1
+        space = _SPACE.search(text, at)
+        end = space.start() if space is not None else len(text)
+        mark = _SYMBOL_MARK.search(text, end)
+        chunk = text[start:end].strip(_SYMBOL_EDGES)
+        if chunk.endswith(".") and not chunk.endswith(".."):
+            chunk = chunk[:-1].rstrip(_SYMBOL_EDGES)  # a sentence's full stop
+        if len(chunk) > MAX_SYMBOL_CHARS or not any(c.isalnum() for c in chunk) or not _SYMBOL_MARK.search(chunk):
+            continue
+        terms["".join(c if c.isalnum() else f"x{ord(c):x}x" for c in chunk.lower())] = None
+    return list(terms)
 
 
 class DocumentIndex:
@@ -354,8 +394,8 @@ class DocumentIndex:
                 "INSERT INTO passages (file_id, seq, section) VALUES (?, ?, ?)", (file_id, seq, chunk.section)
             ).lastrowid
             db.execute(
-                "INSERT INTO passages_fts (rowid, title, heading, text) VALUES (?, ?, ?, ?)",
-                (passage_id, parsed.title, chunk.heading, chunk.text),
+                "INSERT INTO passages_fts (rowid, title, heading, text, symbols) VALUES (?, ?, ?, ?, ?)",
+                (passage_id, parsed.title, chunk.heading, chunk.text, " ".join(symbol_terms(chunk.text))),
             )
         db.execute("INSERT OR IGNORE INTO temp.seen VALUES (?)", (file_id,))
         stats.indexed += 1
