@@ -213,3 +213,26 @@ def test_what_a_site_keeps_from_its_own_search_is_chrome() -> None:
                         "</div><h1>Limits</h1><p>The limits.</p></body>")
     assert page.text == "# Limits\n\nThe limits."
 
+
+
+def test_requirement_numbers_are_bookkeeping_not_text() -> None:
+    """SQLite's requirements.html lists each statement under its number, with a note of where it comes from; code
+    carries "/* IMP: R-… */". Shaped like the real page: the statements stay, each a paragraph of its own, and
+    words that only look alike ("R-tree", the format "R-N-N") stay too."""
+    page = html_to_text(
+        "<body><h1>List Of Requirements</h1><p>Numbers read R-N-N-N; an R-tree index is another thing.</p><dl>"
+        "<dt><b>R-00013-61831-22423-62410-56475-12017-42000-15640</b></dt>\n<dd><p>The key comes first and is "
+        "separated from the value by a single \"=\" character.\n<i>(source: <a href=\"uri.html\">uri.html</a>, "
+        "matrix: <a href='matrix/uri.html#R-00013-61831-22423-62410-56475-12017-42000-15640'>context</a>, "
+        "<a href='matrix/matrix_duri.html#R-00013-61831-22423-62410-56475-12017-42000-15640'>detail</a>)</i></p>"
+        "</dd>\n<dt><b>R-00041-06536-06136-27539-15037-63357-02924-13585</b></dt>\n<dd><p>Rows may be omitted. "
+        "<i>(source: <a href=\"c3ref/vtab_distinct.html\">c3ref/vtab_distinct.html</a>, checked-by: th3/x.test, "
+        "matrix: <a href='matrix/c3ref/vtab_distinct.html#R-00041-06536-06136'>context</a>)</i></p></dd></dl>"
+        "<pre>#define SQLITE_UTF8    1    /* IMP: R-37514-35566 */\n#define SQLITE_ANY     5    /* Deprecated */</pre>"
+        "<p>See <a href='lang.html#R-12345-54321'>the rule</a> (R-12345-54321) for details.</p></body>"
+    )
+    assert page.text == (
+        "# List Of Requirements\n\nNumbers read R-N-N-N; an R-tree index is another thing.\n\n"
+        "The key comes first and is separated from the value by a single \"=\" character.\n\nRows may be omitted.\n\n"
+        "```\n#define SQLITE_UTF8    1\n#define SQLITE_ANY     5    /* Deprecated */\n```\n\nSee the rule for details."
+    ), page.text

@@ -73,6 +73,19 @@ _FENCE_RUN = re.compile(r"`{3,}")
 # reader writes backtick fences; Markdown files read by localdocs may hold either kind.
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _SITE_SEPARATOR = re.compile(r" +[—–|·:»-] +\S")
+# Requirement numbers: SQLite's manual marks every testable statement with one ("R-37514-35566", in full eight
+# groups of five digits), lists them on requirements.html as "R-…" over each statement followed by "(source: …,
+# matrix: context, detail)", and keeps "/* IMP: R-… */" comments in code. They are bookkeeping, not text: quoted, a
+# sentence would read "R-00013-61831-… The key comes first …". Only this shape is one: "R-tree" and "R-N-N" stay.
+_REQUIREMENT = r"R-\d{5}(?:-\d{5})+\b"
+_REQUIREMENT_MARK = re.compile(
+    rf"[ \t]*/\*[ \t]*(?:[A-Z]+:[ \t]*)?{_REQUIREMENT}[ \t]*\*/|[ \t]*\([ \t]*{_REQUIREMENT}[ \t]*\)|\b{_REQUIREMENT}"
+)
+_REQUIREMENT_LINK = re.compile(rf"#{_REQUIREMENT}")
+_REQUIREMENT_ANYWHERE = re.compile(r"R-\d{5}-\d{5}")
+# A parenthesised note that links to a requirement ("(source: uri.html, matrix: context, detail)") goes; a link to one
+# in running text keeps its words.
+_NOTE_TAGS = frozenset({"i", "em", "span", "small", "sup", "font"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,6 +405,8 @@ def html_to_text(html: str) -> HtmlText:
         title_node = tree.find(".//title")
     title = _SPACE.sub(" ", _CONTROL.sub("", _text_of(title_node))).strip() if title_node is not None else ""
     _close_headings(tree)
+    if _REQUIREMENT_ANYWHERE.search(html):  # a scan of the markup in C; the tree is searched only on such pages
+        _drop_requirement_marks(tree)
     writer = _Writer()
     body = tree.find("body")
     walk = _Walk(writer)
@@ -416,6 +431,60 @@ def _close_headings(tree: Any) -> None:
             anchor.addnext(child)  # moves the child, and its tail with it
             anchor = child
         anchor.tail = (anchor.tail or "") + (after or "")
+
+
+def _drop_requirement_marks(tree: Any) -> None:
+    """Take requirement numbers (`_REQUIREMENT_MARK`) out of the page's text, and the parenthesised notes that link
+    to them out of its markup. XPath finds the places in C: two searches, not a walk of the page in Python."""
+    notes: dict[int, Any] = {}
+    for link in tree.xpath("//a[contains(@href, '#R-')]"):
+        if not _REQUIREMENT_LINK.search(link.get("href") or ""):
+            continue
+        note = next((a for a in link.iterancestors() if a.tag in _NOTE_TAGS
+                     and (text := "".join(a.itertext()).strip()).startswith("(") and text.endswith(")")), None)
+        if note is not None:
+            notes[id(note)] = note
+    for element in notes.values():
+        _remove_keeping_tail(element)
+    for found in tree.xpath("//text()[contains(., 'R-')]"):
+        cleaned = _REQUIREMENT_MARK.sub("", str(found))
+        if cleaned == found:
+            continue
+        owner = found.getparent()
+        if owner is None:
+            continue
+        if found.is_tail:
+            owner.tail = cleaned
+            continue
+        owner.text = cleaned
+        if cleaned.strip() or next(iter(owner), None) is not None:
+            continue
+        # An element that held nothing but the number (SQLite's <dt><b>R-…</b></dt>) goes, with the elements that
+        # held only it, so no empty term is left; the definition under such a term reads as a paragraph of its own,
+        # not as a line of the one before.
+        top = owner
+        # (Siblings are looked at, never counted: len() of an lxml element walks its children, and a list of
+        # thousands of requirements would make that quadratic.)
+        while ((parent := top.getparent()) is not None and parent.tag != "body" and top.getprevious() is None
+               and top.getnext() is None and not (parent.text or "").strip() and not (top.tail or "").strip()):
+            top = parent
+        following = top.getnext()
+        if top.tag == "dt" and following is not None and following.tag == "dd":
+            following.tag = "div"
+        _remove_keeping_tail(top)
+
+
+def _remove_keeping_tail(element: Any) -> None:
+    parent = element.getparent()
+    if parent is None:
+        return
+    if element.tail:
+        before = element.getprevious()
+        if before is not None:
+            before.tail = (before.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)
 
 
 def _page_title(title: str, heading: str) -> str:

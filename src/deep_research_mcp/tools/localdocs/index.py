@@ -38,7 +38,8 @@ from .parsing import (
 # 3: AsciiDoc cross-references in plain-text pages read as their labels.
 # 4: files have a kind and a search weight (kinds.py).
 # 5: symbol-bearing forms ("HEAD~2", "A..B") are indexed whole in the `symbols` column.
-SCHEMA_VERSION = 5
+# 6: HTML pages are read without requirement numbers (SQLite's "R-…", tools/html_text.py).
+SCHEMA_VERSION = 6
 DEFAULT_MAX_FILE_BYTES = 5_000_000
 BATCH_FILES = 200
 # A text copy is the same page as its HTML when at least this share of its distinct words occur in the page.
