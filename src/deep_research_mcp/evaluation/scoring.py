@@ -54,6 +54,7 @@ from ..engine.support.lexical import (
     words,
 )
 from ..engine.support.report import Claim, ParsedReport, parse_report
+from ..tools.localdocs.parsing import parse_document
 from .questions import Question
 from .readability import check_report, counts
 
@@ -116,10 +117,15 @@ class _Text(HTMLParser):
 
 
 def document_text(path: Path) -> str:
-    """The readable text of a corpus file: visible HTML text, or the file as it is."""
+    """The readable text of a corpus file: visible HTML text; a text page (AsciiDoc, reStructuredText, markdown)
+    as the engine's reader renders it, which is what the page says once its markup is read (git's
+    `<<def_repository,repository>>` says "repository", `linkgit:git-clone[1]` says "git-clone(1)") and what the
+    engine quotes: judged against the raw file, a faithful quote would fail on the markup's extra words. One
+    reader for both (`localdocs.parsing.parse_document`), not a copy of its rules that could drift."""
     raw = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix.lower() not in (".html", ".htm"):
-        return raw
+        parsed = parse_document(path.name, raw)
+        return "\n\n".join(part for section in parsed.sections for part in (section.heading, section.body) if part)
     parser = _Text()
     parser.feed(raw)
     parser.close()
