@@ -378,17 +378,18 @@ class DocumentIndex:
         stats.legacy_encoding += legacy
         kind = page_kind(entry.path[prefix:].replace(os.sep, "/"), parsed.title, parsed.first_heading,
                          parsed.link_share, parsed.words)
+        # The file's search weight follows from its kind, once the pass is in (`_weigh`).
         if row is None:
             file_id = db.execute(
-                "INSERT INTO files (path, mtime_ns, size, sha256, title, kind, weight) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (entry.path, info.st_mtime_ns, info.st_size, digest, parsed.title, kind, WEIGHTS[kind]),
+                "INSERT INTO files (path, mtime_ns, size, sha256, title, kind) VALUES (?, ?, ?, ?, ?, ?)",
+                (entry.path, info.st_mtime_ns, info.st_size, digest, parsed.title, kind),
             ).lastrowid
         else:
             file_id = row[0]
             _delete_passages(db, file_id)
             db.execute(
-                "UPDATE files SET mtime_ns = ?, size = ?, sha256 = ?, title = ?, kind = ?, weight = ? WHERE id = ?",
-                (info.st_mtime_ns, info.st_size, digest, parsed.title, kind, WEIGHTS[kind], file_id),
+                "UPDATE files SET mtime_ns = ?, size = ?, sha256 = ?, title = ?, kind = ? WHERE id = ?",
+                (info.st_mtime_ns, info.st_size, digest, parsed.title, kind, file_id),
             )
         for seq, chunk in enumerate(chunk_sections(parsed.sections)):
             passage_id = db.execute(
@@ -435,9 +436,9 @@ class DocumentIndex:
         return len(copy_words & page_words) >= share * len(copy_words)
 
     def _weigh(self, db: sqlite3.Connection, root: Path) -> None:
-        """Each file's search weight from its kind, and compilations found: a page most of whose sections are titled
-        as other pages under `root` are (kinds.is_compilation). Only pages with many sections are read, so a pass
-        costs a few queries."""
+        """Each file's search weight from its stored kind (the one place it is set), and compilations found: a page
+        most of whose sections are titled as other pages under `root` are (kinds.is_compilation). Only pages with
+        many sections are read, so a pass costs a few queries."""
         prefix = str(root).rstrip(os.sep) + os.sep
         under = "substr(path, 1, ?) = ?"
         files = {
