@@ -7,7 +7,9 @@
 #   git:      git-doc, the git 2.39 manual pages, user manual and how-tos (AsciiDoc HTML, 241 pages): eval/git/ (test only)
 #   sqlite:   sqlite3-doc, SQLite 3.40's own documentation (hand-written HTML, not Sphinx, 766 pages): eval/sqlite/ (test only)
 #   celery:   python-celery-doc, the Celery 5.2 documentation (a Sphinx tree, ~350 pages): eval/celery/ (test only)
-# Usage: scripts/eval-corpus.sh [postgres|django|pytest|git|sqlite|celery|all]   (default: postgres, one path, as the README uses it)
+#   apache:   apache2-doc, the Apache httpd 2.4 manual, its English pages (XML rendered by XSLT, 244 pages): eval/apache/ (test only)
+#   postfix:  postfix-doc, the Postfix 3.7 README guides and manual pages (plain HTML, 136 pages): eval/postfix/ (test only)
+# Usage: scripts/eval-corpus.sh [postgres|django|pytest|git|sqlite|celery|apache|postfix|all]   (default: postgres, one path, as the README uses it)
 # Idempotent: an existing install is reused without touching apt. Needs root (or sudo) only the first time.
 set -euo pipefail
 
@@ -43,6 +45,9 @@ case "${1:-postgres}" in
   git) install_corpus git-doc /usr/share/doc/git-doc ;;
   sqlite) install_corpus sqlite3-doc /usr/share/doc/sqlite3 ;;
   celery) install_corpus python-celery-doc /usr/share/doc/python-celery-doc/html ;;
+  # The package holds one folder per language; en/ alone is the corpus (a few of its pages are Portuguese upstream).
+  apache) install_corpus apache2-doc /usr/share/doc/apache2-doc/manual/en ;;
+  postfix) install_corpus postfix-doc /usr/share/doc/postfix/html ;;
   all)
     install_corpus postgresql-doc-15 /usr/share/doc/postgresql-doc-15/html
     install_corpus python-django-doc /usr/share/doc/python-django-doc/html
@@ -50,6 +55,8 @@ case "${1:-postgres}" in
     install_corpus git-doc /usr/share/doc/git-doc
     install_corpus sqlite3-doc /usr/share/doc/sqlite3
     install_corpus python-celery-doc /usr/share/doc/python-celery-doc/html
+    install_corpus apache2-doc /usr/share/doc/apache2-doc/manual/en
+    install_corpus postfix-doc /usr/share/doc/postfix/html
     ;;
-  *) echo "usage: $0 [postgres|django|pytest|git|sqlite|celery|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [postgres|django|pytest|git|sqlite|celery|apache|postfix|all]" >&2; exit 2 ;;
 esac

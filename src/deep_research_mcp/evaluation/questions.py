@@ -117,12 +117,17 @@ CORPORA: dict[str, Corpus] = {
                      (EVAL_DIR / "sqlite" / "questions_tune.json", EVAL_DIR / "sqlite" / "questions_heldout.json")),
     "celery": Corpus("celery", Path("/usr/share/doc/python-celery-doc/html"),
                      (EVAL_DIR / "celery" / "questions_tune.json", EVAL_DIR / "celery" / "questions_heldout.json")),
+    # Test sets written in session 7 before any engine run on them: both halves are test-only, run once at its end.
+    "apache": Corpus("apache", Path("/usr/share/doc/apache2-doc/manual/en"),
+                     (EVAL_DIR / "apache" / "questions_tune.json", EVAL_DIR / "apache" / "questions_heldout.json")),
+    "postfix": Corpus("postfix", Path("/usr/share/doc/postfix/html"),
+                      (EVAL_DIR / "postfix" / "questions_tune.json", EVAL_DIR / "postfix" / "questions_heldout.json")),
 }
 
 
 def resolve_corpus(name_or_path: str, questions: Sequence[Path] = ()) -> Corpus:
-    """A corpus by name (`postgres`, `django`, `pytest`, `git`, `sqlite`, `celery`) or by folder; a folder needs its
-    question files."""
+    """A corpus by name (`postgres`, `django`, `pytest`, `git`, `sqlite`, `celery`, `apache`, `postfix`) or by
+    folder; a folder needs its question files."""
     root = Path(name_or_path)
     # A known corpus by name, or by its folder (what scripts/eval-corpus.sh prints).
     known = CORPORA.get(name_or_path) or next((c for c in CORPORA.values() if c.root == root), None)
