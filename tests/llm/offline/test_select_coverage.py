@@ -71,3 +71,36 @@ def test_a_topic_whose_best_sentences_stand_far_above_the_rest_still_fills_its_n
     # comes, after them.
     assert texts[-1].startswith("Plugins that run each test in random order")
     assert len(texts) == 4
+
+
+BRIN = (
+    "## BRIN\n\n"
+    "BRIN indexes (a shorthand for Block Range INdexes) store summaries about the values stored in consecutive "
+    "physical block ranges of a table. "
+    "Thus, they are most effective for columns whose values are well-correlated with the physical order of the "
+    "table rows.\n\n"
+    "## Other\n\n"
+    "The BRIN operator classes included in the standard distribution are documented in a table of their own.\n\n"
+    "Several BRIN operator classes can be created by a user with the CREATE OPERATOR CLASS command and the extension "
+    "mechanism.\n\n"
+    "A BRIN index can also be inspected with the functions of the pageinspect extension.\n\n"
+    "Older releases had no BRIN support at all in the planner.\n"
+)
+
+
+def test_a_sentence_that_carries_on_the_best_one_ranks_with_it() -> None:
+    # "Thus, they are most effective …" names no word of the topic; it states what the sentence before it is for.
+    notes = [text for text, _ in cited_sentences({"S1": ("Index Types", BRIN)}, "BRIN index", limit=3)]
+    assert notes[:2] == [BRIN.split("\n\n")[1].split(" Thus, ")[0], "Thus, they are most effective for columns whose "
+                         "values are well-correlated with the physical order of the table rows."]
+
+
+def test_a_lead_in_that_carries_on_is_not_lifted_without_its_list() -> None:
+    # "… any one of the following." with no list after it would be quoted pointing at the next paragraph.
+    page = ("## Lookaside\n\nKeep the largest lookaside allocation below 4 kilobytes for the lookaside allocator. "
+            "Hence, a reasonable default setup might be any one of the following.\n\n"
+            "Older releases of the library used a far simpler memory allocator for all allocations.\n\n"
+            "A lookaside slot is given to small allocations first.\n")
+    notes = [text for text, _ in cited_sentences({"S1": ("Memory", page)}, "lookaside allocator", limit=3)]
+    assert notes[0].startswith("Keep the largest lookaside allocation")
+    assert not any(text.startswith("Hence") for text in notes)
