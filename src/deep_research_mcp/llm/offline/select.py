@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import semantic
+from . import context, semantic
 from .extract import (
     LABEL_WORDS,
     RELATIVE_FLOOR,
@@ -48,7 +48,8 @@ PAGE_SUPPORT = 0.7  # how much a page's three best sentences lift each of its se
 PAGE_PRIOR_LOW, PAGE_PRIOR_SPAN = 0.7, 0.6  # the page whose title means the topic least x0.7, the most x1.3
 COVER_BONUS = 0.5  # a sentence naming all of the topic's terms not yet covered counts x1.5
 COVER_DEPTH = 80  # how far down the ranking the re-ranking for coverage looks
-SEMANTIC_WEIGHT = 0.3  # how far meaning moves a lexical score: x0.7 for the least similar, x1.06 for the most
+SEMANTIC_WEIGHT = 0.5  # how far meaning moves a lexical score: x0.5 for the least similar, x1.1 for the most
+SECTION_CONTEXT = True  # a sentence means the topic at least as much as its section does (`context`)
 
 CHANGELOG_PRIOR = 0.3
 # Pages that record what changed in one version: they name every feature once ("Added Paginator.get_page()"), in
@@ -327,9 +328,14 @@ def _scores(
     high = ordered[min(len(ordered) - 1, int(len(ordered) * 0.97))]
     spread = max(high - middle, 1e-6)
     slots = {i: slot for slot, i in enumerate(pool)}
+    # Meaning in context: "The default is four megabytes." says little alone, its section ("work_mem") says what.
+    sectioned = context.section_closeness(
+        query.replace(": ", " "), [(c.owner, c.unit.heading, c.unit.label) for c in candidates], texts,
+    ) if SECTION_CONTEXT else [0.0] * len(texts)
     out: list[float] = []
     for index, sim in enumerate(sims):
         closeness = min(1.2, max(0.0, (sim - middle) / spread)) if index in slots else 0.0
+        closeness = max(closeness, sectioned[index])
         if lexical[index] > 0:
             weight = min(LEXICAL_CAP, lexical[index] / reference)
             out.append(weight * (1 - SEMANTIC_WEIGHT + SEMANTIC_WEIGHT * closeness))
