@@ -24,10 +24,10 @@ CAP = 1.2  # as a sentence's own closeness is capped in `select._scores`
 
 
 def section_closeness(query: str, sections: Sequence[Hashable], texts: Sequence[str]) -> list[float]:
-    """For each text, how close to `query` its section is (0 to `CAP`), where `sections[i]` names the section of
-    `texts[i]`: the cosine between the query and all the section's texts read together, relative to the median and
-    the `SCALE_QUANTILE` over the texts, as `select._scores` scales a sentence's own similarity. All zeros when the
-    model is unavailable."""
+    """For each text, how close to `query` its section is (0 to `CAP`; 0 for a section of one text), where
+    `sections[i]` names the section of `texts[i]`: the cosine between the query and all the section's texts read
+    together, relative to the median and the `SCALE_QUANTILE` over the texts, as `select._scores` scales a
+    sentence's own similarity. All zeros when the model is unavailable."""
     if not texts:
         return []
     members: dict[Hashable, list[str]] = {}
@@ -39,4 +39,6 @@ def section_closeness(query: str, sections: Sequence[Hashable], texts: Sequence[
     ordered = sorted(per)
     middle = ordered[len(ordered) // 2]
     spread = max(ordered[min(len(ordered) - 1, int(len(ordered) * SCALE_QUANTILE))] - middle, 1e-6)
-    return [min(CAP, max(0.0, (sim - middle) / spread)) for sim in per]
+    # A section of one text is no context: that text's own closeness already says how close it is.
+    return [min(CAP, max(0.0, (sim - middle) / spread)) if len(members[section]) > 1 else 0.0
+            for sim, section in zip(per, sections, strict=True)]

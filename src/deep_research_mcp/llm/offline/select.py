@@ -49,6 +49,9 @@ PAGE_PRIOR_LOW, PAGE_PRIOR_SPAN = 0.7, 0.6  # the page whose title means the top
 COVER_BONUS = 0.5  # a sentence naming all of the topic's terms not yet covered counts x1.5
 COVER_DEPTH = 80  # how far down the ranking the re-ranking for coverage looks
 SEMANTIC_WEIGHT = 0.5  # how far meaning moves a lexical score: x0.5 for the least similar, x1.1 for the most
+# A few candidates that all mean about the same (0.78 and 0.77) are not stretched into "closest" and "farthest":
+# with meaning weighing x0.5-x1.1, such noise decided between a reference page and release notes.
+SEMANTIC_MIN_SPREAD = 0.15  # in cosine similarity; the candidates of 9 in 10 real topics spread wider
 SECTION_CONTEXT = True  # a sentence means the topic at least as much as its section does (`context`)
 
 CHANGELOG_PRIOR = 0.3
@@ -326,7 +329,7 @@ def _scores(
     ordered = sorted(float(s) for s in pooled)
     middle = ordered[len(ordered) // 2]
     high = ordered[min(len(ordered) - 1, int(len(ordered) * 0.97))]
-    spread = max(high - middle, 1e-6)
+    spread = max(high - middle, SEMANTIC_MIN_SPREAD)
     slots = {i: slot for slot, i in enumerate(pool)}
     # Meaning in context: "The default is four megabytes." says little alone, its section ("work_mem") says what.
     sectioned = context.section_closeness(
