@@ -49,8 +49,8 @@ PAGE_PRIOR_LOW, PAGE_PRIOR_SPAN = 0.7, 0.6  # the page whose title means the top
 COVER_BONUS = 0.5  # a sentence naming all of the topic's terms not yet covered counts x1.5
 COVER_DEPTH = 80  # how far down the ranking the re-ranking for coverage looks
 SEMANTIC_WEIGHT = 0.5  # how far meaning moves a lexical score: x0.5 for the least similar, x1.1 for the most
-# A few candidates that all mean about the same (0.78 and 0.77) are not stretched into "closest" and "farthest":
-# with meaning weighing x0.5-x1.1, such noise decided between a reference page and release notes.
+# A few candidates that all mean about the same (0.78 and 0.77) are not stretched into "closest" and "farthest" when
+# meaning weighs a lexical score: with x0.5-x1.1, such noise decided between a reference page and release notes.
 SEMANTIC_MIN_SPREAD = 0.15  # in cosine similarity; the candidates of 9 in 10 real topics spread wider
 SECTION_CONTEXT = True  # a sentence means the topic at least as much as its section does (`context`)
 
@@ -329,7 +329,7 @@ def _scores(
     ordered = sorted(float(s) for s in pooled)
     middle = ordered[len(ordered) // 2]
     high = ordered[min(len(ordered) - 1, int(len(ordered) * 0.97))]
-    spread = max(high - middle, SEMANTIC_MIN_SPREAD)
+    spread = max(high - middle, 1e-6)
     slots = {i: slot for slot, i in enumerate(pool)}
     # Meaning in context: "The default is four megabytes." says little alone, its section ("work_mem") says what.
     sectioned = context.section_closeness(
@@ -337,11 +337,11 @@ def _scores(
     ) if SECTION_CONTEXT else [0.0] * len(texts)
     out: list[float] = []
     for index, sim in enumerate(sims):
-        closeness = min(1.2, max(0.0, (sim - middle) / spread)) if index in slots else 0.0
-        closeness = max(closeness, sectioned[index])
+        closeness = max(min(1.2, max(0.0, (sim - middle) / spread)) if index in slots else 0.0, sectioned[index])
         if lexical[index] > 0:
             weight = min(LEXICAL_CAP, lexical[index] / reference)
-            out.append(weight * (1 - SEMANTIC_WEIGHT + SEMANTIC_WEIGHT * closeness))
+            steady = min(1.2, max(0.0, (sim - middle) / max(spread, SEMANTIC_MIN_SPREAD))) if index in slots else 0.0
+            out.append(weight * (1 - SEMANTIC_WEIGHT + SEMANTIC_WEIGHT * max(steady, sectioned[index])))
         elif closeness >= SEMANTIC_ONLY and head == "":
             out.append(0.3 * closeness * priors[index] / LEAD_PRIOR)
         else:
