@@ -3,9 +3,10 @@
 A chosen sentence brings what it needs to be read on its own: the sentence before it when it opens with a pronoun or
 a connective ("It must be one of…", "Thus…"), the definition term it stands under ("autovacuum_vacuum_threshold
 (integer): Specifies…"), and the items of a list it introduces. Ranking is BM25 over the retrieved sentences (see
-`extract.rank`) re-weighted by the cosine similarity of static sentence embeddings (`semantic`), so a sentence that
-shares the topic's words in another sense ("static methods" for "static typing") sinks and one that answers in other
-words rises. Everything is ordered by score, then by position: the same input always gives the same passages.
+`extract.rank`) re-weighted by the cosine similarity of static sentence embeddings (`semantic`; the sentence's own
+or, when closer, its section's: `context`), so a sentence that shares the topic's words in another sense ("static
+methods" for "static typing") sinks and one that answers in other words rises. Everything is ordered by score, then
+by position: the same input always gives the same passages.
 """
 
 from __future__ import annotations
