@@ -3,9 +3,10 @@
 A chosen sentence brings what it needs to be read on its own: the sentence before it when it opens with a pronoun or
 a connective ("It must be one of…", "Thus…"), the definition term it stands under ("autovacuum_vacuum_threshold
 (integer): Specifies…"), and the items of a list it introduces. Ranking is BM25 over the retrieved sentences (see
-`extract.rank`) re-weighted by the cosine similarity of static sentence embeddings (`semantic`), so a sentence that
-shares the topic's words in another sense ("static methods" for "static typing") sinks and one that answers in other
-words rises. Everything is ordered by score, then by position: the same input always gives the same passages.
+`extract.rank`) re-weighted by the cosine similarity of static sentence embeddings (`semantic`; the sentence's own
+or, when closer, its section's: `context`), so a sentence that shares the topic's words in another sense ("static
+methods" for "static typing") sinks and one that answers in other words rises. Everything is ordered by score, then
+by position: the same input always gives the same passages.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import semantic
+from . import context, semantic
 from .extract import (
     LABEL_WORDS,
     RELATIVE_FLOOR,
@@ -49,7 +50,11 @@ PAGE_PRIOR_LOW, PAGE_PRIOR_SPAN = 0.7, 0.6  # the page whose title means the top
 CARRIES_ON = 0.5  # share of the previous sentence's score a sentence opening with "Thus"/"This"/"Also" keeps
 COVER_BONUS = 0.5  # a sentence naming all of the topic's terms not yet covered counts x1.5
 COVER_DEPTH = 80  # how far down the ranking the re-ranking for coverage looks
-SEMANTIC_WEIGHT = 0.3  # how far meaning moves a lexical score: x0.7 for the least similar, x1.06 for the most
+SEMANTIC_WEIGHT = 0.5  # how far meaning moves a lexical score: x0.5 for the least similar, x1.1 for the most
+# A few candidates that all mean about the same (0.78 and 0.77) are not stretched into "closest" and "farthest" when
+# meaning weighs a lexical score: with x0.5-x1.1, such noise decided between a reference page and release notes.
+SEMANTIC_MIN_SPREAD = 0.15  # in cosine similarity; the candidates of 9 in 10 real topics spread wider
+SECTION_CONTEXT = True  # a sentence means the topic at least as much as its section does (`context`)
 
 CHANGELOG_PRIOR = 0.3
 # Pages that record what changed in one version: they name every feature once ("Added Paginator.get_page()"), in
@@ -349,12 +354,17 @@ def _scores(
     high = ordered[min(len(ordered) - 1, int(len(ordered) * 0.97))]
     spread = max(high - middle, 1e-6)
     slots = {i: slot for slot, i in enumerate(pool)}
+    # Meaning in context: "The default is four megabytes." says little alone, its section ("work_mem") says what.
+    sectioned = context.section_closeness(
+        query.replace(": ", " "), [(c.owner, c.unit.heading, c.unit.label) for c in candidates], texts,
+    ) if SECTION_CONTEXT else [0.0] * len(texts)
     out: list[float] = []
     for index, sim in enumerate(sims):
-        closeness = min(1.2, max(0.0, (sim - middle) / spread)) if index in slots else 0.0
+        closeness = max(min(1.2, max(0.0, (sim - middle) / spread)) if index in slots else 0.0, sectioned[index])
         if lexical[index] > 0:
             weight = min(LEXICAL_CAP, lexical[index] / reference)
-            out.append(weight * (1 - SEMANTIC_WEIGHT + SEMANTIC_WEIGHT * closeness))
+            steady = min(1.2, max(0.0, (sim - middle) / max(spread, SEMANTIC_MIN_SPREAD))) if index in slots else 0.0
+            out.append(weight * (1 - SEMANTIC_WEIGHT + SEMANTIC_WEIGHT * max(steady, sectioned[index])))
         elif closeness >= SEMANTIC_ONLY and head == "":
             out.append(0.3 * closeness * priors[index] / LEAD_PRIOR)
         else:
