@@ -47,7 +47,6 @@ TAIL_FLOOR = 0.2  # relative to the same reference as `RELATIVE_FLOOR`
 PAGE_MIN_SPREAD = 0.2  # in cosine similarity
 PAGE_SUPPORT = 0.7  # how much a page's three best sentences lift each of its sentences
 PAGE_PRIOR_LOW, PAGE_PRIOR_SPAN = 0.7, 0.6  # the page whose title means the topic least x0.7, the most x1.3
-CARRIES_ON = 0.5  # share of the previous sentence's score a sentence opening with "Thus"/"This"/"Also" keeps
 COVER_BONUS = 0.5  # a sentence naming all of the topic's terms not yet covered counts x1.5
 COVER_DEPTH = 80  # how far down the ranking the re-ranking for coverage looks
 SEMANTIC_WEIGHT = 0.5  # how far meaning moves a lexical score: x0.5 for the least similar, x1.1 for the most
@@ -187,7 +186,6 @@ def cited_passages(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8)
     if not candidates:
         return []
     scores, vectors = _scores(docs, candidates, topic)
-    scores = _with_predecessor(candidates, scores)
     order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
     order = [i for i in order if scores[i] > 0]
     if not order:
@@ -209,26 +207,6 @@ def cited_passages(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8)
                          and scores[i] >= TAIL_FLOOR * reference and candidates[i].owner in pages),
                         key=lambda i: (-lifted[i], i))
     return _assemble(docs, units, candidates, where, order, vectors, limit)
-
-
-def _with_predecessor(candidates: list[Candidate], scores: list[float]) -> list[float]:
-    """Scores where a sentence that carries on the one before it in its paragraph ("Thus, they are most effective for
-    columns whose values are well-correlated …" after the sentence that names BRIN) counts at least `CARRIES_ON` of
-    that sentence's score: its subject is the previous sentence's, so it names the topic's words less often than it
-    states the answer, and the previous sentence is quoted with it. Not for a lead-in ("Hence, … one of the
-    following."): what it introduces may not come with it."""
-    if CARRIES_ON <= 0:
-        return scores
-    at = {(c.owner, c.position): i for i, c in enumerate(candidates)}
-    out = list(scores)
-    for i, candidate in enumerate(candidates):
-        previous = at.get((candidate.owner, candidate.position - 1))
-        unit = candidate.unit
-        if (previous is None or candidates[previous].unit.paragraph != unit.paragraph or not needs_previous(unit.text)
-                or unit.intro or introduces(candidate.text)):
-            continue
-        out[i] = max(out[i], CARRIES_ON * scores[previous])
-    return out
 
 
 def _covering(order: list[int], scores: list[float], covers: list[set[str]], wanted: int) -> list[int]:
