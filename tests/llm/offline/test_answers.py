@@ -31,6 +31,12 @@ def test_rest_markup_is_read_as_names_and_identifiers_stay_whole() -> None:
     assert clean_inline("The website (https://www.sqlite.org/) uses it; see [2].") == "The website uses it; see."
     assert clean_inline("No need to map the name for <jane@laptop.(none)> here.") == (
         "No need to map the name for `<jane@laptop.(none)>` here.")
+    # A configuration section's closing tag or a tag with arguments (Apache httpd's manual) is code too; it was
+    # escaped to "&lt;/Location>" in the report.
+    assert clean_inline('It ends with a </Location> directive; use <Directory "/srv/www"> or <VirtualHost *:80>.') == (
+        'It ends with a `</Location>` directive; use `<Directory "/srv/www">` or `<VirtualHost *:80>`.')
+    assert clean_inline('Some <b>bold</b> and <a href="x">linked</a> text, where x < y and y > z.') == (
+        "Some bold and linked text, where x < y and y > z.")
     assert split_sentences(".. note::\n\n   Tasks are scheduled soon.\n\n.. versionadded:: 3.7") == [
         "Tasks are scheduled soon."]
 
@@ -362,3 +368,11 @@ def test_a_heading_holding_a_number_or_a_lone_name_is_no_label() -> None:
     assert heading_label("Part 0") == "" and heading_label("SQLITE_OMIT_DISKIO") == ""
     assert heading_label("F.38.5. Higher-scoped fixtures are executed first") == (
         "Higher-scoped fixtures are executed first")
+
+
+def test_angle_bracket_names_in_the_title_and_headings_are_code() -> None:
+    # Left as text, the report escapes them to "&lt;Directory>", which the reader sees as markup.
+    question = "In what order does Apache apply <Directory>, </Files> and <Location> blocks?"
+    assert report_title(question) == "In what order does Apache apply `<Directory>`, `</Files>` and `<Location>` blocks?"
+    assert heading("Protect a folder with <Location> or with <Directory>") == (
+        "Protect a folder with `<Location>` or with `<Directory>`")

@@ -69,6 +69,10 @@ _PLACEHOLDER = re.compile(r"(?<![\w`<])[\w./-]*<[a-z_][\w.@+-]*(?:\(\w+\))?>(?:[
                           re.IGNORECASE)  # "<jane@laptop.(none)>": git's address of a host with no domain
 # A placeholder of a few words ("<ascii type without space>", git's object format): code as well, for the same reason.
 _PHRASE_PLACEHOLDER = re.compile(r"(?<![\w`<])<[a-z][\w.\\-]*(?: [\w.\\-]+){0,5}>(?![\w`>])")
+# A configuration section's tag as Apache httpd's manual writes it: closing (`</Location>`) or with its arguments
+# (`<Directory "/usr/local/htdocs">`, `<VirtualHost *:80>`). Code as well: Markdown would take it for a tag and the
+# report would show an inert "&lt;Location>". Real HTML elements are left to `_placeholder`, which keeps them markup.
+_SECTION_TAG = re.compile(r"(?<![\w`<])(?:</[A-Za-z][\w.:-]*>|<[A-Za-z][\w.:-]*\s+[^<>`\n]{1,80}>)(?![\w`])")
 # A definition term: a name, optionally with its type ("shared_buffers (integer)"), or a few plain words.
 _TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3})$")
 _REST_ROLE = re.compile(r":(?:py:)?([a-z]+):`([^`]+)`")
@@ -321,9 +325,16 @@ def clean_inline(text: str) -> str:
     # A special method name outside code would render as bold in Markdown ("Pizza.__str__()" as "Pizza.str()").
     text = _DUNDER.sub(r"`\1`", text)
     text = _UNDERSCORED_NAME.sub(r"`\1`", text)
-    text = _PLACEHOLDER.sub(_placeholder, text)
-    text = _outside_code(text, lambda prose: _PHRASE_PLACEHOLDER.sub(_placeholder, prose))
+    text = code_tags(text)
     return " ".join(_outside_code(text, _clean_prose).split())
+
+
+def code_tags(text: str) -> str:
+    """`text` with the placeholders and configuration tags its prose names in angle brackets ("<name>",
+    "<ascii type without space>", `</Location>`, `<Directory "/">`) as code spans, so Markdown shows them as written."""
+    text = _PLACEHOLDER.sub(_placeholder, text)
+    return _outside_code(text, lambda prose: _SECTION_TAG.sub(
+        _placeholder, _PHRASE_PLACEHOLDER.sub(_placeholder, prose)))
 
 
 def _outside_code(text: str, change: Callable[[str], str]) -> str:

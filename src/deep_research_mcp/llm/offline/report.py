@@ -15,7 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from ... import prompts
-from .extract import STOPWORDS, between, content_terms, documents, finish, jaccard, rank, terms, word_set, words
+from .extract import (
+    STOPWORDS,
+    between,
+    code_tags,
+    content_terms,
+    documents,
+    finish,
+    jaccard,
+    rank,
+    terms,
+    word_set,
+    words,
+)
 from .planner import dropped_parts, plan_parts, split_clauses
 from .select import cited_passages, needs_previous
 
@@ -422,7 +434,12 @@ def _empty_report(title: str, sections: list[Section], asked: Instructions) -> s
 
 
 def report_title(brief: str) -> str:
-    """The question itself, or its first clause when the whole is long; never cut inside a clause."""
+    """The question itself, or its first clause when the whole is long; never cut inside a clause. What it names in
+    angle brackets (`<Directory>`, `</Location>`) is code, as in the quoted sentences."""
+    return code_tags(_title(brief))
+
+
+def _title(brief: str) -> str:
     text = " ".join(brief.split())
     first = re.split(r"(?<=[.!?])\s+", text, maxsplit=1)[0].strip() or "Research report"
     if len(first) <= TITLE_CHARS:
@@ -446,7 +463,12 @@ _LIGHT_WORDS = word_set("the a an does do did is are was were can could should w
 
 def heading(topic: str) -> str:
     """A section heading of at most `HEADING_CHARS` characters: the topic when short; else its subject for a
-    "subject: focus" topic; else the question without its opening words, then without its function words."""
+    "subject: focus" topic; else the question without its opening words, then without its function words. Angle
+    bracket names are code, as in the title."""
+    return code_tags(_heading(topic))
+
+
+def _heading(topic: str) -> str:
     text = " ".join(topic.split()).strip().rstrip("?.!").strip(" :")
     if not text:
         return "Findings"
