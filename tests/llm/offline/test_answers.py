@@ -373,6 +373,7 @@ def test_a_heading_holding_a_number_or_a_lone_name_is_no_label() -> None:
 def test_angle_bracket_names_in_the_title_and_headings_are_code() -> None:
     # Left as text, the report escapes them to "&lt;Directory>", which the reader sees as markup.
     question = "In what order does Apache apply <Directory>, </Files> and <Location> blocks?"
-    assert report_title(question) == "In what order does Apache apply `<Directory>`, `</Files>` and `<Location>` blocks?"
+    assert report_title(question) == (
+        "In what order does Apache apply `<Directory>`, `</Files>` and `<Location>` blocks?")
     assert heading("Protect a folder with <Location> or with <Directory>") == (
         "Protect a folder with `<Location>` or with `<Directory>`")

@@ -62,6 +62,15 @@ def test_a_clause_sharing_a_word_with_the_first_carries_no_bare_name() -> None:
      "The steps of a well-structured test"),
     ("How do I run the examples in docstrings and text files as tests with pytest?",
      "Run the examples in docstrings and text files as tests"),
+    # An inverted question without its opening word is a garble ("Email backends can I use …", "Statistics does the
+    # query planner use …", "PostgreSQL decide how …"): it stays a question, cut where a phrase ends, or where the
+    # words run out when the first phrase boundary comes too early.
+    ("Which email backends can I use during development and testing?",
+     "Which email backends can I use during development"),
+    ("What statistics does the query planner use to estimate row counts?",
+     "What statistics does the query planner use"),
+    ("How does PostgreSQL decide how to authenticate a client connection?",
+     "How does PostgreSQL decide how to authenticate a client"),
 ])
 def test_a_long_heading_is_the_question_cut_at_a_phrase_boundary(topic: str, expected: str) -> None:
     assert heading(topic) == expected

@@ -447,15 +447,22 @@ def _title(brief: str) -> str:
     clause = split_clauses(first)[0]
     if len(clause) <= TITLE_CHARS:
         return clause.rstrip(".")
-    # No clause short enough: the words up to the limit, ending on a word that carries meaning, with no "…".
-    kept = first[: TITLE_CHARS + 1].rsplit(" ", 1)[0].split()
-    while len(kept) > 3 and (kept[-1].lower().strip(",;:") in STOPWORDS or kept[-1].endswith((",", ";", ":"))):
-        kept.pop()
-    return " ".join(kept).rstrip(".,;:")
+    return _word_cut(first, TITLE_CHARS)  # no clause short enough
 
 
 _OPENER = re.compile(r"^(?:(?:how|what|which|why|when|where|who|whose|is|are|was|were|do|does|did|can|could|should|"
                      r"would|will|has|have)\b\s*)+(?:(?:i|we|you|one|it|there)\b\s*)?", re.IGNORECASE)
+
+
+_COPULA_OPENER = re.compile(r"^(?:what|which|who)\s+(?:is|are|was|were)\s*$", re.IGNORECASE)
+_PRONOUN_END = re.compile(r"\b(?:i|we|you|one|there)\s*$", re.IGNORECASE)
+
+
+def _reads_alone(opener: str) -> bool:
+    """Whether a question without its `opener` still reads as a phrase: after a pronoun the rest is what to do ("How
+    do I | run the examples …"), after "what is" it is a noun phrase ("What are | the steps of …"); after anything
+    else it is the inverted rest of a question ("How does | PostgreSQL decide …", "Which | email backends can I …")."""
+    return bool(_PRONOUN_END.search(opener) or _COPULA_OPENER.match(opener))
 
 
 _LIGHT_WORDS = word_set("the a an does do did is are was were can could should would will which one that each")
@@ -481,12 +488,22 @@ def _heading(topic: str) -> str:
     head, sep, _ = text.partition(": ")
     if sep and len(head) <= HEADING_CHARS:
         return head
-    text = _OPENER.sub("", text) or text
-    if len(text) > HEADING_CHARS:
-        text = _phrase_cut(text) or text
-    for dropped in (_LIGHT_WORDS, STOPWORDS):  # articles and auxiliaries first, then every function word
+    opener = _OPENER.match(text)
+    if opener and not _reads_alone(opener.group(0)):
+        # "Which email backends can I use …" without "Which" reads "Email backends can I use …": an inverted
+        # question stays a question, cut where a phrase ends ("Which email backends can I use").
         if len(text) > HEADING_CHARS:
-            text = " ".join(w for w in text.split() if w.lower().strip(",;()") not in dropped).replace(" ,", ",")
+            cut = _phrase_cut(text)
+            # A phrase boundary too early leaves the bare question ("How does PostgreSQL decide"): the words up to
+            # the limit then say more, ending on a word that carries meaning.
+            text = cut if len(cut) >= HEADING_CHARS // 2 else _word_cut(text)
+    else:
+        text = text[opener.end():] if opener and opener.end() < len(text) else text
+        if len(text) > HEADING_CHARS:
+            text = _phrase_cut(text) or text
+        for dropped in (_LIGHT_WORDS, STOPWORDS):  # articles and auxiliaries first, then every function word
+            if len(text) > HEADING_CHARS:
+                text = " ".join(w for w in text.split() if w.lower().strip(",;()") not in dropped).replace(" ,", ",")
     if len(text) > HEADING_CHARS:
         text = text[: HEADING_CHARS + 1].rsplit(" ", 1)[0]
     text = text.strip(" ,;:(")
@@ -499,6 +516,14 @@ _BOUNDARIES = word_set(
     """of in on at to for with from by about into onto over under after before between without within through during
     according including and or but as than when where which that while if whether unless so"""
 )
+
+
+def _word_cut(text: str, limit: int = HEADING_CHARS) -> str:
+    """The first words of `text` within `limit` characters, ending on a word that carries meaning, with no "…"."""
+    kept = text[: limit + 1].rsplit(" ", 1)[0].split()
+    while len(kept) > 3 and (kept[-1].lower().strip(",;:") in STOPWORDS or kept[-1].endswith((",", ";", ":"))):
+        kept.pop()
+    return " ".join(kept).rstrip(".,;:")
 
 
 def _phrase_cut(text: str) -> str:
