@@ -408,4 +408,6 @@ async def test_scenario_file_and_module_entry_point(tmp_path: Path) -> None:
             assert (await http.get(url + "/stats")).json()["calls"] == 0
     finally:
         proc.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(proc.wait(), 5) == 0
+        # Its own shutdown is bounded at 0.5 s (shutdown_timeout); the margin is for a CI host whose two cores are
+        # busy with the llama.cpp test's server (5 s was missed once there), not for the server.
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
