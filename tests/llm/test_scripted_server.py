@@ -400,6 +400,9 @@ async def test_scenario_file_and_module_entry_point(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "deep_research_mcp.llm.scripted", "--scenario", str(path),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        # Ctrl-C as a terminal delivers it: a suite run as a background job (`… &`, as scripts launch CI) has
+        # SIGINT ignored, the child would inherit that and never see the signal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         assert proc.stdout is not None
@@ -408,6 +411,4 @@ async def test_scenario_file_and_module_entry_point(tmp_path: Path) -> None:
             assert (await http.get(url + "/stats")).json()["calls"] == 0
     finally:
         proc.send_signal(signal.SIGINT)
-        # Its own shutdown is bounded at 0.5 s (shutdown_timeout); the margin is for a CI host whose two cores are
-        # busy with the llama.cpp test's server (5 s was missed once there), not for the server.
-        assert await asyncio.wait_for(proc.wait(), 20) == 0
+        assert await asyncio.wait_for(proc.wait(), 5) == 0
