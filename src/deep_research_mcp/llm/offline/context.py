@@ -20,7 +20,13 @@ from collections.abc import Hashable, Sequence
 from . import semantic
 
 SCALE_QUANTILE = 0.97  # a section this high among the candidates' sections counts as fully close
-CAP = 1.2  # as a sentence's own closeness is capped in `select._scores`
+CAP = 1.2  # how far past the scale's top a closeness counts (`scaled`, for sentences and sections alike)
+
+
+def scaled(sim: float, middle: float, spread: float) -> float:
+    """A cosine made relative to the candidates' own: 0 at or under their median `middle`, 1 at `middle + spread`,
+    at most `CAP`. The one scale for a sentence's own closeness and its section's."""
+    return min(CAP, max(0.0, (sim - middle) / spread))
 
 
 def section_closeness(query: str, sections: Sequence[Hashable], texts: Sequence[str]) -> list[float]:
@@ -40,5 +46,5 @@ def section_closeness(query: str, sections: Sequence[Hashable], texts: Sequence[
     middle = ordered[len(ordered) // 2]
     spread = max(ordered[min(len(ordered) - 1, int(len(ordered) * SCALE_QUANTILE))] - middle, 1e-6)
     # A section of one text is no context: that text's own closeness already says how close it is.
-    return [min(CAP, max(0.0, (sim - middle) / spread)) if len(members[section]) > 1 else 0.0
+    return [scaled(sim, middle, spread) if len(members[section]) > 1 else 0.0
             for sim, section in zip(per, sections, strict=True)]

@@ -338,10 +338,11 @@ def _scores(
     ) if SECTION_CONTEXT else [0.0] * len(texts)
     out: list[float] = []
     for index, sim in enumerate(sims):
-        closeness = max(min(1.2, max(0.0, (sim - middle) / spread)) if index in slots else 0.0, sectioned[index])
+        own = index in slots
+        closeness = max(context.scaled(sim, middle, spread) if own else 0.0, sectioned[index])
         if lexical[index] > 0:
             weight = min(LEXICAL_CAP, lexical[index] / reference)
-            steady = min(1.2, max(0.0, (sim - middle) / max(spread, SEMANTIC_MIN_SPREAD))) if index in slots else 0.0
+            steady = context.scaled(sim, middle, max(spread, SEMANTIC_MIN_SPREAD)) if own else 0.0
             out.append(weight * (1 - SEMANTIC_WEIGHT + SEMANTIC_WEIGHT * max(steady, sectioned[index])))
         elif closeness >= SEMANTIC_ONLY and head == "":
             out.append(0.3 * closeness * priors[index] / LEAD_PRIOR)
