@@ -102,26 +102,25 @@ class Corpus:
     question_files: tuple[Path, ...]
 
 
+def _halves(name: str, root: str) -> Corpus:
+    """A corpus whose questions are split in two files under eval/<name>/: the tune half and the held-out half."""
+    folder = EVAL_DIR / name
+    return Corpus(name, Path(root), (folder / "questions_tune.json", folder / "questions_heldout.json"))
+
+
 CORPORA: dict[str, Corpus] = {
     "postgres": Corpus("postgres", Path("/usr/share/doc/postgresql-doc-15/html"), (EVAL_DIR / "questions.json",)),
-    "django": Corpus("django", Path("/usr/share/doc/python-django-doc/html"),
-                     (EVAL_DIR / "django" / "questions_tune.json", EVAL_DIR / "django" / "questions_heldout.json")),
-    "pytest": Corpus("pytest", Path("/usr/share/doc/python-pytest-doc/html"),
-                     (EVAL_DIR / "pytest" / "questions_tune.json", EVAL_DIR / "pytest" / "questions_heldout.json")),
+    "django": _halves("django", "/usr/share/doc/python-django-doc/html"),
+    "pytest": _halves("pytest", "/usr/share/doc/python-pytest-doc/html"),
     # A test set only: nobody tunes on either half (eval/RESULTS.md). AsciiDoc HTML, not Sphinx.
-    "git": Corpus("git", Path("/usr/share/doc/git-doc"),
-                  (EVAL_DIR / "git" / "questions_tune.json", EVAL_DIR / "git" / "questions_heldout.json")),
+    "git": _halves("git", "/usr/share/doc/git-doc"),
     # Written before any engine run on them (eval/RESULTS.md): SQLite's own hand-written HTML and a Sphinx tree
     # (Celery 5.2). Their tune halves have been tuned on since; their held-out halves are the test.
-    "sqlite": Corpus("sqlite", Path("/usr/share/doc/sqlite3"),
-                     (EVAL_DIR / "sqlite" / "questions_tune.json", EVAL_DIR / "sqlite" / "questions_heldout.json")),
-    "celery": Corpus("celery", Path("/usr/share/doc/python-celery-doc/html"),
-                     (EVAL_DIR / "celery" / "questions_tune.json", EVAL_DIR / "celery" / "questions_heldout.json")),
+    "sqlite": _halves("sqlite", "/usr/share/doc/sqlite3"),
+    "celery": _halves("celery", "/usr/share/doc/python-celery-doc/html"),
     # Test sets written in session 7 before any engine run on them: both halves are test-only, run once at its end.
-    "apache": Corpus("apache", Path("/usr/share/doc/apache2-doc/manual/en"),
-                     (EVAL_DIR / "apache" / "questions_tune.json", EVAL_DIR / "apache" / "questions_heldout.json")),
-    "postfix": Corpus("postfix", Path("/usr/share/doc/postfix/html"),
-                      (EVAL_DIR / "postfix" / "questions_tune.json", EVAL_DIR / "postfix" / "questions_heldout.json")),
+    "apache": _halves("apache", "/usr/share/doc/apache2-doc/manual/en"),
+    "postfix": _halves("postfix", "/usr/share/doc/postfix/html"),
 }
 
 
