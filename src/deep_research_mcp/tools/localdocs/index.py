@@ -439,11 +439,10 @@ class DocumentIndex:
         """Each file's search weight from its stored kind (the one place it is set), and compilations found: a page
         most of whose sections are titled as other pages under `root` are (kinds.is_compilation). Only pages with
         many sections are read, so a pass costs a few queries."""
-        prefix = str(root).rstrip(os.sep) + os.sep
-        under = "substr(path, 1, ?) = ?"
+        under = _under(root)
         files = {
             file_id: _title_key(title)
-            for file_id, title in db.execute(f"SELECT id, title FROM files WHERE {under}", (len(prefix), prefix))
+            for file_id, title in db.execute(f"SELECT id, title FROM files WHERE {_UNDER}", under)
         }
         titles: dict[str, int] = {}
         for key in files.values():
@@ -467,7 +466,7 @@ class DocumentIndex:
             if is_compilation(headings, others):
                 compilations.append(file_id)
         db.execute(f"UPDATE files SET weight = CASE kind {' '.join(f'WHEN {k!r} THEN {w}' for k, w in WEIGHTS.items())}"
-                   f" ELSE 1.0 END WHERE {under}", (len(prefix), prefix))
+                   f" ELSE 1.0 END WHERE {_UNDER}", under)
         db.executemany("UPDATE files SET weight = weight * ? WHERE id = ?",
                        [(WEIGHTS["compilation"], file_id) for file_id in compilations])
 
@@ -477,11 +476,8 @@ class DocumentIndex:
         of a project "Change history", and a report citing two of them would list the same source twice to a
         reader. "Change history (changelog-3.1)". Run after every pass that changed something; a title already
         given its name is recognised by it, so the names are added once."""
-        prefix = str(root).rstrip(os.sep) + os.sep
         groups: dict[str, list[tuple[int, str, str]]] = {}
-        for file_id, path, title in db.execute(
-            "SELECT id, path, title FROM files WHERE substr(path, 1, ?) = ?", (len(prefix), prefix)
-        ):
+        for file_id, path, title in db.execute(f"SELECT id, path, title FROM files WHERE {_UNDER}", _under(root)):
             stem = os.path.splitext(os.path.basename(path))[0]
             base = title.removesuffix(f" ({stem})")
             groups.setdefault(_title_key(base), []).append((file_id, base, stem))
@@ -497,12 +493,10 @@ class DocumentIndex:
     def _sweep(self, db: sqlite3.Connection, root: Path) -> int:
         """Drop files under `root` this pass did not keep: deleted, now binary, too large or unreadable. Other
         folders sharing the database are left alone."""
-        prefix = str(root).rstrip(os.sep) + os.sep
         gone = [
             file_id
             for (file_id,) in db.execute(
-                "SELECT id FROM files WHERE substr(path, 1, ?) = ? AND id NOT IN (SELECT id FROM temp.seen)",
-                (len(prefix), prefix),
+                f"SELECT id FROM files WHERE {_UNDER} AND id NOT IN (SELECT id FROM temp.seen)", _under(root)
             )
         ]
         for file_id in gone:
@@ -597,9 +591,19 @@ class DocumentIndex:
         with self._read_lock:
             if root is None:
                 return int(self._reader.execute("SELECT count(*) FROM files").fetchone()[0])
-            prefix = str(Path(root).expanduser().resolve()).rstrip(os.sep) + os.sep
-            query = "SELECT count(*) FROM files WHERE substr(path, 1, ?) = ?"
-            return int(self._reader.execute(query, (len(prefix), prefix)).fetchone()[0])
+            query = f"SELECT count(*) FROM files WHERE {_UNDER}"
+            return int(self._reader.execute(query, _under(Path(root).expanduser().resolve())).fetchone()[0])
+
+
+# Files under a folder, by the stored path's start: the folder's path and a separator, so "/docs" holds "/docs/a.html"
+# and not "/docs2/a.html". Other folders may share the database.
+_UNDER = "substr(path, 1, ?) = ?"
+
+
+def _under(root: Path) -> tuple[int, str]:
+    """The parameters of `_UNDER` for `root`."""
+    prefix = str(root).rstrip(os.sep) + os.sep
+    return len(prefix), prefix
 
 
 def _connect(path: Path) -> sqlite3.Connection:
