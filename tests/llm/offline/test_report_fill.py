@@ -64,3 +64,22 @@ def test_a_section_whose_passage_leans_on_a_sentence_the_answer_borrowed_keeps_i
                           f"Findings (cited notes from the researchers):\n{findings}")
     assert "The La Rance tidal power station in Brittany opened in 1966. [S3]" in report.split("\n## ", 1)[0]
     assert "## What is the capacity of La Rance\n" in report and "240 MW" in report
+
+
+def test_the_answer_quotes_the_pages_the_research_quoted_most() -> None:
+    # Topic 1's first note is the one page that shares the question's words by chance ("server", "downloads"); the
+    # research as a whole quotes page S1, which says how a reload works.
+    findings = (
+        "## How do I reload the server configuration without dropping downloads?\n\n"
+        "Downloads of the server binaries for Windows are listed on the download page. [S9]\n"
+        "A graceful restart tells the parent process to reread its configuration files. [S1]\n\n"
+        "## What does a graceful restart do?\n\n"
+        "Children finish the requests they are serving before they exit. [S1]\n"
+        "The parent reopens its log files and starts new children at once. [S1]\n"
+        "A syntax check runs first, so a broken file never stops the server. [S1]\n")
+    report = write_report("Research brief:\nHow do I reload the server configuration without dropping downloads, "
+                          "and what does a graceful restart do?\n\n"
+                          f"Findings (cited notes from the researchers):\n{findings}")
+    answer = report.split("\n## ", 1)[0]
+    assert "[S1]" in answer and "[S9]" not in answer
+    assert "Downloads of the server binaries" in report  # still quoted, in its section

@@ -35,6 +35,9 @@ REPORT_SENTENCES = 30  # in the sections, after the short answer
 MIN_SECTION_SENTENCES = 5
 MAIN_PAGE_EXTRA = 4  # sentences a section may add beyond its share when they come from its main page
 SUMMARY_MIN, SUMMARY_MAX = 3, 6
+# How far the answer prefers passages of the pages the research quoted most: x0.2 for a page quoted once in a run
+# whose main page was quoted often, x1.0 for that page.
+SUMMARY_PAGE_WEIGHT = 0.8
 SUMMARY_PASSAGE = 3  # sentences a passage may have to be quoted whole in the answer
 PARAGRAPH_SENTENCES = 3
 TITLE_CHARS = 100
@@ -328,6 +331,12 @@ def _summary(
     # The researchers' notes come best first for their topic: an earlier note is the likelier answer.
     position = {id(p): pi for s in sections for pi, p in enumerate(s.passages)}
     priors = [1 / (1 + position[id(full[id(p)])]) for _, p in pool]
+    # The pages most notes quote across all topics are the ones the research found to be about the question (they
+    # are its gold pages far more often than the pages quoted once): the answer quotes them before a passage that
+    # shares the question's words by chance ("downloads" in a question about reloading, a download page).
+    mass = _page_mass(sections)
+    priors = [prior * (1 - SUMMARY_PAGE_WEIGHT + SUMMARY_PAGE_WEIGHT * mass.get(_first_page(p), 0.0))
+              for prior, (_, p) in zip(priors, pool, strict=True)]
     if not pool:
         first = next(s for s in sections if s.passages).passages[0]
         return [first[:1]], []
@@ -364,6 +373,21 @@ def _summary(
     ordered = sorted(chosen, key=lambda c: (pool[c][0], ranked.index(c)))
     # A whole passage quoted in the summary leaves its section; one that lent its first sentence stays there whole.
     return [pool[c][1] for c in ordered], [pool[c][1] for c in chosen if full[id(pool[c][1])] is pool[c][1]]
+
+
+def _page_mass(sections: list[Section]) -> dict[str, float]:
+    """Each page's share of the notes that quote it first, relative to the page quoted most (1.0)."""
+    counts: dict[str, int] = {}
+    for section in sections:
+        for _, ids in section.notes:
+            if ids:
+                counts[ids[0]] = counts.get(ids[0], 0) + 1
+    top = max(counts.values(), default=1)
+    return {sid: count / top for sid, count in counts.items()}
+
+
+def _first_page(passage: list[Note]) -> str:
+    return next((ids[0] for _, ids in passage if ids), "")
 
 
 def _paragraphs(passages: list[list[Note]], bullets: bool) -> list[str]:
