@@ -68,6 +68,15 @@ def test_scrub_keeps_markdown_without_citations_untouched() -> None:
     assert scrubbed.cited_ids == ["S1"]
 
 
+def test_a_dropped_marker_leaves_no_gap_and_names_that_start_with_a_mark_keep_their_space() -> None:
+    registry = registry_with("x.md")
+    text = ("Avoid .htaccess files and use :memory: or ./configure, as in .NET [S9]. A fact [S1] , another [S7] ; "
+            "done [S8] .")
+    scrubbed = scrub_citations(text, registry)
+    assert scrubbed.text == ("Avoid .htaccess files and use :memory: or ./configure, as in .NET. A fact [S1], another; "
+                             "done.")
+
+
 def test_report_without_citations_has_no_sources_section() -> None:
     report, sources, stats = finalize_report("# Nothing\n\nNo facts.", registry_with("a.md"))
     assert "## Sources" not in report

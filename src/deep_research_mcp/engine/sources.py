@@ -163,7 +163,9 @@ def scrub_citations(text: str, registry: SourceRegistry, *, drop_sources_section
         segment = _AUTOLINK.sub(autolink, segment)
         segment = _BARE_URL.sub(bare, segment)
         segment = _MARKER.sub(marker, segment)
-        segment = re.sub(r"[ \t]+([.,;:])", r"\1", segment)  # a dropped marker leaves "fact ." behind
+        # A dropped marker leaves "fact ." behind; a name that starts with the mark (".htaccess", ":memory:", ".NET")
+        # is a word of its own and keeps its space.
+        segment = re.sub(r"[ \t]+([.,;:])(?![\w/~])", r"\1", segment)
         return re.sub(r"(?<=\S)[ \t]{2,}", " ", segment)
 
     text = _outside_code(text, prose)
