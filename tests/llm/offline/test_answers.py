@@ -53,6 +53,29 @@ def test_fenced_code_is_never_read_as_sentences_or_headings() -> None:
     assert units[2].paragraph > units[0].paragraph + 1  # code stood between them
 
 
+def test_a_two_column_table_row_is_a_statement_of_its_own() -> None:
+    # The HTML reader writes a table row as its cells joined by " | " (Apache httpd's directive synopsis); read into
+    # the lines around it, the synopsis was quoted as one sentence "Description: | … Syntax: | … Context: | …".
+    page = ("## AllowOverride Directive\n\nDescription: | Types of directives that are allowed in .htaccess files\n"
+            "Syntax: | AllowOverride All|None|directive-type\nDefault: | AllowOverride None\nContext: | directory\n"
+            "When this directive is set to None, .htaccess files are completely ignored.\n\n"
+            "Flag | Meaning | Since\nEND | Stop the rewriting process at once. | 2.3.9\n")
+    texts = [u.text for u in split_units(page)]
+    assert texts == ["Description: Types of directives that are allowed in .htaccess files.",
+                     "Syntax: AllowOverride All|None|directive-type.", "Default: AllowOverride None.",
+                     "Context: directory.",
+                     "When this directive is set to None, .htaccess files are completely ignored."]
+    passages = cited_passages({"S1": ("core", page)}, "Which directive decides whether .htaccess files are read?")
+    assert "Description: Types of directives that are allowed in .htaccess files." in [
+        text for passage in passages for text, _ in passage]
+
+
+def test_a_colon_and_period_before_code_is_a_lead_in_not_a_sentence_ending_in_both() -> None:
+    units = split_units("Use update_state() to update a task's state:.\n\n```\ntask.update_state(state='X')\n```\n")
+    assert [(u.text, u.intro, u.code) for u in units] == [
+        ("Use update_state() to update a task's state.", True, False), ("task.update_state(state='X')", False, True)]
+
+
 def test_code_a_sentence_introduces_comes_with_it_as_a_fenced_block() -> None:
     page = ("## Task groups\n\nA task group runs several tasks and waits for them; use it like this:\n\n```\n"
             "async with asyncio.TaskGroup() as tg:\n    tg.create_task(work())\n```\n\n"

@@ -83,3 +83,21 @@ def test_the_answer_quotes_the_pages_the_research_quoted_most() -> None:
     answer = report.split("\n## ", 1)[0]
     assert "[S1]" in answer and "[S9]" not in answer
     assert "Downloads of the server binaries" in report  # still quoted, in its section
+
+
+def test_a_sentence_is_quoted_once_unless_the_next_one_leans_on_it() -> None:
+    findings = (
+        "## How is the location protected?\n\n"
+        "Configure the location to be protected as the example below shows. [S4] "
+        "Configure the location to be protected as the example below shows. [S4]\n"
+        "Digest authentication sends no password in the clear over the network. [S4]\n\n"
+        "## Which realm does it use?\n\n"
+        "Configure the location to be protected as the example below shows. [S4]\n"
+        "The realm names the protected area that the browser shows to the user. [S5]\n"
+        "Digest authentication sends no password in the clear over the network. [S4] "
+        "It needs a browser that supports the digest scheme. [S4]\n")
+    report = write_report("Research brief:\nHow do I protect a location with digest authentication, and which realm "
+                          f"does it use?\n\nFindings (cited notes from the researchers):\n{findings}")
+    assert report.count("Configure the location to be protected") == 1
+    # Quoted again where "It needs …" leans on it: without it, "It" would refer to nothing.
+    assert "network. [S4] It needs a browser" in report

@@ -51,6 +51,7 @@ _HEADING = re.compile(r"^#{1,6}(\s|$)")
 _SECTION_MARKER = re.compile(r"^\[section:\s*(.+?)\]$")
 _RULE = re.compile(r"^([-*_=]\s*){3,}$")
 _TABLE_SEPARATOR = re.compile(r"^\|?[\s:|-]+\|[\s:|-]*$")
+_TWO_CELLS = re.compile(r"^([^|`]{1,60}?)\s\|\s+((?:(?!\s\|\s).)*\S)$")  # html_text joins a row's cells with " | "
 _HTML_LINE = re.compile(r"^<[^>]+>$|^<!--.*-->$")
 _LIST_ITEM = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?(?P<body>.+)$")
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
@@ -250,6 +251,17 @@ def _units_of(markdown: str) -> list[Unit]:
             fresh = False
             heading = clean_inline(marker.group(1))
             continue
+        row = _TWO_CELLS.match(line)
+        if row and not indented_code:
+            # A two-column table's row ("Default: | AllowOverride None", a directive's synopsis; "END | Stop the
+            # rewriting process …", a flag table) is one statement of its own: read into the lines around it, a
+            # synopsis became one long sentence of "Description: | … Syntax: | … Context: | …".
+            flush()
+            fresh = False
+            block.append(f"{row.group(1).rstrip(':').strip()}: {row.group(2).strip()}")
+            listed = True
+            flush()
+            continue
         if (indented_code or _RULE.match(line) or _HTML_LINE.match(line) or _is_table(line)
                 or _REST_DIRECTIVE.match(line)):
             flush()
@@ -282,7 +294,8 @@ def _units_of(markdown: str) -> list[Unit]:
             continue
         if number and blocks[number - 1][1] != where:
             label = ""
-        sentences = _sentences_of(cleaned)
+        # "… a task's state:." (Sphinx keeps the period after a literal block's colon) introduces what follows.
+        sentences = [re.sub(r"([:;,])\.$", r"\1", s.rstrip()) for s in _sentences_of(cleaned)]
         # A paragraph's opening often names what the rest is about too.
         lead = " ".join(sentences[0].split()[:LEAD_CONTEXT_WORDS]) if sentences else ""
         units += [Unit(finish(s), where, s.rstrip().endswith(":"), " ".join((label, lead if i else "")).strip(),

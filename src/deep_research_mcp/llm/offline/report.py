@@ -223,6 +223,7 @@ def write_report(user_text: str) -> str:
         # quotes): quoted whole, the section keeps the facts only it states, rather than vanishing.
         offered.append(rests or [p for p in fresh if len(p) > 1 and p[0][0] in lent])
     chosen = _fill(offered, cap, budget, used)
+    said = {text for passage in summary for text, ids in passage if ids}
     if not asked.shorter:
         chosen = _main_page_extra(sections, offered, chosen, used)
     for section, candidates, kept in zip(sections, offered, chosen, strict=True):
@@ -233,7 +234,7 @@ def write_report(user_text: str) -> str:
         if not candidates:
             continue  # everything found for this topic is already quoted above: no section repeats it
         lines.append(f"## {heading(section.topic) if section.topic else 'Findings'}")
-        lines += _paragraphs(kept, asked.bullets)
+        lines += _paragraphs(_once(kept, said), asked.bullets)
     return "\n\n".join(lines) + "\n"
 
 
@@ -435,6 +436,26 @@ def _without_lent(passage: list[Note], lent: set[str]) -> list[Note]:
     if not rest or needs_previous(rest[0][0]):
         return []
     return rest
+
+
+def _once(passages: list[list[Note]], said: set[str]) -> list[list[Note]]:
+    """`passages` without a sentence the report has already quoted word for word (`said`, which grows): a page that
+    states a sentence twice, or a sentence that two passages lean on, printed it twice in a row. A sentence that
+    the next one leans on ("It …" would refer to nothing) or that introduces code stays; a passage left with
+    nothing to cite goes."""
+    out: list[list[Note]] = []
+    for passage in passages:
+        kept: list[Note] = []
+        for n, (text, ids) in enumerate(passage):
+            after = passage[n + 1] if n + 1 < len(passage) else None
+            if ids and text in said and not (after and (not after[1] or needs_previous(after[0]))):
+                continue
+            kept.append((text, ids))
+            if ids:
+                said.add(text)
+        if any(ids for _, ids in kept):
+            out.append(kept)
+    return out
 
 
 def _repeats(passage: list[Note], used: list[list[Note]]) -> bool:
