@@ -76,6 +76,20 @@ def test_a_colon_and_period_before_code_is_a_lead_in_not_a_sentence_ending_in_bo
         ("Use update_state() to update a task's state.", True, False), ("task.update_state(state='X')", False, True)]
 
 
+def test_an_api_entry_quotes_its_signature_as_the_term_of_its_description() -> None:
+    # A Sphinx API reference puts each signature on its own line right above its description; read as one line
+    # they ran together ("update(results) Extend from iterable of results.").
+    page = ("## API\n\nupdate(results)\nExtend from iterable of results.\n\n"
+            "class celery.result.ResultSet(results, app=None, ready_barrier=None, **kwargs)\n"
+            "A collection of results.\n")
+    assert [(u.text, u.label) for u in split_units(page)] == [
+        ("Extend from iterable of results.", "update(results)"),
+        ("A collection of results.", "class celery.result.ResultSet(results, app=None, ready_barrier=None, **kwargs)")]
+    quoted = [text for passage in cited_passages({"S1": ("celery.result", page)}, "How do I extend a result set?")
+              for text, _ in passage]
+    assert "update(results): Extend from iterable of results." in quoted  # the term even where words are shared
+
+
 def test_code_a_sentence_introduces_comes_with_it_as_a_fenced_block() -> None:
     page = ("## Task groups\n\nA task group runs several tasks and waits for them; use it like this:\n\n```\n"
             "async with asyncio.TaskGroup() as tg:\n    tg.create_task(work())\n```\n\n"

@@ -76,6 +76,10 @@ _PHRASE_PLACEHOLDER = re.compile(r"(?<![\w`<])<[a-z][\w.\\-]*(?: [\w.\\-]+){0,5}
 _SECTION_TAG = re.compile(r"(?<![\w`<])(?:</[A-Za-z][\w.:-]*>|<[A-Za-z][\w.:-]*\s+[^<>`\n]{1,80}>)(?![\w`])")
 # A definition term: a name, optionally with its type ("shared_buffers (integer)"), or a few plain words.
 _TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3})$")
+# An API reference's entry: the signature on its own line above its description ("update(results)" then "Extend from
+# iterable of results."); read as one line, the two ran together ("update(results) Extend from …").
+_SIGNATURE = re.compile(r"^(?:(?:class|async|def|property|classmethod|staticmethod)\s+)?[A-Za-z_][\w.]*"
+                        r"\((?:[^()]|\([^()]*\))*\)(?:\s*(?:→|->)\s*[\w.\[\], |]+)?$")
 _REST_ROLE = re.compile(r":(?:py:)?([a-z]+):`([^`]+)`")
 _REST_DIRECTIVE = re.compile(r"^\.\.\s+(?:[\w:-]+::|_[^:]+:|\|)|^:(?:param|type|returns?|rtype|raises)\b[^:]*:\s*$")
 # "argv[1]" too: a number in brackets right after a name, with no space, indexes it.
@@ -207,7 +211,8 @@ def _units_of(markdown: str) -> list[Unit]:
 
     def flush() -> None:
         nonlocal fresh
-        if len(block) > 1 and not listed and _TERM.match(block[0]) and _is_label(block[0]):
+        if len(block) > 1 and not listed and (_TERM.match(block[0]) and _is_label(block[0])
+                                              or _SIGNATURE.match(block[0])):
             # A definition term on its own line right above its definition ("extensions (string)" then "This
             # option is …"): a label of its own, as if a blank line stood between them.
             blocks.append((block.pop(0), heading, True, False))
@@ -286,7 +291,8 @@ def _units_of(markdown: str) -> list[Unit]:
             units.append(Unit(codes[number], where, paragraph=number, code=True))
             continue
         cleaned = clean_inline(text)
-        if number + 1 < len(blocks) and blocks[number + 1][1] == where and single and _is_label(cleaned):
+        if (number + 1 < len(blocks) and blocks[number + 1][1] == where and single
+                and (_is_label(cleaned) or _SIGNATURE.match(cleaned))):
             # A short line with no sentence end before a paragraph is a definition list's term ("shared_buffers
             # (integer)", "Range Partitioning"): not a statement, but what the paragraphs under it are about.
             label = cleaned
@@ -299,10 +305,16 @@ def _units_of(markdown: str) -> list[Unit]:
         # A paragraph's opening often names what the rest is about too.
         lead = " ".join(sentences[0].split()[:LEAD_CONTEXT_WORDS]) if sentences else ""
         units += [Unit(finish(s), where, s.rstrip().endswith(":"), " ".join((label, lead if i else "")).strip(),
-                       label if label_at == number - 1 and _TERM.match(label) else "", number, i == 0, is_item,
+                       label if label_at == number - 1 and (_TERM.match(label) or _SIGNATURE.match(label)) else "",
+                       number, i == 0, is_item,
                        opens=i == 0 and number in opening)
                   for i, s in enumerate(sentences)]
     return units
+
+
+def is_signature(text: str) -> bool:
+    """Whether `text` is a function or class signature standing as an API entry's term."""
+    return bool(_SIGNATURE.match(text))
 
 
 def _is_label(text: str) -> bool:

@@ -23,6 +23,7 @@ from .extract import (
     Unit,
     content_terms,
     focus,
+    is_signature,
     jaccard,
     rank,
     split_units,
@@ -122,7 +123,8 @@ def introduces(text: str) -> bool:
 def _labelled(unit: Unit, text: str) -> str:
     """The first sentence under a definition term carries the term when it does not name it itself, or when it
     points back at it ("This parameter …")."""
-    if unit.label and unit.first and (needs_previous(text) or not set(words(unit.label)) & set(words(text))):
+    if unit.label and unit.first and (needs_previous(text) or not set(words(unit.label)) & set(words(text))
+                                      or is_signature(unit.label)):  # "Extend from …" says nothing of what extends
         return f"{unit.label}: {text}"
     return text
 
