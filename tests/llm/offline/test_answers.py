@@ -90,6 +90,14 @@ def test_an_api_entry_quotes_its_signature_as_the_term_of_its_description() -> N
     assert "update(results): Extend from iterable of results." in quoted  # the term even where words are shared
 
 
+def test_sentences_keep_their_closing_brackets_and_do_not_break_inside_parentheses() -> None:
+    text = ('An ErrorDocument that points to a remote URL (ie. anything with a method such as http in front of it) '
+            'makes a redirect. (The delay is modified by jitter. It is enabled.) He said "stop." Then he left.')
+    assert split_sentences(text) == [
+        "An ErrorDocument that points to a remote URL (ie. anything with a method such as http in front of it) makes "
+        "a redirect.", "(The delay is modified by jitter. It is enabled.)", 'He said "stop."', "Then he left."]
+
+
 def test_code_a_sentence_introduces_comes_with_it_as_a_fenced_block() -> None:
     page = ("## Task groups\n\nA task group runs several tasks and waits for them; use it like this:\n\n```\n"
             "async with asyncio.TaskGroup() as tg:\n    tg.create_task(work())\n```\n\n"

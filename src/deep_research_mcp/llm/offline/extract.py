@@ -40,12 +40,15 @@ GENERIC = word_set(
     happen happens happened use used using handle handles handled handling keep keeps kept make makes made
     making ensure ensures deal deals dealt"""
 )
-_ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|cf|approx|dr|mr|mrs|ms|st|no|fig|inc|ltd|jr|sr)\.$", re.IGNORECASE)
+MAX_OPEN_CHARS = 300  # a stray "(" (a list's "a)" written as "(a") does not swallow a whole paragraph
+_ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|eg|ie|viz|etc|vs|cf|approx|dr|mr|mrs|ms|st|no|fig|inc|ltd|jr|sr)\.$",
+                           re.IGNORECASE)
 _INITIAL = re.compile(r"\b[A-Z]\.$")  # "J. Smith", but not "13.5 m."
 _ANAPHORA = re.compile(r"^(?:it|its|this|these|that|those|they|their|he|she|his|her)\b", re.IGNORECASE)
 _BOILERPLATE = re.compile(r"^(?:see|read|click|visit|learn more|for more|check out|subscribe|sign up)\b", re.IGNORECASE)
 # Any word may open a sentence ("… as low as 49%. deep-research-mcp makes …"); abbreviations are merged back after.
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[`*_]?[A-Za-z0-9])")
+# A closing quote or bracket after the stop belongs to the sentence it closes ('… "stop." Then', '(… it is.) Next').
+_SENTENCE_BREAK = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[`*_]?[A-Za-z0-9])")
 _FENCE = re.compile(r"^(```|~~~)")
 _HEADING = re.compile(r"^#{1,6}(\s|$)")
 _SECTION_MARKER = re.compile(r"^\[section:\s*(.+?)\]$")
@@ -400,11 +403,17 @@ def _sentences_of(block: str) -> list[str]:
     pieces = [p.strip() for p in _SENTENCE_BREAK.split(block) if p.strip()]
     merged: list[str] = []
     for piece in pieces:
-        if merged and (_ABBREVIATION.search(merged[-1]) or _INITIAL.search(merged[-1])):
+        if merged and (_ABBREVIATION.search(merged[-1]) or _INITIAL.search(merged[-1]) or _open(merged[-1])):
             merged[-1] = f"{merged[-1]} {piece}"
         else:
             merged.append(piece)
     return [s for s in merged if _TOKEN.search(s.lower())]
+
+
+def _open(piece: str) -> bool:
+    """Whether a parenthesis is still open at the end of `piece`: "… a remote URL (ie. anything with a method …)" is
+    one sentence, not two halves that each read as a fragment."""
+    return piece.count("(") > piece.count(")") and len(piece) < MAX_OPEN_CHARS
 
 
 def finish(sentence: str) -> str:
