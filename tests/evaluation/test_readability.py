@@ -159,6 +159,13 @@ def test_section_headings_over_sixty_characters_are_found() -> None:
     assert kind == "long_heading" and excerpt.startswith("How do Repeatable Read")
 
 
+def test_a_sentence_quoted_twice_is_found_once() -> None:
+    findings = check_report(body("VACUUM reclaims storage occupied by dead tuples. [1] A second sentence stands here. "
+                                 "[2]\n\n## Again\n\nVACUUM reclaims storage occupied by dead tuples. [1]"))
+    assert [(f.kind, f.excerpt) for f in findings] == [
+        ("repeated_sentence", "VACUUM reclaims storage occupied by dead tuples.")]
+
+
 def test_counts_tally_every_kind() -> None:
     report = body("Thus :func:`x` runs. [1] It is short. [1]")
     tally = counts(check_report(report))

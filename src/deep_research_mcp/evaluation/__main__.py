@@ -84,7 +84,8 @@ TOTALS_HEADER = (
     "| corpus | split | fact recall | facts missed: on no retrieved page / on a retrieved page "
     "| citation accuracy (strict) | cited pages that are gold | gold pages cited "
     "| readability defects | markup / cut titles / duplicate sources / fragments / dangling openers / mangled "
-    "identifiers / long headings | fabricated | seconds per research, mean / max | whole CLI run, s (runs) "
+    "identifiers / long headings / repeated sentences | fabricated | seconds per research, mean / max "
+    "| whole CLI run, s (runs) "
     "| index s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 

@@ -14,6 +14,8 @@ Each check is a pure function of the report text, so it judges any engine's repo
 - `mangled_identifier` — an identifier a reader cannot trust: a special method printed without its underscores
   (`enter()` for `__enter__()`), or a dunder name outside a code span, which Markdown renders as bold text.
 - `long_heading` — a section heading (below the title; Sources excepted) longer than `MAX_HEADING_CHARS`.
+- `repeated_sentence` — a cited sentence the report already quoted word for word (a page that states it twice, or
+  two passages that lean on it, printed it twice).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ..engine.support.report import MARKER_GROUP, SOURCES_HEADING
 MIN_FRAGMENT_WORDS = 5
 MAX_HEADING_CHARS = 60
 KINDS = ("raw_markup", "truncated_title", "duplicate_source", "short_fragment", "dangling_opener",
-         "mangled_identifier", "long_heading")
+         "mangled_identifier", "long_heading", "repeated_sentence")
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
@@ -251,6 +253,7 @@ def _next_line(lines: list[str], last: int) -> str:
 
 
 def _fragments_and_openers(lines: list[str]) -> Iterator[Finding]:
+    quoted: set[str] = set()
     for number, text, following in _paragraphs(lines):
         position = 0
         for match in MARKER_GROUP.finditer(text):
@@ -258,6 +261,9 @@ def _fragments_and_openers(lines: list[str]) -> Iterator[Finding]:
             position = match.end()
             if claim and len(_WORD.findall(claim)) < MIN_FRAGMENT_WORDS:
                 yield Finding("short_fragment", number, _excerpt(claim))
+            elif claim in quoted:
+                yield Finding("repeated_sentence", number, _excerpt(claim))
+            quoted.add(claim)
         plain = " ".join(MARKER_GROUP.sub("", text).split())
         if _OPENER.match(plain) and not _SELF_CONTAINED.match(plain):
             yield Finding("dangling_opener", number, _excerpt(plain))

@@ -30,7 +30,7 @@ selection, the share the run retrieved at all). **Cited gold share** — the oth
 report's sources that are gold pages (a report citing ten pages to find one answer scores low).
 
 **Readability** — defects per kind from `readability.check_report` (raw markup, cut titles, duplicate sources,
-fragments, dangling openers, mangled identifiers, long headings).
+fragments, dangling openers, mangled identifiers, long headings, repeated sentences).
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ def test_the_answer_quotes_the_pages_the_research_quoted_most() -> None:
     assert "Downloads of the server binaries" in report  # still quoted, in its section
 
 
-def test_a_sentence_is_quoted_once_unless_the_next_one_leans_on_it() -> None:
+def test_a_sentence_is_quoted_once_and_what_leans_on_it_goes_with_its_repeat() -> None:
     findings = (
         "## How is the location protected?\n\n"
         "Configure the location to be protected as the example below shows. [S4] "
@@ -98,6 +98,21 @@ def test_a_sentence_is_quoted_once_unless_the_next_one_leans_on_it() -> None:
         "It needs a browser that supports the digest scheme. [S4]\n")
     report = write_report("Research brief:\nHow do I protect a location with digest authentication, and which realm "
                           f"does it use?\n\nFindings (cited notes from the researchers):\n{findings}")
-    assert report.count("Configure the location to be protected") == 1
-    # Quoted again where "It needs …" leans on it: without it, "It" would refer to nothing.
+    # Each sentence once, and "It needs …" only right after what it leans on.
+    for sentence in ("Configure the location to be protected", "Digest authentication sends no password",
+                     "It needs a browser", "The realm names the protected area"):
+        assert report.count(sentence) == 1, sentence
     assert "network. [S4] It needs a browser" in report
+
+
+def test_the_answer_never_quotes_a_code_example_s_lead_in_without_it() -> None:
+    findings = (
+        "## How do I run a task later?\n\n"
+        "Using apply_async() instead you have to write. [S1]\n\n```\nadd.apply_async((2, 2), countdown=10)\n```\n\n"
+        "The countdown is a shortcut to set the ETA by seconds into the future. [S1]\n"
+        "The task is guaranteed to run at some time after the ETA, but not exactly at it. [S1]\n")
+    report = write_report("Research brief:\nHow do I run a task later?\n\n"
+                          f"Findings (cited notes from the researchers):\n{findings}")
+    answer, section = report.split("\n## ", 1)
+    assert "Using apply_async()" not in answer and "The countdown is a shortcut" in answer
+    assert "Using apply_async() instead you have to write. [S1]\n\n```\nadd.apply_async" in section

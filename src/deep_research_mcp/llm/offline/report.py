@@ -233,8 +233,10 @@ def write_report(user_text: str) -> str:
             continue
         if not candidates:
             continue  # everything found for this topic is already quoted above: no section repeats it
+        if not (kept := _once(kept, said)):
+            continue  # all it quotes, the report has already said
         lines.append(f"## {heading(section.topic) if section.topic else 'Findings'}")
-        lines += _paragraphs(_once(kept, said), asked.bullets)
+        lines += _paragraphs(kept, asked.bullets)
     return "\n\n".join(lines) + "\n"
 
 
@@ -325,8 +327,8 @@ def _summary(
     for si, section in enumerate(sections):
         for passage in section.passages:
             short = passage if len(passage) <= SUMMARY_PASSAGE and all(ids for _, ids in passage) else passage[:1]
-            if short is not passage and re.search(r"\bfollowing\b|:$", short[0][0]):
-                continue
+            if short is not passage and (re.search(r"\bfollowing\b|:$", short[0][0]) or not passage[1][1]):
+                continue  # a lead-in without its list or code example says nothing
             full[id(short)] = passage
             pool.append((si, short))
     # The researchers' notes come best first for their topic: an earlier note is the likelier answer.
@@ -440,21 +442,24 @@ def _without_lent(passage: list[Note], lent: set[str]) -> list[Note]:
 
 def _once(passages: list[list[Note]], said: set[str]) -> list[list[Note]]:
     """`passages` without a sentence the report has already quoted word for word (`said`, which grows): a page that
-    states a sentence twice, or a sentence that two passages lean on, printed it twice in a row. A sentence that
-    the next one leans on ("It …" would refer to nothing) or that introduces code stays; a passage left with
-    nothing to cite goes."""
+    states a sentence twice, or a sentence that two passages lean on, printed it twice. What leans on the repeat
+    goes with it ("In that case …" or a code example far from what introduces it). When that would leave the
+    section nothing, its passages stay whole: the facts only it states outweigh one repeated sentence."""
     out: list[list[Note]] = []
     for passage in passages:
         kept: list[Note] = []
-        for n, (text, ids) in enumerate(passage):
-            after = passage[n + 1] if n + 1 < len(passage) else None
-            if ids and text in said and not (after and (not after[1] or needs_previous(after[0]))):
+        dropping = False
+        for text, ids in passage:
+            if (ids and (text in said or any(text == k for k, _ in kept))
+                    or dropping and (not ids or needs_previous(text))):
+                dropping = True
                 continue
+            dropping = False
             kept.append((text, ids))
-            if ids:
-                said.add(text)
         if any(ids for _, ids in kept):
             out.append(kept)
+    out = out or [p for p in passages if any(ids and text not in said for text, ids in p)]
+    said.update(text for passage in out for text, ids in passage if ids)
     return out
 
 
