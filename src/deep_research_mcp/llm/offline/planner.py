@@ -75,10 +75,20 @@ _COMPARED = re.compile(
 )
 # Words that point back at an earlier clause's subject ("what are *their* defaults?").
 _COUNTERPART = re.compile(r"\b(?:instead of|rather than|in place of)\b.*$", re.IGNORECASE)
-_REFERRING = word_set("it its it's they them their theirs this these those that each both such")
+_REFERRING = word_set("it its it's they them their theirs this these those that each both such ours")
+# Where a sentence ends: after "?", "!" or ";" closing a word (a "?" standing alone is SQLite's parameter, not an
+# end), or after a period before a capital ("2 a.m. local time" goes on).
+_SENTENCE_END = re.compile(r"(?<=\S[?!;])\s+|(?<=\.)\s+(?=[A-Z])")
+_AUX = r"(?:is|are|was|were|does|do|did|can|could|should|would|will|has|have|may|must)"
+_WH = r"(?:how|what|why|when|where|which|who|whose)"
+# Where an ask sentence holds a further ask: "…, and how does Y…", "…, and since which version…", "…, what is the
+# default, …" (a question word with its verb close behind, not a relative "which"), "…, is the option worth it".
 _CLAUSE_SPLIT = re.compile(
-    r"(?<=[?!;])\s+|(?<=\.)\s+(?=[A-Z])|,?\s+(?:and|but|also|then)\s+(?=(?:how|what|why|when|where|which|who|whose|"
-    r"is|are|was|were|does|do|did|can|could|should|would|will|has|have)\b)",
+    rf",?\s+(?:and|but|also|then)\s+(?=(?:(?:since|in|for|from|on|at|by|with|under|until|after|before|to)\s+)?"
+    rf"(?:{_WH}|{_AUX}|has|have)\b)"
+    rf"|,\s+(?=(?:how|what|why|where|which|who)(?:\s+[\w'-]+){{0,3}}?\s+{_AUX}\b)"
+    rf"|,\s+(?=when\s+{_AUX}\b)"
+    rf"|,\s+(?={_AUX}\s+(?:the|a|an|it|this|that|there|i|we|you|my|our|its|their|such)\b)",
     re.IGNORECASE,
 )
 
@@ -110,25 +120,48 @@ def covered(topic: str, known: Sequence[str]) -> bool:
 def plan_parts(question: str) -> list[str]:
     """Every part of the question worth its own researcher, in the order they should be researched.
 
-    A question of several clauses gets one topic per clause; a later clause that names nothing specific ("what are
-    their defaults?") carries the first clause's subject along, and every item a clause compares or enumerates is
-    researched on its own, since a page about one item rarely names the other."""
+    A question of several asks gets one topic per ask; a later ask that names nothing specific ("what are their
+    defaults?") carries the subject of the first along, and every item an ask compares or enumerates is researched
+    on its own, since a page about one item rarely names the other. Statements around the asks ("My access_log keeps
+    growing forever.", "I need to reload the config on a busy server.") set the scene: no part of their own, they
+    say what the asks' pronouns point at ("What is it?" after "I found a file named mydb.db-journal.")."""
     text = " ".join(question.split())
     if not text:
         return []
-    # A later clause may name one thing only ("… and what is a Lock for?"); the first must say more than one word.
-    clauses = [c for i, c in enumerate(split_clauses(text)) if len(content_terms(c)) >= (2 if i == 0 else 1)]
-    if len(clauses) < 2:
+    sentences = split_sentences(text)
+    scene = " ".join(s for s in sentences if not _is_ask(s))
+    asks = [s for s in sentences if _is_ask(s)]
+    if not asks or not scene:
+        asks, scene = sentences, ""
+    clauses = [c for a in asks for c in split_clauses(a)]
+    # A later clause may name one thing only ("… and what is a Lock for?"), or nothing but what it points at ("What
+    # is it?" after a statement naming it); the first of a bare question must say more than one word.
+    clauses = [c for i, c in enumerate(clauses)
+               if len(content_terms(c)) >= (2 if i == 0 and not scene else 1) or ((scene or i) and _refers(c))]
+    if len(clauses) < 2 and not (scene and clauses):
         return _tidy(split_items(text)) or _tidy([text, *facets(text)])
-    # A clause that names nothing but how to judge something ("What are the drawbacks?") is about what the clause
-    # before it asked, not about the question's opening.
-    topics = [clauses[0], *(with_subject(c, clauses[i] if _only_vague(c) else clauses[0])
-                            for i, c in enumerate(clauses[1:]))]
-    if clauses[0].endswith(".") and any(c.endswith("?") for c in clauses[1:]) and not _REQUEST.match(clauses[0]):
-        # A statement before the questions sets the scene ("Our monorepo takes ages to download."): its words go
-        # along with the questions that follow, but it is no part to answer of its own, unless it says what the
-        # asker needs ("I need to move a repository's history to a machine with no network …").
-        topics = topics[1:]
+    topics: list[str] = []
+    for i, clause in enumerate(clauses):
+        if i and _FOLLOW_ON.match(clause):
+            # "What about a Django project?" asks an earlier clause's question again, of something else.
+            own = next((c for c in reversed(clauses[:i]) if not _refers(c) and content_terms(c)), clauses[0])
+            topics.append(_carried(clause, key_phrases(own)))
+        elif i and (_only_vague(clause) or (len(content_terms(clause)) <= 1 and not _names(clause))):
+            # A clause that names nothing but how to judge something ("What are the drawbacks?", "What is the
+            # default?") is about what the clause before it asked, not about the question's opening.
+            before = clauses[i - 1]
+            topics.append(_carried(clause, key_phrases(before) or _plain(before)) if not _refers(before)
+                          else topics[i - 1].partition(" (")[2].rstrip(")?.!") and _carried(
+                              clause, topics[i - 1].rpartition(" (")[2].rstrip("?.!").rstrip(")")) or clause)
+        elif _refers(clause):
+            # "it", "them", "such an index": the first clause that names its own subject, else the scene.
+            own = next((c for c in clauses[:i] if not _refers(c) and content_terms(c)), "")
+            topics.append(with_subject(clause, own) if own else _carried(clause, key_phrases(scene) or _plain(scene)))
+        elif i and any(_is_named(item.split(": ")[0].split()) for item in split_items(clauses[0])):
+            # The first clause compares or lists things: a later one naming its own words is about neither item.
+            topics.append(clause)
+        else:
+            topics.append(with_subject(clause, f"{scene} {clauses[0]}" if i else scene) if i or scene else clause)
     items = [item for clause in clauses for item in split_items(clause)]
     # An item is researched on its own even when its words are all the comparison's: "VACUUM FULL" is one side of
     # "How does VACUUM differ from VACUUM FULL?", not the same topic.
@@ -136,12 +169,68 @@ def plan_parts(question: str) -> list[str]:
     return [*clause_topics, *(item for item in _tidy(items) if item not in clause_topics)]
 
 
-# A statement that asks for something: what the asker needs, wants or is trying to do.
-_REQUEST = re.compile(
-    r"^(?:\w+\s+){0,4}?(?:I|we)\s+(?:(?:really|also|just)\s+)?(?:need|want|would like|'d like|have to|am trying "
-    r"to|are trying to|must)\b",
+def _refers(clause: str) -> bool:
+    """Whether `clause` points back at something named before ("it", "their defaults", "such an index"); the "it" of
+    "is it OK to …" points at nothing."""
+    return any(t.lower() in _REFERRING for t in _TOKEN.findall(_DUMMY_IT.sub(" ", clause)))
+
+
+_DUMMY_IT = re.compile(r"\b(?:is|was|would|will|does)\s+it\s+(?:\w+\s+){1,2}?(?:to|that|if)\b|\bit\s+seems\b",
+                       re.IGNORECASE)
+
+
+def _names(clause: str) -> bool:
+    return any(_is_special(w, i == 0) for i, w in _indexed_words(clause))
+
+
+def _plain(text: str) -> str:
+    return " ".join(w for w in salient_words(without_scope(text)) if w.lower() not in GENERIC)
+
+
+def key_phrases(text: str, limit: int = 2) -> str:
+    """What a statement or clause is about, short enough to carry into a clause that points at it: its named or
+    code-like phrases, else its first phrases naming a thing ("huge data file" of "Someone committed a huge data
+    file long ago")."""
+    subject, named = subject_of(text)
+    names = [_trimmed(p.split()) for p in subject.split(", ")] if named else []
+    things = [_trimmed(t) for t in (_thing([w for _, w in run]) for run in _runs(without_scope(text))) if t]
+    # A named thing first; a plain phrase beside it unless a name already holds it ("time zone" beside "Celery").
+    plain = [t for t in things if not any(set(content_terms(t)) & set(content_terms(n)) for n in names)]
+    return ", ".join([*names[:limit], *plain][:limit])
+
+
+def _trimmed(words: list[str]) -> str:
+    """A phrase without trailing words that name nothing ("mydb.db-journal next", "data file long ago")."""
+    while len(words) > 1 and words[-1].lower() in _TRAILING:
+        words = words[:-1]
+    return " ".join(words)
+
+
+_TRAILING = word_set(
+    """next beside near behind inside outside below above ago long later now again instead away back forever together
+    first too lets says tells keeps"""
+)
+
+
+# Sentences that ask: a question, or a request in the imperative ("Compare a group, chunks and map/starmap.").
+_ASKING = re.compile(
+    r"^(?:(?:in|for|since|to|from|at|on|by|with|under|until)\s+(?=(?:what|which|how|whom)\b))?(?:how|what|which|why|when|where|who|whose|whom|is|are|was|were|do|does|did|can|could|should|would|will|"
+    r"may|must|has|have|shall|explain|describe|compare|contrast|list|tell|show|give|summari[sz]e|outline|recommend|"
+    r"suggest|name|define|walk)\b",
     re.IGNORECASE,
 )
+_FOLLOW_ON = re.compile(r"^(?:and\s+)?(?:what|how)\s+about\b", re.IGNORECASE)
+
+
+def _is_ask(sentence: str) -> bool:
+    return sentence.endswith("?") or bool(_ASKING.match(sentence))
+
+
+def _carried(clause: str, subject: str) -> str:
+    if not subject or set(content_terms(subject)) <= set(content_terms(clause)):
+        return clause
+    body = clause.rstrip("?.!")
+    return f"{body} ({subject}){clause[len(body):]}"
 
 
 def _only_vague(clause: str) -> bool:
@@ -172,8 +261,7 @@ def _tidy(topics: list[str]) -> list[str]:
 def with_subject(clause: str, first: str) -> str:
     """`clause` with the subject of `first` appended when the clause names nothing specific of its own, or points
     back at it. A clause whose words already contain the subject's ("autovacuum" holds "vacuum") is left alone."""
-    tokens = [t.lower() for t in _TOKEN.findall(clause)]
-    refers = any(t in _REFERRING for t in tokens) or _only_vague(clause)
+    refers = _refers(clause) or _only_vague(clause)
     if not refers and any(_is_special(w, i == 0) for i, w in _indexed_words(clause)):
         return clause
     subject, named = subject_of(first)
@@ -189,7 +277,7 @@ def with_subject(clause: str, first: str) -> str:
     if refers and not named:
         # Nothing named to carry: the first clause's own words say what "them" are ("tests pass fail
         # intermittently"), more than its first two words do.
-        subject = " ".join(w for w in salient_words(without_scope(first)) if w.lower() not in GENERIC)
+        subject = key_phrases(first) or _plain(first)
     # A subject of bare names ("Django", "PostgreSQL") is often the documentation's own name: a clause that already
     # shares a word with the first ("… enforce password strength rules" after "… store passwords") needs no more.
     if not refers and not any(_is_code_like(w) for w in subject.split()) and set(own) & set(content_terms(first)):
@@ -237,31 +325,50 @@ def _runs(text: str) -> list[list[tuple[int, str]]]:
 
 
 def _is_special(word: str, initial: bool) -> bool:
-    """A name, figure or code-like word. A capital that only opens the sentence does not count."""
+    """A name, figure or code-like word. A capital that only opens the sentence does not count, nor "I" or "OK"."""
+    if word.upper() in _NO_NAMES:
+        return False
     return _is_code_like(word) or any(c.isupper() for c in word[1:]) or (word[:1].isupper() and not initial)
+
+
+_NO_NAMES = frozenset({"I", "I'M", "I'VE", "I'D", "I'LL", "OK"})
 
 
 def _is_code_like(word: str) -> bool:
     return any(c.isdigit() for c in word) or bool(set(word) & set("_./#+-"))
 
 
-def split_clauses(text: str) -> list[str]:
-    """Separate questions asked in one request ("How does X…, and how does Y…?")."""
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a request, each ending in its own mark ("?" when the request does and it had none)."""
     ends_with_question = text.rstrip().endswith("?")
     out: list[str] = []
-    for raw in _CLAUSE_SPLIT.split(text):
-        clause = raw.strip(" ,;")
-        if not clause:
-            continue
-        clause = clause[0].upper() + clause[1:]
-        if clause[-1] not in "?.!":
-            clause += "?" if ends_with_question else "."
-        out.append(clause)
+    for raw in _SENTENCE_END.split(text):
+        sentence = raw.strip(" ,;")
+        if sentence:
+            out.append(sentence if sentence[-1] in "?.!" else sentence + ("?" if ends_with_question else "."))
+    return out
+
+
+def split_clauses(text: str) -> list[str]:
+    """Separate questions asked in one request ("How does X…, and how does Y…?", "What is X, what is its
+    default?"), each ending as its sentence does."""
+    out: list[str] = []
+    for sentence in split_sentences(text):
+        mark = sentence[-1]
+        pieces = [p.strip(" ,;") for p in _CLAUSE_SPLIT.split(sentence[:-1])]
+        pieces = [p for p in pieces if p]
+        if len(pieces) > 1 and not _ASKING.match(pieces[0]):
+            # "For a leaderboard query, what is …": an opening phrase, not an ask of its own.
+            pieces[:2] = [f"{pieces[0]}, {pieces[1]}"]
+        out += [p[0].upper() + p[1:] + mark for p in pieces]
     return out
 
 
 def split_items(text: str) -> list[str]:
     """One topic per compared or enumerated item, each carrying the rest of the question as its focus."""
+    listed = _colon_list(text)
+    if listed:
+        return listed
     tokens = _TOKEN.findall(_COMPARED.sub(" versus ", text))
     found = _find_items(tokens)
     if found is None:
@@ -274,6 +381,22 @@ def split_items(text: str) -> list[str]:
     has_focus = bool(content_terms(focus))
     items = _shared_head(items)
     return [f"{item}: {focus}" if has_focus else item for item in items]
+
+
+def _colon_list(text: str) -> list[str]:
+    """The items of "What are SQLite's size limits: the largest database file, the longest string or BLOB, …", each
+    under the head the colon introduces ("SQLite's size limits: largest database file"): an item alone ("longest
+    string") names nothing a page is about."""
+    head, sep, rest = text.rstrip("?.!").partition(": ")
+    pieces = [p for p in re.split(r",\s*(?:(?:and|or)\s+)?", rest) if p.strip()] if sep else []
+    if len(pieces) < 2 or any(len(p.split()) > 7 for p in pieces):
+        return []
+    head_words = [w for w in _TOKEN.findall(head) if w not in _PUNCT]
+    while head_words and (_is_stop(head_words[0].lower()) or _ASKING.match(head_words[0])):
+        head_words.pop(0)
+    subject = " ".join(head_words)
+    items = [re.sub(r"^(?:the|a|an)\s+", "", p.strip(), flags=re.IGNORECASE) for p in pieces]
+    return [f"{subject}: {item}" if subject else item for item in items if content_terms(item)]
 
 
 def _shared_head(items: list[str]) -> list[str]:
@@ -595,6 +718,8 @@ def _find_items(tokens: list[str]) -> tuple[int, int, list[str]] | None:
         if len(items) >= need and (versus or cue or low[pivot] == "or" or len(items) >= 3 or named_pair):
             if not (versus or cue) and any(_is_action(item) for item in items):
                 continue
+            if not all(map(_is_named, items)) and _situations(tokens, low, start, end, items):
+                continue
             if named_pair:
                 while len(items[0]) > 1 and not _is_named(items[0][:1]):
                     items[0] = items[0][1:]  # "size shared_buffers": the verb before the first name is no part of it
@@ -664,6 +789,20 @@ def _items_around(tokens: list[str], low: list[str], pivot: int) -> tuple[int, i
         items[-1] = items[-1][:-cut]
         end -= cut
     return start, end, items
+
+
+def _situations(tokens: list[str], low: list[str], start: int, end: int, items: list[list[str]]) -> bool:
+    """Whether the "items" are situations or aspects rather than things: a verb with its object ("a query or scans
+    *the* whole table"), a quantified pro-form ("long-running tasks compared with many short ones"), or the
+    dimensions of a comparison ("differ in processes and threads")."""
+    if end < len(low) and low[end] in _DETERMINERS:
+        return True
+    if any(w.lower() in ("one", "ones") or w.lower() in _NOT_A_THING for item in items for w in item):
+        return True
+    return start >= 2 and low[start - 1] in ("in", "by") and low[start - 2] in _CUES
+
+
+_DETERMINERS = word_set("the a an my our your their its his her this that these those")
 
 
 def _is_named(item: list[str]) -> bool:
