@@ -141,32 +141,52 @@ def plan_parts(question: str) -> list[str]:
     if len(clauses) < 2 and not (scene and clauses):
         return _tidy(split_items(text)) or _tidy([text, *facets(text)])
     topics: list[str] = []
-    for i, clause in enumerate(clauses):
-        if i and _FOLLOW_ON.match(clause):
-            # "What about a Django project?" asks an earlier clause's question again, of something else.
-            own = next((c for c in reversed(clauses[:i]) if not _refers(c) and content_terms(c)), clauses[0])
-            topics.append(_carried(clause, key_phrases(own)))
-        elif i and (_only_vague(clause) or (len(content_terms(clause)) <= 1 and not _names(clause))):
-            # A clause that names nothing but how to judge something ("What are the drawbacks?", "What is the
-            # default?") is about what the clause before it asked, not about the question's opening.
-            before = clauses[i - 1]
-            topics.append(_carried(clause, key_phrases(before) or _plain(before)) if not _refers(before)
-                          else topics[i - 1].partition(" (")[2].rstrip(")?.!") and _carried(
-                              clause, topics[i - 1].rpartition(" (")[2].rstrip("?.!").rstrip(")")) or clause)
-        elif _refers(clause):
-            # "it", "them", "such an index": the first clause that names its own subject, else the scene.
-            own = next((c for c in clauses[:i] if not _refers(c) and content_terms(c)), "")
-            topics.append(with_subject(clause, own) if own else _carried(clause, key_phrases(scene) or _plain(scene)))
-        elif i and any(_is_named(item.split(": ")[0].split()) for item in split_items(clauses[0])):
-            # The first clause compares or lists things: a later one naming its own words is about neither item.
-            topics.append(clause)
-        else:
-            topics.append(with_subject(clause, f"{scene} {clauses[0]}" if i else scene) if i or scene else clause)
+    for i in range(len(clauses)):
+        topics.append(_ask_topic(clauses, i, topics, scene))
     items = [item for clause in clauses for item in split_items(clause)]
     # An item is researched on its own even when its words are all the comparison's: "VACUUM FULL" is one side of
     # "How does VACUUM differ from VACUUM FULL?", not the same topic.
     clause_topics = _tidy(topics)
     return [*clause_topics, *(item for item in _tidy(items) if item not in clause_topics)]
+
+
+def _ask_topic(clauses: list[str], i: int, topics: list[str], scene: str) -> str:
+    """The topic for ask `clauses[i]`: the ask with what it is about carried along in parentheses, from the scene or
+    an earlier ask (`topics` holds the earlier asks' topics)."""
+    clause = clauses[i]
+    # The first earlier ask that names its own subject: what "it" and "them" point at, and "What about X?" asks again.
+    own = next((c for c in clauses[:i] if not _refers(c) and content_terms(c)), "")
+    if i and _FOLLOW_ON.match(clause):
+        # "What about a Django project?" asks an earlier ask's question again, of something else.
+        return _carried(clause, key_phrases(own or clauses[0]))
+    if i and (_only_vague(clause) or (len(content_terms(clause)) <= 1 and not _names(clause))):
+        # An ask that names nothing but how to judge something ("What are the drawbacks?", "What is the default?")
+        # is about what the ask before it asked, not about the question's opening; an ask before that points back
+        # too passes on what it was given.
+        before = clauses[i - 1]
+        return _carried(clause, _given(topics[i - 1]) if _refers(before) else key_phrases(before) or _plain(before))
+    if _refers(clause):
+        if own:
+            return with_subject(clause, own)
+        # Nothing asked before names it: the scene does. An ask of hardly a word of its own ("How does that work?")
+        # takes all the scene's words, its only words to search, unless the scene names a code-like thing to point
+        # at.
+        vague = len(content_terms(clause)) <= 1 and not _coded(scene)
+        return _carried(clause, _scene_words(scene, limit=None) if vague else key_phrases(scene) or _plain(scene))
+    if not i:
+        # What the asker needs ("I need to reload the config without cutting off downloads") is what the first ask
+        # is for ("Which signal should I use?").
+        return _carried(clause, _scene_words(scene)) if _REQUEST.match(scene) else with_subject(clause, scene)
+    if any(_is_named(item.split(": ")[0].split()) for item in split_items(clauses[0])):
+        # The first ask compares or lists named things: a later one naming its own words is about neither item.
+        return clause
+    return with_subject(clause, f"{scene} {clauses[0]}")
+
+
+def _given(topic: str) -> str:
+    """What a topic carries in parentheses ("mydb.db-journal" of "What is it (mydb.db-journal)?")."""
+    found = re.search(r" \(([^()]*)\)[?.!]?$", topic)
+    return found.group(1) if found else ""
 
 
 def _refers(clause: str) -> bool:
@@ -179,12 +199,36 @@ _DUMMY_IT = re.compile(r"\b(?:is|was|would|will|does)\s+it\s+(?:\w+\s+){1,2}?(?:
                        re.IGNORECASE)
 
 
+# A statement that says what the asker needs, wants or is trying to do.
+_REQUEST = re.compile(
+    r"^(?:\w+\s+){0,4}?(?:I|we)\s+(?:(?:really|also|just)\s+)?(?:need|want|would like|'d like|have to|am trying "
+    r"to|are trying to|must)\b",
+    re.IGNORECASE,
+)
+SCENE_WORDS = 8
+
+
+def _scene_words(scene: str, limit: int | None = SCENE_WORDS) -> str:
+    """The scene's names first, then its other subject words, at most `limit`."""
+    words: list[str] = []
+    for word in [*key_phrases(scene).replace(",", " ").split(), *_plain(scene).split()]:
+        if word.lower() not in {w.lower() for w in words}:
+            words.append(word)
+    return " ".join(words[:limit])
+
+
+def _coded(text: str) -> bool:
+    """Whether `text` names something code-like ("mydb.db-journal"): then that is what a pronoun points at."""
+    return any(_is_code_like(w) and any(c.isalpha() for c in w) for _, w in _indexed_words(text))
+
+
 def _names(clause: str) -> bool:
     return any(_is_special(w, i == 0) for i, w in _indexed_words(clause))
 
 
 def _plain(text: str) -> str:
-    return " ".join(w for w in salient_words(without_scope(text)) if w.lower() not in GENERIC)
+    return " ".join(w for w in salient_words(without_scope(text)) if w.lower() not in GENERIC and w.upper() not in
+                    _NO_NAMES)
 
 
 def key_phrases(text: str, limit: int = 2) -> str:
@@ -214,7 +258,8 @@ _TRAILING = word_set(
 
 # Sentences that ask: a question, or a request in the imperative ("Compare a group, chunks and map/starmap.").
 _ASKING = re.compile(
-    r"^(?:(?:in|for|since|to|from|at|on|by|with|under|until)\s+(?=(?:what|which|how|whom)\b))?(?:how|what|which|why|when|where|who|whose|whom|is|are|was|were|do|does|did|can|could|should|would|will|"
+    r"^(?:(?:in|for|since|to|from|at|on|by|with|under|until)\s+(?=(?:what|which|how|whom)\b))?"
+    r"(?:how|what|which|why|when|where|who|whose|whom|is|are|was|were|do|does|did|can|could|should|would|will|"
     r"may|must|has|have|shall|explain|describe|compare|contrast|list|tell|show|give|summari[sz]e|outline|recommend|"
     r"suggest|name|define|walk)\b",
     re.IGNORECASE,
@@ -277,7 +322,7 @@ def with_subject(clause: str, first: str) -> str:
     if refers and not named:
         # Nothing named to carry: the first clause's own words say what "them" are ("tests pass fail
         # intermittently"), more than its first two words do.
-        subject = key_phrases(first) or _plain(first)
+        subject = _plain(first)
     # A subject of bare names ("Django", "PostgreSQL") is often the documentation's own name: a clause that already
     # shares a word with the first ("… enforce password strength rules" after "… store passwords") needs no more.
     if not refers and not any(_is_code_like(w) for w in subject.split()) and set(own) & set(content_terms(first)):
