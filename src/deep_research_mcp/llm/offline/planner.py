@@ -164,15 +164,19 @@ def _ask_topic(clauses: list[str], i: int, topics: list[str], scene: str) -> str
         # is about what the ask before it asked, not about the question's opening; an ask before that points back
         # too passes on what it was given.
         before = clauses[i - 1]
-        return _carried(clause, _given(topics[i - 1]) if _refers(before) else key_phrases(before) or _plain(before))
+        given = _given(topics[i - 1]) if _refers(before) else ""
+        return _carried(clause, given or key_phrases(before) or _plain(before))
     if _refers(clause):
         if own:
             return with_subject(clause, own)
-        # Nothing asked before names it: the scene does. An ask of hardly a word of its own ("How does that work?")
-        # takes all the scene's words, its only words to search, unless the scene names a code-like thing to point
-        # at.
-        vague = len(content_terms(clause)) <= 1 and not _coded(scene)
-        return _carried(clause, _scene_words(scene, limit=None) if vague else key_phrases(scene) or _plain(scene))
+        # Nothing asked before names it: the scene does ("mydb.db-journal", "huge data file"), unless the ask names
+        # its own thing, which the pronoun then points at as likely ("restart a Celery worker without losing the
+        # tasks it is working on"). An ask of hardly a word of its own ("How does that work?") takes all the
+        # scene's words, its only words to search, unless the scene names a code-like thing to point at.
+        if len(content_terms(clause)) <= 1 and not _coded(scene):
+            return _carried(clause, _scene_words(scene, limit=None))
+        carried = subject_of(scene)[1] or not _names(clause)
+        return _carried(clause, key_phrases(scene) or _plain(scene)) if carried else clause
     if not i:
         # What the asker needs ("I need to reload the config without cutting off downloads") is what the first ask
         # is for ("Which signal should I use?").
@@ -195,8 +199,11 @@ def _refers(clause: str) -> bool:
     return any(t.lower() in _REFERRING for t in _TOKEN.findall(_DUMMY_IT.sub(" ", clause)))
 
 
-_DUMMY_IT = re.compile(r"\b(?:is|was|would|will|does)\s+it\s+(?:\w+\s+){1,2}?(?:to|that|if)\b|\bit\s+seems\b",
-                       re.IGNORECASE)
+_DUMMY_IT = re.compile(
+    r"\b(?:is|was|would|will|does)\s+it\s+(?:\w+\s+){1,2}?(?:to|that|if)\b|\bit\s+seems\b|\bon\s+(?:its|their)\s+own\b"
+    r"|\bworth\s+it\b",
+    re.IGNORECASE,
+)
 
 
 # A statement that says what the asker needs, wants or is trying to do.
@@ -485,7 +492,7 @@ def _thing(run: list[str]) -> list[str]:
     """A run of subject words trimmed to the thing it names: no vague words, no leading verb, participle or
     quantifier, no trailing participle ("run tests described" is "tests"). A single word left is no facet unless it
     is code-like: a bare name ("Django") is what every page of its documentation is about."""
-    words = [w for w in run if w.lower() not in _VAGUE and w.lower() not in _NOT_A_THING]
+    words = [w for w in run if w.lower() not in _VAGUE and w.lower() not in _NOT_A_THING and w.upper() not in _NO_NAMES]
     while words and words[0].islower() and (words[0] in _ACTIONS or words[0] in GENERIC):
         words.pop(0)
     while words and words[-1].islower() and words[-1].endswith("ed"):
