@@ -79,7 +79,14 @@ def test_a_colon_list_keeps_its_head() -> None:
                      "PostgreSQL's naming limits: largest field value"]
 
 
+def test_an_ask_after_a_colon_list_keeps_the_scope() -> None:
+    parts = plan_parts("What are PostgreSQL's naming limits: the longest identifier, the most columns in a table, and "
+                       "how many ? placeholders can one statement hold?")
+    assert parts[1] == "How many ? placeholders can one statement hold (PostgreSQL's)?"
+
+
 @pytest.mark.parametrize("question", [
+    "Which signal or nginx-ctl command should I send to reopen the logs?",  # no "signal command" to research
     "How should I size the connection pool for short web requests compared with many slow reports?",
     "How can I see whether Redis keeps a key in memory or writes the whole dataset to disk?",
     "How do the two schedulers differ in latency and throughput?",

@@ -181,7 +181,7 @@ def _ask_topic(clauses: list[str], i: int, topics: list[str], scene: str) -> str
         # What the asker needs ("I need to reload the config without cutting off downloads") is what the first ask
         # is for ("Which signal should I use?").
         return _carried(clause, _scene_words(scene)) if _REQUEST.match(scene) else with_subject(clause, scene)
-    if any(_is_named(item.split(": ")[0].split()) for item in split_items(clauses[0])):
+    if not _colon_list(clauses[0]) and any(_is_named(item.split(": ")[0].split()) for item in split_items(clauses[0])):
         # The first ask compares or lists named things: a later one naming its own words is about neither item.
         return clause
     return with_subject(clause, f"{scene} {clauses[0]}")
@@ -317,6 +317,8 @@ def with_subject(clause: str, first: str) -> str:
     if not refers and any(_is_special(w, i == 0) for i, w in _indexed_words(clause)):
         return clause
     subject, named = subject_of(first)
+    if named:
+        subject = ", ".join(_trimmed(p.split()) for p in subject.split(", "))
     # Without a pointing word, only a named subject is carried: "how does the citation pass work" after "how does
     # the scope phase work" is a topic of its own, while "which parts run remotely" after "… postgres_fdw" is not.
     if not subject or not (refers or named):
@@ -431,6 +433,10 @@ def split_items(text: str) -> list[str]:
     # ranks the pages that name both (an extension mapping one onto the other) above the item's own page.
     focus = _COUNTERPART.sub("", focus).strip()
     has_focus = bool(content_terms(focus))
+    *others, last = items
+    if len(last.split()) >= 2 and _is_code_like(last.split()[0]) and all(o.islower() and " " not in o for o in others):
+        # "Which signal or apache2ctl command": a kind of thing or a named one, not two things ("signal command").
+        return []
     items = _shared_head(items)
     return [f"{item}: {focus}" if has_focus else item for item in items]
 
