@@ -34,6 +34,21 @@ def test_what_the_asker_needs_is_a_situation_too() -> None:
                                            "What happens to requests in flight (Nginx)"]
 
 
+def test_an_ask_of_hardly_a_word_searches_the_situation_and_its_heading_says_what() -> None:
+    [part] = plan_parts("I want a status page for our Postgres replicas that turns red when replication lag passes "
+                        "ten seconds and pages the on-call person. What do I build it with?")
+    assert part.startswith("What do I build it with (") and "status page" in part and "replication lag" in part
+    assert heading(part) == "What do I build it with (Postgres, on-call person)"
+
+
+@pytest.mark.parametrize(("question", "items"), [
+    ("Compare a pipeline, batches, and map/reduce for this.", ["pipeline", "batches", "map/reduce"]),
+    ("Should I send one task per item, a few huge tasks, or something in between?", []),
+])
+def test_a_list_after_an_article_and_pro_forms(question: str, items: list[str]) -> None:
+    assert [item.split(":")[0] for item in split_items(question)] == items
+
+
 def test_asks_after_a_comma_are_topics_of_their_own() -> None:
     parts = plan_parts("What is connection draining, what is its default timeout, and how do I turn it off for one "
                        "backend?")

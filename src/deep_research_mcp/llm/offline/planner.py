@@ -60,7 +60,8 @@ _SEPARATORS = frozenset({",", "and", "or", "vs", "versus"})
 _ACTIONS = word_set(
     """turn turns exclude excludes change make get add remove read write create delete enable disable stop skip
     configure install load save avoid pass print open close send receive define register raise catch include
-    find allow deny protect restrict validate convert parse build override replace rerun inspect relax"""
+    find allow deny protect restrict validate convert parse build override replace rerun inspect relax throw undo
+    drop strip"""
 )
 # Leading words that make a run of subject words a clause fragment rather than a thing ("including generating",
 # "failing test"): participles and quantifiers.
@@ -216,17 +217,26 @@ SCENE_WORDS = 8
 
 
 def _scene_words(scene: str, limit: int | None = SCENE_WORDS) -> str:
-    """The scene's names first, then its other subject words, at most `limit`."""
-    words: list[str] = []
-    for word in [*key_phrases(scene).replace(",", " ").split(), *_plain(scene).split()]:
-        if word.lower() not in {w.lower() for w in words}:
-            words.append(word)
-    return " ".join(words[:limit])
+    """The scene's key phrases, then its other subject words, at most `limit` words: "SQLite, search box, product
+    descriptions app …" (a heading can show the phrases before the bag of words)."""
+    phrases = [p for p in key_phrases(scene).split(", ") if p]
+    seen = {w.lower() for p in phrases for w in p.split()}
+    rest = [w for w in _plain(scene).split() if w.lower() not in seen and not seen.add(w.lower())]
+    words = [w for p in phrases for w in p.split()] + rest
+    kept = len(words) if limit is None else limit
+    out: list[str] = []
+    for phrase in [*phrases, " ".join(rest)]:
+        taken = phrase.split()[: max(0, kept - sum(len(o.split()) for o in out))]
+        if taken:
+            out.append(" ".join(taken))
+    return ", ".join(out)
 
 
 def _coded(text: str) -> bool:
-    """Whether `text` names something code-like ("mydb.db-journal"): then that is what a pronoun points at."""
-    return any(_is_code_like(w) and any(c.isalpha() for c in w) for _, w in _indexed_words(text))
+    """Whether `text` names something code-like ("mydb.db-journal", "utf8mb4"): then that is what a pronoun points
+    at. A hyphen alone ("on-call") or a figure alone ("90") is plain English."""
+    return any(bool(set(w) & set("_./#+")) or (any(c.isdigit() for c in w) and any(c.isalpha() for c in w))
+               for _, w in _indexed_words(text))
 
 
 def _names(clause: str) -> bool:
@@ -827,7 +837,10 @@ def _items_around(tokens: list[str], low: list[str], pivot: int) -> tuple[int, i
         return None
     # Two items before the pivot may start with a word of the clause before ("for caching, A or B"); three or more
     # comma-separated ones are a list whatever precedes it ("the modules os, sys, shutil and pathlib").
-    if len(left) == 2 and start > 0 and low[start - 1] not in _LIST_INTRODUCERS:
+    before = start - 1
+    while before > 0 and low[before] in _ARTICLES:
+        before -= 1  # "Compare a group, chunks and map": the list starts after "Compare", not "a"
+    if len(left) == 2 and before >= 0 and low[before] not in _LIST_INTRODUCERS:
         start += sum(len(item) + 1 for item in left[:-1])
         left = left[-1:]
     items = left + right
@@ -855,11 +868,12 @@ def _situations(tokens: list[str], low: list[str], start: int, end: int, items: 
     dimensions of a comparison ("differ in processes and threads")."""
     if end < len(low) and low[end] in _DETERMINERS:
         return True
-    if any(w.lower() in ("one", "ones") or w.lower() in _NOT_A_THING for item in items for w in item):
+    if any(w.lower() in _PRO_FORMS or w.lower() in _NOT_A_THING for item in items for w in item):
         return True
     return start >= 2 and low[start - 1] in ("in", "by") and low[start - 2] in _CUES
 
 
+_PRO_FORMS = word_set("one ones something anything everything nothing few")
 _DETERMINERS = word_set("the a an my our your their its his her this that these those")
 
 
