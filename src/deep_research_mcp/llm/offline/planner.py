@@ -1,8 +1,9 @@
 """Research planning without a model: a question into sub-topics, a topic into search queries, a query into
 tool calls.
 
-The rules are deliberately shallow (word lists and punctuation, no parsing): comparisons and enumerations become one
-topic per item, a question of several clauses one topic per clause, anything else stays one topic with at most two
+The rules are deliberately shallow (word lists and punctuation, no parsing): statements before or between the asks
+set the scene and are no topic, each ask is a topic (with what its pronouns point at carried along in parentheses),
+comparisons and enumerations of things become one topic per item, anything else stays one topic with at most two
 narrower facets. Shallow rules fail safe: when no split is recognised, the question itself is researched.
 """
 
