@@ -1,8 +1,9 @@
 """Research planning without a model: a question into sub-topics, a topic into search queries, a query into
 tool calls.
 
-The rules are deliberately shallow (word lists and punctuation, no parsing): comparisons and enumerations become one
-topic per item, a question of several clauses one topic per clause, anything else stays one topic with at most two
+The rules are deliberately shallow (word lists and punctuation, no parsing): statements before or between the asks
+set the scene and are no topic, each ask is a topic (with what its pronouns point at carried along in parentheses),
+comparisons and enumerations of things become one topic per item, anything else stays one topic with at most two
 narrower facets. Shallow rules fail safe: when no split is recognised, the question itself is researched.
 """
 
@@ -60,7 +61,8 @@ _SEPARATORS = frozenset({",", "and", "or", "vs", "versus"})
 _ACTIONS = word_set(
     """turn turns exclude excludes change make get add remove read write create delete enable disable stop skip
     configure install load save avoid pass print open close send receive define register raise catch include
-    find allow deny protect restrict validate convert parse build override replace rerun inspect relax"""
+    find allow deny protect restrict validate convert parse build override replace rerun inspect relax throw undo
+    drop strip"""
 )
 # Leading words that make a run of subject words a clause fragment rather than a thing ("including generating",
 # "failing test"): participles and quantifiers.
@@ -75,10 +77,20 @@ _COMPARED = re.compile(
 )
 # Words that point back at an earlier clause's subject ("what are *their* defaults?").
 _COUNTERPART = re.compile(r"\b(?:instead of|rather than|in place of)\b.*$", re.IGNORECASE)
-_REFERRING = word_set("it its it's they them their theirs this these those that each both such")
+_REFERRING = word_set("it its it's they them their theirs this these those that each both such ours")
+# Where a sentence ends: after "?", "!" or ";" closing a word (a "?" standing alone is SQLite's parameter, not an
+# end), or after a period before a capital ("2 a.m. local time" goes on).
+_SENTENCE_END = re.compile(r"(?<=\S[?!;])\s+|(?<=\.)\s+(?=[A-Z])")
+_AUX = r"(?:is|are|was|were|does|do|did|can|could|should|would|will|has|have|may|must)"
+_WH = r"(?:how|what|why|when|where|which|who|whose)"
+# Where an ask sentence holds a further ask: "…, and how does Y…", "…, and since which version…", "…, what is the
+# default, …" (a question word with its verb close behind, not a relative "which"), "…, is the option worth it".
 _CLAUSE_SPLIT = re.compile(
-    r"(?<=[?!;])\s+|(?<=\.)\s+(?=[A-Z])|,?\s+(?:and|but|also|then)\s+(?=(?:how|what|why|when|where|which|who|whose|"
-    r"is|are|was|were|does|do|did|can|could|should|would|will|has|have)\b)",
+    rf",?\s+(?:and|but|also|then)\s+(?=(?:(?:since|in|for|from|on|at|by|with|under|until|after|before|to)\s+)?"
+    rf"(?:{_WH}|{_AUX}|has|have)\b)"
+    rf"|,\s+(?=(?:how|what|why|where|which|who)(?:\s+[\w'-]+){{0,3}}?\s+{_AUX}\b)"
+    rf"|,\s+(?=when\s+{_AUX}\b)"
+    rf"|,\s+(?={_AUX}\s+(?:the|a|an|it|this|that|there|i|we|you|my|our|its|their|such)\b)",
     re.IGNORECASE,
 )
 
@@ -110,25 +122,29 @@ def covered(topic: str, known: Sequence[str]) -> bool:
 def plan_parts(question: str) -> list[str]:
     """Every part of the question worth its own researcher, in the order they should be researched.
 
-    A question of several clauses gets one topic per clause; a later clause that names nothing specific ("what are
-    their defaults?") carries the first clause's subject along, and every item a clause compares or enumerates is
-    researched on its own, since a page about one item rarely names the other."""
+    A question of several asks gets one topic per ask; a later ask that names nothing specific ("what are their
+    defaults?") carries the subject of the first along, and every item an ask compares or enumerates is researched
+    on its own, since a page about one item rarely names the other. Statements around the asks ("My access_log keeps
+    growing forever.", "I need to reload the config on a busy server.") set the scene: no part of their own, they
+    say what the asks' pronouns point at ("What is it?" after "I found a file named mydb.db-journal.")."""
     text = " ".join(question.split())
     if not text:
         return []
-    # A later clause may name one thing only ("… and what is a Lock for?"); the first must say more than one word.
-    clauses = [c for i, c in enumerate(split_clauses(text)) if len(content_terms(c)) >= (2 if i == 0 else 1)]
-    if len(clauses) < 2:
+    sentences = split_sentences(text)
+    scene = " ".join(s for s in sentences if not _is_ask(s))
+    asks = [s for s in sentences if _is_ask(s)]
+    if not asks or not scene:
+        asks, scene = sentences, ""
+    clauses = [c for a in asks for c in split_clauses(a)]
+    # A later clause may name one thing only ("… and what is a Lock for?"), or nothing but what it points at ("What
+    # is it?" after a statement naming it); the first of a bare question must say more than one word.
+    clauses = [c for i, c in enumerate(clauses)
+               if len(content_terms(c)) >= (2 if i == 0 and not scene else 1) or ((scene or i) and _refers(c))]
+    if len(clauses) < 2 and not (scene and clauses):
         return _tidy(split_items(text)) or _tidy([text, *facets(text)])
-    # A clause that names nothing but how to judge something ("What are the drawbacks?") is about what the clause
-    # before it asked, not about the question's opening.
-    topics = [clauses[0], *(with_subject(c, clauses[i] if _only_vague(c) else clauses[0])
-                            for i, c in enumerate(clauses[1:]))]
-    if clauses[0].endswith(".") and any(c.endswith("?") for c in clauses[1:]) and not _REQUEST.match(clauses[0]):
-        # A statement before the questions sets the scene ("Our monorepo takes ages to download."): its words go
-        # along with the questions that follow, but it is no part to answer of its own, unless it says what the
-        # asker needs ("I need to move a repository's history to a machine with no network …").
-        topics = topics[1:]
+    topics: list[str] = []
+    for i in range(len(clauses)):
+        topics.append(_ask_topic(clauses, i, topics, scene))
     items = [item for clause in clauses for item in split_items(clause)]
     # An item is researched on its own even when its words are all the comparison's: "VACUUM FULL" is one side of
     # "How does VACUUM differ from VACUUM FULL?", not the same topic.
@@ -136,12 +152,148 @@ def plan_parts(question: str) -> list[str]:
     return [*clause_topics, *(item for item in _tidy(items) if item not in clause_topics)]
 
 
-# A statement that asks for something: what the asker needs, wants or is trying to do.
+def _ask_topic(clauses: list[str], i: int, topics: list[str], scene: str) -> str:
+    """The topic for ask `clauses[i]`: the ask with what it is about carried along in parentheses, from the scene or
+    an earlier ask (`topics` holds the earlier asks' topics)."""
+    clause = clauses[i]
+    # The first earlier ask that names its own subject: what "it" and "them" point at, and "What about X?" asks again.
+    own = next((c for c in clauses[:i] if not _refers(c) and content_terms(c)), "")
+    if i and _FOLLOW_ON.match(clause):
+        # "What about a Django project?" asks an earlier ask's question again, of something else.
+        return _carried(clause, key_phrases(own or clauses[0]))
+    if i and (_only_vague(clause) or (len(content_terms(clause)) <= 1 and not _names(clause))):
+        # An ask that names nothing but how to judge something ("What are the drawbacks?", "What is the default?")
+        # is about what the ask before it asked, not about the question's opening; an ask before that points back
+        # too passes on what it was given.
+        before = clauses[i - 1]
+        given = _given(topics[i - 1]) if _refers(before) else ""
+        return _carried(clause, given or key_phrases(before) or _plain(before))
+    if _refers(clause):
+        if own:
+            return with_subject(clause, own)
+        # Nothing asked before names it: the scene does ("mydb.db-journal", "huge data file"), unless the ask names
+        # its own thing, which the pronoun then points at as likely ("restart a Celery worker without losing the
+        # tasks it is working on"). An ask of hardly a word of its own ("How does that work?") takes all the
+        # scene's words, its only words to search, unless the scene names a code-like thing to point at.
+        if len(content_terms(clause)) <= 1 and not _coded(scene):
+            return _carried(clause, _scene_words(scene, limit=None))
+        carried = subject_of(scene)[1] or not _names(clause)
+        return _carried(clause, key_phrases(scene) or _plain(scene)) if carried else clause
+    if not i:
+        # What the asker needs ("I need to reload the config without cutting off downloads") is what the first ask
+        # is for ("Which signal should I use?").
+        return _carried(clause, _scene_words(scene)) if _REQUEST.match(scene) else with_subject(clause, scene)
+    if not _colon_list(clauses[0]) and any(_is_named(item.split(": ")[0].split()) for item in split_items(clauses[0])):
+        # The first ask compares or lists named things: a later one naming its own words is about neither item.
+        return clause
+    return with_subject(clause, f"{scene} {clauses[0]}")
+
+
+def _given(topic: str) -> str:
+    """What a topic carries in parentheses ("mydb.db-journal" of "What is it (mydb.db-journal)?")."""
+    found = re.search(r" \(([^()]*)\)[?.!]?$", topic)
+    return found.group(1) if found else ""
+
+
+def _refers(clause: str) -> bool:
+    """Whether `clause` points back at something named before ("it", "their defaults", "such an index"); the "it" of
+    "is it OK to …" points at nothing."""
+    return any(t.lower() in _REFERRING for t in _TOKEN.findall(_DUMMY_IT.sub(" ", clause)))
+
+
+_DUMMY_IT = re.compile(
+    r"\b(?:is|was|would|will|does)\s+it\s+(?:\w+\s+){1,2}?(?:to|that|if)\b|\bit\s+seems\b|\bon\s+(?:its|their)\s+own\b"
+    r"|\bworth\s+it\b",
+    re.IGNORECASE,
+)
+
+
+# A statement that says what the asker needs, wants or is trying to do.
 _REQUEST = re.compile(
     r"^(?:\w+\s+){0,4}?(?:I|we)\s+(?:(?:really|also|just)\s+)?(?:need|want|would like|'d like|have to|am trying "
     r"to|are trying to|must)\b",
     re.IGNORECASE,
 )
+SCENE_WORDS = 8
+
+
+def _scene_words(scene: str, limit: int | None = SCENE_WORDS) -> str:
+    """The scene's key phrases, then its other subject words, at most `limit` words: "SQLite, search box, product
+    descriptions app …" (a heading can show the phrases before the bag of words)."""
+    phrases = [p for p in key_phrases(scene).split(", ") if p]
+    seen = {w.lower() for p in phrases for w in p.split()}
+    rest = [w for w in _plain(scene).split() if w.lower() not in seen and not seen.add(w.lower())]
+    words = [w for p in phrases for w in p.split()] + rest
+    kept = len(words) if limit is None else limit
+    out: list[str] = []
+    for phrase in [*phrases, " ".join(rest)]:
+        taken = phrase.split()[: max(0, kept - sum(len(o.split()) for o in out))]
+        if taken:
+            out.append(" ".join(taken))
+    return ", ".join(out)
+
+
+def _coded(text: str) -> bool:
+    """Whether `text` names something code-like ("mydb.db-journal", "utf8mb4"): then that is what a pronoun points
+    at. A hyphen alone ("on-call") or a figure alone ("90") is plain English."""
+    return any(bool(set(w) & set("_./#+")) or (any(c.isdigit() for c in w) and any(c.isalpha() for c in w))
+               for _, w in _indexed_words(text))
+
+
+def _names(clause: str) -> bool:
+    return any(_is_special(w, i == 0) for i, w in _indexed_words(clause))
+
+
+def _plain(text: str) -> str:
+    return " ".join(w for w in salient_words(without_scope(text)) if w.lower() not in GENERIC and w.upper() not in
+                    _NO_NAMES)
+
+
+def key_phrases(text: str, limit: int = 2) -> str:
+    """What a statement or clause is about, short enough to carry into a clause that points at it: its named or
+    code-like phrases, else its first phrases naming a thing ("huge data file" of "Someone committed a huge data
+    file long ago")."""
+    subject, named = subject_of(text)
+    names = [_trimmed(p.split()) for p in subject.split(", ")] if named else []
+    things = [_trimmed(t) for t in (_thing([w for _, w in run]) for run in _runs(without_scope(text))) if t]
+    # A named thing first; a plain phrase beside it unless a name already holds it ("time zone" beside "Celery").
+    plain = [t for t in things if not any(set(content_terms(t)) & set(content_terms(n)) for n in names)]
+    return ", ".join([*names[:limit], *plain][:limit])
+
+
+def _trimmed(words: list[str]) -> str:
+    """A phrase without trailing words that name nothing ("mydb.db-journal next", "data file long ago")."""
+    while len(words) > 1 and words[-1].lower() in _TRAILING:
+        words = words[:-1]
+    return " ".join(words)
+
+
+_TRAILING = word_set(
+    """next beside near behind inside outside below above ago long later now again instead away back forever together
+    first too lets says tells keeps"""
+)
+
+
+# Sentences that ask: a question, or a request in the imperative ("Compare a group, chunks and map/starmap.").
+_ASKING = re.compile(
+    r"^(?:(?:in|for|since|to|from|at|on|by|with|under|until)\s+(?=(?:what|which|how|whom)\b))?"
+    r"(?:how|what|which|why|when|where|who|whose|whom|is|are|was|were|do|does|did|can|could|should|would|will|"
+    r"may|must|has|have|shall|explain|describe|compare|contrast|list|tell|show|give|summari[sz]e|outline|recommend|"
+    r"suggest|name|define|walk)\b",
+    re.IGNORECASE,
+)
+_FOLLOW_ON = re.compile(r"^(?:and\s+)?(?:what|how)\s+about\b", re.IGNORECASE)
+
+
+def _is_ask(sentence: str) -> bool:
+    return sentence.endswith("?") or bool(_ASKING.match(sentence))
+
+
+def _carried(clause: str, subject: str) -> str:
+    if not subject or set(content_terms(subject)) <= set(content_terms(clause)):
+        return clause
+    body = clause.rstrip("?.!")
+    return f"{body} ({subject}){clause[len(body):]}"
 
 
 def _only_vague(clause: str) -> bool:
@@ -172,11 +324,12 @@ def _tidy(topics: list[str]) -> list[str]:
 def with_subject(clause: str, first: str) -> str:
     """`clause` with the subject of `first` appended when the clause names nothing specific of its own, or points
     back at it. A clause whose words already contain the subject's ("autovacuum" holds "vacuum") is left alone."""
-    tokens = [t.lower() for t in _TOKEN.findall(clause)]
-    refers = any(t in _REFERRING for t in tokens) or _only_vague(clause)
+    refers = _refers(clause) or _only_vague(clause)
     if not refers and any(_is_special(w, i == 0) for i, w in _indexed_words(clause)):
         return clause
     subject, named = subject_of(first)
+    if named:
+        subject = ", ".join(_trimmed(p.split()) for p in subject.split(", "))
     # Without a pointing word, only a named subject is carried: "how does the citation pass work" after "how does
     # the scope phase work" is a topic of its own, while "which parts run remotely" after "… postgres_fdw" is not.
     if not subject or not (refers or named):
@@ -189,7 +342,7 @@ def with_subject(clause: str, first: str) -> str:
     if refers and not named:
         # Nothing named to carry: the first clause's own words say what "them" are ("tests pass fail
         # intermittently"), more than its first two words do.
-        subject = " ".join(w for w in salient_words(without_scope(first)) if w.lower() not in GENERIC)
+        subject = _plain(first)
     # A subject of bare names ("Django", "PostgreSQL") is often the documentation's own name: a clause that already
     # shares a word with the first ("… enforce password strength rules" after "… store passwords") needs no more.
     if not refers and not any(_is_code_like(w) for w in subject.split()) and set(own) & set(content_terms(first)):
@@ -237,31 +390,50 @@ def _runs(text: str) -> list[list[tuple[int, str]]]:
 
 
 def _is_special(word: str, initial: bool) -> bool:
-    """A name, figure or code-like word. A capital that only opens the sentence does not count."""
+    """A name, figure or code-like word. A capital that only opens the sentence does not count, nor "I" or "OK"."""
+    if word.upper() in _NO_NAMES:
+        return False
     return _is_code_like(word) or any(c.isupper() for c in word[1:]) or (word[:1].isupper() and not initial)
+
+
+_NO_NAMES = frozenset({"I", "I'M", "I'VE", "I'D", "I'LL", "OK"})
 
 
 def _is_code_like(word: str) -> bool:
     return any(c.isdigit() for c in word) or bool(set(word) & set("_./#+-"))
 
 
-def split_clauses(text: str) -> list[str]:
-    """Separate questions asked in one request ("How does X…, and how does Y…?")."""
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a request, each ending in its own mark ("?" when the request does and it had none)."""
     ends_with_question = text.rstrip().endswith("?")
     out: list[str] = []
-    for raw in _CLAUSE_SPLIT.split(text):
-        clause = raw.strip(" ,;")
-        if not clause:
-            continue
-        clause = clause[0].upper() + clause[1:]
-        if clause[-1] not in "?.!":
-            clause += "?" if ends_with_question else "."
-        out.append(clause)
+    for raw in _SENTENCE_END.split(text):
+        sentence = raw.strip(" ,;")
+        if sentence:
+            out.append(sentence if sentence[-1] in "?.!" else sentence + ("?" if ends_with_question else "."))
+    return out
+
+
+def split_clauses(text: str) -> list[str]:
+    """Separate questions asked in one request ("How does X…, and how does Y…?", "What is X, what is its
+    default?"), each ending as its sentence does."""
+    out: list[str] = []
+    for sentence in split_sentences(text):
+        mark = sentence[-1]
+        pieces = [p.strip(" ,;") for p in _CLAUSE_SPLIT.split(sentence[:-1])]
+        pieces = [p for p in pieces if p]
+        if len(pieces) > 1 and not _ASKING.match(pieces[0]):
+            # "For a leaderboard query, what is …": an opening phrase, not an ask of its own.
+            pieces[:2] = [f"{pieces[0]}, {pieces[1]}"]
+        out += [p[0].upper() + p[1:] + mark for p in pieces]
     return out
 
 
 def split_items(text: str) -> list[str]:
     """One topic per compared or enumerated item, each carrying the rest of the question as its focus."""
+    listed = _colon_list(text)
+    if listed:
+        return listed
     tokens = _TOKEN.findall(_COMPARED.sub(" versus ", text))
     found = _find_items(tokens)
     if found is None:
@@ -272,8 +444,28 @@ def split_items(text: str) -> list[str]:
     # ranks the pages that name both (an extension mapping one onto the other) above the item's own page.
     focus = _COUNTERPART.sub("", focus).strip()
     has_focus = bool(content_terms(focus))
+    *others, last = items
+    if len(last.split()) >= 2 and _is_code_like(last.split()[0]) and all(o.islower() and " " not in o for o in others):
+        # "Which signal or apache2ctl command": a kind of thing or a named one, not two things ("signal command").
+        return []
     items = _shared_head(items)
     return [f"{item}: {focus}" if has_focus else item for item in items]
+
+
+def _colon_list(text: str) -> list[str]:
+    """The items of "What are SQLite's size limits: the largest database file, the longest string or BLOB, …", each
+    under the head the colon introduces ("SQLite's size limits: largest database file"): an item alone ("longest
+    string") names nothing a page is about."""
+    head, sep, rest = text.rstrip("?.!").partition(": ")
+    pieces = [p for p in re.split(r",\s*(?:(?:and|or)\s+)?", rest) if p.strip()] if sep else []
+    if len(pieces) < 2 or any(len(p.split()) > 7 for p in pieces):
+        return []
+    head_words = [w for w in _TOKEN.findall(head) if w not in _PUNCT]
+    while head_words and (_is_stop(head_words[0].lower()) or _ASKING.match(head_words[0])):
+        head_words.pop(0)
+    subject = " ".join(head_words)
+    items = [re.sub(r"^(?:the|a|an)\s+", "", p.strip(), flags=re.IGNORECASE) for p in pieces]
+    return [f"{subject}: {item}" if subject else item for item in items if content_terms(item)]
 
 
 def _shared_head(items: list[str]) -> list[str]:
@@ -317,7 +509,7 @@ def _thing(run: list[str]) -> list[str]:
     """A run of subject words trimmed to the thing it names: no vague words, no leading verb, participle or
     quantifier, no trailing participle ("run tests described" is "tests"). A single word left is no facet unless it
     is code-like: a bare name ("Django") is what every page of its documentation is about."""
-    words = [w for w in run if w.lower() not in _VAGUE and w.lower() not in _NOT_A_THING]
+    words = [w for w in run if w.lower() not in _VAGUE and w.lower() not in _NOT_A_THING and w.upper() not in _NO_NAMES]
     while words and words[0].islower() and (words[0] in _ACTIONS or words[0] in GENERIC):
         words.pop(0)
     while words and words[-1].islower() and words[-1].endswith("ed"):
@@ -595,6 +787,8 @@ def _find_items(tokens: list[str]) -> tuple[int, int, list[str]] | None:
         if len(items) >= need and (versus or cue or low[pivot] == "or" or len(items) >= 3 or named_pair):
             if not (versus or cue) and any(_is_action(item) for item in items):
                 continue
+            if not all(map(_is_named, items)) and _situations(tokens, low, start, end, items):
+                continue
             if named_pair:
                 while len(items[0]) > 1 and not _is_named(items[0][:1]):
                     items[0] = items[0][1:]  # "size shared_buffers": the verb before the first name is no part of it
@@ -644,7 +838,10 @@ def _items_around(tokens: list[str], low: list[str], pivot: int) -> tuple[int, i
         return None
     # Two items before the pivot may start with a word of the clause before ("for caching, A or B"); three or more
     # comma-separated ones are a list whatever precedes it ("the modules os, sys, shutil and pathlib").
-    if len(left) == 2 and start > 0 and low[start - 1] not in _LIST_INTRODUCERS:
+    before = start - 1
+    while before > 0 and low[before] in _ARTICLES:
+        before -= 1  # "Compare a group, chunks and map": the list starts after "Compare", not "a"
+    if len(left) == 2 and before >= 0 and low[before] not in _LIST_INTRODUCERS:
         start += sum(len(item) + 1 for item in left[:-1])
         left = left[-1:]
     items = left + right
@@ -664,6 +861,21 @@ def _items_around(tokens: list[str], low: list[str], pivot: int) -> tuple[int, i
         items[-1] = items[-1][:-cut]
         end -= cut
     return start, end, items
+
+
+def _situations(tokens: list[str], low: list[str], start: int, end: int, items: list[list[str]]) -> bool:
+    """Whether the "items" are situations or aspects rather than things: a verb with its object ("a query or scans
+    *the* whole table"), a quantified pro-form ("long-running tasks compared with many short ones"), or the
+    dimensions of a comparison ("differ in processes and threads")."""
+    if end < len(low) and low[end] in _DETERMINERS:
+        return True
+    if any(w.lower() in _PRO_FORMS or w.lower() in _NOT_A_THING for item in items for w in item):
+        return True
+    return start >= 2 and low[start - 1] in ("in", "by") and low[start - 2] in _CUES
+
+
+_PRO_FORMS = word_set("one ones something anything everything nothing few")
+_DETERMINERS = word_set("the a an my our your their its his her this that these those")
 
 
 def _is_named(item: list[str]) -> bool:

@@ -534,7 +534,7 @@ def _heading(topic: str) -> str:
     # The subject a planner carried into a pointing clause ("… handle them (tests pass fail)") is for searching.
     carried = re.sub(r"\s*\([^()]*\)$", "", text)
     if carried != text and len(carried) <= HEADING_CHARS and len(carried.split()) >= 3:
-        return carried
+        return _with_referent(carried, text[len(carried) :].strip(" ()"))
     head, sep, _ = text.partition(": ")
     if sep and len(head) <= HEADING_CHARS:
         return head
@@ -559,6 +559,20 @@ def _heading(topic: str) -> str:
     text = text.strip(" ,;:(")
     first = text.split(" ", 1)[0]
     return text[0].upper() + text[1:] if first.isalpha() and first.islower() else text
+
+
+def _with_referent(ask: str, carried: str) -> str:
+    """A short ask with the first phrases the planner carried into it, when they fit: "What do I build it with
+    (SQLite, search box)" says more than "What do I build it with"; a longer ask says enough alone."""
+    if len(ask.split()) > 6:
+        return ask
+    kept: list[str] = []
+    for phrase in carried.split(", ")[:2]:
+        words = sum(len(p.split()) for p in kept) + len(phrase.split())
+        if words > 4 or len(f"{ask} ({', '.join([*kept, phrase])})") > HEADING_CHARS:
+            break
+        kept.append(phrase)
+    return f"{ask} ({', '.join(kept)})" if kept else ask
 
 
 # Words a phrase can end before: prepositions, conjunctions and clause openers ("… queries (select_related, …)").
