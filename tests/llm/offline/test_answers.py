@@ -28,7 +28,12 @@ def test_rest_markup_is_read_as_names_and_identifiers_stay_whole() -> None:
     # "[0]" after a name is an index, not a citation to strip; an underscored alias is a name, not emphasis.
     assert clean_inline('The name is in argv[0], argv[1] is NULL; "oid" or "_rowid_" and _ROWID_ work.') == (
         'The name is in `argv[0]`, `argv[1]` is NULL; "oid" or "`_rowid_`" and `_ROWID_` work.')
-    assert clean_inline("The website (https://www.sqlite.org/) uses it; see [2].") == "The website uses it; see."
+    # An address is kept as code, where the citation pass leaves it alone: dropped, "The website uses it" failed the
+    # claim check against a page that names the site, and "found at This will list …" read as nonsense.
+    assert clean_inline("The website (https://www.sqlite.org/) uses it; see [2].") == (
+        "The website (`https://www.sqlite.org/`) uses it; see.")
+    assert clean_inline("It is at http://www.apache.org/. This will list it.") == (
+        "It is at `http://www.apache.org/`. This will list it.")
     assert clean_inline("No need to map the name for <jane@laptop.(none)> here.") == (
         "No need to map the name for `<jane@laptop.(none)>` here.")
     # A configuration section's closing tag or a tag with arguments (Apache httpd's manual) is code too; it was
@@ -96,6 +101,16 @@ def test_sentences_keep_their_closing_brackets_and_do_not_break_inside_parenthes
     assert split_sentences(text) == [
         "An ErrorDocument that points to a remote URL (ie. anything with a method such as http in front of it) makes "
         "a redirect.", "(The delay is modified by jitter. It is enabled.)", 'He said "stop."', "Then he left."]
+
+
+def test_a_term_that_ends_one_search_passage_is_not_the_term_of_the_next() -> None:
+    # Two search passages of one page, each under the "[section: …]" line the search tool writes: the first ends
+    # with a definition term whose text was not shown; it labelled the next passage's sentence, which the claim
+    # check then rightly failed ("SQLITE_OMIT_DISKIO: An INSERT statement with multiple values …").
+    text = ("[section: 9. Options To Omit Features]\nThis option causes the interfaces to be omitted from the build."
+            "\n\nSQLITE_OMIT_DISKIO\n\n[section: 9. Options To Omit Features]\n"
+            "An INSERT statement with multiple values in the VALUES clause is implemented as a compound SELECT.\n")
+    assert [u.label for u in split_units(text)] == ["", ""]
 
 
 def test_code_a_sentence_introduces_comes_with_it_as_a_fenced_block() -> None:

@@ -76,6 +76,7 @@ _PHRASE_PLACEHOLDER = re.compile(r"(?<![\w`<])<[a-z][\w.\\-]*(?: [\w.\\-]+){0,5}
 # A configuration section's tag as Apache httpd's manual writes it: closing (`</Location>`) or with its arguments
 # (`<Directory "/usr/local/htdocs">`, `<VirtualHost *:80>`). Code as well: Markdown would take it for a tag and the
 # report would show an inert "&lt;Location>". Real HTML elements are left to `_placeholder`, which keeps them markup.
+_URL = re.compile(r"<?(https?://[^\s<>)\]`]*[^\s<>)\].,;:!?'\"`])>?")
 _SECTION_TAG = re.compile(r"(?<![\w`<])(?:</[A-Za-z][\w.:-]*>|<[A-Za-z][\w.:-]*\s+[^<>`\n]{1,80}>)(?![\w`])")
 # A definition term: a name, optionally with its type ("shared_buffers (integer)"), or a few plain words.
 _TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3})$")
@@ -89,8 +90,6 @@ _REST_DIRECTIVE = re.compile(r"^\.\.\s+(?:[\w:-]+::|_[^:]+:|\|)|^:(?:param|type|
 _INDEXED = re.compile(r"(?<![\w`])([A-Za-z_]\w*(?:[._]\w+)*\[\d+\])")
 # A name wrapped in underscores (SQLite's "_ROWID_", or "_rowid_" in quotes) would read as emphasis and lose them.
 _UNDERSCORED_NAME = re.compile(r"(?<![\w`])(_[A-Z][A-Z0-9]*_|(?<=[\"'“‘])_[a-z][a-z0-9]*_(?=[\"'”’]))(?![\w`])")
-# A bare address in parentheses ("The SQLite website (https://www.sqlite.org/) uses …"): dropped whole, not as "()".
-_URL_ASIDE = re.compile(r"\s*\(\s*<?https?://[^\s>)\]]+>?\s*\)")
 _DUNDER = re.compile(r"(?<![\w`.])((?:[A-Za-z_]\w*\.)*__[A-Za-z]\w*?__(?:\(\))?)(?![\w`])")
 _CITATION_LIKE = re.compile(r"\s*\[\s*S?\d+(?:\s*[,;]\s*S?\d+)*\s*\]")
 _UNIT = re.compile(
@@ -211,6 +210,7 @@ def _units_of(markdown: str) -> list[Unit]:
     listed = False
     fresh = False  # a heading was just read: the next block opens its section
     opening: set[int] = set()
+    breaks: set[int] = set()  # where one search passage ends and another of the page begins
 
     def flush() -> None:
         nonlocal fresh
@@ -257,6 +257,9 @@ def _units_of(markdown: str) -> list[Unit]:
         if marker:  # a search tool's "[section: …]" line: the passage below continues that section
             flush()
             fresh = False
+            if blocks:
+                breaks.add(len(blocks))
+                blocks.append(("", heading, False, False))
             heading = clean_inline(marker.group(1))
             continue
         row = _TWO_CELLS.match(line)
@@ -290,6 +293,11 @@ def _units_of(markdown: str) -> list[Unit]:
     label = ""
     label_at = -2
     for number, (text, where, single, is_item) in enumerate(blocks):
+        if number in breaks:
+            # A definition term that ended one passage is not the term of the next passage's first paragraph
+            # ("SQLITE_OMIT_DISKIO: An INSERT statement with multiple values …").
+            label, label_at = "", -2
+            continue
         if codes.get(number, "").strip():
             units.append(Unit(codes[number], where, paragraph=number, code=True))
             continue
@@ -389,8 +397,9 @@ def _clean_prose(text: str) -> str:
     text = re.sub(r"\[([^\]]+)\]\[[^\]]*\]", r"\1", text)
     # Bracketed numbers and bare URLs in page text would read as citations to the engine's citation pass.
     text = _CITATION_LIKE.sub("", text)
-    text = _URL_ASIDE.sub("", text)
-    text = re.sub(r"<?https?://[^\s>)\]]+>?", "", text)
+    # An address the sentence needs ("… can be found at http://www.apache.org/. This will list …") is kept as code,
+    # where the citation pass neither drops it nor reads it as a citation, and a reader's Markdown does not link it.
+    text = _URL.sub(lambda m: f"`{m.group(1)}`", text)
     text = _HTML_TAG.sub("", text)
     # Underscores inside or around a word belong to identifiers ("__enter__()", "work_mem"), not emphasis.
     text = re.sub(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", r"\1", text)
