@@ -18,7 +18,8 @@ from deep_research_mcp.llm.offline.extract import (
     stem,
 )
 from deep_research_mcp.llm.offline.model import classify, write_report
-from deep_research_mcp.llm.offline.planner import plan_topics, research_queries, search_tools
+from deep_research_mcp.llm.offline.planner import plan_topics
+from deep_research_mcp.llm.offline.research import research_queries, search_tools
 from deep_research_mcp.llm.offline.select import cited_sentences
 
 SEARCH = ToolSpec("search_documents", "Search", {

@@ -10,8 +10,9 @@ from deep_research_mcp import prompts
 from deep_research_mcp.llm.base import Message, ToolSpec
 from deep_research_mcp.llm.offline import OfflineModel
 from deep_research_mcp.llm.offline.extract import clean_inline, split_sentences, split_units
-from deep_research_mcp.llm.offline.planner import dropped_parts, feedback_query, plan_parts, plan_topics, tool_arguments
+from deep_research_mcp.llm.offline.planner import dropped_parts, plan_parts, plan_topics
 from deep_research_mcp.llm.offline.report import heading, parse_instructions, report_title, write_report
+from deep_research_mcp.llm.offline.research import feedback_query, tool_arguments
 from deep_research_mcp.llm.offline.select import cited_passages, heading_label
 
 # --- reading ----------------------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from deep_research_mcp.llm.offline.extract import (
     without_scope,
 )
 from deep_research_mcp.llm.offline.model import retrieved_sections, write_report
-from deep_research_mcp.llm.offline.planner import plan_topics, section_reader, sections_to_read, split_items
+from deep_research_mcp.llm.offline.planner import plan_topics, split_items
+from deep_research_mcp.llm.offline.research import section_reader, sections_to_read
 from deep_research_mcp.llm.offline.select import cited_sentences
 
 SEARCH = ToolSpec("search_documents", "Search", {

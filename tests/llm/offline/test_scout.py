@@ -13,7 +13,8 @@ from deep_research_mcp.llm.client import ModelCaller, RetryPolicy
 from deep_research_mcp.llm.factory import StageModels
 from deep_research_mcp.llm.offline import OfflineModel
 from deep_research_mcp.llm.offline.model import research_brief
-from deep_research_mcp.llm.offline.planner import feedback_query, plan_topics, research_queries, scout_query
+from deep_research_mcp.llm.offline.planner import plan_topics
+from deep_research_mcp.llm.offline.research import feedback_query, research_queries, scout_query
 from deep_research_mcp.tools.localdocs import close_local_documents, open_local_documents
 
 SEARCH = ToolSpec("search_documents", "Search", {

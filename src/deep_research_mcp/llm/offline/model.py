@@ -23,23 +23,21 @@ from ..base import ChatResponse, Message, OutputSchema, ToolCall, ToolSpec, Usag
 from ..stages import stage_of
 from . import expand
 from .extract import between, documents
-from .planner import (
+from .planner import MAX_TOPICS, plan_topics, split_follow_up
+from .report import NOTHING_FOUND, write_report
+from .research import (
     ENGINE_TOOLS,
     MAX_SECTION_READS,
-    MAX_TOPICS,
     QUERY_NAMES,
     feedback_query,
     fill_object,
-    plan_topics,
     research_queries,
     scout_query,
     search_tools,
     section_reader,
     sections_to_read,
-    split_follow_up,
     tool_arguments,
 )
-from .report import NOTHING_FOUND, write_report
 from .select import cited_passages
 
 log = logging.getLogger(__name__)
