@@ -72,8 +72,11 @@ def test_a_two_column_table_row_is_a_statement_of_its_own() -> None:
                      "Context: directory.",
                      "When this directive is set to None, .htaccess files are completely ignored."]
     passages = cited_passages({"S1": ("core", page)}, "Which directive decides whether .htaccess files are read?")
-    assert "Description: Types of directives that are allowed in .htaccess files." in [
-        text for passage in passages for text, _ in passage]
+    quoted = [text for passage in passages for text, _ in passage]
+    assert "Description: Types of directives that are allowed in .htaccess files." in quoted
+    # A row that is mostly code says a word of its own: a fragment to a reader, never quoted.
+    section = "## Directory\n\nSyntax: | <Directory directory-path> ... </Directory>\nContext: | server config\n"
+    assert not cited_passages({"S1": ("core", section)}, "What is the syntax of the Directory section?")
 
 
 def test_a_colon_and_period_before_code_is_a_lead_in_not_a_sentence_ending_in_both() -> None:
