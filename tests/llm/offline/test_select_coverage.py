@@ -3,8 +3,6 @@ short example right after it, and a lead-in under a definition term keeps the te
 
 from __future__ import annotations
 
-import pytest
-
 from deep_research_mcp.llm.offline.select import cited_passages, cited_sentences
 
 SECURITY = (
@@ -73,30 +71,3 @@ def test_a_topic_whose_best_sentences_stand_far_above_the_rest_still_fills_its_n
     # comes, after them.
     assert texts[-1].startswith("Plugins that run each test in random order")
     assert len(texts) == 4
-
-
-def test_the_page_most_of_a_topic_s_ranked_sentences_stand_on_outranks_a_lucky_match(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from deep_research_mcp.llm.offline import select
-
-    routine = "## Routine vacuuming\n\n" + " ".join([
-        "Tables that are updated often need vacuuming to recover the space of dead rows.",
-        "Autovacuum runs these vacuuming jobs in the background on a schedule.",
-        "A plain run of the cleanup can proceed while reads and writes continue.",
-        "The cleanup marks the space of dead rows as free for reuse by later inserts.",
-        "Freezing old transaction ids is the other job of routine vacuuming.",
-        "The full form rewrites the table and returns the space to the operating system."])
-    docs = {"S1": ("Routine Vacuuming", routine),
-            "S2": ("Release 9.0", "## Release 9.0\n\nVacuuming and vacuuming statistics: vacuuming improvements for "
-                                  "tables were made. Other items changed."),
-            "S3": ("Glossary", "## Glossary\n\nA table is a set of rows. Vacuuming tables is described elsewhere in "
-                               "this manual.")}
-
-    def owners() -> list[str]:
-        return [ids[0] for passage in select.cited_passages(docs, "How does vacuuming of tables work?", 4)
-                for _, ids in passage]
-
-    assert owners() == ["S1"] * 4
-    monkeypatch.setattr(select, "PAGE_SHARE", 0.0)
-    assert "S3" in owners()  # without the page's share, the glossary's one matching sentence got in

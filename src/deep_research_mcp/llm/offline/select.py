@@ -46,10 +46,6 @@ DUPLICATE_COSINE = 0.95
 SEMANTIC_POOL = 300
 TAIL_FLOOR = 0.2  # relative to the same reference as `RELATIVE_FLOOR`
 PAGE_MIN_SPREAD = 0.2  # in cosine similarity
-# How much a page's share of the topic's best-ranked sentences lifts each of its sentences: x0.4 for a page with one of
-# them, x1.0 for the page with the most (see `_with_page_share`).
-PAGE_SHARE = 0.6
-PAGE_SHARE_DEPTH = 100
 PAGE_SUPPORT = 0.7  # how much a page's three best sentences lift each of its sentences
 PAGE_PRIOR_LOW, PAGE_PRIOR_SPAN = 0.7, 0.6  # the page whose title means the topic least x0.7, the most x1.3
 COVER_BONUS = 0.5  # a sentence naming all of the topic's terms not yet covered counts x1.5
@@ -207,7 +203,6 @@ def cited_passages(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8)
     reference = scores[next(i for i in order if candidates[i].text == distinct[min(2, len(distinct) - 1)])]
     kept = {i for i in order if scores[i] >= RELATIVE_FLOOR * reference}
     lifted = _with_page_support(candidates, scores)
-    lifted = _with_page_share(candidates, order, lifted)
     wanted = set(content_terms(without_scope(topic)))
     covers = [set(terms(c.text)) & wanted for c in candidates]
     order = _covering(sorted(kept, key=lambda i: (-lifted[i], i)), lifted, covers, len(wanted))
@@ -278,23 +273,6 @@ def _with_page_support(candidates: list[Candidate], scores: list[float]) -> list
     support = {owner: sum(sorted(values, reverse=True)[:3]) / min(3, len(values)) for owner, values in best.items()}
     top = max(support.values()) or 1.0
     return [score * (1 - PAGE_SUPPORT + PAGE_SUPPORT * support[c.owner] / top)
-            for c, score in zip(candidates, scores, strict=True)]
-
-
-def _with_page_share(candidates: list[Candidate], order: list[int], scores: list[float]) -> list[float]:
-    """Scores lifted by how many of the topic's `PAGE_SHARE_DEPTH` best-ranked sentences stand on the same page. The
-    page a topic's research keeps returning to is the page about it, and its sentences state the answer more often
-    than a page's one lucky match: a logistic model over the seven tune halves' candidates, trained on six corpora
-    and tested on the seventh, weighted this count beside the score and lifted the fact rate of the ten best on five
-    of seven (git and postgres equal); in the replay, x0.4 to x1.0 gained 0.072 summed recall (0.3: 0.002, 0.8:
-    0.051), no corpus losing more than one fact."""
-    if PAGE_SHARE <= 0 or not order:
-        return scores
-    counts: dict[str, int] = {}
-    for i in order[:PAGE_SHARE_DEPTH]:
-        counts[candidates[i].owner] = counts.get(candidates[i].owner, 0) + 1
-    most = max(counts.values())
-    return [score * (1 - PAGE_SHARE + PAGE_SHARE * counts.get(c.owner, 0) / most)
             for c, score in zip(candidates, scores, strict=True)]
 
 
