@@ -116,3 +116,11 @@ def test_the_answer_never_quotes_a_code_example_s_lead_in_without_it() -> None:
     answer, section = report.split("\n## ", 1)
     assert "Using apply_async()" not in answer and "The countdown is a shortcut" in answer
     assert "Using apply_async() instead you have to write. [S1]\n\n```\nadd.apply_async" in section
+
+
+def test_a_report_of_one_passage_has_no_empty_answer_and_code_alone_is_never_the_answer() -> None:
+    findings = "## Tasks\n\n```\ncode()\n```\n\nA task group waits for every task it started to finish. [S1]\n"
+    report = write_report(f"Research brief:\nHow do task groups end?\n\nFindings (cited notes from the researchers):\n"
+                          f"{findings}")
+    assert report.startswith("# How do task groups end?\n\n## Tasks\n\nA task group waits")
+    assert "\n\n\n" not in report

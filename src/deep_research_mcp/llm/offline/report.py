@@ -198,10 +198,11 @@ def write_report(user_text: str) -> str:
     sections = _arranged(sections, asked)
     summary, used = _summary(sections, asked, brief)
     lent = {passage[0][0] for passage in summary if passage}  # first sentences the answer borrowed
-    if asked.bullets:
-        lines.append("\n".join(f"- {_cite(*note)}" for passage in summary for note in passage))
-    else:
-        lines.append(" ".join(_cite(*note) for passage in summary for note in passage))
+    cited = [note for passage in summary for note in passage if note[1]]
+    if cited and asked.bullets:
+        lines.append("\n".join(f"- {_cite(*note)}" for note in cited))
+    elif cited:  # a single passage stays with its section: then there is no separate answer, not an empty one
+        lines.append(" ".join(_cite(*note) for note in cited))
     planned = plan_parts(brief)
     if planned and any(s.topic in planned for s in sections):  # the offline planner's plan: it can say what it left
         left = dropped_parts(brief, [s.topic for s in sections])
@@ -327,8 +328,11 @@ def _summary(
     for si, section in enumerate(sections):
         for passage in section.passages:
             short = passage if len(passage) <= SUMMARY_PASSAGE and all(ids for _, ids in passage) else passage[:1]
-            if short is not passage and (re.search(r"\bfollowing\b|:$", short[0][0]) or not passage[1][1]):
+            if short is not passage and (re.search(r"\bfollowing\b|:$", short[0][0])
+                                         or len(passage) > 1 and not passage[1][1]):
                 continue  # a lead-in without its list or code example says nothing
+            if not any(ids for _, ids in short):
+                continue  # code on its own: the answer quotes sentences
             full[id(short)] = passage
             pool.append((si, short))
     # The researchers' notes come best first for their topic: an earlier note is the likelier answer.
