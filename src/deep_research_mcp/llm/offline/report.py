@@ -224,7 +224,7 @@ def write_report(user_text: str) -> str:
         # quotes): quoted whole, the section keeps the facts only it states, rather than vanishing.
         offered.append(rests or [p for p in fresh if len(p) > 1 and p[0][0] in lent])
     chosen = _fill(offered, cap, budget, used)
-    said = {text for passage in summary for text, ids in passage if ids}
+    said = {text for text, _ in cited}  # what the answer quotes
     if not asked.shorter:
         chosen = _main_page_extra(sections, offered, chosen, used)
     for section, candidates, kept in zip(sections, offered, chosen, strict=True):
@@ -266,12 +266,19 @@ def _fill(offered: list[list[list[Note]]], cap: int, budget: int, used: list[lis
     return [[p for pi, p in enumerate(passages) if pi in picked[si]] for si, passages in enumerate(offered)]
 
 
+def _quoted_first(sections: list[Section]) -> dict[str, int]:
+    """How many of the sections' notes quote each page first, in the order the pages first appear."""
+    counts: dict[str, int] = {}
+    for section in sections:
+        for _, ids in section.notes:
+            if ids:
+                counts[ids[0]] = counts.get(ids[0], 0) + 1
+    return counts
+
+
 def _main_page(section: Section) -> str | None:
     """The page most of a section's sentences are quoted from (on a tie, the one its best note quotes)."""
-    counts: dict[str, int] = {}
-    for _, ids in section.notes:
-        if ids:
-            counts[ids[0]] = counts.get(ids[0], 0) + 1
+    counts = _quoted_first([section])
     return max(counts, key=lambda sid: counts[sid]) if counts else None  # dicts keep the notes' order for ties
 
 
@@ -384,11 +391,7 @@ def _summary(
 
 def _page_mass(sections: list[Section]) -> dict[str, float]:
     """Each page's share of the notes that quote it first, relative to the page quoted most (1.0)."""
-    counts: dict[str, int] = {}
-    for section in sections:
-        for _, ids in section.notes:
-            if ids:
-                counts[ids[0]] = counts.get(ids[0], 0) + 1
+    counts = _quoted_first(sections)
     top = max(counts.values(), default=1)
     return {sid: count / top for sid, count in counts.items()}
 
