@@ -76,7 +76,6 @@ _PHRASE_PLACEHOLDER = re.compile(r"(?<![\w`<])<[a-z][\w.\\-]*(?: [\w.\\-]+){0,5}
 # A configuration section's tag as Apache httpd's manual writes it: closing (`</Location>`) or with its arguments
 # (`<Directory "/usr/local/htdocs">`, `<VirtualHost *:80>`). Code as well: Markdown would take it for a tag and the
 # report would show an inert "&lt;Location>". Real HTML elements are left to `_placeholder`, which keeps them markup.
-_URL = re.compile(r"<?(https?://[^\s<>)\]`]*[^\s<>)\].,;:!?'\"`])>?")
 _SECTION_TAG = re.compile(r"(?<![\w`<])(?:</[A-Za-z][\w.:-]*>|<[A-Za-z][\w.:-]*\s+[^<>`\n]{1,80}>)(?![\w`])")
 # A definition term: a name, optionally with its type ("shared_buffers (integer)"), or a few plain words.
 _TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3})$")
@@ -91,6 +90,8 @@ _INDEXED = re.compile(r"(?<![\w`])([A-Za-z_]\w*(?:[._]\w+)*\[\d+\])")
 # A name wrapped in underscores (SQLite's "_ROWID_", or "_rowid_" in quotes) would read as emphasis and lose them.
 _UNDERSCORED_NAME = re.compile(r"(?<![\w`])(_[A-Z][A-Z0-9]*_|(?<=[\"'“‘])_[a-z][a-z0-9]*_(?=[\"'”’]))(?![\w`])")
 _DUNDER = re.compile(r"(?<![\w`.])((?:[A-Za-z_]\w*\.)*__[A-Za-z]\w*?__(?:\(\))?)(?![\w`])")
+# A web address, without the punctuation of the sentence it ends ("… at http://www.apache.org/. This …").
+_URL = re.compile(r"<?(https?://[^\s<>)\]`]*[^\s<>)\].,;:!?'\"`])>?")
 _CITATION_LIKE = re.compile(r"\s*\[\s*S?\d+(?:\s*[,;]\s*S?\d+)*\s*\]")
 _UNIT = re.compile(
     r"\d(?:[\d.,]*)\s?(?:%|percent|[kmgt]?w\b|[kmgt]wh\b|km\b|cm\b|mm\b|m\b|kg\b|g\b|t\b|ms\b|s\b|sec|seconds?\b|"
@@ -215,7 +216,7 @@ def _units_of(markdown: str) -> list[Unit]:
     def flush() -> None:
         nonlocal fresh
         if len(block) > 1 and not listed and (_TERM.match(block[0]) and _is_label(block[0])
-                                              or _SIGNATURE.match(block[0])):
+                                              or is_signature(block[0])):
             # A definition term on its own line right above its definition ("extensions (string)" then "This
             # option is …"): a label of its own, as if a blank line stood between them.
             blocks.append((block.pop(0), heading, True, False))
@@ -303,7 +304,7 @@ def _units_of(markdown: str) -> list[Unit]:
             continue
         cleaned = clean_inline(text)
         if (number + 1 < len(blocks) and blocks[number + 1][1] == where and single
-                and (_is_label(cleaned) or _SIGNATURE.match(cleaned))):
+                and (_is_label(cleaned) or is_signature(cleaned))):
             # A short line with no sentence end before a paragraph is a definition list's term ("shared_buffers
             # (integer)", "Range Partitioning"): not a statement, but what the paragraphs under it are about.
             label = cleaned
@@ -316,11 +317,17 @@ def _units_of(markdown: str) -> list[Unit]:
         # A paragraph's opening often names what the rest is about too.
         lead = " ".join(sentences[0].split()[:LEAD_CONTEXT_WORDS]) if sentences else ""
         units += [Unit(finish(s), where, s.rstrip().endswith(":"), " ".join((label, lead if i else "")).strip(),
-                       label if label_at == number - 1 and (_TERM.match(label) or _SIGNATURE.match(label)) else "",
+                       label if label_at == number - 1 and (_TERM.match(label) or is_signature(label)) else "",
                        number, i == 0, is_item,
                        opens=i == 0 and number in opening)
                   for i, s in enumerate(sentences)]
     return units
+
+
+def prose_words(text: str) -> int:
+    """Words outside code spans: "Syntax: `<Directory path>`... `</Directory>`." says one word of its own, and a
+    reader (and the readability check) takes it for a fragment."""
+    return len(_CODE_SPAN.sub(" ", text).split())
 
 
 def is_signature(text: str) -> bool:

@@ -25,6 +25,7 @@ from .extract import (
     focus,
     is_signature,
     jaccard,
+    prose_words,
     rank,
     split_units,
     states,
@@ -110,12 +111,6 @@ def statement(text: str) -> str:
 
 
 _CONTINUATIONS = STOPWORDS | word_set("even though whereas although unless since because than e.g i.e")
-
-
-def prose_words(text: str) -> int:
-    """Words outside code spans: "Syntax: `<Directory path>`... `</Directory>`." says one word of its own, and a
-    reader (and the readability check) takes it for a fragment."""
-    return len(re.sub(r"`[^`]*`", " ", text).split())
 
 
 def needs_previous(text: str) -> bool:
