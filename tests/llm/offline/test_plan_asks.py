@@ -100,25 +100,6 @@ def test_an_ask_after_a_colon_list_keeps_the_scope() -> None:
     assert parts[1] == "How many ? placeholders can one statement hold (PostgreSQL's)?"
 
 
-@pytest.mark.parametrize("question", [
-    "Which signal or nginx-ctl command should I send to reopen the logs?",  # no "signal command" to research
-    "How should I size the connection pool for short web requests compared with many slow reports?",
-    "How can I see whether Redis keeps a key in memory or writes the whole dataset to disk?",
-    "How do the two schedulers differ in latency and throughput?",
-])
-def test_situations_and_aspects_are_not_items(question: str) -> None:
-    assert split_items(question) == []
-
-
-@pytest.mark.parametrize(("question", "items"), [
-    ("How do json.dumps and pickle.dumps differ in speed?", ["json.dumps", "pickle.dumps"]),
-    ("Should I cache sessions in Memcached or Redis?", ["Memcached", "Redis"]),
-    ("How does a hash join differ from a merge join?", ["hash join", "merge join"]),
-])
-def test_named_things_still_are(question: str, items: list[str]) -> None:
-    assert [item.split(":")[0] for item in split_items(question)] == items
-
-
 def test_a_plan_cut_at_the_cap_still_names_what_it_left() -> None:
     question = ("Our nightly batch runs on one Spark cluster. What is a shuffle, what is the default number of "
                 "partitions, how do I change it, what does skew do to a stage, and how do I spot it in the UI?")
