@@ -121,11 +121,13 @@ CORPORA: dict[str, Corpus] = {
     # Test sets written in session 7 before any engine run on them: both halves are test-only, run once at its end.
     "apache": _halves("apache", "/usr/share/doc/apache2-doc/manual/en"),
     "postfix": _halves("postfix", "/usr/share/doc/postfix/html"),
+    # A test set written in session 9 before any engine run on it: both halves test-only. Node.js 18's API pages.
+    "node": _halves("node", "/usr/share/doc/nodejs/api"),
 }
 
 
 def resolve_corpus(name_or_path: str, questions: Sequence[Path] = ()) -> Corpus:
-    """A corpus by name (`postgres`, `django`, `pytest`, `git`, `sqlite`, `celery`, `apache`, `postfix`) or by
+    """A corpus by name (`postgres`, `django`, `pytest`, `git`, `sqlite`, `celery`, `apache`, `postfix`, `node`) or by
     folder; a folder needs its question files."""
     root = Path(name_or_path)
     # A known corpus by name, or by its folder (what scripts/eval-corpus.sh prints).
