@@ -21,6 +21,7 @@ import argparse
 import ast
 import asyncio
 import importlib
+import json
 import pickle
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,10 @@ def capture(path: Path, corpora: list[str], data_dir: Path) -> None:
     path.write_bytes(pickle.dumps(captured))
 
 
-def replay(path: Path, overrides: list[str]) -> float:
-    """Today's selection and report over the captured inputs; prints recall per corpus and returns their sum."""
+def replay(path: Path, overrides: list[str], dump: Path | None = None) -> float:
+    """Today's selection and report over the captured inputs; prints recall per corpus and returns their sum. With
+    `dump`, each report and the facts it found are written there (`<corpus>__<id>.md`, `found.json`), so two variants
+    can be compared question by question with diff."""
     for override in overrides:
         target, _, literal = override.partition("=")
         module, _, attribute = target.rpartition(".")
@@ -98,6 +101,12 @@ def replay(path: Path, overrides: list[str]) -> float:
         locators = [source.locator for source in registry.all()]
         scores.setdefault(name, []).append(score_report(by_id[question_id], report, locators, root,
                                                         load=documents.get, page_text=documents.text))
+        if dump is not None:
+            dump.mkdir(parents=True, exist_ok=True)
+            (dump / f"{name}__{question_id}.md").write_text(report, encoding="utf-8")
+    if dump is not None:
+        found = {f"{name}/{s.id}": s.facts_found for name, done in scores.items() for s in done}
+        (dump / "found.json").write_text(json.dumps(found, indent=1, sort_keys=True), encoding="utf-8")
     total = 0.0
     for name, done in scores.items():
         recall = sum(s.fact_recall for s in done) / len(done)
@@ -120,11 +129,12 @@ def main() -> None:
     again = commands.add_parser("replay", help="today's selection and report over a capture")
     again.add_argument("path", type=Path)
     again.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE")
+    again.add_argument("--dump", type=Path, help="write each report and the facts it found into this folder")
     args = parser.parse_args()
     if args.command == "capture":
         capture(args.path, args.corpus, args.data_dir)
     else:
-        replay(args.path, args.set)
+        replay(args.path, args.set, args.dump)
 
 
 if __name__ == "__main__":

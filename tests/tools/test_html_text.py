@@ -100,6 +100,15 @@ def test_code_that_holds_a_fence_gets_a_longer_one_and_br_inside_pre_is_a_newlin
     assert page.text == "````\n```\nx\n```\n````\n\n```\na\n  b\n```"
 
 
+def test_a_paragraph_of_nothing_but_a_command_is_code() -> None:
+    # The Apache manual's examples are <p><code> with <br> between lines, never <pre>.
+    page = html_to_text('<p>Send it a command such as:</p><div class="example"><p><code>kill -TERM `cat a.pid`<br />\n'
+                        '    tail -f error_log</code></p></div><p><code>httpd.conf</code></p>'
+                        '<p><code>Storage.save()</code> allowed directory traversal.</p>')
+    assert page.text == ("Send it a command such as:\n\n```\nkill -TERM `cat a.pid`\ntail -f error_log\n```\n\n"
+                         "httpd.conf\n\nStorage.save() allowed directory traversal.")
+
+
 def test_a_heading_that_only_links_elsewhere_is_site_chrome_not_a_section() -> None:
     page = html_to_text('<h1><a href="../index.html">Django documentation</a></h1><h1>QuerySet API</h1><p>x</p>'
                         '<h2><a href="#here">Anchored</a></h2>')

@@ -69,7 +69,13 @@ _OPENER = re.compile(
 # "It is possible to …" and "That is, …"-free forms that refer forward, not back.
 _SELF_CONTAINED = re.compile(r"^\W*(?:it is (?:possible|recommended|important|not possible|also possible|"
                              r"often|usually|best|safe|a good idea))", re.IGNORECASE)
+# A lead-in to a list ("… one of the following:") may have its items quoted as the next sentences; a lead-in to code
+# ("… a command such as:", "… shown in the following example.", "… its progress by issuing:") needs a fenced block
+# right after it, which is never part of a paragraph.
 _LEAD_IN = re.compile(r"(?:the following|as follows|one of:|the following ones)\W*$", re.IGNORECASE)
+_CODE_LEAD_IN = re.compile(r"(?:\bthe following (?:examples?|commands?|code|output|logs?|snippet)|\bsuch as|"
+                           r"\blike (?:this|so)|\bby (?:issuing|running|typing|entering|executing))\W{0,2}\.\W*$",
+                           re.IGNORECASE)  # ending in ":", its items follow as sentences
 
 # Python special methods whose bare names are not builtins or common methods: `enter()` in prose is `__enter__()`
 # with its underscores lost (by Markdown bold or a naive reader); `len()`, `get()`, `exit()` are real calls.
@@ -256,7 +262,12 @@ def _fragments_and_openers(lines: list[str]) -> Iterator[Finding]:
     quoted: set[str] = set()
     for number, text, following in _paragraphs(lines):
         position = 0
-        for match in MARKER_GROUP.finditer(text):
+        matches = list(MARKER_GROUP.finditer(text))
+        plain = " ".join(MARKER_GROUP.sub("", text).split())
+        opener = bool(_OPENER.match(plain)) and not _SELF_CONTAINED.match(plain)
+        if opener:
+            yield Finding("dangling_opener", number, _excerpt(plain))
+        for match in matches:
             claim = text[position : match.start()].strip().lstrip(".;:,!? ").strip()
             position = match.end()
             if claim and len(_WORD.findall(claim)) < MIN_FRAGMENT_WORDS:
@@ -264,9 +275,12 @@ def _fragments_and_openers(lines: list[str]) -> Iterator[Finding]:
             elif claim in quoted:
                 yield Finding("repeated_sentence", number, _excerpt(claim))
             quoted.add(claim)
-        plain = " ".join(MARKER_GROUP.sub("", text).split())
-        if _OPENER.match(plain) and not _SELF_CONTAINED.match(plain):
-            yield Finding("dangling_opener", number, _excerpt(plain))
-        # A lead-in ("… one of the following:") promises a list or code; without one it points at nothing.
-        if _LEAD_IN.search(plain) and not (_LIST_ITEM.match(following) or _FENCE.match(following)):
+            # A lead-in promises a list or code right after it: another sentence after it, or nothing, lets it down.
+            last = match is matches[-1] and not text[match.end():].strip()
+            first_flagged = opener and match is matches[0]  # one finding per sentence: its opener said it
+            if _CODE_LEAD_IN.search(claim) and not first_flagged and not (last and _FENCE.match(following)):
+                yield Finding("dangling_opener", number, _excerpt(claim[-100:]))
+        # A paragraph that ends in a lead-in to a list ("… one of the following:") points at nothing without it.
+        if (_LEAD_IN.search(plain) and not _CODE_LEAD_IN.search(plain)
+                and not (_LIST_ITEM.match(following) or _FENCE.match(following))):
             yield Finding("dangling_opener", number, _excerpt(plain[-100:]))

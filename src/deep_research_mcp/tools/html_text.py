@@ -200,6 +200,21 @@ def _code_text(pre: Any) -> str:
     return _visible_text(pre).replace("\r\n", "\n").replace("\r", "\n").expandtabs(8)
 
 
+_INLINE_CODE = frozenset({"code", "kbd", "samp", "tt"})
+
+
+def _code_paragraph(p: Any) -> str:
+    """The code of a paragraph that is nothing but one code element of two words or more: the Apache manual's
+    examples (`<div class="example"><p><code>kill -TERM `cat httpd.pid`</code></p></div>`) have no `<pre>`. Read
+    as prose, a command became a fragment and "… a command such as:" lost what it introduces. Lines are folded as
+    HTML folds a paragraph's whitespace, one per `<br>`; "" for any other paragraph."""
+    if (p.text or "").strip() or len(p) != 1 or p[0].tag not in _INLINE_CODE or (p[0].tail or "").strip():
+        return ""
+    lines = [" ".join(line.split()) for line in _visible_text(p[0]).split("\n")]
+    code = "\n".join(line for line in lines if line)
+    return code if len(code.split()) >= 2 and not _is_chrome(p[0]) else ""
+
+
 def _is_link_only(heading: Any) -> bool:
     """A heading that is nothing but a link to another page is site chrome (Django's "Django documentation"
     banner, a blog index's post links): its text is kept as a paragraph, but it opens no section."""
@@ -270,6 +285,9 @@ class _Walk:
             return False
         if tag == "pre" and not self.cells:
             out.code(_code_text(node))
+            return False
+        if tag == "p" and not self.cells and (code := _code_paragraph(node)):
+            out.code(code)
             return False
         if tag in _CELLS:
             if self.row_cells and self.row_cells[-1]:

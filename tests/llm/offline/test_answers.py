@@ -181,7 +181,7 @@ def test_a_sentence_with_nothing_before_it_to_refer_to_is_left_out() -> None:
 def test_a_list_keeps_its_lead_in_and_its_item_names() -> None:
     passages = _texts(cited_passages({"S1": ("Waiting", ASYNCIO)}, "Which constants does asyncio.wait() take?"))
     assert passages[0] == [
-        "The asyncio.wait() function takes one of the following constants.",
+        "The asyncio.wait() function takes one of the following constants:",
         "FIRST_COMPLETED: return when any future finishes or is cancelled.",
         "FIRST_EXCEPTION: return when any future finishes by raising an exception.",
         "ALL_COMPLETED: return when all futures finish or are cancelled.",

@@ -153,7 +153,7 @@ def test_a_sentence_about_a_term_is_found_through_its_label() -> None:
 
 def test_an_introduction_brings_its_list_along() -> None:
     notes = [text for text, _ in cited_sentences({"S1": ("Partitioning", DEFINITIONS)}, "forms of partitioning")]
-    start = notes.index("PostgreSQL offers built-in support for the following forms of partitioning.")
+    start = notes.index("PostgreSQL offers built-in support for the following forms of partitioning:")
     assert notes[start + 1 : start + 4] == [  # a definition list keeps its item names
         "Range Partitioning: The table is partitioned into ranges defined by a key column.",
         "List partitioning lists the key values of each partition.",

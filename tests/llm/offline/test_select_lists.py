@@ -20,3 +20,29 @@ def test_a_lead_in_is_quoted_with_the_items_that_carry_on_its_sentence() -> None
                   if text.startswith("Plugin discovery order at tool startup: pytest loads plugin modules"))
     assert "-p no:name option" in merged and "PYTEST_PLUGINS environment variable" in merged
     assert not any(text.startswith("by ") for text in notes)
+
+
+SIGNALS = ("## Stopping\n\n"
+           "To send a signal to the parent process you should issue a command such as:\n\n"
+           "Run kill now.\n\n"
+           "Sending the TERM signal to the parent process causes it to kill off all of its children at once.\n")
+PARTITIONS = ("## Inheritance\n\n"
+              "Partitioning by table inheritance allows several features that declarative partitioning lacks, such "
+              "as:\n\n"
+              "- Child tables of an inheritance tree may have extra columns not present in the parent.\n"
+              "- Table inheritance allows a child table to inherit from several parent tables.\n")
+
+
+def test_a_lead_in_whose_code_is_not_quotable_is_not_quoted_alone() -> None:
+    # "Run kill now." is a fragment, no statement to quote: "… such as." alone would promise what never comes.
+    notes = [text for text, _ in cited_sentences({"S1": ("Stopping", SIGNALS)},
+                                                 "Which signal stops the parent process?")]
+    assert notes and not any("such as" in text for text in notes)
+
+
+def test_a_lead_in_quoted_with_its_items_keeps_its_colon() -> None:
+    notes = [text for text, _ in cited_sentences({"S1": ("Partitioning", PARTITIONS)},
+                                                 "What does partitioning by table inheritance allow?")]
+    lead = next(text for text in notes if text.startswith("Inheritance: Partitioning by table inheritance")
+                or text.startswith("Partitioning by table inheritance"))
+    assert lead.endswith("such as:")

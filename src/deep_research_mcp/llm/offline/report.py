@@ -102,7 +102,8 @@ def parse_findings(
                 ids = re.findall(r"S\d+", cited.group("marks"))
                 text = (cited.group("text").strip() + cited.group("end")).strip()
                 if text.strip(".!?;: "):
-                    passage.append((finish(text), list(dict.fromkeys(ids))))
+                    # A lead-in the notes quote with its items after it keeps its colon ("…, such as:").
+                    passage.append((text if text.endswith(":") else finish(text), list(dict.fromkeys(ids))))
             if passage:
                 section.passages.append(passage)
         sections.append(section)

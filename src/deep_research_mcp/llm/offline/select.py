@@ -117,6 +117,19 @@ def needs_previous(text: str) -> bool:
     return bool(_NEEDS_PREVIOUS.match(text)) and not _SELF_CONTAINED.match(text)
 
 
+# Last words that leave a lead-in's sentence open: "… a command such as:", "… by issuing:", "… as follows:".
+_OPEN_ENDINGS = STOPWORDS | word_set("follows following below like example examples e.g eg i.e ie")
+_OPEN_GERUND = re.compile(r"\b(?:by|when|after|before|while)\s+\w+ing\W*$", re.IGNORECASE)
+
+
+def unfinished(text: str) -> bool:
+    """Whether a lead-in's sentence only reads on with what it introduces: its last word cannot end a sentence, it
+    ends in "by issuing", or it points at "the following". "… will not see any records, due to the restrictive
+    policy:" states its point before the example and reads alone."""
+    last = text.rstrip(" .:").rsplit(None, 1)[-1].lower().rstrip(".") if text.strip(" .:") else ""
+    return last in _OPEN_ENDINGS or bool(_OPEN_GERUND.search(text.rstrip(" .:")) or _FOLLOWING.search(text))
+
+
 def introduces(text: str) -> bool:
     return bool(_FOLLOWING.search(text.rstrip(".")) and (text.rstrip().endswith(":") or "following" in text.lower()))
 
@@ -398,6 +411,8 @@ def _assemble(
             after = [i for i in followers if units[i][2].code or (
                 prose_words(_labelled(units[i][2], units[i][2].text)) >= MIN_WORDS
                 and bool(statement(units[i][2].text)))]
+            if candidate.unit.intro and not after and unfinished(candidate.unit.text):
+                continue  # "… you can read its progress by issuing:" without the command promises what never comes
         passage: Passage = []
         quoted_before = [m for m in before if m in taken]
         if quoted_before:
@@ -416,6 +431,8 @@ def _assemble(
                 taken.add(member)
                 continue
             text = candidate.text if member == index else _labelled(unit, statement(unit.text) or unit.text)
+            if member == index and unit.intro and after and not units[after[0]][2].code and text.endswith("."):
+                text = text[:-1] + ":"  # "… not supported by declarative partitioning, such as:" and its items
             if member == index and merged:
                 text = _labelled(unit, merged)  # "Ancestors (MRO): This view inherits … from the following views: …"
                 taken.update(covered)
