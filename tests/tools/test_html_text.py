@@ -109,6 +109,13 @@ def test_a_paragraph_of_nothing_but_a_command_is_code() -> None:
                          "httpd.conf\n\nStorage.save() allowed directory traversal.")
 
 
+def test_each_definition_term_opens_a_block_so_it_names_its_definition() -> None:
+    # apachectl's options: one-line <dd>s; "stop" had been read as the end of the sentence before it.
+    page = html_to_text("<dl><dt><code>restart</code></dt><dd>Restarts the daemon. It checks the configuration.</dd>"
+                        "<dt><code>stop</code></dt><dd>Stops the daemon.</dd></dl>")
+    assert page.text == "restart\nRestarts the daemon. It checks the configuration.\n\nstop\nStops the daemon."
+
+
 def test_a_heading_that_only_links_elsewhere_is_site_chrome_not_a_section() -> None:
     page = html_to_text('<h1><a href="../index.html">Django documentation</a></h1><h1>QuerySet API</h1><p>x</p>'
                         '<h2><a href="#here">Anchored</a></h2>')

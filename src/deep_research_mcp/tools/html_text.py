@@ -318,6 +318,10 @@ class _Walk:
             self.lists.append(_start(node) if tag == "ol" else None)
             self.items.append(0)
         elif tag in ("dt", "dd"):
+            if tag == "dt":
+                # Each term opens a block of its own, so a term after a one-line definition ("restart" under
+                # "stop: Stops the daemon.") is read as the next entry's name, not the end of that sentence.
+                out.end_line(2)
             out.start_item("", tight=tag == "dd")
             if tag == "dt" and _is_signature(node) and "<" in (signature := " ".join(_visible_text(node).split())):
                 out.text(_code_span(signature))

@@ -128,7 +128,7 @@ def test_code_a_sentence_introduces_comes_with_it_as_a_fenced_block() -> None:
         " ".join(f"{t} [{', '.join(ids)}]" for t, ids in p if ids) + "".join(f"\n{t}" for t, ids in p if not ids)
         for p in passages)
     report = _report("How do I run several tasks with a task group?", findings)
-    assert "use it like this. [S1]\n\n```\nasync with asyncio.TaskGroup() as tg:\n    tg.create_task(work())\n```" in (
+    assert "use it like this: [S1]\n\n```\nasync with asyncio.TaskGroup() as tg:\n    tg.create_task(work())\n```" in (
         report)
 
 

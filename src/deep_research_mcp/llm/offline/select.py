@@ -431,8 +431,8 @@ def _assemble(
                 taken.add(member)
                 continue
             text = candidate.text if member == index else _labelled(unit, statement(unit.text) or unit.text)
-            if member == index and unit.intro and after and not units[after[0]][2].code and text.endswith("."):
-                text = text[:-1] + ":"  # "… not supported by declarative partitioning, such as:" and its items
+            if member == index and unit.intro and after and text.endswith("."):
+                text = text[:-1] + ":"  # "… such as:" before the items or the code it introduces
             if member == index and merged:
                 text = _labelled(unit, merged)  # "Ancestors (MRO): This view inherits … from the following views: …"
                 taken.update(covered)
