@@ -9,7 +9,8 @@
 #   celery:   python-celery-doc, the Celery 5.2 documentation (a Sphinx tree, ~350 pages): eval/celery/ (test only)
 #   apache:   apache2-doc, the Apache httpd 2.4 manual, its English pages (XML rendered by XSLT, 244 pages): eval/apache/ (test only)
 #   postfix:  postfix-doc, the Postfix 3.7 README guides and manual pages (plain HTML, 136 pages): eval/postfix/ (test only)
-# Usage: scripts/eval-corpus.sh [postgres|django|pytest|git|sqlite|celery|apache|postfix|all]   (default: postgres, one path, as the README uses it)
+#   cmake:    cmake-doc, the CMake 3.25 documentation (a Sphinx tree, 1,936 pages; the HTML lives under cmake-data's doc folder): eval/cmake/ (test only)
+# Usage: scripts/eval-corpus.sh [postgres|django|pytest|git|sqlite|celery|apache|postfix|cmake|all]   (default: postgres, one path, as the README uses it)
 # Idempotent: an existing install is reused without touching apt. Needs root (or sudo) only the first time.
 set -euo pipefail
 
@@ -48,6 +49,7 @@ case "${1:-postgres}" in
   # The package holds one folder per language; en/ alone is the corpus (a few of its pages are Portuguese upstream).
   apache) install_corpus apache2-doc /usr/share/doc/apache2-doc/manual/en ;;
   postfix) install_corpus postfix-doc /usr/share/doc/postfix/html ;;
+  cmake) install_corpus cmake-doc /usr/share/doc/cmake-data/html ;;
   all)
     install_corpus postgresql-doc-15 /usr/share/doc/postgresql-doc-15/html
     install_corpus python-django-doc /usr/share/doc/python-django-doc/html
@@ -57,6 +59,7 @@ case "${1:-postgres}" in
     install_corpus python-celery-doc /usr/share/doc/python-celery-doc/html
     install_corpus apache2-doc /usr/share/doc/apache2-doc/manual/en
     install_corpus postfix-doc /usr/share/doc/postfix/html
+    install_corpus cmake-doc /usr/share/doc/cmake-data/html
     ;;
-  *) echo "usage: $0 [postgres|django|pytest|git|sqlite|celery|apache|postfix|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [postgres|django|pytest|git|sqlite|celery|apache|postfix|cmake|all]" >&2; exit 2 ;;
 esac

@@ -121,12 +121,14 @@ CORPORA: dict[str, Corpus] = {
     # Test sets written in session 7 before any engine run on them: both halves are test-only, run once at its end.
     "apache": _halves("apache", "/usr/share/doc/apache2-doc/manual/en"),
     "postfix": _halves("postfix", "/usr/share/doc/postfix/html"),
+    # A test set written in session 9 before any engine run on it (Sphinx, CMake 3.25): both halves test-only.
+    "cmake": _halves("cmake", "/usr/share/doc/cmake-data/html"),
 }
 
 
 def resolve_corpus(name_or_path: str, questions: Sequence[Path] = ()) -> Corpus:
-    """A corpus by name (`postgres`, `django`, `pytest`, `git`, `sqlite`, `celery`, `apache`, `postfix`) or by
-    folder; a folder needs its question files."""
+    """A corpus by name (`postgres`, `django`, `pytest`, `git`, `sqlite`, `celery`, `apache`, `postfix`, `cmake`)
+    or by folder; a folder needs its question files."""
     root = Path(name_or_path)
     # A known corpus by name, or by its folder (what scripts/eval-corpus.sh prints).
     known = CORPORA.get(name_or_path) or next((c for c in CORPORA.values() if c.root == root), None)
