@@ -10,7 +10,8 @@
 #   apache:   apache2-doc, the Apache httpd 2.4 manual, its English pages (XML rendered by XSLT, 244 pages): eval/apache/ (test only)
 #   postfix:  postfix-doc, the Postfix 3.7 README guides and manual pages (plain HTML, 136 pages): eval/postfix/ (test only)
 #   node:     nodejs-doc, the Node.js 18 API documentation, one HTML page per module (65 pages): eval/node/ (test only)
-# Usage: scripts/eval-corpus.sh [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|all]   (default: postgres, one path, as the README uses it)
+#   cmake:    cmake-doc, the CMake 3.25 documentation (a Sphinx tree, 1,936 pages; the HTML lives under cmake-data's doc folder): eval/cmake/ (test only)
+# Usage: scripts/eval-corpus.sh [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|cmake|all]   (default: postgres, one path, as the README uses it)
 # Idempotent: an existing install is reused without touching apt. Needs root (or sudo) only the first time.
 set -euo pipefail
 
@@ -50,6 +51,7 @@ case "${1:-postgres}" in
   apache) install_corpus apache2-doc /usr/share/doc/apache2-doc/manual/en ;;
   postfix) install_corpus postfix-doc /usr/share/doc/postfix/html ;;
   node) install_corpus nodejs-doc /usr/share/doc/nodejs/api ;;
+  cmake) install_corpus cmake-doc /usr/share/doc/cmake-data/html ;;
   all)
     install_corpus postgresql-doc-15 /usr/share/doc/postgresql-doc-15/html
     install_corpus python-django-doc /usr/share/doc/python-django-doc/html
@@ -60,6 +62,7 @@ case "${1:-postgres}" in
     install_corpus apache2-doc /usr/share/doc/apache2-doc/manual/en
     install_corpus postfix-doc /usr/share/doc/postfix/html
     install_corpus nodejs-doc /usr/share/doc/nodejs/api
+    install_corpus cmake-doc /usr/share/doc/cmake-data/html
     ;;
-  *) echo "usage: $0 [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|cmake|all]" >&2; exit 2 ;;
 esac

@@ -123,12 +123,14 @@ CORPORA: dict[str, Corpus] = {
     "postfix": _halves("postfix", "/usr/share/doc/postfix/html"),
     # A test set written in session 9 before any engine run on it: both halves test-only. Node.js 18's API pages.
     "node": _halves("node", "/usr/share/doc/nodejs/api"),
+    # A test set written in session 9 before any engine run on it (Sphinx, CMake 3.25): both halves test-only.
+    "cmake": _halves("cmake", "/usr/share/doc/cmake-data/html"),
 }
 
 
 def resolve_corpus(name_or_path: str, questions: Sequence[Path] = ()) -> Corpus:
-    """A corpus by name (`postgres`, `django`, `pytest`, `git`, `sqlite`, `celery`, `apache`, `postfix`, `node`) or by
-    folder; a folder needs its question files."""
+    """A corpus by name (`postgres`, `django`, `pytest`, `git`, `sqlite`, `celery`, `apache`, `postfix`, `node`,
+    `cmake`) or by folder; a folder needs its question files."""
     root = Path(name_or_path)
     # A known corpus by name, or by its folder (what scripts/eval-corpus.sh prints).
     known = CORPORA.get(name_or_path) or next((c for c in CORPORA.values() if c.root == root), None)
