@@ -12,6 +12,7 @@ from deep_research_mcp.llm.offline.extract import (
     rank,
     split_units,
     states,
+    stem,
     without_scope,
 )
 from deep_research_mcp.llm.offline.model import retrieved_sections, write_report
@@ -212,3 +213,12 @@ def test_the_report_keeps_to_its_length_budget() -> None:
     cited = report.count("[S")
     assert cited <= 6 + 5 * 6  # short answer (at most six), then six sentences for each of five sections
     assert all(f"## Topic {t}" in report for t in range(1, 6))
+
+
+def test_a_doubled_consonant_before_ing_or_ed_meets_the_plain_word() -> None:
+    # "from stopping" missed "the TERM or stop signal": "stopp" and "stop" were two terms.
+    for inflected, plain in [("stopping", "stop"), ("stopped", "stop"), ("running", "run"), ("settings", "setting"),
+                             ("committed", "commit"), ("mapping", "map")]:
+        assert stem(inflected) == stem(plain), (inflected, plain)
+    # A pair that belongs to the word stays: "falling" is "fall", "passed" is "pass", "added" is "add".
+    assert [stem(w) for w in ("falling", "passed", "added", "buzzing")] == ["fall", "pass", "add", "buzz"]

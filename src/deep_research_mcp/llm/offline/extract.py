@@ -108,19 +108,31 @@ def stem(word: str) -> str:
     """Crude suffix stripping so "stores", "stored", "storing" and "store" meet; not a linguistic stemmer."""
     if len(word) <= 3 or word.isdigit():
         return word
+    if word.endswith("ings") and len(word) > 6:
+        word = word[:-1]  # "settings", "warnings" meet "setting" and "warning", which meet "set" and "warn"
     if word.endswith("ies") and len(word) > 4:
         word = word[:-3] + "y"
     elif word.endswith("sses"):
         word = word[:-2]
     elif word.endswith("ing") and len(word) > 5:
-        word = word[:-3]
-    elif (word.endswith("ed") and len(word) > 4) or (word.endswith("es") and len(word) > 4 and word[-3] in "sxzh"):
+        word = _undoubled(word[:-3])
+    elif word.endswith("ed") and len(word) > 4:
+        word = _undoubled(word[:-2])
+    elif word.endswith("es") and len(word) > 4 and word[-3] in "sxzh":
         word = word[:-2]
     elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
         word = word[:-1]
     if word.endswith("e") and len(word) > 4:
         word = word[:-1]
     return word
+
+
+def _undoubled(stem: str) -> str:
+    """"stopp" (stopping, stopped) is "stop", "sett" is "set", "committ" is "commit"; "fall", "pass", "buzz" and
+    "add" (whose "ad" would be too short to tell apart) keep their pair."""
+    if len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "aeiouylsz":
+        return stem[:-1]
+    return stem
 
 
 def terms(text: str) -> list[str]:
