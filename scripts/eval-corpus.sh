@@ -9,7 +9,8 @@
 #   celery:   python-celery-doc, the Celery 5.2 documentation (a Sphinx tree, ~350 pages): eval/celery/ (test only)
 #   apache:   apache2-doc, the Apache httpd 2.4 manual, its English pages (XML rendered by XSLT, 244 pages): eval/apache/ (test only)
 #   postfix:  postfix-doc, the Postfix 3.7 README guides and manual pages (plain HTML, 136 pages): eval/postfix/ (test only)
-#   node:     nodejs-doc, the Node.js 18 API documentation, one HTML page per module (65 pages): eval/node/ (test only)
+#   node:     nodejs-doc, the Node.js 18 API documentation, one HTML page per module (65 pages), unpacked to /opt, not
+#             installed (see unpack_corpus): eval/node/ (test only)
 #   cmake:    cmake-doc, the CMake 3.25 documentation (a Sphinx tree, 1,936 pages; the HTML lives under cmake-data's doc folder): eval/cmake/ (test only)
 # Usage: scripts/eval-corpus.sh [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|cmake|all]   (default: postgres, one path, as the README uses it)
 # Idempotent: an existing install is reused without touching apt. Needs root (or sudo) only the first time.
@@ -40,6 +41,35 @@ install_corpus() {
   echo "$corpus"
 }
 
+# A package whose install would take something else away is unpacked, never installed: apt makes way for nodejs-doc
+# (Debian's Node.js 18 docs) by removing a NodeSource nodejs, the Node.js 20 the npm-based tests run on. Its .deb is
+# fetched with `apt-get download` and only the corpus folder is copied out, to a path no package owns.
+unpack_corpus() {
+  local package=$1 corpus=$2 inside=$3
+  if [ ! -f "$corpus/index.html" ]; then
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+      command -v sudo >/dev/null || { echo "error: unpacking $package into $corpus needs root or sudo" >&2; exit 1; }
+      sudo="sudo"
+    fi
+    echo "unpacking $package (apt-get download, not installed)" >&2
+    apt-cache show "$package" >/dev/null 2>&1 || $sudo apt-get update -qq >&2
+    local tmp
+    tmp="$(mktemp -d)"
+    chmod 755 "$tmp"  # apt's download user must be able to write there
+    (cd "$tmp" && apt-get download -qq "$package" >&2)
+    dpkg-deb -x "$tmp"/*.deb "$tmp/root"
+    $sudo mkdir -p "$corpus"
+    $sudo cp -r "$tmp/root/$inside/." "$corpus/"
+    rm -rf "$tmp"
+  fi
+  if [ ! -f "$corpus/index.html" ]; then
+    echo "error: $package was unpacked but $corpus/index.html is missing" >&2
+    exit 1
+  fi
+  echo "$corpus"
+}
+
 case "${1:-postgres}" in
   postgres) install_corpus postgresql-doc-15 /usr/share/doc/postgresql-doc-15/html ;;
   django) install_corpus python-django-doc /usr/share/doc/python-django-doc/html ;;
@@ -50,7 +80,7 @@ case "${1:-postgres}" in
   # The package holds one folder per language; en/ alone is the corpus (a few of its pages are Portuguese upstream).
   apache) install_corpus apache2-doc /usr/share/doc/apache2-doc/manual/en ;;
   postfix) install_corpus postfix-doc /usr/share/doc/postfix/html ;;
-  node) install_corpus nodejs-doc /usr/share/doc/nodejs/api ;;
+  node) unpack_corpus nodejs-doc /opt/deep-research-eval/nodejs-doc/api usr/share/doc/nodejs/api ;;
   cmake) install_corpus cmake-doc /usr/share/doc/cmake-data/html ;;
   all)
     install_corpus postgresql-doc-15 /usr/share/doc/postgresql-doc-15/html
@@ -61,7 +91,7 @@ case "${1:-postgres}" in
     install_corpus python-celery-doc /usr/share/doc/python-celery-doc/html
     install_corpus apache2-doc /usr/share/doc/apache2-doc/manual/en
     install_corpus postfix-doc /usr/share/doc/postfix/html
-    install_corpus nodejs-doc /usr/share/doc/nodejs/api
+    unpack_corpus nodejs-doc /opt/deep-research-eval/nodejs-doc/api usr/share/doc/nodejs/api
     install_corpus cmake-doc /usr/share/doc/cmake-data/html
     ;;
   *) echo "usage: $0 [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|cmake|all]" >&2; exit 2 ;;

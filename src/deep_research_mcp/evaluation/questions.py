@@ -121,8 +121,9 @@ CORPORA: dict[str, Corpus] = {
     # Test sets written in session 7 before any engine run on them: both halves are test-only, run once at its end.
     "apache": _halves("apache", "/usr/share/doc/apache2-doc/manual/en"),
     "postfix": _halves("postfix", "/usr/share/doc/postfix/html"),
-    # A test set written in session 9 before any engine run on it: both halves test-only. Node.js 18's API pages.
-    "node": _halves("node", "/usr/share/doc/nodejs/api"),
+    # A test set written in session 9 before any engine run on it: both halves test-only. Node.js 18's API pages,
+    # unpacked from Debian's nodejs-doc, never installed: installing it removes a NodeSource Node.js (eval-corpus.sh).
+    "node": _halves("node", "/opt/deep-research-eval/nodejs-doc/api"),
     # A test set written in session 9 before any engine run on it (Sphinx, CMake 3.25): both halves test-only.
     "cmake": _halves("cmake", "/usr/share/doc/cmake-data/html"),
 }
