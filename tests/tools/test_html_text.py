@@ -132,6 +132,8 @@ def test_docbook_and_sphinx_navigation_and_hidden_content_are_dropped() -> None:
         # Django's theme: prev/next bar, sidebar, and Sphinx viewcode's "[source]" links.
         '<div class="nav">« previous | up</div><div id="sidebar"><h3>Last update:</h3></div>'
         '<dl><dt>atomic()<a href="_modules/x.html"><span class="viewcode-link">[source]</span></a></dt></dl>'
+        # Sphinx's footer, an ARIA "contentinfo" landmark.
+        '<div class="footer" role="contentinfo">© Copyright 2000-2022 Kitware. Created using Sphinx 4.5.0.</div>'
     )
     assert page.text == "## VACUUM\n\nReclaims storage.\n\natomic()"
 

@@ -388,7 +388,8 @@ def _is_chrome(element: Any) -> bool:
         return False
     if element.get("hidden") is not None or element.get("aria-hidden") == "true":
         return True
-    if element.get("role") in ("navigation", "search"):
+    # ARIA landmarks of site chrome; "contentinfo" is a site's footer (Sphinx's "© Copyright … Created using Sphinx").
+    if element.get("role") in ("navigation", "search", "contentinfo"):
         return True
     if "display:none" in (element.get("style") or "").replace(" ", "").lower():
         return True

@@ -39,7 +39,8 @@ from .parsing import (
 # 4: files have a kind and a search weight (kinds.py).
 # 5: symbol-bearing forms ("HEAD~2", "A..B") are indexed whole in the `symbols` column.
 # 6: HTML pages are read without requirement numbers (SQLite's "R-…", tools/html_text.py).
-SCHEMA_VERSION = 6
+# 7: a paragraph of nothing but a command is code, each definition term opens a block, site footers are dropped.
+SCHEMA_VERSION = 7
 DEFAULT_MAX_FILE_BYTES = 5_000_000
 BATCH_FILES = 200
 # A text copy is the same page as its HTML when at least this share of its distinct words occur in the page.
