@@ -68,15 +68,18 @@ def test_a_page_holding_other_pages_as_its_sections_is_a_compilation(tmp_path: P
         assert [Path(p.path).name for p in index.search("Function 3 opens", k=2)] == ["f3.html", "all.html"]
 
 
-def test_pages_sharing_a_title_are_told_apart_by_their_file_names(tmp_path: Path) -> None:
+def test_pages_sharing_a_title_are_told_apart_by_the_shortest_tail_of_their_paths(tmp_path: Path) -> None:
     root = tmp_path / "docs"
     write(root / "history" / "changelog-3.1.html", page("Change history", "<p>Fixed a crash in 3.1.</p>"))
     write(root / "history" / "changelog-4.0.html", page("Change history", "<p>Fixed a crash in 4.0.</p>"))
-    write(root / "a" / "index.html", page("Index", "<p>A crash index.</p>"))
-    write(root / "b" / "index.html", page("Index", "<p>B crash index.</p>"))
+    # Django's "Signals" in ref/ and in topics/: the file names alone would not tell them apart.
+    write(root / "ref" / "signals.html", page("Signals", "<p>A crash signal reference.</p>"))
+    write(root / "topics" / "signals.html", page("Signals", "<p>A crash signal guide.</p>"))
+    write(root / "guide.html", page("Guide", "<p>One crash guide.</p>"))
     with DocumentIndex(tmp_path / "index.sqlite") as index:
-        for _ in range(2):  # a second pass does not add the names again
+        for _ in range(2):  # a second pass does not add the tails again
             (root / "history" / "changelog-4.0.html").touch()
             index.index_directory(root)
             titles = sorted({p.title for p in index.search("crash", k=10)})
-    assert titles == ["Change history (changelog-3.1)", "Change history (changelog-4.0)", "Index"]
+    assert titles == ["Change history (changelog-3.1)", "Change history (changelog-4.0)", "Guide",
+                      "Signals (ref/signals)", "Signals (topics/signals)"]

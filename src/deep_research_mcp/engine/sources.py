@@ -168,11 +168,11 @@ def scrub_citations(text: str, registry: SourceRegistry, *, drop_sources_section
         segment = re.sub(r"[ \t]+([.,;:])(?![\w/~])", r"\1", segment)
         return re.sub(r"(?<=\S)[ \t]{2,}", " ", segment)
 
-    text = _outside_code(text, prose)
+    text = outside_code(text, prose)
     return Scrubbed(text=text.strip(), dropped=dropped, cited_ids=order)
 
 
-def _outside_code(text: str, transform: Callable[[str], str]) -> str:
+def outside_code(text: str, transform: Callable[[str], str]) -> str:
     """Apply `transform` to everything but code spans and fenced blocks, where `a[0]` is code, not a citation."""
     out: list[str] = []
     position = 0
@@ -195,7 +195,7 @@ def finalize_report(text: str, registry: SourceRegistry) -> tuple[str, list[Sour
 
     # Whatever a model copied from a page or a title (`<img src=...>`, `<a href>`, `www.` names) must not load or
     # link anything when the report is rendered.
-    body = _outside_code(scrubbed.text, lambda segment: _inert(_MARKER.sub(renumber, segment)))
+    body = outside_code(scrubbed.text, lambda segment: _inert(_MARKER.sub(renumber, segment)))
     cited = [registry.get(i) for i in scrubbed.cited_ids]
     sources = [s for s in cited if s is not None]
     if sources:

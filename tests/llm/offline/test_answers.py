@@ -441,3 +441,9 @@ def test_angle_bracket_names_in_the_title_and_headings_are_code() -> None:
         "In what order does Apache apply `<Directory>`, `</Files>` and `<Location>` blocks?")
     assert heading("Protect a folder with <Location> or with <Directory>") == (
         "Protect a folder with `<Location>` or with `<Directory>`")
+
+
+def test_special_method_names_in_the_title_and_headings_are_code() -> None:
+    # Bare, Markdown reads "__call__" as bold "call" (a mangled identifier to the readability check).
+    assert heading("What hooks besides __call__ can it define") == "What hooks besides `__call__` can it define"
+    assert report_title("How do __enter__() and `__exit__` work?") == "How do `__enter__()` and `__exit__` work?"

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..sources import _outside_code
+from ..sources import outside_code
 from .check import ClaimCheck, SourceText, check_report
 from .report import CLAIM_LEAD, MARKER_GROUP, SOURCES_HEADING, UNSUPPORTED_MARK
 
@@ -116,13 +116,13 @@ def renumber(report: str) -> tuple[str, list[int]]:
             order.extend(int(n) for n in re.split(r"\s*,\s*", match.group(1)) if int(n) not in order)
         return segment
 
-    _outside_code(head, collect)
+    outside_code(head, collect)
     numbers = {old: new for new, old in enumerate(order, start=1)}
 
     def marker(match: re.Match[str]) -> str:
         return "[" + ", ".join(str(numbers[int(n)]) for n in re.split(r"\s*,\s*", match.group(1))) + "]"
 
-    body = _outside_code(head, lambda segment: MARKER_GROUP.sub(marker, segment))
+    body = outside_code(head, lambda segment: MARKER_GROUP.sub(marker, segment))
     if sources is None:
         return body, order
     heading, lines = sources
@@ -194,4 +194,4 @@ def with_source_ids(report: str, cited_ids: Sequence[str]) -> str:
         numbers = [int(n) for n in re.split(r"\s*,\s*", match.group(1))]
         return "[" + ", ".join(cited_ids[n - 1] for n in numbers if 0 < n <= len(cited_ids)) + "]"
 
-    return _outside_code("\n".join(lines).rstrip(), lambda segment: MARKER_GROUP.sub(ids, segment))
+    return outside_code("\n".join(lines).rstrip(), lambda segment: MARKER_GROUP.sub(ids, segment))

@@ -381,18 +381,18 @@ def clean_inline(text: str) -> str:
     text = _DUNDER.sub(r"`\1`", text)
     text = _UNDERSCORED_NAME.sub(r"`\1`", text)
     text = code_tags(text)
-    return " ".join(_outside_code(text, _clean_prose).split())
+    return " ".join(outside_code(text, _clean_prose).split())
 
 
 def code_tags(text: str) -> str:
     """`text` with the placeholders and configuration tags its prose names in angle brackets ("<name>",
     "<ascii type without space>", `</Location>`, `<Directory "/">`) as code spans, so Markdown shows them as written."""
     text = _PLACEHOLDER.sub(_placeholder, text)
-    return _outside_code(text, lambda prose: _SECTION_TAG.sub(
+    return outside_code(text, lambda prose: _SECTION_TAG.sub(
         _placeholder, _PHRASE_PLACEHOLDER.sub(_placeholder, prose)))
 
 
-def _outside_code(text: str, change: Callable[[str], str]) -> str:
+def outside_code(text: str, change: Callable[[str], str]) -> str:
     """`text` with `change` applied to what lies outside its code spans."""
     parts: list[str] = []
     position = 0

@@ -23,6 +23,7 @@ from .extract import (
     documents,
     finish,
     jaccard,
+    outside_code,
     rank,
     terms,
     word_set,
@@ -494,7 +495,7 @@ def _empty_report(title: str, sections: list[Section], asked: Instructions) -> s
 def report_title(brief: str) -> str:
     """The question itself, or its first clause when the whole is long; never cut inside a clause. What it names in
     angle brackets (`<Directory>`, `</Location>`) is code, as in the quoted sentences."""
-    return code_tags(_title(brief))
+    return _dunders_as_code(code_tags(_title(brief)))
 
 
 def _title(brief: str) -> str:
@@ -530,7 +531,15 @@ def heading(topic: str) -> str:
     """A section heading of at most `HEADING_CHARS` characters: the topic when short; else its subject for a
     "subject: focus" topic; else the question without its opening words, then without its function words. Angle
     bracket names are code, as in the title."""
-    return code_tags(_heading(topic))
+    return _dunders_as_code(code_tags(_heading(topic)))
+
+
+_DUNDER = re.compile(r"(?<![\w`])__[A-Za-z]\w*__(?:\(\))?(?![\w`])")
+
+
+def _dunders_as_code(text: str) -> str:
+    """A question's "__call__" as code in a title or heading: bare, Markdown shows it as bold "call"."""
+    return outside_code(text, lambda prose: _DUNDER.sub(lambda m: f"`{m.group(0)}`", prose))
 
 
 def _heading(topic: str) -> str:

@@ -473,20 +473,25 @@ class DocumentIndex:
 
     @staticmethod
     def _distinct_titles(db: sqlite3.Connection, root: Path) -> None:
-        """Pages under `root` that share a title get their file name after it: Sphinx titles every changelog page
-        of a project "Change history", and a report citing two of them would list the same source twice to a
-        reader. "Change history (changelog-3.1)". Run after every pass that changed something; a title already
-        given its name is recognised by it, so the names are added once."""
-        groups: dict[str, list[tuple[int, str, str]]] = {}
+        """Pages under `root` that share a title get the shortest tail of their path that tells them apart: Sphinx
+        titles every changelog page of a project "Change history", and Django has a "Signals" page in both ref/ and
+        topics/; a report citing two of them would list the same source twice to a reader. "Change history
+        (changelog-3.1)", "Signals (ref/signals)". Run after every pass that changed something; a title already given
+        its tail is recognised by it, so the tails are added once."""
+        groups: dict[str, list[tuple[int, str, list[str]]]] = {}
         for file_id, path, title in db.execute(f"SELECT id, path, title FROM files WHERE {_UNDER}", _under(root)):
-            stem = os.path.splitext(os.path.basename(path))[0]
-            base = title.removesuffix(f" ({stem})")
-            groups.setdefault(_title_key(base), []).append((file_id, base, stem))
+            tails = _path_tails(path, root)
+            base = next((title.removesuffix(f" ({tail})") for tail in tails if title.endswith(f" ({tail})")), title)
+            groups.setdefault(_title_key(base), []).append((file_id, base, tails))
         for group in groups.values():
-            if len(group) < 2 or len({stem for _, _, stem in group}) < len(group):
-                continue  # unique, or the names would not tell them apart either (index.html in every folder)
-            for file_id, base, stem in group:
-                title = f"{base} ({stem})"
+            if len(group) < 2:
+                continue
+            depth = next((d for d in range(max(len(t) for _, _, t in group))
+                          if len({t[min(d, len(t) - 1)] for _, _, t in group}) == len(group)), None)
+            if depth is None:
+                continue  # the paths would not tell them apart either
+            for file_id, base, tails in group:
+                title = f"{base} ({tails[min(depth, len(tails) - 1)]})"
                 db.execute("UPDATE files SET title = ? WHERE id = ?", (title, file_id))
                 db.execute("UPDATE passages_fts SET title = ? WHERE rowid IN (SELECT id FROM passages WHERE "
                            "file_id = ?)", (title, file_id))
@@ -613,6 +618,13 @@ def _connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable at checkpoints, and the index is rebuildable
     return db
+
+
+def _path_tails(path: str, root: Path) -> list[str]:
+    """The tails of a file's path under `root` without its extension, shortest first: "signals", "ref/signals"."""
+    relative = os.path.relpath(path, root) if os.path.isabs(path) else path
+    parts = os.path.splitext(relative)[0].split(os.sep)
+    return ["/".join(parts[-n:]) for n in range(1, len(parts) + 1)]
 
 
 def _make_private_dirs(directory: Path) -> None:
