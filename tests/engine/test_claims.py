@@ -73,6 +73,16 @@ def test_a_contradicting_passage_is_not_outvoted_by_a_looser_one() -> None:
     assert check_sentence("This parameter is supported on Windows, and must be zero.", page).verdict == "unsupported"
 
 
+def test_a_short_sentence_quoted_whole_is_found_past_closer_ranked_passages() -> None:
+    # Node's child_process page: "killed" and "process" are in many passages, and one without the "not" came first.
+    earlier = " ".join(f"The process is killed when signal {n} arrives." for n in range(1, 15))
+    page = SourceText(f"On Windows the signal is ignored, and the process will be killed forcefully. {earlier} "
+                      "The 'error' event is emitted whenever:\n\n- The process could not be spawned."
+                      "\n- The process could not be killed.\n- Sending a message to the child process failed.")
+    verdict = check_sentence("The process could not be killed.", page)
+    assert (verdict.verdict, verdict.evidence) == ("supported", "The process could not be killed.")
+
+
 def test_negations_count_only_where_the_sentence_lines_up() -> None:
     page = SourceText("(See ALTER TABLE for information on column storage modes.) Setting this property for a "
                       "partitioned table has no direct effect, because such tables have no storage of their own. "

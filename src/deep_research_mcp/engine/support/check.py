@@ -144,10 +144,12 @@ class SourceText:
         self.vocabulary = frozenset(self.words.positions)
         self.passages: list[Passage] = []
         self.index: dict[str, list[int]] = {}
+        self.whole: dict[tuple[str, ...], int] = {}  # each passage's words: a sentence quoted whole finds its own
         for number, piece in enumerate(split_passages(text)):
             tokens = [sys.intern(t) for t in TOKEN.findall(piece.lower())]
             stems = _content(tokens)
             self.passages.append(Passage(piece, tokens, stems, negation_flags(piece)))
+            self.whole.setdefault(tuple(tokens), number)
             for s in set(stems) - {""}:
                 self.index.setdefault(s, []).append(number)
 
@@ -285,6 +287,12 @@ def check_sentence(sentence: str, source: SourceText, source_id: str = "") -> Se
     features = _features(sentence)
     if len(features.stems) < MIN_CONTENT_WORDS:
         return SentenceCheck(sentence, "unchecked", reason="too short to state anything checkable")
+    same = source.whole.get(tuple(features.tokens))
+    if same is not None:
+        # A sentence of the page quoted word for word. A short one shares its few words with many passages, and a
+        # closer-ranked one without its "not" read as a contradiction ("The process could not be killed." against
+        # "… the process will be killed forcefully"), before its own passage was ever looked at.
+        return SentenceCheck(sentence, "supported", 1.0, 1.0, _evidence(source.passages[same].text), source_id)
     ranked = _ranked(features, source)
     # The strict rule allows one word in ten to differ: not when that word is a name the page never uses.
     strict_ok = judge(sentence, source.words).supported and all(
