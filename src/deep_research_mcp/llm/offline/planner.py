@@ -115,7 +115,7 @@ def plan_parts(question: str) -> list[str]:
     text = " ".join(question.split())
     if not text:
         return []
-    sentences = split_sentences(text)
+    sentences = split_request(text)
     scene = " ".join(s for s in sentences if not _is_ask(s))
     asks = [s for s in sentences if _is_ask(s)]
     if not asks or not scene:
@@ -388,7 +388,7 @@ def _is_code_like(word: str) -> bool:
     return any(c.isdigit() for c in word) or bool(set(word) & set("_./#+-"))
 
 
-def split_sentences(text: str) -> list[str]:
+def split_request(text: str) -> list[str]:
     """The sentences of a request, each ending in its own mark ("?" when the request does and it had none)."""
     ends_with_question = text.rstrip().endswith("?")
     out: list[str] = []
@@ -403,7 +403,7 @@ def split_clauses(text: str) -> list[str]:
     """Separate questions asked in one request ("How does X…, and how does Y…?", "What is X, what is its
     default?"), each ending as its sentence does."""
     out: list[str] = []
-    for sentence in split_sentences(text):
+    for sentence in split_request(text):
         mark = sentence[-1]
         pieces = [p.strip(" ,;") for p in _CLAUSE_SPLIT.split(sentence[:-1])]
         pieces = [p for p in pieces if p]
