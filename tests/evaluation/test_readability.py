@@ -117,6 +117,7 @@ def test_cited_fragments_under_five_words_are_found() -> None:
         "The value must be one of the following: [1]\n\nThe next paragraph is not a list at all, it is prose. [1]",
         "In addition, tables can have row security policies that restrict rows. [1]",
         "Instead, use the static template tag to build the URL. [1]",
+        "First, it can act as a simple front-end to the httpd command. [1]",
         # A lead-in to code whose code is not there, in the paragraph's middle or at its end.
         "To signal the parent you should issue a command such as. [1] The second method uses flags. [1]",
         "After you have signaled the server, you can read about its progress by issuing. [1]",
@@ -132,6 +133,7 @@ def test_pointers_with_their_antecedent_in_the_paragraph_are_fine() -> None:
             "It is possible to run ANALYZE on its own for a quick statistics refresh. [1]\n\n"
             "In addition to the privilege system, tables can have row security policies. [1]\n\n"
             "Instead of hardcoding the key, load it from an environment variable. [1]\n\n"
+            "First, install the package from the index. [1] Finally, it's worth pinning its version. [1]\n\n"
             "The level must be one of the following:\n\n- `READ COMMITTED`, the default level of isolation [1]\n\n"
             # A lead-in to code with its code right after it; one ending in a colon with its items as sentences.
             "Send the parent a signal with a command such as: [1]\n\n```\nkill -TERM 1234\n```\n\n"

@@ -63,7 +63,9 @@ _COMMA_POINTERS = ("instead", "in addition", "in contrast", "by contrast", "on t
                    "in other words", "for example", "for instance", "in particular")
 _OPENER = re.compile(
     r"^\W*(?:(?:" + "|".join(re.escape(w) for w in sorted(_POINTERS, key=len, reverse=True)) + r")\b"
-    r"|(?:" + "|".join(re.escape(w) for w in sorted(_COMMA_POINTERS, key=len, reverse=True)) + r"),)",
+    r"|(?:" + "|".join(re.escape(w) for w in sorted(_COMMA_POINTERS, key=len, reverse=True)) + r"),"
+    # A sequence word before a pronoun ("First, it can act as …") points back as the pronoun alone does.
+    r"|(?:first|second|third|finally|next|additionally|by default)\W+(?:it|its|they|their|these|this|them)\b(?!'s))",
     re.IGNORECASE,
 )
 # "It is possible to …" and "That is, …"-free forms that refer forward, not back.

@@ -46,3 +46,19 @@ def test_a_lead_in_quoted_with_its_items_keeps_its_colon() -> None:
     lead = next(text for text in notes if text.startswith("Inheritance: Partitioning by table inheritance")
                 or text.startswith("Partitioning by table inheritance"))
     assert lead.endswith("such as:")
+
+
+MODES = ("## Modes\n\n"
+         "The control script runs the server in one of two modes on any platform.\n\n"
+         "First, it can act as a simple front end that passes every argument through to the server binary.\n\n"
+         "## Signals\n\n"
+         "First, it can send a signal straight to the parent process of the running server binary.\n")
+
+
+def test_a_sequence_word_before_a_pronoun_needs_the_sentence_before_it() -> None:
+    notes = [text for text, _ in cited_sentences({"S1": ("Control", MODES)}, "What can the control script act as?")]
+    # Quoted with what "it" is, or not at all: the second "First, it …" has nothing before it in its section.
+    front = notes.index("First, it can act as a simple front end that passes every argument through to the server "
+                        "binary.")
+    assert front > 0 and notes[front - 1].endswith("in one of two modes on any platform.")
+    assert not any(text.startswith("First, it can send") or text.startswith("Signals: First, it") for text in notes)

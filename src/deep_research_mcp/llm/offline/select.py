@@ -80,7 +80,9 @@ _NEEDS_PREVIOUS = re.compile(
     r"the (?:former|latter|same|other|above|previous|rest)|in (?:this|that|such|either|both|these|those) cases?|"
     r"in addition|as a result|for (?:this|that|these) reasons?|for (?:example|instance)|in particular|"
     r"on the other hand|in contrast|by contrast|in this way|conversely|alternatively|as (?:mentioned|noted|"
-    r"described|explained|discussed|shown|above|such))\b",
+    r"described|explained|discussed|shown|above|such)|"
+    # A sequence word before a pronoun: "First, it can act as …" points back as "It can act as …" does.
+    r"(?:first|second|third|finally|next|additionally|by default)\W+(?:it|its|they|their|these|this|them)\b(?!'s\b))\b",
     re.IGNORECASE,
 )
 # Forward-pointing openers that stand alone ("It is possible to …"); "That is, …" restates the sentence before.
