@@ -62,3 +62,15 @@ def test_a_sequence_word_before_a_pronoun_needs_the_sentence_before_it() -> None
                         "binary.")
     assert front > 0 and notes[front - 1].endswith("in one of two modes on any platform.")
     assert not any(text.startswith("First, it can send") or text.startswith("Signals: First, it") for text in notes)
+
+
+SEE_ALSO = ("## Directory\n\n"
+            "Directory sections apply their directives to the named directory and everything below it.\n\n"
+            "## See also\n\n"
+            "- How Directory and Location sections work for an explanation of how these sections are combined.\n")
+
+
+def test_the_items_of_a_see_also_section_are_pointers_not_statements() -> None:
+    notes = [text for text, _ in cited_sentences({"S1": ("Directory", SEE_ALSO)},
+                                                 "How are Directory and Location sections combined?")]
+    assert notes and not any("for an explanation" in text for text in notes)

@@ -245,6 +245,11 @@ def _covering(order: list[int], scores: list[float], covers: list[set[str]], wan
     return out + tail
 
 
+# A section of links to other pages: its items name where to read ("How <Directory>, <Location> and <Files>
+# sections work for an explanation of how …", a link's title run into its gloss), they state nothing themselves.
+_POINTERS_ONLY = re.compile(r"^\W*(?:see also|related (?:topics|pages|links|information))\W*$", re.IGNORECASE)
+
+
 def candidates_of(units: list[tuple[str, int, Unit]]) -> tuple[list[Candidate], list[int]]:
     """The sentences of `units` (owner, position, unit) that could be quoted, and where each stands in `units`."""
     candidates: list[Candidate] = []
@@ -253,7 +258,7 @@ def candidates_of(units: list[tuple[str, int, Unit]]) -> tuple[list[Candidate], 
     # page that says more (page support) or make its words look common (BM25's document frequencies).
     seen: set[tuple[str, str]] = set()
     for index, (owner, position, unit) in enumerate(units):
-        if unit.code:
+        if unit.code or _POINTERS_ONLY.match(unit.heading):
             continue
         text = statement(unit.text)
         if not text or unit.text.rstrip().endswith("?"):
