@@ -107,6 +107,13 @@ def test_sentences_keep_their_closing_brackets_and_do_not_break_inside_parenthes
         "a redirect.", "(The delay is modified by jitter. It is enabled.)", 'He said "stop."', "Then he left."]
 
 
+def test_a_sentence_may_open_with_a_tag_name() -> None:
+    # Apache's "<Location> sections are processed …" ran on from the sentence before it, one claim of two statements.
+    text = "It ends with a </Location> directive. <Location> sections are processed in order. Use a < b."
+    assert split_sentences(text) == ["It ends with a `</Location>` directive.",
+                                     "`<Location>` sections are processed in order.", "Use a < b."]
+
+
 def test_a_term_that_ends_one_search_passage_is_not_the_term_of_the_next() -> None:
     # Two search passages of one page, each under the "[section: …]" line the search tool writes: the first ends
     # with a definition term whose text was not shown; it labelled the next passage's sentence, which the claim

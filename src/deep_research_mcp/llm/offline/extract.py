@@ -48,7 +48,8 @@ _ANAPHORA = re.compile(r"^(?:it|its|this|these|that|those|they|their|he|she|his|
 _BOILERPLATE = re.compile(r"^(?:see|read|click|visit|learn more|for more|check out|subscribe|sign up)\b", re.IGNORECASE)
 # Any word may open a sentence ("… as low as 49%. deep-research-mcp makes …"); abbreviations are merged back after.
 # A closing quote or bracket after the stop belongs to the sentence it closes ('… "stop." Then', '(… it is.) Next').
-_SENTENCE_BREAK = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[`*_]?[A-Za-z0-9])")
+# A sentence may open with a tag name as code ("`<Location>` sections are processed …"), not only a letter.
+_SENTENCE_BREAK = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=(?:[\"'(\[*_<]|`<?)?[A-Za-z0-9])")
 _FENCE = re.compile(r"^(```|~~~)")
 _HEADING = re.compile(r"^#{1,6}(\s|$)")
 _SECTION_MARKER = re.compile(r"^\[section:\s*(.+?)\]$")
