@@ -378,11 +378,15 @@ def clean_inline(text: str) -> str:
     # An index on an identifier ("settings.PASSWORD_HASHERS[0]") is code: a code span, so that no citation pass
     # takes "[0]" for a marker.
     text = _INDEXED.sub(r"`\1`", text)
-    # A special method name outside code would render as bold in Markdown ("Pizza.__str__()" as "Pizza.str()").
-    text = _DUNDER.sub(r"`\1`", text)
+    text = dunders_as_code(text)
     text = _UNDERSCORED_NAME.sub(r"`\1`", text)
     text = code_tags(text)
     return " ".join(outside_code(text, _clean_prose).split())
+
+
+def dunders_as_code(text: str) -> str:
+    """Special method names as code spans: bare, Markdown renders "Pizza.__str__()" as "Pizza.str()" in bold."""
+    return _DUNDER.sub(r"`\1`", text)
 
 
 def code_tags(text: str) -> str:

@@ -21,6 +21,7 @@ from .extract import (
     code_tags,
     content_terms,
     documents,
+    dunders_as_code,
     finish,
     jaccard,
     outside_code,
@@ -495,7 +496,7 @@ def _empty_report(title: str, sections: list[Section], asked: Instructions) -> s
 def report_title(brief: str) -> str:
     """The question itself, or its first clause when the whole is long; never cut inside a clause. What it names in
     angle brackets (`<Directory>`, `</Location>`) is code, as in the quoted sentences."""
-    return _dunders_as_code(code_tags(_title(brief)))
+    return _names_as_code(_title(brief))
 
 
 def _title(brief: str) -> str:
@@ -531,15 +532,13 @@ def heading(topic: str) -> str:
     """A section heading of at most `HEADING_CHARS` characters: the topic when short; else its subject for a
     "subject: focus" topic; else the question without its opening words, then without its function words. Angle
     bracket names are code, as in the title."""
-    return _dunders_as_code(code_tags(_heading(topic)))
+    return _names_as_code(_heading(topic))
 
 
-_DUNDER = re.compile(r"(?<![\w`])__[A-Za-z]\w*__(?:\(\))?(?![\w`])")
-
-
-def _dunders_as_code(text: str) -> str:
-    """A question's "__call__" as code in a title or heading: bare, Markdown shows it as bold "call"."""
-    return outside_code(text, lambda prose: _DUNDER.sub(lambda m: f"`{m.group(0)}`", prose))
+def _names_as_code(text: str) -> str:
+    """A title's or heading's angle-bracket names and special method names ("__call__") as code, as a quoted
+    sentence's are (`extract.clean_inline`); code spans the question already holds are left as they are."""
+    return outside_code(code_tags(text), dunders_as_code)
 
 
 def _heading(topic: str) -> str:
