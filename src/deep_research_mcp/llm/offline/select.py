@@ -128,8 +128,9 @@ def unfinished(text: str) -> bool:
     """Whether a lead-in's sentence only reads on with what it introduces: its last word cannot end a sentence, it
     ends in "by issuing", or it points at "the following". "… will not see any records, due to the restrictive
     policy:" states its point before the example and reads alone."""
-    last = text.rstrip(" .:").rsplit(None, 1)[-1].lower().rstrip(".") if text.strip(" .:") else ""
-    return last in _OPEN_ENDINGS or bool(_OPEN_GERUND.search(text.rstrip(" .:")) or _FOLLOWING.search(text))
+    body = text.rstrip(" .:")
+    last = body.rsplit(None, 1)[-1].lower().rstrip(".") if body else ""
+    return last in _OPEN_ENDINGS or bool(_OPEN_GERUND.search(body) or _FOLLOWING.search(text))
 
 
 def introduces(text: str) -> bool:
