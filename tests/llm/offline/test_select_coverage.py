@@ -3,6 +3,7 @@ short example right after it, and a lead-in under a definition term keeps the te
 
 from __future__ import annotations
 
+from deep_research_mcp.llm.offline.extract import asked
 from deep_research_mcp.llm.offline.select import cited_passages, cited_sentences
 
 SECURITY = (
@@ -71,3 +72,24 @@ def test_a_topic_whose_best_sentences_stand_far_above_the_rest_still_fills_its_n
     # comes, after them.
     assert texts[-1].startswith("Plugins that run each test in random order")
     assert len(texts) == 4
+
+
+BUILD_CACHE = (
+    "## Incremental builds\n\n"
+    "A long build of a feature branch reuses the objects of the branch it was forked from. "
+    "Switching branches in the middle of a long build invalidates the objects of the feature branch. "
+    "A build of the feature branch after a merge from the main branch rebuilds what the merge touched.\n\n"
+    "## Cache expiry\n\n"
+    "Cached objects are kept for 14 days after their last use and then deleted by the nightly sweep.\n"
+)
+
+
+def test_words_the_planner_carried_into_an_ask_do_not_outrank_the_asks_own() -> None:
+    # "(long build, feature branch)" is the scene the ask came with, named by every sentence of the first section;
+    # the ask itself, "how long are cached objects kept", is answered once, in words the carried ones do not share.
+    topic = "How long are cached objects kept (long build, feature branch)?"
+    assert asked(topic) == "How long are cached objects kept?"
+    assert asked("What is it (mydb.db-journal)?") == "What is it (mydb.db-journal)?"  # no words of its own
+    assert asked("Why use fetch() for it?") == "Why use fetch() for it?"  # a call's brackets are not carried words
+    [(first, _), *_] = cited_sentences({"S1": ("Builds", BUILD_CACHE)}, topic, limit=2)
+    assert "Cached objects are kept for 14 days" in first

@@ -633,6 +633,24 @@ def without_scope(topic: str) -> str:
     return f"{body}{sep}{trimmed}" if trimmed.strip(" ?.!") else body
 
 
+_CARRIED = re.compile(r"\s*\(([^()]+)\)(?=[?.!]?\s*$)")
+ASKED_TERMS = 2  # an ask with fewer words of its own is ranked by what it carries too
+
+
+def asked(topic: str) -> str:
+    """`topic` without the words the planner carried into it in closing parentheses ("How long are the records kept
+    (re-merging master, long-running topic branch)?"), when the ask keeps `ASKED_TERMS` words of its own. The
+    carried words say what the ask is about, which finds the right pages; as ranking terms they outweigh the ask
+    inside those pages: every sentence of a topic-branch page names "topic branch", the one answering "how long are
+    the records kept" says "kept for 60 days". An ask of fewer words ("What is it (mydb.db-journal)?") keeps them."""
+    topic = without_scope(topic)
+    found = _CARRIED.search(topic)
+    if not found:
+        return topic
+    ask = topic[: found.start()] + topic[found.end() :]
+    return ask if len(content_terms(ask)) >= ASKED_TERMS else topic
+
+
 def focus(label: str, wanted: set[str]) -> float:
     """How much of a title or heading is the topic: the share of its words that are topic terms (numbering and
     words like "chapter" aside)."""

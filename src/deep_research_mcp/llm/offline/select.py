@@ -21,6 +21,7 @@ from .extract import (
     RELATIVE_FLOOR,
     STOPWORDS,
     Unit,
+    asked,
     content_terms,
     focus,
     is_signature,
@@ -30,7 +31,6 @@ from .extract import (
     split_units,
     states,
     terms,
-    without_scope,
     word_set,
     words,
 )
@@ -214,7 +214,7 @@ def cited_passages(docs: dict[str, tuple[str, str]], topic: str, limit: int = 8)
     reference = scores[next(i for i in order if candidates[i].text == distinct[min(2, len(distinct) - 1)])]
     kept = {i for i in order if scores[i] >= RELATIVE_FLOOR * reference}
     lifted = _with_page_support(candidates, scores)
-    wanted = set(content_terms(without_scope(topic)))
+    wanted = set(content_terms(asked(topic)))
     covers = [set(terms(c.text)) & wanted for c in candidates]
     order = _covering(sorted(kept, key=lambda i: (-lifted[i], i)), lifted, covers, len(wanted))
     # A topic whose few best sentences stand far above the rest would stop at them: its notes fill up with what
@@ -313,7 +313,7 @@ def _scores(
     docs: dict[str, tuple[str, str]], candidates: list[Candidate], topic: str
 ) -> tuple[list[float], _Vectors | None]:
     """Lexical relevance re-weighted by meaning: (score per candidate, their unit vectors or None)."""
-    query = without_scope(topic)
+    query = asked(topic)
     wanted = set(content_terms(query))
     pages = _page_priors(docs, query)
     changelog = 1.0 if _ASKS_CHANGES.search(topic) else CHANGELOG_PRIOR
