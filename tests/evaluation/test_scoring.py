@@ -223,6 +223,9 @@ def test_score_report_counts_supported_claims_facts_and_gold_sources(corpus: Pat
     assert score.citation_accuracy == pytest.approx(2 / 3)
     assert score.facts_found == ["lock", "frozen"] and score.facts_missed == ["threshold"]
     assert score.fact_recall == pytest.approx(2 / 3)
+    # A fact quoted with its identifiers as code spans is still stated: the backticks are the report's markup.
+    coded = text.replace("ACCESS EXCLUSIVE lock", "`ACCESS EXCLUSIVE` lock")
+    assert score_report(question(), coded, [vacuum, freeze], corpus).facts_found == ["lock", "frozen"]
     assert score.fabricated == 0
     assert score.gold_cited == ["vacuum.html", "sub/freeze.md"] and score.gold_retrieved == score.gold_cited
     assert score.gold_hit_rate == pytest.approx(2 / 3)

@@ -245,8 +245,11 @@ def score_report(
     text_of = page_text or documents.text
     parsed = parse_report(report)
     score = QuestionScore(question.id, question.split, question.question, gold_total=len(question.gold_sources))
+    # Code spans are the report's markup, not its words: "forget `<pathspec>` Reset …" states what the page's
+    # "forget <pathspec> Reset …" does, and the patterns are written on the page's text.
+    prose = parsed.prose.replace("`", "")
     for fact in question.facts:
-        (score.facts_found if fact_found(parsed.prose, fact.patterns) else score.facts_missed).append(fact.fact)
+        (score.facts_found if fact_found(prose, fact.patterns) else score.facts_missed).append(fact.fact)
     known = set(registry)
     score.missed_on_retrieved = [fact.fact for fact in question.facts if fact.fact in score.facts_missed
                                  and any(fact_found(text_of(loc), fact.patterns) for loc in known)]
