@@ -371,3 +371,13 @@ def test_findings_accept_markers_before_or_after_the_full_stop_and_ignore_code()
         ("Tides turn turbines.", ["S1"]),
         ("Lagoons hold water.", ["S2", "S3"]),
     ]
+
+
+def test_a_note_keeps_the_dashes_of_the_option_it_opens_with() -> None:
+    from deep_research_mcp.llm.offline.report import parse_findings
+
+    # The bullet's "- " goes; an option's "--" (or a bullet's "* ") is not one to strip as well.
+    (section,) = parse_findings("## Topic\n\n- --grep=<pattern> limits the commits shown. [S1]\n"
+                                "* -n limits how many are shown. [S2]\n")
+    assert [text for text, _ in section.notes] == ["--grep=<pattern> limits the commits shown.",
+                                                   "-n limits how many are shown."]

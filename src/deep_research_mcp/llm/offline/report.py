@@ -95,7 +95,8 @@ def parse_findings(
             if fence is not None:
                 fence.append(raw.rstrip())
                 continue
-            line = raw.strip().lstrip("-* ").strip()
+            # A bullet's marker, not the dashes of an option the note opens with ("--grep=<pattern> Limit …").
+            line = re.sub(r"^(?:[-*•+]\s+)+", "", raw.strip()).lstrip("*").strip()
             if line.startswith((NOTHING_FOUND, "No sources were read")):
                 section.nothing = line
                 continue
