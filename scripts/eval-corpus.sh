@@ -12,7 +12,8 @@
 #   node:     nodejs-doc, the Node.js 18 API documentation, one HTML page per module (65 pages), unpacked to /opt, not
 #             installed (see unpack_corpus): eval/node/ (test only)
 #   cmake:    cmake-doc, the CMake 3.25 documentation (a Sphinx tree, 1,936 pages; the HTML lives under cmake-data's doc folder): eval/cmake/ (test only)
-# Usage: scripts/eval-corpus.sh [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|cmake|all]   (default: postgres, one path, as the README uses it)
+#   sqlalchemy: python-sqlalchemy-doc, the SQLAlchemy 1.4 documentation (a Sphinx tree, 224 pages): eval/sqlalchemy/ (test only)
+# Usage: scripts/eval-corpus.sh [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|cmake|sqlalchemy|all]   (default: postgres, one path, as the README uses it)
 # Idempotent: an existing install is reused without touching apt. Needs root (or sudo) only the first time.
 set -euo pipefail
 
@@ -82,6 +83,7 @@ case "${1:-postgres}" in
   postfix) install_corpus postfix-doc /usr/share/doc/postfix/html ;;
   node) unpack_corpus nodejs-doc /opt/deep-research-eval/nodejs-doc/api usr/share/doc/nodejs/api ;;
   cmake) install_corpus cmake-doc /usr/share/doc/cmake-data/html ;;
+  sqlalchemy) install_corpus python-sqlalchemy-doc /usr/share/doc/python-sqlalchemy-doc/html ;;
   all)
     install_corpus postgresql-doc-15 /usr/share/doc/postgresql-doc-15/html
     install_corpus python-django-doc /usr/share/doc/python-django-doc/html
@@ -93,6 +95,7 @@ case "${1:-postgres}" in
     install_corpus postfix-doc /usr/share/doc/postfix/html
     unpack_corpus nodejs-doc /opt/deep-research-eval/nodejs-doc/api usr/share/doc/nodejs/api
     install_corpus cmake-doc /usr/share/doc/cmake-data/html
+    install_corpus python-sqlalchemy-doc /usr/share/doc/python-sqlalchemy-doc/html
     ;;
-  *) echo "usage: $0 [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|cmake|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|cmake|sqlalchemy|all]" >&2; exit 2 ;;
 esac
