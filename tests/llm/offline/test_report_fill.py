@@ -21,7 +21,7 @@ def _findings(notes: dict[int, list[int]]) -> str:
 
 
 def test_a_short_section_leaves_its_share_to_the_others() -> None:
-    counts = {1: 2, 2: 16, 3: 16}
+    counts = {1: 2, 2: REPORT_SENTENCES // 2 + 1, 3: REPORT_SENTENCES // 2 + 1}
     # Every note of a section on one page of its own: the page each section is about may add its extra sentences.
     report = write_report(_findings({t: [t] * count for t, count in counts.items()}))
     body = report.split("\n## ", 1)[1]  # the sections, after the short answer
@@ -36,14 +36,16 @@ def test_a_short_section_leaves_its_share_to_the_others() -> None:
 
 
 def test_the_page_a_section_is_about_quotes_more_than_its_share() -> None:
-    # Two sections of 24 notes: topic 1's from page S1, every third from S9; all of topic 2's from S2.
-    notes = {1: [9 if n % 3 == 2 else 1 for n in range(24)], 2: [2] * 24}
+    # Two sections of 0.8 x the report's budget each: topic 1's from page S1, every third from S9; all of topic 2's
+    # from S2.
+    size = REPORT_SENTENCES * 4 // 5
+    notes = {1: [9 if n % 3 == 2 else 1 for n in range(size)], 2: [2] * size}
     body = write_report(_findings(notes)).split("\n## ", 1)[1]
     assert len(re.findall(r"\[S\d\]", body)) > REPORT_SENTENCES  # both sections took more than their share
     first = body.split("\n## ", 1)[0]
     quoted = {int(n) for n in re.findall(r"Statement t1n(\d+) ", first)}
     # Beyond its share, a section takes passages of its main page only: a later S1 note is quoted, an S9 one not.
-    skipped = [n for n in range(24) if n not in quoted and n > min(quoted)]
+    skipped = [n for n in range(size) if n not in quoted and n > min(quoted)]
     assert skipped and all(notes[1][n] == 9 for n in skipped if n < max(quoted))
     assert any(notes[1][n] == 9 for n in skipped) and any(n > skipped[0] for n in quoted)
 
@@ -124,3 +126,14 @@ def test_a_report_of_one_passage_has_no_empty_answer_and_code_alone_is_never_the
                           f"{findings}")
     assert report.startswith("# How do task groups end?\n\n## Tasks\n\nA task group waits")
     assert "\n\n\n" not in report
+
+
+def test_a_section_left_with_nothing_but_a_sentence_the_answer_quoted_among_others_is_not_printed() -> None:
+    from deep_research_mcp.llm.offline.report import _once
+
+    # "This is helpful …" leans on the sentence before it, which the short answer quoted with its neighbours: the
+    # section would only repeat it. Had the answer borrowed just that first sentence from this very passage (lent),
+    # the passage stays whole, for the fact only it states.
+    passage = [("Unset the bit to change the file.", ["S1"]), ("This is helpful on slow file systems.", ["S1"])]
+    assert _once([passage], {"Unset the bit to change the file."}) == []
+    assert _once([passage], {"Unset the bit to change the file."}, {"Unset the bit to change the file."}) == [passage]

@@ -74,3 +74,24 @@ def test_the_items_of_a_see_also_section_are_pointers_not_statements() -> None:
     notes = [text for text, _ in cited_sentences({"S1": ("Directory", SEE_ALSO)},
                                                  "How are Directory and Location sections combined?")]
     assert notes and not any("for an explanation" in text for text in notes)
+
+
+MIRROR = ("## Raw copies\n\n"
+          "A raw mirror of a repository holds no checked out files and no index file of its own.\n\n"
+          "To make a raw mirror of a repository of your own, you'd do the following.\n\n"
+          "Mirrors are refreshed from their origin every night by a scheduled job.\n")
+
+
+def test_a_sentence_pointing_at_the_following_with_nothing_after_it_is_not_quoted() -> None:
+    # It ends in a full stop, not a colon, yet promises what follows it; the next paragraph is not that.
+    notes = [text for text, _ in cited_sentences({"S1": ("Mirrors", MIRROR)}, "How do I make a raw mirror?")]
+    assert notes and not any("the following" in text for text in notes)
+
+
+def test_typewriter_quotes_are_not_code_spans() -> None:
+    from deep_research_mcp.llm.offline.extract import clean_inline
+
+    # The grave accent of "`/'" opened a code span that ran into the next real one: raw markup in the report.
+    assert clean_inline("None of the wildcards match a `/' character, so <Directory \"/*/x\"> fails.") == (
+        "None of the wildcards match a ‘/’ character, so `<Directory \"/*/x\">` fails.")
+    assert clean_inline("Use `don't` here.") == "Use `don't` here."

@@ -372,9 +372,15 @@ def clean_rest(text: str) -> str:
     return re.sub(r"``([^`]+)``", r"\1", text)
 
 
+_TYPEWRITER_QUOTE = re.compile(r"`([^`\s']{1,40})'(?!\w)")
+
+
 def clean_inline(text: str) -> str:
     """Drop markup and anything that would pose as a citation; code spans stay as they are."""
     text = clean_rest(text)
+    # Old typewriter quoting (the Apache manual's "match a `/' character"): a grave accent that opens a quote closed
+    # by an apostrophe is no code span; left as is, it opened one that swallowed the rest of the sentence.
+    text = _TYPEWRITER_QUOTE.sub(r"‘\1’", text)
     # An index on an identifier ("settings.PASSWORD_HASHERS[0]") is code: a code span, so that no citation pass
     # takes "[0]" for a marker.
     text = _INDEXED.sub(r"`\1`", text)

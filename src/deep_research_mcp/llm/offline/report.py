@@ -11,7 +11,7 @@ the engine's writer turns into a warning.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 
 from ... import prompts
@@ -33,7 +33,7 @@ from .extract import (
 from .planner import dropped_parts, plan_parts, split_clauses
 from .select import cited_passages, needs_previous
 
-REPORT_SENTENCES = 30  # in the sections, after the short answer
+REPORT_SENTENCES = 60  # in the sections, after the short answer
 MIN_SECTION_SENTENCES = 5
 MAIN_PAGE_EXTRA = 4  # sentences a section may add beyond its share when they come from its main page
 SUMMARY_MIN, SUMMARY_MAX = 3, 6
@@ -238,7 +238,7 @@ def write_report(user_text: str) -> str:
             continue
         if not candidates:
             continue  # everything found for this topic is already quoted above: no section repeats it
-        if not (kept := _once(kept, said)):
+        if not (kept := _once(kept, said, lent)):
             continue  # all it quotes, the report has already said
         lines.append(f"## {heading(section.topic) if section.topic else 'Findings'}")
         lines += _paragraphs(kept, asked.bullets)
@@ -451,11 +451,13 @@ def _without_lent(passage: list[Note], lent: set[str]) -> list[Note]:
     return rest
 
 
-def _once(passages: list[list[Note]], said: set[str]) -> list[list[Note]]:
+def _once(passages: list[list[Note]], said: set[str], lent: Collection[str] = ()) -> list[list[Note]]:
     """`passages` without a sentence the report has already quoted word for word (`said`, which grows): a page that
     states a sentence twice, or a sentence that two passages lean on, printed it twice. What leans on the repeat
     goes with it ("In that case …" or a code example far from what introduces it). When that would leave the
-    section nothing, its passages stay whole: the facts only it states outweigh one repeated sentence."""
+    section nothing, a passage whose repeat is the first sentence the short answer borrowed from it (`lent`) stays
+    whole: the facts only it states outweigh that one repeated sentence. A passage repeating a sentence the answer
+    quoted with others is left out: the answer already says it."""
     out: list[list[Note]] = []
     for passage in passages:
         kept: list[Note] = []
@@ -469,7 +471,8 @@ def _once(passages: list[list[Note]], said: set[str]) -> list[list[Note]]:
             kept.append((text, ids))
         if any(ids for _, ids in kept):
             out.append(kept)
-    out = out or [p for p in passages if any(ids and text not in said for text, ids in p)]
+    out = out or [p for p in passages if any(ids and text not in said for text, ids in p)
+                  and all(text in lent or text not in said for text, ids in p if ids)]
     said.update(text for passage in out for text, ids in passage if ids)
     return out
 

@@ -421,6 +421,11 @@ def _assemble(
                 and bool(statement(units[i][2].text)))]
             if candidate.unit.intro and not after and unfinished(candidate.unit.text):
                 continue  # "… you can read its progress by issuing:" without the command promises what never comes
+            if (not candidate.unit.intro and introduces(candidate.unit.text) and unfinished(candidate.unit.text)
+                    and not any(units[i][2].code or units[i][2].item for i in after)):
+                # "… you'd do the following." ends in a full stop: the paragraph after it is not what it promised
+                # (its example was code too long to quote, or none at all).
+                continue
         passage: Passage = []
         quoted_before = [m for m in before if m in taken]
         if quoted_before:
