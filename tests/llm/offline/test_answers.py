@@ -358,6 +358,19 @@ def test_rewrite_instructions_it_cannot_follow_are_said() -> None:
     notes = re.findall(r"^> Writer's note: (.+)$", report, re.MULTILINE)
     assert len(notes) == 2 and "French" in notes[0] and "friendly" in notes[1]
     assert parse_instructions("").declined == ()
+    assert parse_instructions("add a conclusion").declined  # nothing of its own to write one from
+
+
+def test_longer_quotes_more_of_the_notes_and_is_not_declined() -> None:
+    # Three topics whose notes hold more than a report quotes: "longer" takes more of them, says nothing declined.
+    findings = "\n\n".join(
+        f"## Topic {t}\n\n" + "\n".join(f"Statement t{t}n{n} " + " ".join(f"w{t}{n}{k}" for k in range(6))
+                                        + f". [S{t}]" for n in range(40))
+        for t in (1, 2, 3))
+    normal = _report("Topics one to three", findings)
+    longer = _report("Topics one to three", findings, instructions="Make it longer, in more depth")
+    assert "Writer's note" not in longer and parse_instructions("more detail please").longer
+    assert len(re.findall(r"\[S\d\]", longer)) > len(re.findall(r"\[S\d\]", normal)) + 10
 
 
 def test_short_list_items_join_their_lead_in_and_fragments_never_stand_alone() -> None:

@@ -125,6 +125,7 @@ class Instructions:
     only: tuple[str, ...] = ()
     omit: tuple[str, ...] = ()
     declined: tuple[str, ...] = ()
+    longer: bool = False  # quote more of the notes (they hold more than a report quotes); nothing new is written
 
 
 _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
@@ -134,8 +135,9 @@ _LANGUAGES = ("english", "french", "german", "spanish", "italian", "portuguese",
 _TONE = re.compile(r"\b(?:tone|formal|informal|casual|friendly|funny|humou?rous|playful|persuasive|enthusiastic|"
                    r"simpler? words|plain language|for (?:a child|children|kids|beginners|executives|managers)|"
                    r"eli5|like i'?m five|rhym\w*|poem|poetic|in the style of|first person|more engaging)\b", re.I)
-_LONGER = re.compile(r"\b(?:longer|expand|elaborate|more detail|in depth|add (?:an? )?(?:section|example|"
-                     r"conclusion|introduction))\b", re.I)
+_LONGER = re.compile(r"\b(?:longer|expand|elaborate|more detail(?:ed)?|in (?:more )?depth|more thorough)\b", re.I)
+_NEW_MATERIAL = re.compile(r"\badd (?:an? )?(?:section|example|conclusion|introduction)\b", re.I)
+LONGER_FACTOR = 1.5  # "longer": more of the researchers' notes, which hold about twice what a report quotes
 
 
 def parse_instructions(text: str) -> Instructions:
@@ -150,8 +152,9 @@ def parse_instructions(text: str) -> Instructions:
     tone = _TONE.search(low)
     if tone:
         declined.append(f"change the tone or style ({tone.group(0)}): it only quotes the sources, in their words")
-    if _LONGER.search(low):
-        declined.append("add material or expand on it: it can only choose, order and shorten the quoted passages")
+    if _NEW_MATERIAL.search(low):
+        declined.append("add material of its own: it can only choose, order and shorten the quoted passages")
+    longer = bool(_LONGER.search(low))
     count = re.search(r"\b(\d{1,2}|" + "|".join(_NUMBERS) + r")[- ](?:bullet|sentence|point|line)s?\b", low)
     sentences = None
     if count:
@@ -168,7 +171,8 @@ def parse_instructions(text: str) -> Instructions:
                  if "summary" not in m)
     omit = tuple(m.strip() for m in re.findall(r"\b(?:omit|drop|remove|skip|leave out|without)\s+(?:the\s+)?"
                                                r"([\w .:-]+?)(?:\s+sections?)?(?:[.;,]|$)", low))
-    return Instructions(summary_only, bullets, shorter, sentences, first, only, omit, tuple(declined))
+    return Instructions(summary_only, bullets, shorter and not longer, sentences, first, only, omit, tuple(declined),
+                        longer and not shorter)
 
 
 _FILLER = word_set("part parts section sections bit bits topic topics one ones")
@@ -216,7 +220,7 @@ def write_report(user_text: str) -> str:
         return "\n\n".join(lines) + "\n"
     # The report has a length budget rather than each section: two topics get twelve sentences each, five get
     # five, so a question split finer does not make a longer report, only a broader one.
-    budget = REPORT_SENTENCES // (2 if asked.shorter else 1)
+    budget = REPORT_SENTENCES // 2 if asked.shorter else int(REPORT_SENTENCES * (LONGER_FACTOR if asked.longer else 1))
     cap = max(MIN_SECTION_SENTENCES // (2 if asked.shorter else 1),
               budget // max(1, sum(1 for s in sections if s.passages)))
     offered: list[list[list[Note]]] = []
