@@ -218,8 +218,8 @@ def write_report(user_text: str) -> str:
             lines.append(f"> Not researched (over the limit of topics researched at once): {'; '.join(left)}.")
     if asked.summary_only or asked.sentences is not None:
         return "\n\n".join(lines) + "\n"
-    # The report has a length budget rather than each section: two topics get twelve sentences each, five get
-    # five, so a question split finer does not make a longer report, only a broader one.
+    # The report has a length budget rather than each section: two topics get half of it each, five a fifth, so a
+    # question split finer does not make a longer report, only a broader one.
     budget = REPORT_SENTENCES // 2 if asked.shorter else int(REPORT_SENTENCES * (LONGER_FACTOR if asked.longer else 1))
     cap = max(MIN_SECTION_SENTENCES // (2 if asked.shorter else 1),
               budget // max(1, sum(1 for s in sections if s.passages)))
