@@ -91,5 +91,6 @@ def test_words_the_planner_carried_into_an_ask_do_not_outrank_the_asks_own() -> 
     assert asked(topic) == "How long are cached objects kept?"
     assert asked("What is it (mydb.db-journal)?") == "What is it (mydb.db-journal)?"  # no words of its own
     assert asked("Why use fetch() for it?") == "Why use fetch() for it?"  # a call's brackets are not carried words
+    assert asked("How do I call fetch(url)?") == "How do I call fetch(url)?"
     [(first, _), *_] = cited_sentences({"S1": ("Builds", BUILD_CACHE)}, topic, limit=2)
     assert "Cached objects are kept for 14 days" in first

@@ -639,8 +639,19 @@ def without_scope(topic: str) -> str:
     return f"{body}{sep}{trimmed}" if trimmed.strip(" ?.!") else body
 
 
-_CARRIED = re.compile(r"\s*\(([^()]+)\)(?=[?.!]?\s*$)")
+# The planner writes what an ask carries as " (words)" before the ask's closing mark (planner._carried and
+# with_subject); a call's own brackets ("fetch(url)?") have no space before them.
+_CARRIED = re.compile(r" \(([^()]+)\)(?=[?.!]?\s*$)")
 ASKED_TERMS = 2  # an ask with fewer words of its own is ranked by what it carries too
+
+
+def split_carried(topic: str) -> tuple[str, str]:
+    """(the ask, the words the planner carried into it): ("What is it?", "mydb.db-journal") for "What is it
+    (mydb.db-journal)?"; (topic, "") when it carries none."""
+    found = _CARRIED.search(topic)
+    if not found:
+        return topic, ""
+    return topic[: found.start()] + topic[found.end() :], found.group(1)
 
 
 def asked(topic: str) -> str:
@@ -650,11 +661,8 @@ def asked(topic: str) -> str:
     inside those pages: every sentence of a topic-branch page names "topic branch", the one answering "how long are
     the records kept" says "kept for 60 days". An ask of fewer words ("What is it (mydb.db-journal)?") keeps them."""
     topic = without_scope(topic)
-    found = _CARRIED.search(topic)
-    if not found:
-        return topic
-    ask = topic[: found.start()] + topic[found.end() :]
-    return ask if len(content_terms(ask)) >= ASKED_TERMS else topic
+    ask, carried = split_carried(topic)
+    return ask if carried and len(content_terms(ask)) >= ASKED_TERMS else topic
 
 
 def focus(label: str, wanted: set[str]) -> float:

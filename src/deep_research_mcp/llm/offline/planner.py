@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 
 from ... import prompts
-from .extract import GENERIC, STOPWORDS, content_terms, stem, without_scope, word_set
+from .extract import GENERIC, STOPWORDS, content_terms, split_carried, stem, without_scope, word_set
 
 MAX_TOPICS = 5
 MAX_ITEM_WORDS = 5
@@ -176,8 +176,7 @@ def _ask_topic(clauses: list[str], i: int, topics: list[str], scene: str) -> str
 
 def _given(topic: str) -> str:
     """What a topic carries in parentheses ("mydb.db-journal" of "What is it (mydb.db-journal)?")."""
-    found = re.search(r" \(([^()]*)\)[?.!]?$", topic)
-    return found.group(1) if found else ""
+    return split_carried(topic)[1]
 
 
 def _refers(clause: str) -> bool:

@@ -26,6 +26,7 @@ from .extract import (
     jaccard,
     outside_code,
     rank,
+    split_carried,
     terms,
     word_set,
     words,
@@ -556,9 +557,9 @@ def _heading(topic: str) -> str:
     if len(text) <= HEADING_CHARS:
         return text
     # The subject a planner carried into a pointing clause ("… handle them (tests pass fail)") is for searching.
-    carried = re.sub(r"\s*\([^()]*\)$", "", text)
-    if carried != text and len(carried) <= HEADING_CHARS and len(carried.split()) >= 3:
-        return _with_referent(carried, text[len(carried) :].strip(" ()"))
+    ask, carried = split_carried(text)
+    if carried and len(ask) <= HEADING_CHARS and len(ask.split()) >= 3:
+        return _with_referent(ask, carried)
     head, sep, _ = text.partition(": ")
     if sep and len(head) <= HEADING_CHARS:
         return head

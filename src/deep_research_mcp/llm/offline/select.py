@@ -419,12 +419,13 @@ def _assemble(
             after = [i for i in followers if units[i][2].code or (
                 prose_words(_labelled(units[i][2], units[i][2].text)) >= MIN_WORDS
                 and bool(statement(units[i][2].text)))]
-            if candidate.unit.intro and not after and unfinished(candidate.unit.text):
-                continue  # "… you can read its progress by issuing:" without the command promises what never comes
-            if (not candidate.unit.intro and introduces(candidate.unit.text) and unfinished(candidate.unit.text)
-                    and not any(units[i][2].code or units[i][2].item for i in after)):
-                # "… you'd do the following." ends in a full stop: the paragraph after it is not what it promised
-                # (its example was code too long to quote, or none at all).
+            # A lead-in whose sentence cannot end where it does promises what must come: "… you can read its
+            # progress by issuing:" needs what follows it; "… you'd do the following." ends in a full stop, so only a
+            # list or code after it is what it promised (its example was code too long to quote, or none at all).
+            promised = candidate.unit.intro or introduces(candidate.unit.text)
+            fulfilled = (bool(after) if candidate.unit.intro
+                         else any(units[i][2].code or units[i][2].item for i in after))
+            if promised and not fulfilled and unfinished(candidate.unit.text):
                 continue
         passage: Passage = []
         quoted_before = [m for m in before if m in taken]
