@@ -13,7 +13,8 @@
 #             installed (see unpack_corpus): eval/node/ (test only)
 #   cmake:    cmake-doc, the CMake 3.25 documentation (a Sphinx tree, 1,936 pages; the HTML lives under cmake-data's doc folder): eval/cmake/ (test only)
 #   sqlalchemy: python-sqlalchemy-doc, the SQLAlchemy 1.4 documentation (a Sphinx tree, 224 pages): eval/sqlalchemy/ (test only)
-# Usage: scripts/eval-corpus.sh [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|cmake|sqlalchemy|all]   (default: postgres, one path, as the README uses it)
+#   werkzeug: python-werkzeug-doc, the Werkzeug 2.2 documentation (a Sphinx tree, 43 HTML pages): eval/werkzeug/ (test only)
+# Usage: scripts/eval-corpus.sh [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|cmake|sqlalchemy|werkzeug|all]   (default: postgres, one path, as the README uses it)
 # Idempotent: an existing install is reused without touching apt. Needs root (or sudo) only the first time.
 set -euo pipefail
 
@@ -84,6 +85,7 @@ case "${1:-postgres}" in
   node) unpack_corpus nodejs-doc /opt/deep-research-eval/nodejs-doc/api usr/share/doc/nodejs/api ;;
   cmake) install_corpus cmake-doc /usr/share/doc/cmake-data/html ;;
   sqlalchemy) install_corpus python-sqlalchemy-doc /usr/share/doc/python-sqlalchemy-doc/html ;;
+  werkzeug) install_corpus python-werkzeug-doc /usr/share/doc/python-werkzeug-doc/html ;;
   all)
     install_corpus postgresql-doc-15 /usr/share/doc/postgresql-doc-15/html
     install_corpus python-django-doc /usr/share/doc/python-django-doc/html
@@ -96,6 +98,7 @@ case "${1:-postgres}" in
     unpack_corpus nodejs-doc /opt/deep-research-eval/nodejs-doc/api usr/share/doc/nodejs/api
     install_corpus cmake-doc /usr/share/doc/cmake-data/html
     install_corpus python-sqlalchemy-doc /usr/share/doc/python-sqlalchemy-doc/html
+    install_corpus python-werkzeug-doc /usr/share/doc/python-werkzeug-doc/html
     ;;
-  *) echo "usage: $0 [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|cmake|sqlalchemy|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|cmake|sqlalchemy|werkzeug|all]" >&2; exit 2 ;;
 esac

@@ -16,7 +16,8 @@ from deep_research_mcp.evaluation.questions import CORPORA, resolve_corpus
 QUESTIONS = Path(__file__).parents[2] / "eval" / "questions.json"
 PG_DOCS = Path("/usr/share/doc/postgresql-doc-15/html")
 # Corpora whose tune and held-out halves are separate files.
-SPLIT_CORPORA = ["django", "pytest", "git", "sqlite", "celery", "apache", "postfix", "node", "cmake", "sqlalchemy"]
+SPLIT_CORPORA = ["django", "pytest", "git", "sqlite", "celery", "apache", "postfix", "node", "cmake", "sqlalchemy",
+                 "werkzeug"]
 
 DOCS = {
     "barrage.md": """# Tidal barrages
