@@ -138,7 +138,9 @@ def test_pointers_with_their_antecedent_in_the_paragraph_are_fine() -> None:
             # A lead-in to code with its code right after it; one ending in a colon with its items as sentences.
             "Send the parent a signal with a command such as: [1]\n\n```\nkill -TERM 1234\n```\n\n"
             "Inheritance allows several features declarative partitioning lacks, such as: [1] Child tables may have "
-            "extra columns not present in the parent. [1]")
+            "extra columns not present in the parent. [1]\n\n"
+            # A definition term as code, then its definition: "This option" points at the term.
+            "`subtree[=<path>]`: This option is a more advanced form of the subtree strategy. [1]")
     assert check_report(body(text)) == []
 
 
@@ -159,6 +161,16 @@ def test_real_calls_that_share_a_special_method_name_are_fine() -> None:
     text = ("Calling len() on the result is faster than count() when the rows are in memory anyway. [1] Use "
             "sys.exit() or get() as usual, and `__init__()` in a code span. [1]")
     assert check_report(body(text)) == []
+
+
+def test_a_name_the_cited_page_writes_without_underscores_is_not_mangled() -> None:
+    # Node.js's async hooks are init(), before(), after() and destroy(); Python's page writes __init__().
+    text = "The init() and before() callbacks must not be async functions. [1]"
+    node = "The callbacks init()/before()/after()/destroy() are called for each asynchronous event."
+    assert check_report(body(text), [node]) == []
+    assert {f.kind for f in check_report(body(text), ["Define __init__() to set up the object; init() is it."])} == {
+        "mangled_identifier"}
+    assert {f.kind for f in check_report(body(text))} == {"mangled_identifier"}
 
 
 def test_section_headings_over_sixty_characters_are_found() -> None:

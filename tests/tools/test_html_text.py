@@ -168,6 +168,14 @@ def test_headings_and_code_leave_out_what_the_page_hides() -> None:
     assert page.text == "## Gates\n\n```\nopen()\n  close()\n```"
 
 
+def test_a_headings_link_to_itself_is_not_part_of_it() -> None:
+    # Node.js's API pages end every heading with <a class="mark" href="#…">#</a>: "Class: Interface#" as a heading,
+    # and "line-by-Line#:" wherever the heading labelled a quote. A "#" link in prose is the page's text.
+    page = html_to_text('<h3>Example: Read file line-by-Line<span><a class="mark" href="#ex" id="ex">#</a></span></h3>'
+                        '<p>See issue <a href="#i">#</a>.</p>')
+    assert page.text == "### Example: Read file line-by-Line\n\nSee issue #."
+
+
 @pytest.mark.parametrize(("title", "heading", "expected"), [
     ("Database transactions &#8212; Django 3.2 documentation", "Database transactions", "Database transactions"),
     ("Release notes | Example Site", "Release notes", "Release notes"),

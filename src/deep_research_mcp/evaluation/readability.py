@@ -21,7 +21,7 @@ Each check is a pure function of the report text, so it judges any engine's repo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -100,11 +100,13 @@ class Finding:
     excerpt: str
 
 
-def check_report(report: str) -> list[Finding]:
-    """Every readability defect of `report`, in report order within each kind."""
+def check_report(report: str, cited: Sequence[str] = ()) -> list[Finding]:
+    """Every readability defect of `report`, in report order within each kind. `cited` (the text of the pages the
+    report cites, when known) tells a special method that lost its underscores from a name a page writes that way:
+    Node.js's `init()` and `enter()` are its own names."""
     lines = report.splitlines()
     findings: list[Finding] = []
-    findings += _markup_and_identifiers(lines)
+    findings += _markup_and_identifiers(lines, cited)
     findings += _titles_and_headings(lines)
     findings += _duplicate_sources(lines)
     findings += _fragments_and_openers(lines)
@@ -157,7 +159,7 @@ def _blank_code_spans(line: str) -> str:
     return "".join(out)
 
 
-def _markup_and_identifiers(lines: list[str]) -> Iterator[Finding]:
+def _markup_and_identifiers(lines: list[str], cited: Sequence[str]) -> Iterator[Finding]:
     for number, text, in_sources in _prose_lines(lines):
         if in_sources:
             continue  # Sources lines hold locators in code spans; titles are checked for cuts and duplicates
@@ -167,8 +169,15 @@ def _markup_and_identifiers(lines: list[str]) -> Iterator[Finding]:
             yield Finding("raw_markup", number, _excerpt(lines[number - 1]))
         for pattern in (_BARE_DUNDER, _LOOSE_DUNDER):
             for match in pattern.finditer(text):
+                if pattern is _BARE_DUNDER and any(_written_bare(match.group(), page) for page in cited):
+                    continue
                 around = text[max(0, match.start() - 30) : match.end() + 30]
                 yield Finding("mangled_identifier", number, _excerpt(around))
+
+
+def _written_bare(call: str, page: str) -> bool:
+    """Whether `page` itself writes `call` ("init()") with no underscores around the name."""
+    return re.search(r"(?<![\w])" + re.escape(call), page) is not None and f"__{call[:-2]}__" not in page
 
 
 def _titles_and_headings(lines: list[str]) -> Iterator[Finding]:
@@ -266,7 +275,9 @@ def _fragments_and_openers(lines: list[str]) -> Iterator[Finding]:
         position = 0
         matches = list(MARKER_GROUP.finditer(text))
         plain = " ".join(MARKER_GROUP.sub("", text).split())
-        opener = bool(_OPENER.match(plain)) and not _SELF_CONTAINED.match(plain)
+        # A paragraph that opens with a definition term as code ("`subtree[=<path>]`: This option …") names what
+        # its pointer points at; blanked, the term left only its colon.
+        opener = bool(_OPENER.match(plain)) and not _SELF_CONTAINED.match(plain) and not plain.startswith(":")
         if opener:
             yield Finding("dangling_opener", number, _excerpt(plain))
         for match in matches:

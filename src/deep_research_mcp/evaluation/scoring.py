@@ -274,7 +274,7 @@ def score_report(
     gold = set(question.gold_sources)
     score.cited_gold_pages = sum(1 for loc in parsed.sources.values() if relative_to(loc, corpus) in gold)
     score.retrieved_sources = len(known)
-    score.readability = counts(check_report(report))
+    score.readability = counts(check_report(report, [text_of(loc) for loc in parsed.sources.values() if loc in known]))
     return score
 
 

@@ -107,6 +107,13 @@ def test_sentences_keep_their_closing_brackets_and_do_not_break_inside_parenthes
         "a redirect.", "(The delay is modified by jitter. It is enabled.)", 'He said "stop."', "Then he left."]
 
 
+def test_a_dot_standing_alone_is_a_path_not_a_full_stop() -> None:
+    # CMake's "If no --config argument is specified, cmake --build . will use build.ninja." was quoted as
+    # "… cmake --build." and its second half dropped as a fragment.
+    assert split_sentences("If no --config argument is specified, cmake --build . will use build.ninja. Then go.") == [
+        "If no --config argument is specified, cmake --build . will use build.ninja.", "Then go."]
+
+
 def test_a_sentence_may_open_with_a_tag_name() -> None:
     # Apache's "<Location> sections are processed …" ran on from the sentence before it, one claim of two statements.
     text = "It ends with a </Location> directive. <Location> sections are processed in order. Use a < b."
@@ -183,6 +190,37 @@ def test_a_sentence_that_points_back_brings_what_it_points_at() -> None:
 def test_a_sentence_with_nothing_before_it_to_refer_to_is_left_out() -> None:
     page = "## Re-raising\n\nThus, well-behaved code should re-raise CancelledError after cleaning up.\n"
     assert cited_passages({"S1": ("Cancellation", page)}, "re-raise CancelledError") == []
+
+
+def test_a_pointer_whose_antecedent_is_only_a_version_note_and_three_words_is_left_out() -> None:
+    # CMake: "Deprecated since version 3.4: Do not use." then "This module was once needed …": quoted together the
+    # first became "Do not use.", a fragment.
+    page = ("## CMakeExpandImportedTargets\n\nDeprecated since version 3.4: Do not use.\n\nThis module was once "
+            "needed to expand imported targets to the underlying libraries they reference on disk.\n")
+    passages = _texts(cited_passages({"S1": ("CMakeExpandImportedTargets", page)}, "expand imported targets libraries"))
+    assert all(len(text.split()) >= 5 for passage in passages for text in passage)
+
+
+def test_definition_terms_of_man_pages_label_their_definitions() -> None:
+    # git's HTML writes an option's term on its own line; its AsciiDoc text writes "term;;" or "term::". Read into
+    # the definition, "subtree[=<path>] This option is …" opened with "This option" and named nothing.
+    for page in ("subtree[=<path>]\nThis option is a more advanced form of the subtree strategy.\n",
+                 "subtree[=<path>];;\n\tThis option is a more advanced form of the subtree strategy.\n"):
+        unit = split_units(page)[0]
+        assert (unit.label, unit.text) == ("`subtree[=<path>]`",
+                                           "This option is a more advanced form of the subtree strategy.")
+    two = split_units("--until=<date>::\n--before=<date>::\n\tShow commits older than a specific date.\n")[0]
+    assert two.label == "`--until=<date>` `--before=<date>`"
+
+
+def test_a_list_of_short_names_is_merged_into_its_lead_in() -> None:
+    # "7Z - 7zip - (.7z)" is three words, not five: a name, merged into its lead-in, never a sentence of its own.
+    page = ("## Archive Generator\n\nThe archive generator packs files into one of the following formats:\n\n"
+            "- 7Z - 7zip - (.7z)\n- TBZ2 (.tar.bz2)\n- TGZ (.tar.gz)\n")
+    passages = _texts(cited_passages({"S1": ("Archive Generator", page)}, "archive generator formats"))
+    assert passages[0] == [
+        "The archive generator packs files into one of the following formats: 7Z - 7zip - (.7z), TBZ2 (.tar.bz2), "
+        "TGZ (.tar.gz)."]
 
 
 def test_a_list_keeps_its_lead_in_and_its_item_names() -> None:

@@ -135,3 +135,19 @@ def test_each_side_of_a_comparison_is_researched_even_when_it_holds_every_word()
     topics = plan_topics("How does VACUUM differ from VACUUM FULL, and when is autovacuum triggered?")
     assert topics == ["How does VACUUM differ from VACUUM FULL?", "When is autovacuum triggered?", "VACUUM",
                       "VACUUM FULL"]
+
+
+def test_a_word_with_an_expression_in_angle_brackets_is_one_code_span() -> None:
+    """CMake's names and generator expressions ("CMAKE_<LANG>_FLAGS_<CONFIG>", "$<CONFIG:Debug>") were cut into
+    pieces: "_FLAGS_" read as an underscored name, "$" and ":" fell outside the span, and the rest showed as "&lt;"."""
+    assert clean_inline("It uses CMAKE_<LANG>_FLAGS_<CONFIG> values.") == (
+        "It uses `CMAKE_<LANG>_FLAGS_<CONFIG>` values.")
+    assert clean_inline("the $<CONFIG> and $<CONFIG:Debug> expressions") == (
+        "the `$<CONFIG>` and `$<CONFIG:Debug>` expressions")
+    assert clean_inline("(e.g. -DCMAKE_POLICY_DEFAULT_CMP<NNNN>=<OLD|NEW>).") == (
+        "(e.g. `-DCMAKE_POLICY_DEFAULT_CMP<NNNN>=<OLD|NEW>`).")
+    assert clean_inline("args <string[]> array of argument strings.") == "args `<string[]>` array of argument strings."
+    # A term already in a code span is not wrapped again; brackets that do not pair up are left as text.
+    assert clean_inline("`--repeat-until-fail <n>` Equivalent to until-fail:<n>.") == (
+        "`--repeat-until-fail <n>` Equivalent to `until-fail:<n>`.")
+    assert clean_inline("where x<y> z and a<b") == "where `x<y>` z and a<b"

@@ -44,6 +44,8 @@ MAX_OPEN_CHARS = 300  # a stray "(" (a list's "a)" written as "(a") does not swa
 _ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|eg|ie|viz|etc|vs|cf|approx|dr|mr|mrs|ms|st|no|fig|inc|ltd|jr|sr)\.$",
                            re.IGNORECASE)
 _INITIAL = re.compile(r"\b[A-Z]\.$")  # "J. Smith", but not "13.5 m."
+_WORD_CHAR = re.compile(r"\w")
+_LONE_DOT = re.compile(r"\s\.$")  # a "." standing alone is a path ("cmake --build . will use …"), not a full stop
 _ANAPHORA = re.compile(r"^(?:it|its|this|these|that|those|they|their|he|she|his|her)\b", re.IGNORECASE)
 _BOILERPLATE = re.compile(r"^(?:see|read|click|visit|learn more|for more|check out|subscribe|sign up)\b", re.IGNORECASE)
 # Any word may open a sentence ("… as low as 49%. deep-research-mcp makes …"); abbreviations are merged back after.
@@ -67,19 +69,25 @@ _HTML_TAG = re.compile(
     r"figure|figcaption|picture|source|video|audio|iframe|center|nobr)(?:\s[^>]*)?/?>",
     re.IGNORECASE,
 )
-# A name with a placeholder in it ("clean_<fieldname>()", "<app_label>/<model_name>_list.html"): code, so that Markdown
-# shows the placeholder instead of taking it for a tag. So is an address in angle brackets ("Your Name
-# <your@email.address>"): left as text it would be escaped to an inert "&lt;" in the report, which reads as markup.
-_PLACEHOLDER = re.compile(r"(?<![\w`<])[\w./-]*<[a-z_][\w.@+-]*(?:\(\w+\))?>(?:[\w./-]|<[a-z_][\w.@+-]*>|\(\))*",
-                          re.IGNORECASE)  # "<jane@laptop.(none)>": git's address of a host with no domain
+# A word with a placeholder or an expression in angle brackets ("clean_<fieldname>()", "CMAKE_<LANG>_FLAGS_<CONFIG>",
+# CMake's "$<CONFIG:Debug>", "-DCMAKE_POLICY_DEFAULT_CMP<NNNN>=<OLD|NEW>", "<string[]>"): code, whole, so that Markdown
+# shows it instead of taking it for a tag. So is an address in angle brackets ("Your Name <your@email.address>"): left
+# as text it would be escaped to an inert "&lt;" in the report, which reads as markup. `_angle_word` checks brackets.
+_ANGLE_WORD = re.compile(r"(?<!\S)[^\s`]*<[A-Za-z_$][^\s`]*>[^\s`]*(?!\S)")
+_OPENING_MARKS = "(\"'“‘["
+_CLOSING_MARKS = ".,;:!?)\"'”’]"
 # A placeholder of a few words ("<ascii type without space>", git's object format): code as well, for the same reason.
 _PHRASE_PLACEHOLDER = re.compile(r"(?<![\w`<])<[a-z][\w.\\-]*(?: [\w.\\-]+){0,5}>(?![\w`>])")
 # A configuration section's tag as Apache httpd's manual writes it: closing (`</Location>`) or with its arguments
 # (`<Directory "/usr/local/htdocs">`, `<VirtualHost *:80>`). Code as well: Markdown would take it for a tag and the
 # report would show an inert "&lt;Location>". Real HTML elements are left to `_placeholder`, which keeps them markup.
 _SECTION_TAG = re.compile(r"(?<![\w`<])(?:</[A-Za-z][\w.:-]*>|<[A-Za-z][\w.:-]*\s+[^<>`\n]{1,80}>)(?![\w`])")
-# A definition term: a name, optionally with its type ("shared_buffers (integer)"), or a few plain words.
-_TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3})$")
+# An AsciiDoc definition list's term, on its own line above its definition (git's "subtree[=<path>];;" or
+# "--until=<date>::" in the text pages beside its HTML): read into the definition, "… ;; This option is …" dangled.
+_ASCIIDOC_TERM = re.compile(r"^(\S(?:.*\S)?)(?:::|;;|:::|::::)$")
+# A definition term: a name, optionally with its type ("shared_buffers (integer)"), or a few plain words; or what a
+# reader of the page kept as code, one span or a few (a man page's "`--until=<date>` `--before=<date>`").
+_TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3}|`[^`]+`(?:,? `[^`]+`){0,3})$")
 # An API reference's entry: the signature on its own line above its description ("update(results)" then "Extend from
 # iterable of results."); read as one line, the two ran together ("update(results) Extend from …").
 _SIGNATURE = re.compile(r"^(?:(?:class|async|def|property|classmethod|staticmethod)\s+)?[A-Za-z_][\w.]*"
@@ -228,7 +236,15 @@ def _units_of(markdown: str) -> list[Unit]:
 
     def flush() -> None:
         nonlocal fresh
-        if len(block) > 1 and not listed and (_TERM.match(block[0]) and _is_label(block[0])
+        terms: list[str] = []
+        while len(block) > 1 and not listed and (term := _ASCIIDOC_TERM.match(block[0])):
+            terms.append(term.group(1))  # several terms may share one definition ("--until=<date>::" "--before=…")
+            block.pop(0)
+        if terms and len(" ".join(terms).split()) <= LABEL_WORDS:
+            blocks.append((" ".join(terms), heading, True, False))
+        elif terms:
+            block[:0] = [f"{term}:" for term in terms]
+        if len(block) > 1 and not listed and (_TERM.match(first := clean_inline(block[0])) and _is_label(first)
                                               or is_signature(block[0])):
             # A definition term on its own line right above its definition ("extensions (string)" then "This
             # option is …"): a label of its own, as if a blank line stood between them.
@@ -339,8 +355,9 @@ def _units_of(markdown: str) -> list[Unit]:
 
 def prose_words(text: str) -> int:
     """Words outside code spans: "Syntax: `<Directory path>`... `</Directory>`." says one word of its own, and a
-    reader (and the readability check) takes it for a fragment."""
-    return len(_CODE_SPAN.sub(" ", text).split())
+    reader (and the readability check) takes it for a fragment. A dash or bracket alone is no word ("7Z - 7zip -
+    (.7z)" is three)."""
+    return sum(1 for token in _CODE_SPAN.sub(" ", text).split() if _WORD_CHAR.search(token))
 
 
 def is_signature(text: str) -> bool:
@@ -383,10 +400,13 @@ def clean_inline(text: str) -> str:
     text = _TYPEWRITER_QUOTE.sub(r"‘\1’", text)
     # An index on an identifier ("settings.PASSWORD_HASHERS[0]") is code: a code span, so that no citation pass
     # takes "[0]" for a marker.
-    text = _INDEXED.sub(r"`\1`", text)
-    text = dunders_as_code(text)
-    text = _UNDERSCORED_NAME.sub(r"`\1`", text)
+    # Angle-bracket words first, and each later pass outside code spans only: "CMAKE_<LANG>_FLAGS_<CONFIG>" is one
+    # name, not "_FLAGS_" as an underscored name between two placeholders, and a definition's term already in a code
+    # span ("`--repeat-until-fail <n>`") is not wrapped again.
     text = code_tags(text)
+    text = outside_code(text, lambda prose: _INDEXED.sub(r"`\1`", prose))
+    text = outside_code(text, dunders_as_code)
+    text = outside_code(text, lambda prose: _UNDERSCORED_NAME.sub(r"`\1`", prose))
     return " ".join(outside_code(text, _clean_prose).split())
 
 
@@ -398,7 +418,7 @@ def dunders_as_code(text: str) -> str:
 def code_tags(text: str) -> str:
     """`text` with the placeholders and configuration tags its prose names in angle brackets ("<name>",
     "<ascii type without space>", `</Location>`, `<Directory "/">`) as code spans, so Markdown shows them as written."""
-    text = _PLACEHOLDER.sub(_placeholder, text)
+    text = outside_code(text, lambda prose: _ANGLE_WORD.sub(_angle_word, prose))
     return outside_code(text, lambda prose: _SECTION_TAG.sub(
         _placeholder, _PHRASE_PLACEHOLDER.sub(_placeholder, prose)))
 
@@ -411,6 +431,33 @@ def outside_code(text: str, change: Callable[[str], str]) -> str:
         parts += [change(text[position : match.start()]), match.group(0)]
         position = match.end()
     return "".join([*parts, change(text[position:])])
+
+
+def _angle_word(match: re.Match[str]) -> str:
+    """The word as a code span without the sentence's punctuation around it, if its angle brackets pair up and none is
+    an HTML element (markup, removed with the rest of it)."""
+    word = match.group(0)
+    start, end = 0, len(word)
+    while start < end and word[start] in _OPENING_MARKS and not _pairs(word[start + 1 : end], word[start]):
+        start += 1
+    while end > start and word[end - 1] in _CLOSING_MARKS and not _pairs(word[start : end - 1], word[end - 1]):
+        end -= 1
+    core = word[start:end]
+    depth = 0
+    for char in core:
+        depth += (char == "<") - (char == ">")
+        if depth < 0:
+            return word
+    if depth or "<" not in core or any(_HTML_TAG.fullmatch(tag) for tag in re.findall(r"<[^<>]+>", core)):
+        return word
+    return f"{word[:start]}`{core}`{word[end:]}"
+
+
+def _pairs(rest: str, mark: str) -> bool:
+    """Whether `mark` at the edge of a word closes or opens a bracket of the word itself ("clean_<x>()" keeps its
+    ")"); quotes and sentence punctuation never do."""
+    pair = {"(": ")", ")": "(", "[": "]", "]": "["}.get(mark)
+    return pair is not None and rest.count(pair) > rest.count(mark)
 
 
 def _placeholder(match: re.Match[str]) -> str:
@@ -442,7 +489,8 @@ def _sentences_of(block: str) -> list[str]:
     pieces = [p.strip() for p in _SENTENCE_BREAK.split(block) if p.strip()]
     merged: list[str] = []
     for piece in pieces:
-        if merged and (_ABBREVIATION.search(merged[-1]) or _INITIAL.search(merged[-1]) or _open(merged[-1])):
+        if merged and (_ABBREVIATION.search(merged[-1]) or _INITIAL.search(merged[-1]) or _LONE_DOT.search(merged[-1])
+                       or _open(merged[-1])):
             merged[-1] = f"{merged[-1]} {piece}"
         else:
             merged.append(piece)

@@ -492,8 +492,10 @@ def _predecessors(units: list[tuple[str, int, Unit]], index: int) -> list[int] |
             return None
         if units[previous][2].code:
             return None  # "This prints …" after code points at the code, which is no statement to quote
-        if len(units[previous][2].text.split()) < MIN_WORDS:
-            return None  # what it points at is a heading-like fragment ("MCV Lists."), not a statement
+        if prose_words(statement(units[previous][2].text)) < MIN_WORDS:
+            # What it points at is a heading-like fragment ("MCV Lists."), not a statement; or becomes one once its
+            # version note goes ("Deprecated since version 3.4: Do not use.").
+            return None
         out.insert(0, previous)
         current = previous
     return out if not needs_previous(units[current][2].text) else None
@@ -555,7 +557,7 @@ def _merge(units: list[tuple[str, int, Unit]], index: int, items: list[int]) -> 
     if items[0] == index + 1 and all(_carries_on(units[i][2]) for i in items):
         return _merged_items(units, index, items)
     names = [units[i][2].text.rstrip(".") for i in items]
-    if any(len(name.split()) >= MIN_WORDS for name in names):
+    if any(prose_words(name) >= MIN_WORDS for name in names):
         return "", []
     return f"{unit.text.rstrip('.')}: {', '.join(names)}.", list(items)
 
