@@ -42,7 +42,7 @@ from .select import cited_passages
 
 log = logging.getLogger(__name__)
 
-NOTE_SENTENCES = 32
+NOTE_SENTENCES = 64  # what a topic's notes may hold; the report quotes the best 60 sentences of all topics' notes
 DIGEST_CHARS = 19_000  # just under the engine's cap on the text shown for one document (20,000)
 
 _CALL_LINE = re.compile(r"^Tool call ([\w.-]+)\((.*)\)$", re.MULTILINE)
