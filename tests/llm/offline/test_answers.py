@@ -187,6 +187,17 @@ def test_a_sentence_that_points_back_brings_what_it_points_at() -> None:
     assert all(len(text.split()) >= 5 for passage in passages for text in passage[-1:])
 
 
+def test_an_aside_opener_with_nothing_quotable_before_it_is_quoted_alone() -> None:
+    # SQLite: "Of course, all database connections sharing the in-memory database need to be in the same process."
+    # stands after a sentence that points at code; "Of course" marks tone, it points at nothing.
+    page = ("## Shared cache\n\n```\nrc = sqlite3_open(\"file::memory:?cache=shared\", &db);\n```\n\n"
+            "This allows separate database connections to share the same in-memory database. Of course, all "
+            "database connections sharing the in-memory database need to be in the same process.\n")
+    passages = _texts(cited_passages({"S1": ("In-memory databases", page)}, "connections sharing in-memory database"))
+    assert passages == [["Of course, all database connections sharing the in-memory database need to be in the same "
+                         "process."]]
+
+
 def test_a_sentence_with_nothing_before_it_to_refer_to_is_left_out() -> None:
     page = "## Re-raising\n\nThus, well-behaved code should re-raise CancelledError after cleaning up.\n"
     assert cited_passages({"S1": ("Cancellation", page)}, "re-raise CancelledError") == []

@@ -37,6 +37,7 @@ from .extract import (
 
 MIN_WORDS = 5  # shorter candidates are fragments ("See below.", "Default: 5.")
 MAX_FOLLOWERS = 6  # list items brought along by the sentence that introduces them
+MAX_PREDECESSORS = 2  # 3 took the room of other answers (tune replay 3.804 -> 3.783)
 SHORT_CODE_LINES = 4  # an example a statement brings along without introducing it with a colon
 MAX_CODE_LINES = 20  # a longer example is a page of its own, not an answer
 LEAD_PRIOR = 1.2
@@ -71,6 +72,10 @@ _ASKS_CHANGES = re.compile(r"\b(?:release|releases|changed?|changes|new in|versi
 _VERSION_NOTE = re.compile(
     r"^(?:new|changed|deprecated|removed)\s+(?:in|since)\s+version\s+[\w.]+(?:\s*,\s*[\w.]+)*\s*[:.]?\s*", re.I
 )
+# Openers that mark a sentence's tone, not what it refers to: when what came before cannot be quoted with it (it
+# points at code, or has nothing before it), the sentence still reads alone.
+_ASIDE = re.compile(r"^\W*(?:actually|of course|indeed|in fact),\s+(?!(?:it|its|this|these|that|those|they|their|them|"
+                    r"such)\b)", re.IGNORECASE)
 # Openers that point back at the sentence before: pronouns, demonstratives and connectives.
 _NEEDS_PREVIOUS = re.compile(
     r"^\W*(?:it|its|this|these|that|those|they|their|them|such|he|she|thus|hence|therefore|however|also|moreover|"
@@ -408,6 +413,8 @@ def _assemble(
                 jaccard(bags[ci], bag) >= 0.6 for bag in quoted):
             continue
         before = _predecessors(units, index)
+        if before is None and _ASIDE.match(candidate.unit.text):
+            before = []  # "Of course, all connections … must be in the same process." says it all itself
         if before is None:
             continue  # "Thus …" with nothing before it to refer to
         followers = _followers(units, index)
@@ -477,10 +484,11 @@ def _near(a: int, b: int, bags: list[set[str]], vectors: _Vectors | None) -> boo
 
 
 def _predecessors(units: list[tuple[str, int, Unit]], index: int) -> list[int] | None:
-    """The sentences `index` needs before it (at most two), or None when it needs one that is not there."""
+    """The sentences `index` needs before it (at most `MAX_PREDECESSORS`), or None when it needs one that is not
+    there."""
     out: list[int] = []
     current = index
-    while len(out) < 2:
+    while len(out) < MAX_PREDECESSORS:
         owner, _, unit = units[current]
         if not needs_previous(unit.text) or (unit.label and unit.first):
             return out
