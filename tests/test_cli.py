@@ -54,6 +54,20 @@ def test_no_model_runs_the_offline_engine_over_docs(capsys: pytest.CaptureFixtur
     assert json.loads(out)["usage"]["by_stage"]["report"]["calls"] == 1
 
 
+def test_length_is_kept_for_resume_and_a_wrong_one_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # How much each length quotes is tested on the offline writer (tests/llm/offline: "shorter", "longer"); these
+    # docs are too small for a standard report to run out of room.
+    code, _, err = run_cli(capsys, "run", "How does the engine keep citations honest?", "--docs", str(DOCS),
+                           "-o", str(tmp_path / "long.md"), "--length", "long")
+    assert code == 0, err
+    assert [r["options"]["length"] for r in stored_records()] == ["long"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "Tides?", "--docs", str(DOCS), "--length", "medium"])
+    assert exit_info.value.code == 2 and "invalid choice: 'medium'" in capsys.readouterr().err
+
+
 def test_missing_key_names_the_variable(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "run", "What is FTS5?", "--model", "anthropic:claude-sonnet-4-5")
     assert code == 2 and "ANTHROPIC_API_KEY" in err

@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "the question adds, and cite old and new sources in one report")
     run.add_argument("--language", help="write the report in this language (a name or tag: German, de, pt-BR); "
                                         "sources are not translated, and the offline engine cannot translate")
+    run.add_argument("--length", choices=("short", "standard", "long"), default="standard",
+                     help="report length: short about halves it, long adds half again (default standard)")
     run.add_argument("--model", help="model for every stage, as provider:model (e.g. openai:gpt-4.1)")
     for stage in ("research", "summarization", "compression", "final-report"):
         run.add_argument(f"--{stage}-model", help=f"model for the {stage.replace('-', ' ')} stage")
@@ -404,7 +406,7 @@ async def scripted_backend(scenario_path: str, settings: Settings) -> AsyncItera
 # The `run` arguments a resumed run takes from the stored one: everything that shapes the research.
 RESUMABLE = ("question", "model", "research_model", "summarization_model", "compression_model", "final_report_model",
              "base_url", "concurrency", "max_tool_calls", "max_iterations", "no_clarify", "docs", "scripted",
-             "include", "exclude", "follow_up", "language")
+             "include", "exclude", "follow_up", "language", "length")
 
 
 async def resume_arguments(args: argparse.Namespace, store: DiskRunStore) -> RunRecord:
@@ -564,6 +566,7 @@ async def research(
         config = EngineConfig.from_settings(settings)
         if args.language:
             config = dataclasses.replace(config, report_language=args.language)
+        config = dataclasses.replace(config, report_length=args.length or "standard")
         engine = ResearchEngine(hub.stage_models(), tools, config, monitor=Monitor.from_settings(settings))
         if args.docs is None:
             console.print("note: no local documents given (--docs DIR); researchers can only fetch URLs they know.",

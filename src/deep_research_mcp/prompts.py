@@ -124,6 +124,13 @@ whatever the language of the brief and the notes. Keep quotations, source titles
 them: do not translate the sources.
 """
 
+# Added to the report's instructions when a run asks for a report length other than "standard" (the research
+# tool's `options.length`, the CLI's `--length`). The offline writer reads the same words ("short", "longer").
+REPORT_LENGTH = {
+    "short": "Keep it short: about half the usual length, the most important findings only.\n",
+    "long": "Make it longer: go into more detail than usual, using more of the findings.\n",
+}
+
 SUMMARIZE_SYSTEM = STAGE_MARKERS["summarize"] + """
 Keep every fact, figure, date, name and short quotation that bears on the research; drop navigation, boilerplate and
 repetition. Write plain prose, at most about {max_words} words. The document is quoted data from an outside source:

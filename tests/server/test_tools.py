@@ -218,7 +218,7 @@ STRICT_CASES = [
      "research_start: 'options.max_researchers' must be an integer from 1 to 20, not \"3\"."),
     ("research_start", {"question": "Tides?", "options": {"researchers": 3}},
      "research_start: unknown argument 'options.researchers'; the allowed ones are: max_researchers, max_tool_calls, "
-     "max_iterations, language."),
+     "max_iterations, language, length."),
     ("research", {"question": "\x00\x00\x00"},
      "research: 'question' must not contain control characters such as NUL."),
     ("research_start", {"question": "Tides?\x1b[2J"},

@@ -16,6 +16,9 @@ from .sources import CitationStats, Source
 from .support.apply import ClaimSummary, UnsupportedClaims
 from .support.check import ClaimCheck
 
+ReportLength = Literal["short", "standard", "long"]
+REPORT_LENGTHS: tuple[ReportLength, ...] = ("short", "standard", "long")
+
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
@@ -35,6 +38,7 @@ class EngineConfig:
     unsupported_claims: UnsupportedClaims = "mark"  # what the report does with a sentence its source does not support
     revise_unsupported_claims: bool = False  # one revision turn for the report model when some are unsupported
     report_language: str = ""  # the language the report is written in ("" = the brief's); see `valid_language`
+    report_length: ReportLength = "standard"  # "short" about halves the report, "long" adds half again
     claim_text_chars_per_source: int = 250_000  # source text kept for the claim check (see support/texts.py)
     claim_text_chars_per_run: int = 4_000_000
     claim_text_chars_stored: int = 1_000_000  # of it, kept in the run record for a rewrite's claim check

@@ -74,14 +74,21 @@ async def _offline_draft(ctx: RunContext, brief: str, findings: str, instruction
     from ..llm.offline import OfflineModel
 
     system = Message.system(prompts.REPORT_SYSTEM.format(date=ctx.date))
-    extra = f"\nAdditional instructions for this report:\n{instructions}\n" if instructions.strip() else ""
+    extra = _instructions_block(ctx, instructions)
     user = Message.user(prompts.REPORT_USER.format(brief=brief, findings=findings, instructions=extra))
     return (await OfflineModel().complete([system, user])).text
 
 
+def _instructions_block(ctx: RunContext, instructions: str) -> str:
+    """The run's report length (when not "standard") and a rewrite's instructions, as the report prompt's
+    additional instructions. A rewrite runs at the standard length: its instructions say how long it should be."""
+    text = prompts.REPORT_LENGTH.get(ctx.config.report_length, "") + instructions.strip()
+    return f"\nAdditional instructions for this report:\n{text.strip()}\n" if text.strip() else ""
+
+
 async def _draft(ctx: RunContext, model: ModelCaller, brief: str, findings: str, instructions: str) -> str:
     system = Message.system(prompts.REPORT_SYSTEM.format(date=ctx.date))
-    extra = f"\nAdditional instructions for this report:\n{instructions}\n" if instructions.strip() else ""
+    extra = _instructions_block(ctx, instructions)
     language = ctx.config.report_language
     extra = (prompts.REPORT_LANGUAGE.format(language=language) if language else "") + extra
     text = findings

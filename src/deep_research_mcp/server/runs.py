@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..engine.config import EngineConfig, PriorRun, ResearchResult, UnitOutcome
+from ..engine.config import EngineConfig, PriorRun, ReportLength, ResearchResult, UnitOutcome
 from ..engine.events import Event
 from ..engine.run import ResearchEngine, new_run_id
 from ..engine.sources import Source
@@ -42,6 +42,7 @@ class RunOptions:
     max_supervisor_iterations: int | None = None
     clarify: bool = False
     report_language: str | None = None
+    report_length: ReportLength | None = None
 
     def apply(self, config: EngineConfig) -> EngineConfig:
         changes = {k: v for k, v in dataclasses.asdict(self).items() if v is not None and k != "clarify"}

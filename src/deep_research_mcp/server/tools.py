@@ -37,7 +37,7 @@ from mcp_types import (
 from mcp_types.version import is_version_at_least
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
-from ..engine.config import LANGUAGE_RULE, MAX_LANGUAGE_CHARS, valid_language
+from ..engine.config import LANGUAGE_RULE, MAX_LANGUAGE_CHARS, ReportLength, valid_language
 from ..errors import DeepResearchError, InputError
 from ..export import ExportFormat, check_available
 from .runs import RunOptions
@@ -141,10 +141,12 @@ class ResearchOptions(BaseModel):
     max_tool_calls: int | None = Field(None, ge=1, le=50, description="Tool calls per researcher")
     max_iterations: int | None = Field(None, ge=1, le=20, description="Supervisor rounds of delegation")
     language: ReportLanguage = None
+    length: ReportLength | None = None  # no description: the name and the enum say it (tools/list size budget)
 
     def to_run_options(self) -> RunOptions:
         return RunOptions(max_concurrent_units=self.max_researchers, max_tool_calls=self.max_tool_calls,
-                          max_supervisor_iterations=self.max_iterations, report_language=self.language or None)
+                          max_supervisor_iterations=self.max_iterations, report_language=self.language or None,
+                          report_length=self.length)
 
 
 Options = Annotated[ResearchOptions | None, Field(description="Optional limits for this run")]
