@@ -234,6 +234,16 @@ def test_a_list_of_short_names_is_merged_into_its_lead_in() -> None:
         "TGZ (.tar.gz)."]
 
 
+def test_a_sentence_that_runs_on_into_a_list_is_quoted_with_its_items() -> None:
+    # SQLite's definition was quoted as "… any table in an SQLite schema that." with its two items lost.
+    page = ('## Rowid tables\n\nDefinition: A "rowid table" is any table in an SQLite schema that\n\n'
+            "- is not a virtual table, and\n- is not a WITHOUT ROWID table.\n\n"
+            "Most tables in a typical SQLite database schema are rowid tables.\n")
+    passages = _texts(cited_passages({"S1": ("Rowid tables", page)}, "what is a rowid table"))
+    assert passages[0] == ['Definition: A "rowid table" is any table in an SQLite schema that is not a virtual table, '
+                           "and is not a WITHOUT ROWID table."]
+
+
 def test_a_list_keeps_its_lead_in_and_its_item_names() -> None:
     passages = _texts(cited_passages({"S1": ("Waiting", ASYNCIO)}, "Which constants does asyncio.wait() take?"))
     assert passages[0] == [

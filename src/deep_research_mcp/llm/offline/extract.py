@@ -45,6 +45,8 @@ _ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|eg|ie|viz|etc|vs|cf|approx|dr|mr|mrs
                            re.IGNORECASE)
 _INITIAL = re.compile(r"\b[A-Z]\.$")  # "J. Smith", but not "13.5 m."
 _WORD_CHAR = re.compile(r"\w")
+_OPEN_END = re.compile(r"\b(?:that|which|who|whose|the|a|an|of|to|and|or|is|are|as|with|for|from|by|in|on|either|both|"
+                       r"whether|when|if|than)$", re.IGNORECASE)
 _LONE_DOT = re.compile(r"\s\.$")  # a "." standing alone is a path ("cmake --build . will use …"), not a full stop
 _ANAPHORA = re.compile(r"^(?:it|its|this|these|that|those|they|their|he|she|his|her)\b", re.IGNORECASE)
 _BOILERPLATE = re.compile(r"^(?:see|read|click|visit|learn more|for more|check out|subscribe|sign up)\b", re.IGNORECASE)
@@ -345,12 +347,23 @@ def _units_of(markdown: str) -> list[Unit]:
         sentences = [re.sub(r"([:;,])\.$", r"\1", s.rstrip()) for s in _sentences_of(cleaned)]
         # A paragraph's opening often names what the rest is about too.
         lead = " ".join(sentences[0].split()[:LEAD_CONTEXT_WORDS]) if sentences else ""
-        units += [Unit(finish(s), where, s.rstrip().endswith(":"), " ".join((label, lead if i else "")).strip(),
+        # A paragraph whose last sentence stops on a word that cannot end one, right above a list, is continued by
+        # the list's items (SQLite: "A "rowid table" is any table in an SQLite schema that" / "- is not a virtual
+        # table, and" / "- is not a WITHOUT ROWID table."): a lead-in, quoted with them or not at all.
+        runs_on = (not is_item and number + 1 < len(blocks) and blocks[number + 1][3] and blocks[number + 1][1] == where
+                   and bool(sentences) and ends_open(sentences[-1]))
+        units += [Unit(finish(s), where, s.rstrip().endswith(":") or (runs_on and i == len(sentences) - 1),
+                       " ".join((label, lead if i else "")).strip(),
                        label if label_at == number - 1 and (_TERM.match(label) or is_signature(label)) else "",
                        number, i == 0, is_item,
                        opens=i == 0 and number in opening)
                   for i, s in enumerate(sentences)]
     return units
+
+
+def ends_open(sentence: str) -> bool:
+    """Whether `sentence` stops on a word that cannot end one ("… any table in an SQLite schema that")."""
+    return _OPEN_END.search(sentence.rstrip(". ")) is not None
 
 
 def prose_words(text: str) -> int:

@@ -23,6 +23,7 @@ from .extract import (
     Unit,
     asked,
     content_terms,
+    ends_open,
     focus,
     is_signature,
     jaccard,
@@ -603,7 +604,14 @@ def _merged_items(units: list[tuple[str, int, Unit]], index: int, items: list[in
         expected = sentences[-1] + 1
     if not pieces:
         return "", []
-    return f"{lead}: {'; '.join(pieces)}.", covered
+    # A lead-in that runs on into its items ("… any table in an SQLite schema that" / "is not a virtual table, and" /
+    # "is not a WITHOUT ROWID table.") reads as one sentence with no colon, and an item ending in "and" runs on too.
+    text = lead + (" " if ends_open(units[index][2].text) else ": ")
+    for number, piece in enumerate(pieces):
+        if number:
+            text += " " if re.search(r"\b(?:and|or)$", pieces[number - 1]) else "; "
+        text += piece
+    return f"{text}.", covered
 
 
 def _also_stated(docs: dict[str, tuple[str, str]], candidates: list[Candidate], ci: int, order: list[int]) -> list[str]:
