@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
+from ..spans import outside
 from ..tools.base import Document
 
 _MARKER = re.compile(r"\[\s*(S?\d+(?:\s*[,;]\s*S?\d+)*)\s*\](?!\()")
@@ -174,14 +175,7 @@ def scrub_citations(text: str, registry: SourceRegistry, *, drop_sources_section
 
 def outside_code(text: str, transform: Callable[[str], str]) -> str:
     """Apply `transform` to everything but code spans and fenced blocks, where `a[0]` is code, not a citation."""
-    out: list[str] = []
-    position = 0
-    for match in _CODE.finditer(text):
-        out.append(transform(text[position : match.start()]))
-        out.append(match.group(0))
-        position = match.end()
-    out.append(transform(text[position:]))
-    return "".join(out)
+    return outside(_CODE, text, transform)
 
 
 def finalize_report(text: str, registry: SourceRegistry) -> tuple[str, list[Source], CitationStats]:

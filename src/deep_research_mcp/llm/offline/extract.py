@@ -13,6 +13,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ...spans import outside
+
 # Hyphenated, dotted and snake_case compounds stay one token ("deep-research-mcp" is a name, not three words).
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
 _PART = re.compile(r"[-_.]")
@@ -438,12 +440,7 @@ def code_tags(text: str) -> str:
 
 def outside_code(text: str, change: Callable[[str], str]) -> str:
     """`text` with `change` applied to what lies outside its code spans."""
-    parts: list[str] = []
-    position = 0
-    for match in _CODE_SPAN.finditer(text):
-        parts += [change(text[position : match.start()]), match.group(0)]
-        position = match.end()
-    return "".join([*parts, change(text[position:])])
+    return outside(_CODE_SPAN, text, change)
 
 
 def _angle_word(match: re.Match[str]) -> str:
