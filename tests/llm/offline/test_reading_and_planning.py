@@ -82,13 +82,10 @@ def test_sections_whose_headings_name_the_topic_are_read() -> None:
     assert [(loc, heading) for loc, _, heading, _ in found] == [
         ("/docs/indexes-types.html", "11.2. Index Types"), ("/docs/indexes-types.html", "11.2.5. GIN"),
         ("/docs/pageinspect.html", "F.25.1. General Functions")]
-    # The GIN section names the topic; the document's top section is its title, so the whole document is read. A
-    # read left over goes to the next page found, whole: its headings may name nothing of the topic.
+    # The GIN section names the topic; the document's top section is its title, so the whole document is read.
     assert sections_to_read("GIN index types", found) == [
-        ("/docs/indexes-types.html", "11.2.5. GIN"), ("/docs/indexes-types.html", ""), ("/docs/pageinspect.html", "")]
-    assert sections_to_read("GIN index types", found, limit=2) == [
         ("/docs/indexes-types.html", "11.2.5. GIN"), ("/docs/indexes-types.html", "")]
-    assert sections_to_read("tidal power", found) == [("/docs/indexes-types.html", ""), ("/docs/pageinspect.html", "")]
+    assert sections_to_read("tidal power", found) == []
     assert section_reader([SEARCH, READ, COMPLETE]) == (READ, "path", "section")
     assert section_reader([SEARCH, COMPLETE]) is None
 
@@ -109,8 +106,7 @@ async def test_the_researcher_reads_sections_after_its_searches() -> None:
     messages += [Message.tool_result(c, "No results.") for c in feedback.tool_calls]
     second = await model.complete(messages, tools=[SEARCH, READ, COMPLETE])
     assert [(c.name, c.arguments) for c in second.tool_calls] == [
-        ("read_document", {"path": "/docs/indexes-types.html", "section": "11.2.5. GIN"}),
-        ("read_document", {"path": "/docs/pageinspect.html"})]  # a read left over: the next page found, whole
+        ("read_document", {"path": "/docs/indexes-types.html", "section": "11.2.5. GIN"})]
     messages.append(Message("assistant", "", tuple(second.tool_calls)))
     messages += [Message.tool_result(c, "GIN indexes are inverted indexes.") for c in second.tool_calls]
     third = await model.complete(messages, tools=[SEARCH, READ, COMPLETE])

@@ -31,7 +31,6 @@ _FETCH_WORDS = ("fetch", "read", "open", "scrape", "crawl", "download", "get_pag
 _URL_NAMES = frozenset({"url", "uri", "urls", "link", "href", "path", "id", "page"})
 _SECTION_NAMES = ("section", "heading", "anchor")
 MAX_SECTION_READS = 3
-PAGE_FILL = True  # fill unused reads with whole pages (tune: +7 facts over 9 halves; cmake 0.90 -> 0.96 s a research)
 
 
 def research_queries(topic: str) -> list[str]:
@@ -144,18 +143,7 @@ def sections_to_read(
         in_title = (set(terms(title)) & wanted) - named
         scored[key] = (sum(rarity[t] * (2 if t in head else 1) for t in named)
                        + 0.3 * sum(rarity[t] for t in in_title) - 0.01 * position)
-    chosen = sorted(scored, key=lambda k: -scored[k])[:limit]
-    if PAGE_FILL:
-        # Reads left over go to the best-ranked pages not read yet, whole: a short page whose headings name nothing
-        # of the topic ("DESCRIPTION", "OPTIONS") was only ever seen as a search passage or two.
-        read = {locator for locator, _ in chosen}
-        for locator, _, _, _ in found:
-            if len(chosen) >= limit:
-                break
-            if locator not in read:
-                chosen.append((locator, ""))
-                read.add(locator)
-    return chosen
+    return sorted(scored, key=lambda k: -scored[k])[:limit]
 
 
 def query_property(schema: dict[str, Any]) -> str | None:
