@@ -128,7 +128,10 @@ def sections_to_read(
     """
     wanted = set(content_terms(topic))
     head = set(content_terms(topic.partition(": ")[0])) if ": " in topic else set()
-    bodies = {locator: set(terms(f"{title} {heading} {text}")) for locator, title, heading, text in found}
+    # Each document's last entry gives its words (one page's passages are shown many times over: reading each entry
+    # took a tenth of a long page's research).
+    last = {locator: (title, heading, text) for locator, title, heading, text in found}
+    bodies = {locator: set(terms(f"{title} {heading} {text}")) for locator, (title, heading, text) in last.items()}
     rarity = {t: math.log(1 + len(bodies) / (1 + sum(t in b for b in bodies.values()))) for t in wanted}
     scored: dict[tuple[str, str], float] = {}
     for position, (locator, title, heading, _) in enumerate(found):
