@@ -132,12 +132,14 @@ CORPORA: dict[str, Corpus] = {
     "exim4": _halves("exim4", "/usr/share/doc/exim4-doc-html/spec_html"),
     # A test set written in session 11 before any engine run on it (Sphinx, Werkzeug 2.2): both halves test-only.
     "werkzeug": _halves("werkzeug", "/usr/share/doc/python-werkzeug-doc/html"),
+    # A test set written in session 11 before any engine run on it (Sphinx, Flask 2.2): both halves test-only.
+    "flask": _halves("flask", "/usr/share/doc/python-flask-doc/html"),
 }
 
 
 def resolve_corpus(name_or_path: str, questions: Sequence[Path] = ()) -> Corpus:
     """A corpus by name (`postgres`, `django`, `pytest`, `git`, `sqlite`, `celery`, `apache`, `postfix`, `node`,
-    `cmake`, `sqlalchemy`, `exim4`, `werkzeug`) or by folder; a folder needs its question files."""
+    `cmake`, `sqlalchemy`, `exim4`, `werkzeug`, `flask`) or by folder; a folder needs its question files."""
     root = Path(name_or_path)
     # A known corpus by name, or by its folder (what scripts/eval-corpus.sh prints).
     known = CORPORA.get(name_or_path) or next((c for c in CORPORA.values() if c.root == root), None)
