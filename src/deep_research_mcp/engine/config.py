@@ -17,7 +17,6 @@ from .support.apply import ClaimSummary, UnsupportedClaims
 from .support.check import ClaimCheck
 
 ReportLength = Literal["short", "standard", "long"]
-REPORT_LENGTHS: tuple[ReportLength, ...] = ("short", "standard", "long")
 
 
 @dataclass(frozen=True, slots=True)

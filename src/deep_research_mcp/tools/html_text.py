@@ -51,7 +51,6 @@ _CHROME_CLASSES = frozenset({
 })
 _CHROME_IDS = frozenset({"sidebar", "global-nav", "searchbox"})
 _PERMALINK = frozenset({"#", "¶", "§", "🔗"})
-_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _CHROME_ATTRIBUTES = frozenset({"hidden", "aria-hidden", "role", "style", "class", "id"})
 # Blocks that end a paragraph; separated from their neighbours by a blank line.
 _PARAGRAPH = frozenset({
@@ -386,8 +385,9 @@ def _text_of(element: Any) -> str:
 
 
 def _is_chrome(element: Any) -> bool:
-    if (element.tag == "a" and (element.get("href") or "").startswith("#") and _text_of(element).strip() in _PERMALINK
-            and any(parent.tag in _HEADING_TAGS for parent in element.iterancestors())):
+    if (element.tag == "a" and (element.get("href") or "").startswith("#")
+            and any(parent.tag in _HEADINGS for parent in element.iterancestors())
+            and _text_of(element).strip() in _PERMALINK):
         return True  # a heading's link to itself (Node.js's "#", MkDocs' "¶"): read along, it ended the heading
     if _CHROME_ATTRIBUTES.isdisjoint(element.keys()):  # most elements: one C call and no more
         return False

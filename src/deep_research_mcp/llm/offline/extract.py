@@ -47,6 +47,7 @@ _ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|eg|ie|viz|etc|vs|cf|approx|dr|mr|mrs
                            re.IGNORECASE)
 _INITIAL = re.compile(r"\b[A-Z]\.$")  # "J. Smith", but not "13.5 m."
 _WORD_CHAR = re.compile(r"\w")
+_ALNUM = re.compile(r"[a-z0-9]+")
 _OPEN_END = re.compile(r"\b(?:that|which|who|whose|the|a|an|of|to|and|or|is|are|as|with|for|from|by|in|on|either|both|"
                        r"whether|when|if|than)$", re.IGNORECASE)
 _LONE_DOT = re.compile(r"\s\.$")  # a "." standing alone is a path ("cmake --build . will use …"), not a full stop
@@ -88,7 +89,7 @@ _PHRASE_PLACEHOLDER = re.compile(r"(?<![\w`<])<[a-z][\w.\\-]*(?: [\w.\\-]+){0,5}
 _SECTION_TAG = re.compile(r"(?<![\w`<])(?:</[A-Za-z][\w.:-]*>|<[A-Za-z][\w.:-]*\s+[^<>`\n]{1,80}>)(?![\w`])")
 # An AsciiDoc definition list's term, on its own line above its definition (git's "subtree[=<path>];;" or
 # "--until=<date>::" in the text pages beside its HTML): read into the definition, "… ;; This option is …" dangled.
-_ASCIIDOC_TERM = re.compile(r"^(\S(?:.*\S)?)(?:::|;;|:::|::::)$")
+_ASCIIDOC_TERM = re.compile(r"^(\S(?:.*\S)?)(?:::|;;)$")
 # A definition term: a name, optionally with its type ("shared_buffers (integer)"), or a few plain words; or what a
 # reader of the page kept as code, one span or a few (a man page's "`--until=<date>` `--before=<date>`").
 _TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3}|`[^`]+`(?:,? `[^`]+`){0,3})$")
@@ -737,5 +738,14 @@ _LABEL_WORDS = word_set("chapter section part appendix introduction overview")
 
 def states(container: str, sentence: str) -> bool:
     """Whether `container` holds `sentence` word for word (case, punctuation and markup aside)."""
-    inner = " ".join(re.findall(r"[a-z0-9]+", sentence.lower()))
-    return bool(inner) and f" {inner} " in f" {' '.join(re.findall(r'[a-z0-9]+', container.lower()))} "
+    return holds(flat_words(container), flat_words(sentence))
+
+
+def flat_words(text: str) -> str:
+    """`text`'s letters and digits, lower case, one space between runs: what `states` compares."""
+    return " ".join(_ALNUM.findall(text.lower()))
+
+
+def holds(container: str, sentence: str) -> bool:
+    """`states` for texts already flattened by `flat_words` (a caller comparing one text with many flattens once)."""
+    return bool(sentence) and f" {sentence} " in f" {container} "

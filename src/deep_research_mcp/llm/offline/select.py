@@ -24,7 +24,9 @@ from .extract import (
     asked,
     content_terms,
     ends_open,
+    flat_words,
     focus,
+    holds,
     is_signature,
     jaccard,
     prose_words,
@@ -35,7 +37,6 @@ from .extract import (
     words,
 )
 
-_ALNUM = re.compile(r"[a-z0-9]+")  # the words `extract.states` compares
 MIN_WORDS = 5  # shorter candidates are fragments ("See below.", "Default: 5.")
 MAX_FOLLOWERS = 6  # list items brought along by the sentence that introduces them
 MAX_PREDECESSORS = 2  # 3 took the room of other answers (tune replay 3.804 -> 3.783)
@@ -629,14 +630,12 @@ class _Restatements:
     def _flat(self, index: int) -> str:
         flat = self.flat[index]
         if flat is None:
-            flat = self.flat[index] = f" {' '.join(_ALNUM.findall(self.candidates[index].text.lower()))} "
+            flat = self.flat[index] = flat_words(self.candidates[index].text)
         return flat
 
     def of(self, ci: int) -> list[str]:
         owner = self.candidates[ci].owner
-        inner = self._flat(ci).strip()
-        if not inner:
-            return []
+        sentence = self._flat(ci)
         seen_titles = {self.docs[owner][0].strip().lower()}
         out: list[str] = []
         for other in self.scan:
@@ -644,7 +643,7 @@ class _Restatements:
             if other == ci or candidate.owner == owner or candidate.owner in out:
                 continue
             title = self.docs[candidate.owner][0].strip().lower()
-            if title in seen_titles or f" {inner} " not in self._flat(other):
+            if title in seen_titles or not holds(self._flat(other), sentence):
                 continue
             seen_titles.add(title)
             out.append(candidate.owner)
