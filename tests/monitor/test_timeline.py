@@ -37,6 +37,16 @@ def test_queued_lanes_chain_through_the_slot_they_waited_for() -> None:
     assert mark_critical_path([]) == 0.0
 
 
+def test_the_path_ends_with_the_runs_last_call_even_when_an_earlier_lane_chained_longer() -> None:
+    # R1 made four back-to-back calls (3.6 s of latency) and finished at 4.6; R2 started after a gap (the engine's
+    # own time), made one call and finished last, so the report waited for R2: the path runs through R2 although
+    # R1's chain (4.6 s) is longer than R2's (4.2 s).
+    spans = [span("run", 0, 1), *(span("R1", 1 + 0.9 * i, 1.9 + 0.9 * i) for i in range(4)), span("R2", 1.5, 4.7),
+             span("run", 4.71, 5)]
+    assert mark_critical_path(spans) == pytest.approx(1 + 3.2 + 0.29)
+    assert [s.critical for s in spans] == [True, False, False, False, False, True, True]
+
+
 def test_service_names_never_show_credentials() -> None:
     assert service_name("openai:gpt-4.1") == "openai:gpt-4.1"
     assert (service_name("compatible:llama@http://user:secret@127.0.0.1:8080/v1?key=abc")

@@ -5,8 +5,10 @@ The lane is a context variable: a researcher sets it in its own task (`open_lane
 and summaries it awaits, in whatever sub-tasks, are drawn in its lane; everything else is in lane "run".
 
 The critical path is found backwards from the timeline alone: each call's predecessor is the call that ended last
-before it started (what it was, at the latest, waiting for); the floor is the largest sum of latencies along such a
-chain. With every call taking its nominal latency this is exactly the bench's floor formula, queueing included: a
+before it started (what it was, at the latest, waiting for); the path is the chain that ends with the run's last
+call, and the floor is its summed latency. Not the longest chain anywhere: with parallel researchers, one that
+finished early may have a longer chain than the one the writer waited for, and a path ending there ends mid-run.
+With every call taking its nominal latency this is exactly the bench's floor formula, queueing included: a
 researcher that waited for a slot starts after the one whose end freed it. The floor leaves out the engine's own
 time between calls, so wall / floor says how much the engine adds.
 """
@@ -279,7 +281,7 @@ class _Observed:
 
 
 def mark_critical_path(spans: list[Span]) -> float:
-    """Mark the longest chain of awaited calls (see the module docstring) and return its summed latency."""
+    """Mark the chain of awaited calls that ends the run (see the module docstring); return its summed latency."""
     calls = [s for s in spans if s.outcome != "cancelled"]
     if not calls:
         return 0.0
@@ -294,7 +296,7 @@ def mark_critical_path(spans: list[Span]) -> float:
         j = by_end[k] if k >= 0 else None
         previous[i] = j
         best[i] = span.seconds + (best[j] if j is not None else 0.0)
-    last: int | None = max(best, key=lambda i: best[i])
+    last: int | None = by_end[-1]
     floor = best[last]
     while last is not None:
         calls[last].critical = True
