@@ -38,21 +38,27 @@ def tokenize(text: str) -> tuple[list[str], list[bool]]:
     """`words(text)` and, per word, whether getting it wrong changes what the sentence says: negations, numbers and
     identifiers (underscores, a call's `(`, a dotted name, a camelCase or backticked word) must match exactly."""
     tokens, flags = [], []
+    size = len(text)
     for match in TOKEN.finditer(text):
-        token, start, end = match.group(), match.start(), match.end()
-        tokens.append(sys.intern(token.lower()))  # a page repeats its words: one string each, not per use
+        token = match.group()
+        start, end = match.span()
+        lower = token.lower()
+        tokens.append(sys.intern(lower))  # a page repeats its words: one string each, not per use
         before = text[start - 1] if start else " "
-        after = text[end] if end < len(text) else " "
+        after = text[end] if end < size else " "
         flags.append(
-            token.lower() in NEGATIONS
-            or any(c.isdigit() for c in token)
-            or "_" in token
+            lower in NEGATIONS
+            # Letters only (most words) hold no digit or underscore: the per-character test is for the rest.
+            or (not token.isalpha() and (any(c.isdigit() for c in token) or "_" in token))
             or after == "(" or before == "`" or after == "`"
             or (before == "." and start >= 2 and text[start - 2].isalnum())
-            or (after == "." and end + 1 < len(text) and text[end + 1].isalnum())
-            or re.search(r"[a-z][A-Z]", token) is not None
+            or (after == "." and end + 1 < size and text[end + 1].isalnum())
+            or (lower != token and _CAMEL.search(token) is not None)
         )
     return tokens, flags
+
+
+_CAMEL = re.compile(r"[a-z][A-Z]")
 
 
 @dataclass(slots=True)
