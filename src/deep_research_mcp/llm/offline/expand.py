@@ -13,6 +13,7 @@ the same expansion, and nothing is looked up anywhere else.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -81,8 +82,10 @@ def learn(topic: str, results: Sequence[Sequence[Document]], limit: int = EXPANS
     return [_written(spellings[key]) for key in chosen]
 
 
+@functools.lru_cache(maxsize=2_048)
 def _bag(title: str, text: str) -> dict[str, tuple[float, Counter[str]]]:
-    """The candidate words of one document: stem -> (weighted count, spellings)."""
+    """The candidate words of one document: stem -> (weighted count, spellings). Cached, so read only: every
+    researcher of a run makes the same scout search and learns from the same documents."""
     bag: dict[str, tuple[float, Counter[str]]] = {}
 
     def add(part: str, weight: float) -> None:

@@ -498,7 +498,9 @@ def _clean_prose(text: str) -> str:
     return re.sub(r"~~(.+?)~~", r"\1", text)
 
 
-def _sentences_of(block: str) -> list[str]:
+@functools.lru_cache(maxsize=16_384)
+def _sentences_of(block: str) -> tuple[str, ...]:
+    # Each topic's transcript shows a page's paragraphs again, in other company: split once per paragraph.
     pieces = [p.strip() for p in _SENTENCE_BREAK.split(block) if p.strip()]
     merged: list[str] = []
     for piece in pieces:
@@ -507,7 +509,7 @@ def _sentences_of(block: str) -> list[str]:
             merged[-1] = f"{merged[-1]} {piece}"
         else:
             merged.append(piece)
-    return [s for s in merged if _TOKEN.search(s.lower())]
+    return tuple(s for s in merged if _TOKEN.search(s.lower()))
 
 
 def _open(piece: str) -> bool:
