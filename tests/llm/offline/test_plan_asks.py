@@ -107,3 +107,13 @@ def test_a_plan_cut_at_the_cap_still_names_what_it_left() -> None:
     assert len(topics) == 3 and not any("nightly" in t for t in topics)
     assert [p.rstrip("?").partition(" (")[0] for p in dropped_parts(question, topics)] == [
         "What does skew do to a stage", "How do I spot it in the UI"]
+
+
+def test_revision_names_stay_whole_items_and_each_points_at_them() -> None:
+    # "HEAD~2" and "HEAD^2" differ by their marks alone: read as words, both were "HEAD 2" and one topic was lost.
+    assert split_items("What is the difference between HEAD~2 and HEAD^2?") == ["HEAD~2", "HEAD^2"]
+    topics = plan_parts("I keep mixing up A..B and A...B. What does each mean when listing commits versus when "
+                        "diffing, and what is the difference between HEAD~2 and HEAD^2?")
+    assert "HEAD~2" in topics and "HEAD^2" in topics
+    # "A..B" has no word a search could use, but its marks it has: "each" still points at the two ranges.
+    assert topics[0] == "What does each mean when listing commits versus when diffing (A..B, A...B)?"

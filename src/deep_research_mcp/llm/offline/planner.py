@@ -18,7 +18,7 @@ from .extract import GENERIC, STOPWORDS, content_terms, split_carried, stem, wit
 MAX_TOPICS = 5
 MAX_ITEM_WORDS = 5
 
-_TOKEN = re.compile(r"[^\W_][\w'./+#-]*[\w+#]|[^\W_]|[,;:?!.]")
+_TOKEN = re.compile(r"[^\W_][\w'./+#~^-]*[\w+#]|[^\W_]|[,;:?!.]")
 _PUNCT = frozenset(",;:?!.")
 # Words that make a question a comparison; they are structure, so they never belong to an item or to the focus.
 _CUES = word_set(
@@ -274,7 +274,7 @@ def _is_ask(sentence: str) -> bool:
 
 
 def _carried(clause: str, subject: str) -> str:
-    if not subject or set(content_terms(subject)) <= set(content_terms(clause)):
+    if not subject or _named_terms(subject) <= _named_terms(clause):
         return clause
     body = clause.rstrip("?.!")
     return f"{body} ({subject}){clause[len(body):]}"
@@ -664,11 +664,21 @@ def specificity(word: str) -> float:
     return (2.0 if special else 0.0) + min(len(word), 12) / 12
 
 
+_MARKED = re.compile(r"[~^]|\.\.")
+
+
+def _named_terms(text: str) -> frozenset[str]:
+    """`text`'s content terms and its revision-like names whole: "HEAD~2" and "HEAD^2" differ by their marks alone,
+    and "A..B" has no content term at all."""
+    return frozenset({*content_terms(text), *(t.lower() for t in _TOKEN.findall(text) if _MARKED.search(t))})
+
+
 def _dedupe(topics: list[str]) -> list[str]:
     seen: set[frozenset[str]] = set()
     out: list[str] = []
     for topic in topics:
-        key = frozenset(content_terms(topic)) or frozenset({topic.lower()})
+        # Revision-like names differ by their marks alone: "HEAD~2" and "HEAD^2" are two items, not one.
+        key = _named_terms(topic) or frozenset({topic.lower()})
         if key not in seen:
             seen.add(key)
             out.append(topic)
