@@ -117,3 +117,20 @@ def test_revision_names_stay_whole_items_and_each_points_at_them() -> None:
     assert "HEAD~2" in topics and "HEAD^2" in topics
     # "A..B" has no word a search could use, but its marks it has: "each" still points at the two ranges.
     assert topics[0] == "What does each mean when listing commits versus when diffing (A..B, A...B)?"
+
+
+def test_a_series_of_actions_is_one_ask_each_about_the_same_thing() -> None:
+    topics = plan_parts("My Celery task calls a flaky HTTP API. How do I make it try again automatically when the call "
+                        "fails, wait longer between each attempt, and give up after a while?")
+    # The third action has no word of its own to search: it is kept, about what the first is about.
+    assert topics == ["How do I make it try again automatically when the call fails (Celery, HTTP API)?",
+                      "How do I wait longer between each attempt (Celery, HTTP API)?",
+                      "How do I give up after a while (Celery, HTTP API)?"]
+    # What follows the last action stays with it.
+    last = split_clauses("How do I find the commit that removed a function, trace how it evolved, and search commit "
+                         "messages, even across renames?")[-1]
+    assert last == "How do I search commit messages, even across renames?"
+    # One action on several things, and a list of things, are not series of actions.
+    assert split_clauses("How do I create, list and clean those up?") == ["How do I create, list and clean those up?"]
+    assert split_clauses("How do I set the timeout, the retry count and the backoff?") == [
+        "How do I set the timeout, the retry count and the backoff?"]

@@ -124,7 +124,8 @@ def plan_parts(question: str) -> list[str]:
     # A later clause may name one thing only ("… and what is a Lock for?"), or nothing but what it points at ("What
     # is it?" after a statement naming it); the first of a bare question must say more than one word.
     clauses = [c for i, c in enumerate(clauses)
-               if len(content_terms(c)) >= (2 if i == 0 and not scene else 1) or ((scene or i) and _refers(c))]
+               if len(content_terms(c)) >= (2 if i == 0 and not scene else 1) or ((scene or i) and _refers(c))
+               or _next_action(clauses, i)]
     if len(clauses) < 2 and not (scene and clauses):
         return _tidy(split_items(text)) or _tidy([text, *facets(text)])
     topics: list[str] = []
@@ -146,6 +147,9 @@ def _ask_topic(clauses: list[str], i: int, topics: list[str], scene: str) -> str
     if i and _FOLLOW_ON.match(clause):
         # "What about a Django project?" asks an earlier ask's question again, of something else.
         return _carried(clause, key_phrases(own or clauses[0]))
+    if _next_action(clauses, i) and not _names(clause) and (given := _given(topics[i - 1])):
+        # "How do I wait longer between attempts?" after "How do I make it retry (Celery)?": the same thing's.
+        return _carried(clause, given)
     if i and (_only_vague(clause) or (len(content_terms(clause)) <= 1 and not _names(clause))):
         # An ask that names nothing but how to judge something ("What are the drawbacks?", "What is the default?")
         # is about what the ask before it asked, not about the question's opening; an ask before that points back
@@ -409,8 +413,48 @@ def split_clauses(text: str) -> list[str]:
         if len(pieces) > 1 and not _ASKING.match(pieces[0]):
             # "For a leaderboard query, what is …": an opening phrase, not an ask of its own.
             pieces[:2] = [f"{pieces[0]}, {pieces[1]}"]
-        out += [p[0].upper() + p[1:] + mark for p in pieces]
+        out += [c for p in pieces for c in _action_series(p[0].upper() + p[1:] + mark)]
     return out
+
+
+# "How do I make it retry when the call fails, wait longer between attempts, and give up after a while?": three
+# things to do, each an ask of its own ("How do I give up after a while?"), as a page tells one of them at a time.
+_HOW_DO_I = re.compile(r"^(how\s+(?:do|can|should|could|would)\s+(?:i|we|you)\s+)(.+)([?.!])$", re.IGNORECASE)
+
+
+def _action_series(clause: str) -> list[str]:
+    """`clause` as one ask per action of a "How do I A, B(,) and C?" series; `[clause]` unless it is one. Three
+    actions or more, each of several words and each after the first opening on a word that can start an action:
+    "How do I create, list and clean them up?" is one ask about one thing, and "How do I set the timeout, the retry
+    count and the backoff?" lists things (`split_items`' business), not actions. What follows the last action
+    stays with it ("…, and search commit messages, even across file renames?")."""
+    match = _HOW_DO_I.match(clause)
+    if not match:
+        return [clause]
+    opening, rest, mark = match.groups()
+    raw = re.split(r",\s+", rest)
+    last = next((i for i, p in enumerate(raw) if i >= 2 and _CONJUNCTION.match(p)), None)
+    if last is not None:
+        pieces = [*raw[:last], ", ".join([_CONJUNCTION.sub("", raw[last], count=1), *raw[last + 1 :]])]
+    else:
+        pieces = [*raw[:-1], *re.split(r"\s+(?:and|or)\s+", raw[-1], maxsplit=1)]
+    if (len(pieces) < 3 or any(len(p.split()) < 2 for p in pieces)
+            or any(not p[0].islower() or p.split()[0].lower() in _NO_ACTION for p in pieces[1:])):
+        return [clause]
+    return [f"{opening}{piece}{mark}" for piece in pieces]
+
+
+def _next_action(clauses: list[str], i: int) -> bool:
+    """Whether `clauses[i]` goes on from a "How do I …?" before it: a series' next action."""
+    return i > 0 and bool(_HOW_DO_I.match(clauses[i])) and bool(_HOW_DO_I.match(clauses[i - 1]))
+
+
+_CONJUNCTION = re.compile(r"^(?:and|or)\s+")
+_NO_ACTION = word_set(
+    """the a an its their my our your his her this that these those to of in on for with by at from as into onto
+    over under when where while if then also so which what who how why even only just all each every both either
+    other another some any more most less"""
+)
 
 
 def split_items(text: str) -> list[str]:
