@@ -103,6 +103,16 @@ def test_a_table_t_is_true_not_a_negation() -> None:
     assert check_sentence("The planner doesn't use to_tsquery.", page).verdict == "supported"
 
 
+def test_a_table_row_is_its_own_passage() -> None:
+    # Exim's option summaries: a row's neighbour's "no" is not the row's negation, and a row's cells belong together.
+    page = SourceText("Intro to the options.\n\nqueue_run_in_order | order of arrival\nqueue_run_max | of simultaneous "
+                      "queue runners\nqueue_smtp_domains | no immediate SMTP delivery for these\n\nAfter the table.")
+    assert check_sentence("queue_run_max: of simultaneous queue runners.", page).verdict == "supported"
+    assert check_sentence("queue_smtp_domains: no immediate SMTP delivery for these.", page).verdict == "supported"
+    dropped = check_sentence("queue_smtp_domains: immediate SMTP delivery for these.", page)
+    assert dropped.verdict == "unsupported" and "negation" in dropped.reason
+
+
 def test_nothing_checkable_is_unchecked(page: SourceText) -> None:
     assert check_sentence("It is fast.", page).verdict == "unchecked"
 

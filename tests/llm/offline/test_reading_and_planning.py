@@ -8,6 +8,7 @@ from deep_research_mcp.llm.base import Message, ToolSpec
 from deep_research_mcp.llm.offline import OfflineModel
 from deep_research_mcp.llm.offline.extract import (
     answer_cues,
+    documents,
     is_prose,
     rank,
     split_units,
@@ -143,6 +144,18 @@ def test_definition_terms_label_the_paragraphs_under_them() -> None:
     assert default.heading == "20.4.1. Memory" and "shared_buffers" in default.lead
     assert next(u for u in units if u.text.startswith("PostgreSQL offers")).intro
     assert units[-1].heading == "20.4.2. Disk"  # a search tool's section marker is a heading
+
+
+def test_a_term_ending_one_passage_does_not_label_the_next_passage_of_the_page() -> None:
+    # Celery's API page, shown twice: a signature with no text under it ended the first passage, and the page's
+    # banner opened the second one ("add_task_queue(…): This document describes the current stable version …").
+    shown = ('<document id="S1">\nTitle: Consumer\nLocation: /d/consumer.html\n\nname = \'Consumer\'\n\n'
+             "add_task_queue(queue, exchange=None)\n</document>\n\n"
+             '<document id="S1">\nTitle: Consumer\nLocation: /d/consumer.html\n\n'
+             "This document describes the current stable version of Celery (5.2).\n</document>")
+    _, text = documents(shown)["S1"]
+    banner = next(u for u in split_units(text) if "stable version" in u.text)
+    assert banner.label == "" and not banner.text.startswith("add_task_queue")
 
 
 def test_a_sentence_about_a_term_is_found_through_its_label() -> None:

@@ -126,7 +126,10 @@ def content_stems(text: str) -> list[str]:
 def split_passages(text: str) -> list[str]:
     """Sentences and list items, long runs without punctuation (tables) cut into pieces."""
     passages: list[str] = []
-    for block in _BREAK.split(text):
+    # A table row is a passage of its own: run together, one row's "no" was counted against its neighbour's claim
+    # ("queue_run_max | of simultaneous queue runners" beside "queue_smtp_domains | no immediate SMTP delivery").
+    blocks = [piece for block in _BREAK.split(text) for piece in (_rows_apart(block) if " | " in block else [block])]
+    for block in blocks:
         for sentence in _SENTENCE_END.split(" ".join(block.split())):
             words = sentence.split()
             for i in range(0, len(words), _MAX_PASSAGE_WORDS):
@@ -134,6 +137,19 @@ def split_passages(text: str) -> list[str]:
                 if TOKEN.search(piece):
                     passages.append(piece)
     return passages
+
+
+def _rows_apart(block: str) -> list[str]:
+    """`block` with each table row ("cell | cell") a piece of its own; the lines between rows stay together."""
+    pieces: list[str] = []
+    prose: list[str] = []
+    for line in block.split("\n"):
+        if " | " in line:
+            pieces += [" ".join(prose), line] if prose else [line]
+            prose = []
+        else:
+            prose.append(line)
+    return [*pieces, " ".join(prose)] if prose else pieces
 
 
 class SourceText:

@@ -60,6 +60,7 @@ _SENTENCE_BREAK = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=(?:[\"'(\[
 _FENCE = re.compile(r"^(```|~~~)")
 _HEADING = re.compile(r"^#{1,6}(\s|$)")
 _SECTION_MARKER = re.compile(r"^\[section:\s*(.+?)\]$")
+PASSAGE_BREAK = "[…]"  # between two passages of one page shown apart (`documents`)
 _RULE = re.compile(r"^([-*_=]\s*){3,}$")
 _TABLE_SEPARATOR = re.compile(r"^\|?[\s:|-]+\|[\s:|-]*$")
 _TWO_CELLS = re.compile(r"^([^|`]{1,60}?)\s\|\s+((?:(?!\s\|\s).)*\S)$")  # html_text joins a row's cells with " | "
@@ -289,13 +290,15 @@ def _units_of(markdown: str) -> list[Unit]:
             fresh = True
             continue
         marker = _SECTION_MARKER.match(line)
-        if marker:  # a search tool's "[section: …]" line: the passage below continues that section
+        # A search tool's "[section: …]" line (the passage below continues that section), or another passage.
+        if marker or line == PASSAGE_BREAK:
             flush()
             fresh = False
             if blocks:
                 breaks.add(len(blocks))
                 blocks.append(("", heading, False, False))
-            heading = clean_inline(marker.group(1))
+            if marker:
+                heading = clean_inline(marker.group(1))
             continue
         row = _TWO_CELLS.match(line)
         if row and not indented_code:
@@ -672,7 +675,8 @@ def documents(transcript: str) -> dict[str, tuple[str, str]]:
         seen = texts.setdefault(source_id, [])
         if text and text not in seen:
             seen.append(text)
-    return {sid: (titles.get(sid, ""), "\n\n".join(parts)) for sid, parts in texts.items()}
+    # Two passages of a page are not one text: a term ending one is not the label of the next one's first line.
+    return {sid: (titles.get(sid, ""), f"\n\n{PASSAGE_BREAK}\n\n".join(parts)) for sid, parts in texts.items()}
 
 
 def between(text: str, start: str, end: str) -> str:
