@@ -103,6 +103,15 @@ def test_a_table_t_is_true_not_a_negation() -> None:
     assert check_sentence("The planner doesn't use to_tsquery.", page).verdict == "supported"
 
 
+def test_a_negation_in_the_sentence_before_is_not_the_claims_even_when_the_next_opens_in_lower_case() -> None:
+    page = SourceText("git rerere records the hand resolve when it is a new conflict, or reuses the earlier hand "
+                      "resolve when it is not. git commit also invokes git rerere when committing a merge result.")
+    assert check_sentence("git commit also invokes git rerere when committing a merge result.", page).verdict == (
+        "supported")
+    assert check_sentence("git commit never invokes git rerere when committing a merge result.", page).verdict == (
+        "unsupported")
+
+
 def test_a_table_row_is_its_own_passage() -> None:
     # Exim's option summaries: a row's neighbour's "no" is not the row's negation, and a row's cells belong together.
     page = SourceText("Intro to the options.\n\nqueue_run_in_order | order of arrival\nqueue_run_max | of simultaneous "

@@ -158,6 +158,14 @@ def test_a_term_ending_one_passage_does_not_label_the_next_passage_of_the_page()
     assert banner.label == "" and not banner.text.startswith("add_task_queue")
 
 
+def test_a_quoted_word_ending_in_a_mark_does_not_end_the_sentence() -> None:
+    # Cut after "amend!", the quote said the opposite of the page: "commits change authorship of <commit> …".
+    units = split_units('Neither "fixup!" nor "amend!" commits change authorship of <commit> when applied by git '
+                        "rebase --autosquash. See git-rebase(1) for details. It is not. git commit also runs it.")
+    assert [u.text for u in units][0].startswith('Neither "fixup!" nor "amend!" commits change authorship')
+    assert "git commit also runs it." in [u.text for u in units]  # a command opens a sentence in lower case
+
+
 def test_a_sentence_about_a_term_is_found_through_its_label() -> None:
     notes = cited_sentences({"S1": ("Resource Consumption", DEFINITIONS)}, "shared_buffers default")
     # The definition's first sentence carries its term; the terse one after it is found through the term too.

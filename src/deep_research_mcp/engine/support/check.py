@@ -256,7 +256,30 @@ def _negation_mismatch(features: _Features, passage: Passage) -> bool:
         return features.negations > 0
     start = min(b for _, b, _ in blocks)
     end = max(b + size for _, b, size in blocks)
-    return sum(passage.negates[max(0, start - 2) : end + 2]) != features.negations
+    low, high = _slack_within_sentence(passage, start, end)
+    return sum(passage.negates[low:high]) != features.negations
+
+
+_CLAUSE_END = re.compile(r"[.!?;]\s")
+
+
+def _slack_within_sentence(passage: Passage, start: int, end: int, slack: int = 2) -> tuple[int, int]:
+    """Token bounds `slack` words either side of `start:end`, short of a sentence end: the passages of a page whose
+    sentences open in lower case ("… when it is not. git commit also invokes git rerere …") are not split there, and
+    the sentence before is not the claim's."""
+    spans = [m.span() for m in TOKEN.finditer(passage.text)]
+    if len(spans) != len(passage.tokens):  # lower-casing changed the tokens: keep the plain bounds
+        return max(0, start - slack), end + slack
+    def ends_between(a: int, b: int) -> bool:
+        return bool(_CLAUSE_END.search(passage.text[spans[a][1] : spans[b][0]]))
+
+    low = start
+    while low > max(0, start - slack) and not ends_between(low - 1, low):
+        low -= 1
+    high = end
+    while high < min(len(spans), end + slack) and not ends_between(high - 1, high):
+        high += 1
+    return low, high
 
 
 def _soft_matches(missing: list[str], passage: Passage) -> int:

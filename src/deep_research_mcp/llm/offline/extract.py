@@ -56,7 +56,10 @@ _BOILERPLATE = re.compile(r"^(?:see|read|click|visit|learn more|for more|check o
 # Any word may open a sentence ("… as low as 49%. deep-research-mcp makes …"); abbreviations are merged back after.
 # A closing quote or bracket after the stop belongs to the sentence it closes ('… "stop." Then', '(… it is.) Next').
 # A sentence may open with a tag name as code ("`<Location>` sections are processed …"), not only a letter.
-_SENTENCE_BREAK = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=(?:[\"'(\[*_<]|`<?)?[A-Za-z0-9])")
+# After a closing quote or bracket only a capital opens a sentence: "Neither "fixup!" nor "amend!" commits change …"
+# is one sentence, while "… merge result. git commit also …" is two (commands start in lower case).
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=(?:[\"'(\[*_<]|`<?)?[A-Za-z0-9])"
+                             r"|(?<=[.!?][\"')\]])\s+(?=(?:[\"'(\[*_<]|`<?)?[A-Z0-9])")
 _FENCE = re.compile(r"^(```|~~~)")
 _HEADING = re.compile(r"^#{1,6}(\s|$)")
 _SECTION_MARKER = re.compile(r"^\[section:\s*(.+?)\]$")
