@@ -26,6 +26,9 @@ def test_rest_markup_is_read_as_names_and_identifiers_stay_whole() -> None:
     assert clean_inline("Define __enter__() and obj.__exit__() on a _private_ class.") == (
         "Define `__enter__()` and `obj.__exit__()` on a private class.")
     assert clean_inline("Set work_mem and max_wal_size.") == "Set work_mem and max_wal_size."
+    # A name that goes on after its underscores is no emphasis either (Werkzeug's "_cache_{name}" became "cache{name}").
+    assert clean_inline("It must add _cache_{name} as a slot, like obj._x_.") == (
+        "It must add _cache_{name} as a slot, like obj._x_.")
     # "[0]" after a name is an index, not a citation to strip; an underscored alias is a name, not emphasis.
     assert clean_inline('The name is in argv[0], argv[1] is NULL; "oid" or "_rowid_" and _ROWID_ work.') == (
         'The name is in `argv[0]`, `argv[1]` is NULL; "oid" or "`_rowid_`" and `_ROWID_` work.')

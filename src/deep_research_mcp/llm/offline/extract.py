@@ -500,7 +500,8 @@ def _clean_prose(text: str) -> str:
     # Underscores inside or around a word belong to identifiers ("__enter__()", "work_mem"), not emphasis.
     text = re.sub(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", r"\1", text)
     text = re.sub(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])", r"\1", text)
-    text = re.sub(r"(?<![\w_])_([^\s_](?:[^_]*[^\s_])?)_(?![\w_])", r"\1", text)  # "_word_", not "__x__"
+    # "_word_", not "__x__", nor a name that goes on ("_cache_{name}", "_x_(…)") or is an attribute ("obj._x_").
+    text = re.sub(r"(?<![\w_.])_([^\s_](?:[^_]*[^\s_])?)_(?![\w_{(\[<=])", r"\1", text)
     return re.sub(r"~~(.+?)~~", r"\1", text)
 
 
