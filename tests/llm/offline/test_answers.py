@@ -393,6 +393,9 @@ def test_titles_and_headings_are_short_and_never_cut_mid_word() -> None:
         short = heading(topic)
         assert 0 < len(short) <= 60 and not short.endswith((":", "…"))
         assert all(word.lower() in topic.lower() for word in short.split()), short
+    # The backticks of a name made code count too: 62 characters once "<name>" became `<name>`.
+    coded = heading("What does a plain <name> placeholder accept (Werkzeug, 0001)?")
+    assert len(coded) <= 60 and coded.startswith("What does a plain `<name>` placeholder accept"), coded
 
 
 def test_a_plan_cut_at_the_cap_says_what_was_left_out() -> None:

@@ -548,8 +548,13 @@ _LIGHT_WORDS = word_set("the a an does do did is are was were can could should w
 def heading(topic: str) -> str:
     """A section heading of at most `HEADING_CHARS` characters: the topic when short; else its subject for a
     "subject: focus" topic; else the question without its opening words, then without its function words. Angle
-    bracket names are code, as in the title."""
-    return _names_as_code(_heading(topic))
+    bracket names are code, as in the title, and their backticks count."""
+    limit = HEADING_CHARS
+    while True:
+        text = _names_as_code(_heading(topic, limit))
+        if len(text) <= HEADING_CHARS or limit <= HEADING_CHARS // 2:
+            return text
+        limit -= len(text) - HEADING_CHARS
 
 
 def _names_as_code(text: str) -> str:
@@ -558,43 +563,43 @@ def _names_as_code(text: str) -> str:
     return outside_code(code_tags(text), dunders_as_code)
 
 
-def _heading(topic: str) -> str:
+def _heading(topic: str, limit: int = HEADING_CHARS) -> str:
     text = " ".join(topic.split()).strip().rstrip("?.!").strip(" :")
     if not text:
         return "Findings"
-    if len(text) <= HEADING_CHARS:
+    if len(text) <= limit:
         return text
     # The subject a planner carried into a pointing clause ("… handle them (tests pass fail)") is for searching.
     ask, carried = split_carried(text)
-    if carried and len(ask) <= HEADING_CHARS and len(ask.split()) >= 3:
-        return _with_referent(ask, carried)
+    if carried and len(ask) <= limit and len(ask.split()) >= 3:
+        return _with_referent(ask, carried, limit)
     head, sep, _ = text.partition(": ")
-    if sep and len(head) <= HEADING_CHARS:
+    if sep and len(head) <= limit:
         return head
     opener = _OPENER.match(text)
     if opener and not _reads_alone(opener.group(0)):
         # "Which email backends can I use …" without "Which" reads "Email backends can I use …": an inverted
         # question stays a question, cut where a phrase ends ("Which email backends can I use").
-        if len(text) > HEADING_CHARS:
-            cut = _phrase_cut(text)
+        if len(text) > limit:
+            cut = _phrase_cut(text, limit)
             # A phrase boundary too early leaves the bare question ("How does PostgreSQL decide"): the words up to
             # the limit then say more, ending on a word that carries meaning.
-            text = cut if len(cut) >= HEADING_CHARS // 2 else _word_cut(text)
+            text = cut if len(cut) >= limit // 2 else _word_cut(text, limit)
     else:
         text = text[opener.end():] if opener and opener.end() < len(text) else text
-        if len(text) > HEADING_CHARS:
-            text = _phrase_cut(text) or text
+        if len(text) > limit:
+            text = _phrase_cut(text, limit) or text
         for dropped in (_LIGHT_WORDS, STOPWORDS):  # articles and auxiliaries first, then every function word
-            if len(text) > HEADING_CHARS:
+            if len(text) > limit:
                 text = " ".join(w for w in text.split() if w.lower().strip(",;()") not in dropped).replace(" ,", ",")
-    if len(text) > HEADING_CHARS:
-        text = text[: HEADING_CHARS + 1].rsplit(" ", 1)[0]
+    if len(text) > limit:
+        text = text[: limit + 1].rsplit(" ", 1)[0]
     text = text.strip(" ,;:(")
     first = text.split(" ", 1)[0]
     return text[0].upper() + text[1:] if first.isalpha() and first.islower() else text
 
 
-def _with_referent(ask: str, carried: str) -> str:
+def _with_referent(ask: str, carried: str, limit: int = HEADING_CHARS) -> str:
     """A short ask with the first phrases the planner carried into it, when they fit: "What do I build it with
     (SQLite, search box)" says more than "What do I build it with"; a longer ask says enough alone."""
     if len(ask.split()) > 6:
@@ -602,7 +607,7 @@ def _with_referent(ask: str, carried: str) -> str:
     kept: list[str] = []
     for phrase in carried.split(", ")[:2]:
         words = sum(len(p.split()) for p in kept) + len(phrase.split())
-        if words > 4 or len(f"{ask} ({', '.join([*kept, phrase])})") > HEADING_CHARS:
+        if words > 4 or len(f"{ask} ({', '.join([*kept, phrase])})") > limit:
             break
         kept.append(phrase)
     return f"{ask} ({', '.join(kept)})" if kept else ask
@@ -623,14 +628,14 @@ def _word_cut(text: str, limit: int = HEADING_CHARS) -> str:
     return " ".join(kept).rstrip(".,;:")
 
 
-def _phrase_cut(text: str) -> str:
-    """The longest run of `text`'s first words within `HEADING_CHARS` that ends where a phrase does (before a
+def _phrase_cut(text: str, limit: int = HEADING_CHARS) -> str:
+    """The longest run of `text`'s first words within `limit` characters that ends where a phrase does (before a
     preposition, a conjunction, a parenthesis or after a comma), without trailing function words; "" when that
     leaves fewer than three words. Dropping function words instead reads as a garble ("Use avoid extra queries")."""
     tokens = text.split()
     best = 0
     for end in range(1, len(tokens)):
-        if len(" ".join(tokens[:end])) > HEADING_CHARS:
+        if len(" ".join(tokens[:end])) > limit:
             break
         following = tokens[end]
         prefix = " ".join(tokens[:end])
