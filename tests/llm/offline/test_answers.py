@@ -13,7 +13,7 @@ from deep_research_mcp.llm.offline.extract import clean_inline, split_sentences,
 from deep_research_mcp.llm.offline.planner import dropped_parts, plan_parts, plan_topics
 from deep_research_mcp.llm.offline.report import heading, parse_instructions, report_title, write_report
 from deep_research_mcp.llm.offline.research import feedback_query, tool_arguments
-from deep_research_mcp.llm.offline.select import cited_passages, heading_label
+from deep_research_mcp.llm.offline.select import cited_passages, heading_label, statement
 
 # --- reading ----------------------------------------------------------------------------------------------------
 
@@ -60,6 +60,15 @@ def test_fenced_code_is_never_read_as_sentences_or_headings() -> None:
     assert {u.heading for u in units} == {"Tasks"}  # the "#" comment inside the fence is no heading
     assert units[1].code and units[1].text == "# Wait for 1 hour\ntask = tg.create_task(say_after(2, 'world'))."
     assert units[2].paragraph > units[0].paragraph + 1  # code stood between them
+
+
+def test_a_version_note_is_quoted_only_when_it_names_what_changed() -> None:
+    # Werkzeug's changelog notes under an API entry: without the entry, "This function" and "added" say nothing of what.
+    assert statement("Changed in version 0.8: This function now ensures that the limit was reached.") == ""
+    assert statement("New in version 0.9: added support for iterators as input stream.") == ""
+    assert statement("New in version 2.2: The max_form_parts parameter limits the parts.") == (
+        "The max_form_parts parameter limits the parts.")
+    assert statement("This function now ensures that the limit was reached.") != ""  # no note: the usual rules
 
 
 def test_a_two_column_table_row_is_a_statement_of_its_own() -> None:

@@ -116,6 +116,10 @@ def statement(text: str) -> str:
     if not stripped or not (stripped[0].isalnum() or stripped[:1] in "`\"'("):
         return ""
     first = stripped.split(" ", 1)[0]
+    if stripped != text.strip() and (first.islower() or needs_previous(stripped)):
+        # A version note is about the API entry it stands under: without it, "Changed in version 0.8: This function
+        # now ensures …" and "New in version 0.9: added support for …" say nothing of what.
+        return ""
     return "" if first.isalpha() and first.islower() and first in _CONTINUATIONS else stripped
 
 
