@@ -62,6 +62,17 @@ def test_fenced_code_is_never_read_as_sentences_or_headings() -> None:
     assert units[2].paragraph > units[0].paragraph + 1  # code stood between them
 
 
+def test_an_options_header_row_names_the_paragraphs_under_it() -> None:
+    # Exim's reference: the row naming the option and its default was a table, dropped, so "This option specifies …"
+    # was quoted without ever naming the option.
+    page = ("Intro text here.\n\nsmtp_accept_max | Use: main | Type: integer | Default: 20\n\n"
+            "This option specifies the maximum number of simultaneous calls. It applies only to the daemon.\n")
+    notes = [note for passage in cited_passages({"S1": ("Main", page)}, "maximum simultaneous calls", 3)
+             for note in passage]
+    assert notes[0] == ("smtp_accept_max (Use: main, Type: integer, Default: 20): This option specifies the maximum "
+                        "number of simultaneous calls.", ["S1"])
+
+
 def test_a_version_note_is_quoted_only_when_it_names_what_changed() -> None:
     # Werkzeug's changelog notes under an API entry: without the entry, "This function" and "added" say nothing of what.
     assert statement("Changed in version 0.8: This function now ensures that the limit was reached.") == ""

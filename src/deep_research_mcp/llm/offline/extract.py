@@ -66,6 +66,7 @@ _SECTION_MARKER = re.compile(r"^\[section:\s*(.+?)\]$")
 PASSAGE_BREAK = "[…]"  # between two passages of one page shown apart (`documents`)
 _RULE = re.compile(r"^([-*_=]\s*){3,}$")
 _TABLE_SEPARATOR = re.compile(r"^\|?[\s:|-]+\|[\s:|-]*$")
+_FIELDS_ROW = re.compile(r"^[^|`\s][^|]{0,60}?(?:\s\|\s[A-Z][\w ]{0,15}:\s[^|]{1,40}?){2,}$")
 _TWO_CELLS = re.compile(r"^([^|`]{1,60}?)\s\|\s+((?:(?!\s\|\s).)*\S)$")  # html_text joins a row's cells with " | "
 _HTML_LINE = re.compile(r"^<[^>]+>$|^<!--.*-->$")
 _LIST_ITEM = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?(?P<body>.+)$")
@@ -94,9 +95,10 @@ _SECTION_TAG = re.compile(r"(?<![\w`<])(?:</[A-Za-z][\w.:-]*>|<[A-Za-z][\w.:-]*\
 # An AsciiDoc definition list's term, on its own line above its definition (git's "subtree[=<path>];;" or
 # "--until=<date>::" in the text pages beside its HTML): read into the definition, "… ;; This option is …" dangled.
 _ASCIIDOC_TERM = re.compile(r"^(\S(?:.*\S)?)(?:::|;;)$")
-# A definition term: a name, optionally with its type ("shared_buffers (integer)"), or a few plain words; or what a
+# A definition term: a name, optionally with its type ("shared_buffers (integer)") or fields ("smtp_accept_max (Use:
+# main, Type: integer, Default: 20)"), or a few plain words; or what a
 # reader of the page kept as code, one span or a few (a man page's "`--until=<date>` `--before=<date>`").
-_TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3}|`[^`]+`(?:,? `[^`]+`){0,3})$")
+_TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\)| \((?:[A-Z][a-z]+: [^(),]{1,30}(?:, |(?=\))))+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3}|`[^`]+`(?:,? `[^`]+`){0,3})$")
 # An API reference's entry: the signature on its own line above its description ("update(results)" then "Extend from
 # iterable of results."); read as one line, the two ran together ("update(results) Extend from …").
 _SIGNATURE = re.compile(r"^(?:(?:class|async|def|property|classmethod|staticmethod)\s+)?[A-Za-z_][\w.]*"
@@ -302,6 +304,17 @@ def _units_of(markdown: str) -> list[Unit]:
                 blocks.append(("", heading, False, False))
             if marker:
                 heading = clean_inline(marker.group(1))
+            continue
+        fields = _FIELDS_ROW.match(line)
+        if fields and not indented_code:
+            # An option's header row ("smtp_accept_max | Use: main | Type: integer | Default: 20", Exim's reference)
+            # names what the paragraphs under it describe ("This option specifies …"): a term, as a definition
+            # list's would be, its fields in parentheses. As a table it was dropped, and the option never named.
+            flush()
+            fresh = False
+            cells = [c.strip() for c in line.split(" | ")]
+            block.append(f"{cells[0]} ({', '.join(cells[1:])})")
+            flush()
             continue
         row = _TWO_CELLS.match(line)
         if row and not indented_code:
