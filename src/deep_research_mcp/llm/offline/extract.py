@@ -98,7 +98,8 @@ _ASCIIDOC_TERM = re.compile(r"^(\S(?:.*\S)?)(?:::|;;)$")
 # A definition term: a name, optionally with its type ("shared_buffers (integer)") or fields ("smtp_accept_max (Use:
 # main, Type: integer, Default: 20)"), or a few plain words; or what a
 # reader of the page kept as code, one span or a few (a man page's "`--until=<date>` `--before=<date>`").
-_TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\)| \((?:[A-Z][a-z]+: [^(),]{1,30}(?:, |(?=\))))+\))?|[A-Za-z]+(?: [A-Za-z]+){0,3}|`[^`]+`(?:,? `[^`]+`){0,3})$")
+_TERM = re.compile(r"^(?:[A-Za-z_][\w.]*(?: \([\w ,]+\)| \((?:[A-Z][a-z]+: [^(),]{1,30}(?:, |(?=\))))+\))?"
+                   r"|[A-Za-z]+(?: [A-Za-z]+){0,3}|`[^`]+`(?:,? `[^`]+`){0,3})$")
 # An API reference's entry: the signature on its own line above its description ("update(results)" then "Extend from
 # iterable of results."); read as one line, the two ran together ("update(results) Extend from …").
 _SIGNATURE = re.compile(r"^(?:(?:class|async|def|property|classmethod|staticmethod)\s+)?[A-Za-z_][\w.]*"
