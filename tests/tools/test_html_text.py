@@ -262,3 +262,24 @@ def test_requirement_numbers_are_bookkeeping_not_text() -> None:
         "The key comes first and is separated from the value by a single \"=\" character.\n\nRows may be omitted.\n\n"
         "```\n#define SQLITE_UTF8    1\n#define SQLITE_ANY     5    /* Deprecated */\n```\n\nSee the rule for details."
     ), page.text
+
+
+def test_prose_kept_in_pre_text_blocks_is_read_as_paragraphs_and_examples_stay_code() -> None:
+    # HAProxy's manuals: prose wrapped at 80 columns in <pre class="text">, examples beside it, a caption inside the
+    # example's <pre>, and a drop-down of the sections a keyword may be used in, inside the sentence naming it.
+    page = ('<h2>4.2 timeout client</h2><pre class="text">Set the maximum inactivity time on the client side.\n'
+            'An unspecified timeout results in an infinite timeout, which is not\nrecommended.\n\n'
+            'Example :\n    defaults http\n    timeout client 30s\n</pre>'
+            '<pre class="prettyprint"><div class="example-desc">Redirect all HTTP traffic to HTTPS.</div>'
+            '<code>redirect scheme https if !{ ssl_fc }\n</code></pre>'
+            '<pre class="text">A path used with "<span class="dropdown"><a href="#">ca-file</a>'
+            '<ul class="dropdown-menu">'
+            '<li>This keyword is available in sections :</li><li>Bind options</li></ul></span>" is relative to it.\n'
+            '</pre><pre>plain code, five words here.\nsecond line of it, also five.</pre>')
+    text = html_to_text(page).text
+    assert ("Set the maximum inactivity time on the client side. An unspecified timeout results in an infinite "
+            "timeout, which is not recommended.") in text.split("\n\n")
+    assert "```\nExample :\n    defaults http\n    timeout client 30s\n```" in text
+    assert "Redirect all HTTP traffic to HTTPS.\n\n```\nredirect scheme https if !{ ssl_fc }\n```" in text
+    assert 'A path used with "ca-file" is relative to it.' in text and "available in sections" not in text
+    assert "```\nplain code, five words here.\nsecond line of it, also five.\n```" in text  # a bare <pre> is code

@@ -44,10 +44,11 @@ _INVISIBLE = frozenset({
 })
 # Skipped with their content: hidden elements, navigation chrome, Sphinx's "¶" permalinks, "[source]" links and
 # sidebar, DocBook's (PostgreSQL's) previous/next bars, and what a site marks as not for its own search engine
-# ("nosearch": SQLite's banner, menus and tables of contents on every page).
+# ("nosearch": SQLite's banner, menus and tables of contents on every page); a keyword's drop-down menu of the
+# sections it may be used in (HAProxy's manual), which ran into the sentence naming the keyword.
 _CHROME_CLASSES = frozenset({
     "headerlink", "sphinxsidebar", "navheader", "navfooter", "related", "skip-link", "nav", "navbar", "breadcrumb",
-    "breadcrumbs", "viewcode-link", "nosearch",
+    "breadcrumbs", "viewcode-link", "nosearch", "dropdown-menu",
 })
 _CHROME_IDS = frozenset({"sidebar", "global-nav", "searchbox"})
 _PERMALINK = frozenset({"#", "¶", "§", "🔗"})
@@ -201,6 +202,44 @@ def _code_text(pre: Any) -> str:
     return _visible_text(pre).replace("\r\n", "\n").replace("\r", "\n").expandtabs(8)
 
 
+# `<pre>` classes that mark text, not code: HAProxy's manuals ("text", and "arguments" for a keyword's arguments).
+_PROSE_PRE = frozenset({"text", "arguments"})
+
+
+def _captions_out(pre: Any) -> list[str]:
+    """The texts of the paragraphs and divisions inside `pre` (an example's caption before its code), taken out of
+    it: read with the code, the caption ran into its first line ("… handled by HAProxy.redirect scheme https …")."""
+    captions: list[str] = []
+    for child in list(pre):
+        if child.tag not in ("div", "p") or _is_chrome(child):
+            continue
+        captions.append(" ".join(_visible_text(child).split()))
+        previous = child.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + (child.tail or "")
+        else:
+            pre.text = (pre.text or "") + (child.tail or "")
+        pre.remove(child)
+    return [caption for caption in captions if caption]
+
+
+def _pre_chunks(text: str) -> list[tuple[str, bool]]:
+    """A `<pre class="text">`'s blank-line-separated chunks, each with whether it is prose: HAProxy's manuals keep
+    their prose in such blocks, wrapped at 80 columns, beside the examples. A chunk is prose when most of its lines
+    (the last aside) hold five words or more and it has a sentence end; prose is one line, its wrapping undone; the
+    rest stays code."""
+    chunks: list[tuple[str, bool]] = []
+    for chunk in re.split(r"\n\s*\n", text):
+        lines = [line for line in chunk.split("\n") if line.strip()]
+        if not lines:
+            continue
+        body = lines[:-1] or lines  # a paragraph's last line may be short
+        wordy = sum(1 for line in body if len(line.split()) >= 5)
+        prose = wordy >= 0.7 * len(body) and bool(re.search(r"[.!?](?:\s|$)", chunk))
+        chunks.append((" ".join(chunk.split()) if prose else chunk.strip("\n"), prose))
+    return chunks
+
+
 _INLINE_CODE = frozenset({"code", "kbd", "samp", "tt"})
 
 
@@ -285,7 +324,21 @@ class _Walk:
             out.heading(_HEADINGS[tag], _visible_text(node))
             return False
         if tag == "pre" and not self.cells:
-            out.code(_code_text(node))
+            for caption in _captions_out(node):  # HAProxy's "<pre><div class="example-desc">Redirect all …</div><code>"
+                out.end_line(2)
+                out.text(caption)
+                out.end_line(2)
+            text = _code_text(node)
+            if _PROSE_PRE.isdisjoint((node.get("class") or "").split()):
+                out.code(text)
+                return False
+            for chunk, prose in _pre_chunks(text):
+                if prose:
+                    out.end_line(2)
+                    out.text(chunk)
+                    out.end_line(2)
+                else:
+                    out.code(chunk)
             return False
         if tag == "p" and not self.cells and (code := _code_paragraph(node)):
             out.code(code)

@@ -40,7 +40,9 @@ from .parsing import (
 # 5: symbol-bearing forms ("HEAD~2", "A..B") are indexed whole in the `symbols` column.
 # 6: HTML pages are read without requirement numbers (SQLite's "R-…", tools/html_text.py).
 # 7: a paragraph of nothing but a command is code, each definition term opens a block, site footers are dropped.
-SCHEMA_VERSION = 7
+# 8: prose kept in <pre class="text"> is read as paragraphs, an example's caption apart from its code, drop-downs are
+#    chrome (HAProxy's manuals).
+SCHEMA_VERSION = 8
 DEFAULT_MAX_FILE_BYTES = 5_000_000
 BATCH_FILES = 200
 # A text copy is the same page as its HTML when at least this share of its distinct words occur in the page.
