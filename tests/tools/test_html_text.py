@@ -283,3 +283,8 @@ def test_prose_kept_in_pre_text_blocks_is_read_as_paragraphs_and_examples_stay_c
     assert "Redirect all HTTP traffic to HTTPS.\n\n```\nredirect scheme https if !{ ssl_fc }\n```" in text
     assert 'A path used with "ca-file" is relative to it.' in text and "available in sections" not in text
     assert "```\nplain code, five words here.\nsecond line of it, also five.\n```" in text  # a bare <pre> is code
+
+
+def test_a_tag_written_out_in_the_text_is_code_not_markup() -> None:
+    text = html_to_text("<p>It converts line breaks into HTML &lt;br&gt; and &lt;p class=x&gt; tags.</p>").text
+    assert text == "It converts line breaks into HTML `<br>` and `<p class=x>` tags."

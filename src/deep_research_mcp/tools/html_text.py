@@ -306,6 +306,10 @@ class _Walk:
         return True
 
     def _text(self, data: str) -> None:
+        if "<" in data:
+            # A tag written out in the page's text is code: Jinja's "converts line breaks into HTML <br> and <p>
+            # tags" lost both once read as markup ("… into HTML and tags").
+            data = _LITERAL_TAG.sub(lambda m: _code_span(m.group()), data)
         self.out.text(data)
         count = len(_WORD.findall(data))
         self.words += count
@@ -414,6 +418,13 @@ def _is_signature(dt: Any) -> bool:
     # ("f(x=<module 'time'>)") is code: as text, its "<module" would be escaped and read as a stray tag. Others stay
     # text, so "f(x) Return y." still reads as one sentence.
     return "sig" in (dt.get("class") or "").split()
+
+
+# An HTML element's tag as text (the names a Markdown reader would take for markup).
+_LITERAL_TAG = re.compile(
+    r"</?(?:a|abbr|b|br|code|div|em|form|h[1-6]|head|hr|html|i|img|input|li|link|meta|ol|p|pre|script|span|strong|"
+    r"style|table|td|th|tr|ul|body|title|iframe|button|select|option|textarea|label|section|article|nav|header|"
+    r"footer|main|template|slot|svg)(?:\s[^<>]*)?/?>", re.IGNORECASE)
 
 
 def _code_span(text: str) -> str:

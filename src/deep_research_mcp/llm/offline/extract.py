@@ -501,12 +501,19 @@ def _placeholder(match: re.Match[str]) -> str:
     return f"`{core}`{name[len(core):]}"
 
 
+def _citation_or_value(match: re.Match[str]) -> str:
+    """"" for a page's own citation mark ("[2]"); a list holding a zero is a value ("range(4) … return [0, 1, 2, 3]"),
+    kept as code, where the citation pass does not read it."""
+    found = match.group()
+    return f" `{found.strip()}`" if re.search(r"(?<![\dS])0(?!\d)", found) else ""
+
+
 def _clean_prose(text: str) -> str:
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
     text = re.sub(r"\[([^\]]+)\]\[[^\]]*\]", r"\1", text)
     # Bracketed numbers and bare URLs in page text would read as citations to the engine's citation pass.
-    text = _CITATION_LIKE.sub("", text)
+    text = _CITATION_LIKE.sub(_citation_or_value, text)
     # An address the sentence needs ("… can be found at http://www.apache.org/. This will list …") is kept as code,
     # where the citation pass neither drops it nor reads it as a citation, and a reader's Markdown does not link it.
     text = _URL.sub(lambda m: f"`{m.group(1)}`", text)

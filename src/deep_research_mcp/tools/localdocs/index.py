@@ -41,7 +41,7 @@ from .parsing import (
 # 6: HTML pages are read without requirement numbers (SQLite's "R-…", tools/html_text.py).
 # 7: a paragraph of nothing but a command is code, each definition term opens a block, site footers are dropped.
 # 8: prose kept in <pre class="text"> is read as paragraphs, an example's caption apart from its code, drop-downs are
-#    chrome (HAProxy's manuals).
+#    chrome (HAProxy's manuals); a tag written out in the text is a code span.
 SCHEMA_VERSION = 8
 DEFAULT_MAX_FILE_BYTES = 5_000_000
 BATCH_FILES = 200
