@@ -16,7 +16,8 @@
 #   exim4:    exim4-doc-html, the Exim 4.96 specification, one HTML page per chapter (70 pages): eval/exim4/ (test only)
 #   werkzeug: python-werkzeug-doc, the Werkzeug 2.2 documentation (a Sphinx tree, 43 HTML pages): eval/werkzeug/ (test only)
 #   flask:    python-flask-doc, the Flask 2.2 documentation (a Sphinx tree, 77 HTML pages): eval/flask/ (test only)
-# Usage: scripts/eval-corpus.sh [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|cmake|sqlalchemy|exim4|werkzeug|flask|all]   (default: postgres, one path, as the README uses it)
+#   zsh:      zsh-doc, the zsh 5.9 manual (texinfo HTML, 186 pages, 144 of them redirect stubs): eval/zsh/ (test only)
+# Usage: scripts/eval-corpus.sh [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|cmake|sqlalchemy|exim4|werkzeug|flask|zsh|all]   (default: postgres, one path, as the README uses it)
 # Idempotent: an existing install is reused without touching apt. Needs root (or sudo) only the first time.
 set -euo pipefail
 
@@ -90,6 +91,7 @@ case "${1:-postgres}" in
   exim4) install_corpus exim4-doc-html /usr/share/doc/exim4-doc-html/spec_html ;;
   werkzeug) install_corpus python-werkzeug-doc /usr/share/doc/python-werkzeug-doc/html ;;
   flask) install_corpus python-flask-doc /usr/share/doc/python-flask-doc/html ;;
+  zsh) install_corpus zsh-doc /usr/share/doc/zsh-doc/html ;;
   all)
     install_corpus postgresql-doc-15 /usr/share/doc/postgresql-doc-15/html
     install_corpus python-django-doc /usr/share/doc/python-django-doc/html
@@ -105,6 +107,7 @@ case "${1:-postgres}" in
     install_corpus exim4-doc-html /usr/share/doc/exim4-doc-html/spec_html
     install_corpus python-werkzeug-doc /usr/share/doc/python-werkzeug-doc/html
     install_corpus python-flask-doc /usr/share/doc/python-flask-doc/html
+    install_corpus zsh-doc /usr/share/doc/zsh-doc/html
     ;;
-  *) echo "usage: $0 [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|cmake|sqlalchemy|exim4|werkzeug|flask|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [postgres|django|pytest|git|sqlite|celery|apache|postfix|node|cmake|sqlalchemy|exim4|werkzeug|flask|zsh|all]" >&2; exit 2 ;;
 esac

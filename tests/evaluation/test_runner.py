@@ -17,7 +17,7 @@ QUESTIONS = Path(__file__).parents[2] / "eval" / "questions.json"
 PG_DOCS = Path("/usr/share/doc/postgresql-doc-15/html")
 # Corpora whose tune and held-out halves are separate files.
 SPLIT_CORPORA = ["django", "pytest", "git", "sqlite", "celery", "apache", "postfix", "node", "cmake", "sqlalchemy",
-                 "exim4", "werkzeug", "flask"]
+                 "exim4", "werkzeug", "flask", "zsh"]
 
 DOCS = {
     "barrage.md": """# Tidal barrages

@@ -134,12 +134,14 @@ CORPORA: dict[str, Corpus] = {
     "werkzeug": _halves("werkzeug", "/usr/share/doc/python-werkzeug-doc/html"),
     # A test set written in session 11 before any engine run on it (Sphinx, Flask 2.2): both halves test-only.
     "flask": _halves("flask", "/usr/share/doc/python-flask-doc/html"),
+    # A test set written in session 12 before any engine run on it (zsh 5.9, texinfo HTML): both halves test-only.
+    "zsh": _halves("zsh", "/usr/share/doc/zsh-doc/html"),
 }
 
 
 def resolve_corpus(name_or_path: str, questions: Sequence[Path] = ()) -> Corpus:
     """A corpus by name (`postgres`, `django`, `pytest`, `git`, `sqlite`, `celery`, `apache`, `postfix`, `node`,
-    `cmake`, `sqlalchemy`, `exim4`, `werkzeug`, `flask`) or by folder; a folder needs its question files."""
+    `cmake`, `sqlalchemy`, `exim4`, `werkzeug`, `flask`, `zsh`) or by folder; a folder needs its question files."""
     root = Path(name_or_path)
     # A known corpus by name, or by its folder (what scripts/eval-corpus.sh prints).
     known = CORPORA.get(name_or_path) or next((c for c in CORPORA.values() if c.root == root), None)
