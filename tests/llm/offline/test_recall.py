@@ -73,7 +73,7 @@ def test_a_page_that_says_how_it_works_outranks_release_notes_naming_it() -> Non
              "Several translations were updated.")
     reference = ("## Paginator\n\nPaginator.get_page() handles invalid page numbers by returning the last page when "
                  "the number is out of range. It returns the first page when the number is not an integer.")
-    for title in ("Django 2.0 release notes", "Change history for Celery 3.0", "Release History Of SQLite"):
+    for title in ("Django 2.0 release notes", "Change history for Celery 3.0", "Release History Of SQLite", "Changes"):
         passages = cited_passages({"S1": (title, notes), "S2": ("Paginator", reference)},
                                   "How does get_page handle invalid page numbers?")
         assert passages[0][0][1] == ["S2"], title

@@ -66,6 +66,7 @@ CHANGELOG_PRIOR = 0.3
 # The titles tools/localdocs/kinds.py counts as a changelog's ("Change history", "Release History Of SQLite").
 _CHANGELOG = re.compile(r"\brelease notes?\b|\bchange ?log\b|\bwhat[’']s new\b|\bnews\b|\brelease \d|"
                         r"\bhistory of changes\b|\bchange history\b|\brelease history\b|\bversion history\b|"
+                        r"^changes\b|"  # the Pallets projects' (Jinja, Flask, Werkzeug) changelog page: "Changes"
                         r"^[\w.]+-v?\d+(?:\.\d+)+\w*\s*:",  # an announcement: "pytest-2.3.3: integration fixes"
                         re.IGNORECASE)
 # A topic about what changed wants exactly those pages.
