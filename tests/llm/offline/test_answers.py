@@ -416,6 +416,9 @@ def test_titles_and_headings_are_short_and_never_cut_mid_word() -> None:
         short = heading(topic)
         assert 0 < len(short) <= 60 and not short.endswith((":", "…"))
         assert all(word.lower() in topic.lower() for word in short.split()), short
+    # One clause too long for a title is cut at a comma, not after the last word that fits ("… and reject the ones").
+    assert report_title("How do I limit how many requests per second a single client IP can make, and reject the ones "
+                        "over the limit?") == "How do I limit how many requests per second a single client IP can make"
     # The backticks of a name made code count too: 62 characters once "<name>" became `<name>`.
     coded = heading("What does a plain <name> placeholder accept (Werkzeug, 0001)?")
     assert len(coded) <= 60 and coded.startswith("What does a plain `<name>` placeholder accept"), coded

@@ -524,7 +524,13 @@ def _title(brief: str) -> str:
     clause = split_clauses(first)[0]
     if len(clause) <= TITLE_CHARS:
         return clause.rstrip(".")
-    return _word_cut(first, TITLE_CHARS)  # no clause short enough
+    # No clause short enough: cut at the last comma that fits ("… a single client IP can make" before ", and reject
+    # the ones over the limit?"), else where a phrase ends, else after the last word that fits.
+    comma = first.rfind(", ", 0, TITLE_CHARS + 1)
+    if comma >= TITLE_CHARS // 2:
+        return first[:comma]
+    cut = _phrase_cut(first, TITLE_CHARS)
+    return cut if len(cut) >= TITLE_CHARS // 2 else _word_cut(first, TITLE_CHARS)
 
 
 _OPENER = re.compile(r"^(?:(?:how|what|which|why|when|where|who|whose|is|are|was|were|do|does|did|can|could|should|"
