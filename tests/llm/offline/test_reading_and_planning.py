@@ -158,6 +158,16 @@ def test_a_term_ending_one_passage_does_not_label_the_next_passage_of_the_page()
     assert banner.label == "" and not banner.text.startswith("add_task_queue")
 
 
+def test_a_table_of_contents_labels_nothing() -> None:
+    # HAProxy's contents: "8.5." / "Session state at disconnection" / "8.6." read as "Session state …: 8.6.".
+    units = split_units("8.4.\n\nTiming events\n\n8.5.\n\nSession state at disconnection\n\n8.6.\n\n"
+                        "Non-printable characters\n\n# 8.5 Session state\n\nThe state is logged at disconnection.\n")
+    assert all(u.label == "" for u in units) and not any(u.text.endswith("8.6.") for u in units)
+    # A term on its own line still labels the paragraph under it.
+    term = split_units("shared_buffers (integer)\n\nSets the amount of memory.\n")
+    assert term[0].label == "shared_buffers (integer)"
+
+
 def test_a_quoted_word_ending_in_a_mark_does_not_end_the_sentence() -> None:
     # Cut after "amend!", the quote said the opposite of the page: "commits change authorship of <commit> …".
     units = split_units('Neither "fixup!" nor "amend!" commits change authorship of <commit> when applied by git '

@@ -4,7 +4,7 @@ nothing."""
 
 from __future__ import annotations
 
-from deep_research_mcp.llm.offline.select import cited_sentences
+from deep_research_mcp.llm.offline.select import cited_passages, cited_sentences
 
 PAGE = ("## Plugin discovery order at tool startup\n\n"
         "pytest loads plugin modules at tool startup in the following way:\n\n"
@@ -95,3 +95,15 @@ def test_typewriter_quotes_are_not_code_spans() -> None:
     assert clean_inline("None of the wildcards match a `/' character, so <Directory \"/*/x\"> fails.") == (
         "None of the wildcards match a ‘/’ character, so `<Directory \"/*/x\">` fails.")
     assert clean_inline("Use `don't` here.") == "Use `don't` here."
+
+
+def test_a_lead_in_whose_items_are_already_quoted_is_not_quoted_alone() -> None:
+    # FindPython's "… can be set to one of the following:" came after its (long) items, alone, promising nothing.
+    first = ("FIRST: The virtual environment interpreter is used before any other standard paths, "
+             + " ".join(["and the interpreter lookup stays inside the virtual environment"] * 10) + ".")
+    only = ("ONLY: Only the virtual environment interpreter is used, "
+            + " ".join(["never an interpreter outside the virtual environment"] * 12) + ".")
+    page = f"The virtual environment setting can be set to one of the following:\n\n- {first}\n- {only}\n"
+    notes = [text for passage in cited_passages({"S1": ("FindPython", page)}, "virtual environment interpreter", 8)
+             for text, _ in passage]
+    assert notes and not any(text.endswith("following:") for text in notes), notes

@@ -64,6 +64,7 @@ _FENCE = re.compile(r"^(```|~~~)")
 _HEADING = re.compile(r"^#{1,6}(\s|$)")
 _SECTION_MARKER = re.compile(r"^\[section:\s*(.+?)\]$")
 PASSAGE_BREAK = "[…]"  # between two passages of one page shown apart (`documents`)
+_NUMBER_ONLY = re.compile(r"^\d+(?:\.\d+)*\.?$")
 _RULE = re.compile(r"^([-*_=]\s*){3,}$")
 _TABLE_SEPARATOR = re.compile(r"^\|?[\s:|-]+\|[\s:|-]*$")
 _FIELDS_ROW = re.compile(r"^[^|`\s][^|]{0,60}?(?:\s\|\s[A-Z][\w ]{0,15}:\s[^|]{1,40}?){2,}$")
@@ -336,6 +337,8 @@ def _units_of(markdown: str) -> list[Unit]:
                 blocks.append(("", heading, False, False))
             continue
         line = re.sub(r"^(>\s?)+", "", line).strip()
+        if not block and _NUMBER_ONLY.match(line):
+            continue  # a table of contents' section number on a line of its own ("8.6."): it labelled the title above
         item = _LIST_ITEM.match(line)
         if item:
             flush()  # a list item is its own sentence unit; lines that follow without a gap continue it
@@ -358,7 +361,7 @@ def _units_of(markdown: str) -> list[Unit]:
             continue
         cleaned = clean_inline(text)
         if (number + 1 < len(blocks) and blocks[number + 1][1] == where and single
-                and (_is_label(cleaned) or is_signature(cleaned))):
+                and (_is_label(cleaned) or is_signature(cleaned)) and not _listing(blocks[number + 1])):
             # A short line with no sentence end before a paragraph is a definition list's term ("shared_buffers
             # (integer)", "Range Partitioning"): not a statement, but what the paragraphs under it are about.
             label = cleaned
@@ -399,6 +402,16 @@ def prose_words(text: str) -> int:
 def is_signature(text: str) -> bool:
     """Whether `text` is a function or class signature standing as an API entry's term."""
     return bool(_SIGNATURE.match(text))
+
+
+def _listing(block: tuple[str, str, bool, bool]) -> bool:
+    """Whether `block` is a short line like the one before it, as in a table of contents: then neither is a term of
+    what follows ("Session state at disconnection" is not what "Non-printable characters" is about)."""
+    text, _, single, _ = block
+    return single and _is_label(text) and not _TERM_LINE.match(text)
+
+
+_TERM_LINE = re.compile(r"^`|[(_:]|::$")  # a code span, a typed or underscored name: a term's own line, not a title
 
 
 def _is_label(text: str) -> bool:

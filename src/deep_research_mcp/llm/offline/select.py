@@ -442,6 +442,8 @@ def _assemble(
                          else any(units[i][2].code or units[i][2].item for i in after))
             if promised and not fulfilled and unfinished(candidate.unit.text):
                 continue
+            if candidate.unit.intro and after and all(i in taken for i in after):
+                continue  # its items are already quoted on their own: alone, "… one of the following:" says nothing
         passage: Passage = []
         quoted_before = [m for m in before if m in taken]
         if quoted_before:
