@@ -134,3 +134,13 @@ def test_a_series_of_actions_is_one_ask_each_about_the_same_thing() -> None:
     assert split_clauses("How do I create, list and clean those up?") == ["How do I create, list and clean those up?"]
     assert split_clauses("How do I set the timeout, the retry count and the backoff?") == [
         "How do I set the timeout, the retry count and the backoff?"]
+
+
+def test_a_statement_before_a_semicolon_sets_the_scene_and_a_product_prefix_names_where() -> None:
+    topics = plan_parts("My users get logged out because requests go to different servers; how do I make a user "
+                        "stick to the same server?")
+    assert topics == ["How do I make a user stick to the same server?"]  # the statement is no ask of its own
+    # "HAProxy: how do I …" was read as a list after a colon: its ask became an item ("another backend").
+    assert plan_parts("HAProxy: how do I send requests for /api to another backend, and how do I check that backend "
+                      "is healthy?") == ["How do I send requests for /api to another backend (HAProxy)?",
+                                         "How do I check that backend is healthy (HAProxy)?"]

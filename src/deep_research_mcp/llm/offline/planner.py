@@ -115,6 +115,11 @@ def plan_parts(question: str) -> list[str]:
     text = " ".join(question.split())
     if not text:
         return []
+    if scope := _SCOPE_PREFIX.match(text):
+        # "HAProxy: how do I send /api to another backend, and …?" names where it asks, as a scene would: read as
+        # a list after a colon, its asks were items ("another backend").
+        rest = text[scope.end():]
+        text = f"{scope.group(1)}. {rest[0].upper()}{rest[1:]}"
     sentences = split_request(text)
     scene = " ".join(s for s in sentences if not _is_ask(s))
     asks = [s for s in sentences if _is_ask(s)]
@@ -136,6 +141,10 @@ def plan_parts(question: str) -> list[str]:
     # "How does VACUUM differ from VACUUM FULL?", not the same topic.
     clause_topics = _tidy(topics)
     return [*clause_topics, *(item for item in _tidy(items) if item not in clause_topics)]
+
+
+_SCOPE_PREFIX = re.compile(r"^([A-Z][\w.+#-]*(?: [A-Z][\w.+#-]*){0,2}):\s+(?=(?i:how|what|which|why|when|where|who|"
+                           r"can|could|should|is|are|do|does)\b)")
 
 
 def _ask_topic(clauses: list[str], i: int, topics: list[str], scene: str) -> str:
@@ -395,10 +404,14 @@ def split_request(text: str) -> list[str]:
     """The sentences of a request, each ending in its own mark ("?" when the request does and it had none)."""
     ends_with_question = text.rstrip().endswith("?")
     out: list[str] = []
-    for raw in _SENTENCE_END.split(text):
+    pieces = _SENTENCE_END.split(text)
+    last = len(pieces) - 1
+    for number, raw in enumerate(pieces):
         sentence = raw.strip(" ,;")
         if sentence:
-            out.append(sentence if sentence[-1] in "?.!" else sentence + ("?" if ends_with_question else "."))
+            # A statement before a ";" is no question ("My users get logged out …; how do I …?"): it sets the scene.
+            asks = ends_with_question and (number == last or bool(_ASKING.match(sentence)))
+            out.append(sentence if sentence[-1] in "?.!" else sentence + ("?" if asks else "."))
     return out
 
 
