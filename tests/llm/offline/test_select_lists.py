@@ -107,3 +107,12 @@ def test_a_lead_in_whose_items_are_already_quoted_is_not_quoted_alone() -> None:
     notes = [text for passage in cited_passages({"S1": ("FindPython", page)}, "virtual environment interpreter", 8)
              for text, _ in passage]
     assert notes and not any(text.endswith("following:") for text in notes), notes
+
+
+def test_names_whose_descriptions_are_empty_are_not_quoted() -> None:
+    # Jinja's API reference: "Parameters: args (Any) –, kwargs (Any) –." said nothing about either.
+    page = ("Render the template.\n\nParameters:\n\n- args (Any) –\n- kwargs (Any) –\n\nReturn type: str\n\n"
+            "The render method renders the template with the given variables and returns a string.\n")
+    notes = [text for passage in cited_passages({"S1": ("API", page)}, "render template parameters args kwargs", 8)
+             for text, _ in passage]
+    assert notes == ["The render method renders the template with the given variables and returns a string."]

@@ -281,7 +281,7 @@ def candidates_of(units: list[tuple[str, int, Unit]]) -> tuple[list[Candidate], 
             # A lead-in is quoted with the list it merges with, so it is ranked by all of those words.
             merged = _merged_list(units, index, _followers(units, index))
             text = _labelled(unit, merged) if merged else text
-        if prose_words(text) < MIN_WORDS or (owner, text) in seen:
+        if prose_words(text) < MIN_WORDS or (owner, text) in seen or _DANGLING_DASH.search(text):
             continue
         seen.add((owner, text))
         candidates.append(Candidate(unit, owner, position, text))
@@ -611,8 +611,8 @@ def _merged_items(units: list[tuple[str, int, Unit]], index: int, items: list[in
         pieces.append(piece)
         covered += sentences
         expected = sentences[-1] + 1
-    if not pieces:
-        return "", []
+    if not pieces or all(_DANGLING_DASH.search(piece) for piece in pieces):
+        return "", []  # "Parameters: args (Any) –, kwargs (Any) –": names whose descriptions are empty say nothing
     # A lead-in that runs on into its items ("… any table in an SQLite schema that" / "is not a virtual table, and" /
     # "is not a WITHOUT ROWID table.") reads as one sentence with no colon, and an item ending in "and" runs on too.
     text = lead + (" " if ends_open(units[index][2].text) else ": ")
@@ -621,6 +621,9 @@ def _merged_items(units: list[tuple[str, int, Unit]], index: int, items: list[in
             text += " " if re.search(r"\b(?:and|or)$", pieces[number - 1]) else "; "
         text += piece
     return f"{text}.", covered
+
+
+_DANGLING_DASH = re.compile(r"\s[–—-]\W*$")
 
 
 class _Restatements:
