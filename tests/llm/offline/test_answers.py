@@ -26,6 +26,9 @@ def test_rest_markup_is_read_as_names_and_identifiers_stay_whole() -> None:
     assert clean_inline("Define __enter__() and obj.__exit__() on a _private_ class.") == (
         "Define `__enter__()` and `obj.__exit__()` on a private class.")
     assert clean_inline("Set work_mem and max_wal_size.") == "Set work_mem and max_wal_size."
+    # A shell's here-document and here-string operators are code: as text the report's escaping showed "<&lt;EOF".
+    assert report_title("How do I feed text with <<EOF blocks and <<< strings?") == (
+        "How do I feed text with `<<EOF` blocks and `<<<` strings?")
     # A list holding a zero is a value, not a citation mark to drop ("… return." was all that was left).
     assert clean_inline("range(4) and range(0, 4, 1) return [0, 1, 2, 3].") == (
         "range(4) and range(0, 4, 1) return `[0, 1, 2, 3]`.")

@@ -466,10 +466,16 @@ def dunders_as_code(text: str) -> str:
     return _DUNDER.sub(r"`\1`", text)
 
 
+# A shell's here-document and here-string operators ("<<EOF", "<<-END", "<<<"): as text, the report's HTML escaping
+# showed "<&lt;EOF".
+_REDIRECTION = re.compile(r"(?<![\w`<])(<<-?['\"]?[A-Za-z_]\w*['\"]?|<<<)(?![\w`<>])")
+
+
 def code_tags(text: str) -> str:
     """`text` with the placeholders and configuration tags its prose names in angle brackets ("<name>",
     "<ascii type without space>", `</Location>`, `<Directory "/">`) as code spans, so Markdown shows them as written."""
     text = outside_code(text, lambda prose: _ANGLE_WORD.sub(_angle_word, prose))
+    text = outside_code(text, lambda prose: _REDIRECTION.sub(r"`\1`", prose))
     return outside_code(text, lambda prose: _SECTION_TAG.sub(
         _placeholder, _PHRASE_PLACEHOLDER.sub(_placeholder, prose)))
 
