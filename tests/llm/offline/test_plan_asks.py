@@ -144,3 +144,6 @@ def test_a_statement_before_a_semicolon_sets_the_scene_and_a_product_prefix_name
     assert plan_parts("HAProxy: how do I send requests for /api to another backend, and how do I check that backend "
                       "is healthy?") == ["How do I send requests for /api to another backend (HAProxy)?",
                                          "How do I check that backend is healthy (HAProxy)?"]
+    # Its title is the first ask; the "and" of the second is not lost in one long clause.
+    assert split_clauses("HAProxy: how do I send /api elsewhere, and how do I check it?")[0] == (
+        "HAProxy: how do I send /api elsewhere?")

@@ -423,7 +423,7 @@ def split_clauses(text: str) -> list[str]:
         mark = sentence[-1]
         pieces = [p.strip(" ,;") for p in _CLAUSE_SPLIT.split(sentence[:-1])]
         pieces = [p for p in pieces if p]
-        if len(pieces) > 1 and not _ASKING.match(pieces[0]):
+        if len(pieces) > 1 and not _ASKING.match(_SCOPE_PREFIX.sub("", pieces[0])):
             # "For a leaderboard query, what is …": an opening phrase, not an ask of its own.
             pieces[:2] = [f"{pieces[0]}, {pieces[1]}"]
         out += [c for p in pieces for c in _action_series(p[0].upper() + p[1:] + mark)]
