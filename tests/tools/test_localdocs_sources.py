@@ -196,3 +196,21 @@ def test_a_50_mb_file_is_skipped_without_being_read(index: DocumentIndex, tmp_pa
     assert (stats.indexed, stats.skipped_large) == (1, 1)
     assert peak < 1_000_000  # the file was never read into memory
     assert "1 too large" in stats.skipped_reasons()
+
+
+def test_a_page_that_only_redirects_is_skipped_and_said(index: DocumentIndex, tmp_path: Path) -> None:
+    # Texinfo's stub per moved node (144 of zsh's 186 pages): titled like the topic, it won searches and said nothing.
+    root = tmp_path / "manual"
+    write(root / "Shell-Grammar.html", "<html><head><title>Shell Grammar</title></head><body><h1>Aliasing</h1>"
+                                       "<p>Every eligible word in the shell input is checked to see if there is an "
+                                       "alias defined for it.</p></body></html>")
+    write(root / "Aliasing.html", '<html><head><title>Aliasing (zsh)</title><meta http-equiv="Refresh" content="0; '
+                                  'url=Shell-Grammar.html#Aliasing"></head><body><p>The node you are looking for is '
+                                  'at <a href="Shell-Grammar.html#Aliasing">Aliasing</a>.</p></body></html>')
+    write(root / "Slow.html", '<html><head><title>Slow</title><meta http-equiv="refresh" content="30"></head>'
+                              "<body><p>A page that refreshes itself every thirty seconds about aliasing.</p>"
+                              "</body></html>")
+    stats = index.index_directory(root)
+    assert (stats.indexed, stats.skipped_redirect) == (2, 1)
+    assert "1 redirect pages" in stats.skipped_reasons()
+    assert paths(index, root, "aliasing") == ["Shell-Grammar.html", "Slow.html"]

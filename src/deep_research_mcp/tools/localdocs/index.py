@@ -43,6 +43,9 @@ from .parsing import (
 # 8: prose kept in <pre class="text"> is read as paragraphs, an example's caption apart from its code, drop-downs are
 #    chrome (HAProxy's manuals); a tag written out in the text is a code span.
 SCHEMA_VERSION = 8
+_REDIRECT = re.compile(r"<meta\s(?=[^>]*http-equiv\s*=\s*[\"']?refresh\b)[^>]*content\s*=\s*[\"']?\s*0\s*;\s*url=",
+                       re.IGNORECASE)
+_REDIRECT_HEAD = 8_192  # a refresh is in the head
 DEFAULT_MAX_FILE_BYTES = 5_000_000
 BATCH_FILES = 200
 # A text copy is the same page as its HTML when at least this share of its distinct words occur in the page.
@@ -115,6 +118,7 @@ class IndexStats:
     skipped_duplicate: int = 0  # the same page held twice (a Sphinx source copy beside its HTML, identical bytes)
     skipped_excluded: int = 0  # by the user's include/exclude globs
     skipped_generated: int = 0  # builder output that is not a page (filters.GENERATED)
+    skipped_redirect: int = 0  # a page that only sends the reader elsewhere (an immediate meta refresh)
     errors: int = 0  # files that could not be read (permissions, vanished, I/O errors)
     legacy_encoding: int = 0  # indexed, but not UTF-8: read as the page's declared charset or Windows-1252
     seconds: float = 0.0
@@ -122,7 +126,7 @@ class IndexStats:
     @property
     def skipped(self) -> int:
         return (self.skipped_binary + self.skipped_large + self.skipped_unsupported + self.skipped_duplicate
-                + self.skipped_excluded + self.skipped_generated)
+                + self.skipped_excluded + self.skipped_generated + self.skipped_redirect)
 
     def describe(self) -> str:
         return (
@@ -136,6 +140,7 @@ class IndexStats:
             (self.skipped_duplicate, "duplicates (the same page twice, e.g. a Sphinx source copy; the HTML is kept)"),
             (self.skipped_generated, f"generated ({GENERATED_DESCRIPTION}; --include to keep)"),
             (self.skipped_excluded, "excluded by --include/--exclude"),
+            (self.skipped_redirect, "redirect pages (an immediate refresh to another page)"),
             (self.skipped_binary, "binary"),
             (self.skipped_large, "too large"),
             (self.errors, "unreadable"),
@@ -360,6 +365,11 @@ class DocumentIndex:
             stats.skipped_binary += 1
             return
         text, legacy = decoded
+        if entry.name.lower().endswith((".html", ".htm")) and _REDIRECT.search(text[:_REDIRECT_HEAD]):
+            # Texinfo and Sphinx leave a stub per moved node ("The node you are looking for is at Aliasing."): 144
+            # of zsh's 186 pages. Titled like the topic, a stub won search slots and said nothing.
+            stats.skipped_redirect += 1
+            return
         digest = hashlib.sha256(data).hexdigest()
         if self._kept_elsewhere(db, digest, entry.path):
             stats.skipped_duplicate += 1
