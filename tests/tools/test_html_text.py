@@ -288,3 +288,11 @@ def test_prose_kept_in_pre_text_blocks_is_read_as_paragraphs_and_examples_stay_c
 def test_a_tag_written_out_in_the_text_is_code_not_markup() -> None:
     text = html_to_text("<p>It converts line breaks into HTML &lt;br&gt; and &lt;p class=x&gt; tags.</p>").text
     assert text == "It converts line breaks into HTML `<br>` and `<p class=x>` tags."
+
+
+def test_texinfo_navigation_and_menus_are_chrome() -> None:
+    page = ('<table class="header"><tr><td>[<a href="Files.html"> &lt;&lt; </a>]</td><td>[<a href="index.html"> Up '
+            '</a>]</td></tr></table><h1>6 Shell Grammar</h1><table class="menu"><tr><td><a href="#s">6.1 Simple '
+            'Commands</a></td><td></td></tr></table><p>A simple command is a sequence of words.</p>'
+            '<p class="menu"><a href="mod/index.html">Modules</a> | <a href="faq.html">FAQ</a></p>')
+    assert html_to_text(page).text == "# 6 Shell Grammar\n\nA simple command is a sequence of words."

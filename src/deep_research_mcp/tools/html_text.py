@@ -48,7 +48,7 @@ _INVISIBLE = frozenset({
 # sections it may be used in (HAProxy's manual), which ran into the sentence naming the keyword.
 _CHROME_CLASSES = frozenset({
     "headerlink", "sphinxsidebar", "navheader", "navfooter", "related", "skip-link", "nav", "navbar", "breadcrumb",
-    "breadcrumbs", "viewcode-link", "nosearch", "dropdown-menu",
+    "breadcrumbs", "viewcode-link", "nosearch", "dropdown-menu", "menu",
 })
 _CHROME_IDS = frozenset({"sidebar", "global-nav", "searchbox"})
 _PERMALINK = frozenset({"#", "¶", "§", "🔗"})
@@ -462,7 +462,10 @@ def _is_chrome(element: Any) -> bool:
         return True
     if "display:none" in (element.get("style") or "").replace(" ", "").lower():
         return True
-    return element.get("id") in _CHROME_IDS or not _CHROME_CLASSES.isdisjoint((element.get("class") or "").split())
+    classes = (element.get("class") or "").split()
+    if element.tag == "table" and "header" in classes:
+        return True  # texinfo's navigation bar on every node: "[ << ] | [ < ] | [ Up ] | … | [Index] | [ ? ]"
+    return element.get("id") in _CHROME_IDS or not _CHROME_CLASSES.isdisjoint(classes)
 
 
 def _parser() -> Any:

@@ -41,7 +41,7 @@ from .parsing import (
 # 6: HTML pages are read without requirement numbers (SQLite's "R-…", tools/html_text.py).
 # 7: a paragraph of nothing but a command is code, each definition term opens a block, site footers are dropped.
 # 8: prose kept in <pre class="text"> is read as paragraphs, an example's caption apart from its code, drop-downs are
-#    chrome (HAProxy's manuals); a tag written out in the text is a code span.
+#    chrome (HAProxy's manuals); a tag written out in the text is a code span; texinfo navigation and menus are chrome.
 SCHEMA_VERSION = 8
 _REDIRECT = re.compile(r"<meta\s(?=[^>]*http-equiv\s*=\s*[\"']?refresh\b)[^>]*content\s*=\s*[\"']?\s*0\s*;\s*url=",
                        re.IGNORECASE)
