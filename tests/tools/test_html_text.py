@@ -283,6 +283,11 @@ def test_prose_kept_in_pre_text_blocks_is_read_as_paragraphs_and_examples_stay_c
     assert "Redirect all HTTP traffic to HTTPS.\n\n```\nredirect scheme https if !{ ssl_fc }\n```" in text
     assert 'A path used with "ca-file" is relative to it.' in text and "available in sections" not in text
     assert "```\nplain code, five words here.\nsecond line of it, also five.\n```" in text  # a bare <pre> is code
+    # Prose from a <pre> takes every paragraph's path: its words count, and a placeholder named like a tag is code.
+    prose = html_to_text('<pre class="text">&lt;code&gt; is the HTTP status code that the server returns here.\n'
+                         "It is one of the codes listed below in the table.</pre>")
+    assert prose.text == ("`<code>` is the HTTP status code that the server returns here. It is one of the codes "
+                          "listed below in the table.") and prose.words >= 20
 
 
 def test_a_tag_written_out_in_the_text_is_code_not_markup() -> None:

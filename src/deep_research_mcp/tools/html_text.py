@@ -316,6 +316,13 @@ class _Walk:
         if self.link is not None:
             self.linked_words += count
 
+    def _paragraph(self, text: str) -> None:
+        """A paragraph of prose found inside a `<pre>`: the same text path (words counted, written-out tags as code)
+        as any paragraph's."""
+        self.out.end_line(2)
+        self._text(text)
+        self.out.end_line(2)
+
     def enter(self, tag: str, node: Any) -> bool:
         """Handle the opening of `node`; True to walk its text and children."""
         if not tag or tag in _INVISIBLE or _is_chrome(node):
@@ -329,18 +336,14 @@ class _Walk:
             return False
         if tag == "pre" and not self.cells:
             for caption in _captions_out(node):  # HAProxy's "<pre><div class="example-desc">Redirect all …</div><code>"
-                out.end_line(2)
-                out.text(caption)
-                out.end_line(2)
+                self._paragraph(caption)
             text = _code_text(node)
             if _PROSE_PRE.isdisjoint((node.get("class") or "").split()):
                 out.code(text)
                 return False
             for chunk, prose in _pre_chunks(text):
                 if prose:
-                    out.end_line(2)
-                    out.text(chunk)
-                    out.end_line(2)
+                    self._paragraph(chunk)
                 else:
                     out.code(chunk)
             return False

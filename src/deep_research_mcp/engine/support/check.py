@@ -256,7 +256,9 @@ def _negation_mismatch(features: _Features, passage: Passage) -> bool:
         return features.negations > 0
     start = min(b for _, b, _ in blocks)
     end = max(b + size for _, b, size in blocks)
-    low, high = _slack_within_sentence(passage, start, end)
+    low, high = max(0, start - 2), end + 2
+    if any(passage.negates[low:start]) or any(passage.negates[end:high]):  # only then do the bounds matter
+        low, high = _slack_within_sentence(passage, start, end)
     return sum(passage.negates[low:high]) != features.negations
 
 

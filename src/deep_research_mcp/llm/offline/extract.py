@@ -307,8 +307,7 @@ def _units_of(markdown: str) -> list[Unit]:
             if marker:
                 heading = clean_inline(marker.group(1))
             continue
-        fields = _FIELDS_ROW.match(line)
-        if fields and not indented_code:
+        if _FIELDS_ROW.match(line) and not indented_code:
             # An option's header row ("smtp_accept_max | Use: main | Type: integer | Default: 20", Exim's reference)
             # names what the paragraphs under it describe ("This option specifies …"): a term, as a definition
             # list's would be, its fields in parentheses. As a table it was dropped, and the option never named.

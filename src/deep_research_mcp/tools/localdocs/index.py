@@ -25,6 +25,7 @@ from ...errors import InputError
 from .filters import GENERATED_DESCRIPTION, PathFilter
 from .kinds import COMPILATION_MIN_SECTIONS, WEIGHTS, is_compilation, page_kind
 from .parsing import (
+    HTML_SUFFIXES,
     MARKDOWN_SUFFIXES,
     RST_SUFFIXES,
     SUPPORTED_SUFFIXES,
@@ -365,7 +366,7 @@ class DocumentIndex:
             stats.skipped_binary += 1
             return
         text, legacy = decoded
-        if entry.name.lower().endswith((".html", ".htm")) and _REDIRECT.search(text[:_REDIRECT_HEAD]):
+        if Path(entry.name).suffix.lower() in HTML_SUFFIXES and _REDIRECT.search(text[:_REDIRECT_HEAD]):
             # Texinfo and Sphinx leave a stub per moved node ("The node you are looking for is at Aliasing."): 144
             # of zsh's 186 pages. Titled like the topic, a stub won search slots and said nothing.
             stats.skipped_redirect += 1
