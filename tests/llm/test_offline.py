@@ -10,13 +10,7 @@ import pytest
 from deep_research_mcp import prompts
 from deep_research_mcp.llm.base import Message, OutputSchema, ToolCall, ToolSpec
 from deep_research_mcp.llm.offline import OfflineModel
-from deep_research_mcp.llm.offline.extract import (
-    documents,
-    rank,
-    split_passages,
-    split_sentences,
-    stem,
-)
+from deep_research_mcp.llm.offline.extract import documents, rank, stem
 from deep_research_mcp.llm.offline.model import classify, write_report
 from deep_research_mcp.llm.offline.planner import plan_topics
 from deep_research_mcp.llm.offline.research import research_queries, search_tools
@@ -90,49 +84,7 @@ def test_research_queries() -> None:
     assert research_queries("Redis") == ["Redis"]
 
 
-# --- sentences and scoring ------------------------------------------------------------------------------------
-
-MARKDOWN = """---
-# Tidal barrages
-
-A tidal barrage is a **dam** built across an _estuary_. It was described by J. Smith in 1966.
-See [the page](https://example.org/x) for more [4].
-
-## Numbers
-
-- Barrages need a tidal range of at least 5 m
-- The barrage is 750 m long and the range reaches 13.5 m. It produces 500 GWh a year.
-
-```python
-barrage = Barrage(range_m=5)  # code is not prose
-```
-
-| Site | Capacity |
-|------|----------|
-| La Rance | 240 MW |
-
-> Quoted text counts as prose.
-
-    indented code block is skipped
-"""
-
-
-def test_sentence_splitting_is_markdown_aware() -> None:
-    assert split_sentences(MARKDOWN) == [
-        "A tidal barrage is a dam built across an estuary.",
-        "It was described by J. Smith in 1966.",
-        "See the page for more.",
-        "Barrages need a tidal range of at least 5 m.",
-        "The barrage is 750 m long and the range reaches 13.5 m.",
-        "It produces 500 GWh a year.",
-        "Quoted text counts as prose.",
-    ]
-    headings = {heading for _, heading in split_passages(MARKDOWN)}
-    assert headings == {"Tidal barrages", "Numbers"}
-    assert split_sentences("Uses `a[0]` and snake_case names.") == ["Uses `a[0]` and snake_case names."]
-    assert split_sentences("As low as 49%. deep-research-mcp keeps ids.") == [
-        "As low as 49%.", "deep-research-mcp keeps ids."
-    ]
+# --- stemming and scoring ------------------------------------------------------------------------------------
 
 
 def test_stemming_meets_inflections() -> None:

@@ -9,63 +9,19 @@ import re
 from deep_research_mcp import prompts
 from deep_research_mcp.llm.base import Message, ToolSpec
 from deep_research_mcp.llm.offline import OfflineModel
-from deep_research_mcp.llm.offline.extract import clean_inline, split_sentences, split_units
 from deep_research_mcp.llm.offline.planner import dropped_parts, plan_parts, plan_topics
 from deep_research_mcp.llm.offline.report import heading, parse_instructions, report_title, write_report
 from deep_research_mcp.llm.offline.research import feedback_query, tool_arguments
 from deep_research_mcp.llm.offline.select import cited_passages, heading_label, statement
+from deep_research_mcp.llm.offline.units import split_units
 
 # --- reading ----------------------------------------------------------------------------------------------------
 
 
-def test_rest_markup_is_read_as_names_and_identifiers_stay_whole() -> None:
-    assert clean_inline("Use :func:`~asyncio.gather` or :meth:`Task.cancel`.") == (
-        "Use asyncio.gather() or Task.cancel().")
-    assert clean_inline("See :ref:`the tutorial <tut-ref>` and ``await``.") == "See the tutorial and await."
-    # Special methods stay whole, in code spans: bare, Markdown would print "__enter__" as a bold "enter".
-    assert clean_inline("Define __enter__() and obj.__exit__() on a _private_ class.") == (
-        "Define `__enter__()` and `obj.__exit__()` on a private class.")
-    assert clean_inline("Set work_mem and max_wal_size.") == "Set work_mem and max_wal_size."
+def test_here_documents_in_a_title_are_code() -> None:
     # A shell's here-document and here-string operators are code: as text the report's escaping showed "<&lt;EOF".
     assert report_title("How do I feed text with <<EOF blocks and <<< strings?") == (
         "How do I feed text with `<<EOF` blocks and `<<<` strings?")
-    # A list holding a zero is a value, not a citation mark to drop ("… return." was all that was left).
-    assert clean_inline("range(4) and range(0, 4, 1) return [0, 1, 2, 3].") == (
-        "range(4) and range(0, 4, 1) return `[0, 1, 2, 3]`.")
-    # A name that goes on after its underscores is no emphasis either (Werkzeug's "_cache_{name}" became "cache{name}").
-    assert clean_inline("It must add _cache_{name} as a slot, like obj._x_.") == (
-        "It must add _cache_{name} as a slot, like obj._x_.")
-    # "[0]" after a name is an index, not a citation to strip; an underscored alias is a name, not emphasis.
-    assert clean_inline('The name is in argv[0], argv[1] is NULL; "oid" or "_rowid_" and _ROWID_ work.') == (
-        'The name is in `argv[0]`, `argv[1]` is NULL; "oid" or "`_rowid_`" and `_ROWID_` work.')
-    # An address is kept as code, where the citation pass leaves it alone: dropped, "The website uses it" failed the
-    # claim check against a page that names the site, and "found at This will list …" read as nonsense.
-    assert clean_inline("The website (https://www.sqlite.org/) uses it; see [2].") == (
-        "The website (`https://www.sqlite.org/`) uses it; see.")
-    assert clean_inline("It is at http://www.apache.org/. This will list it.") == (
-        "It is at `http://www.apache.org/`. This will list it.")
-    assert clean_inline("No need to map the name for <jane@laptop.(none)> here.") == (
-        "No need to map the name for `<jane@laptop.(none)>` here.")
-    # A configuration section's closing tag or a tag with arguments (Apache httpd's manual) is code too; it was
-    # escaped to "&lt;/Location>" in the report.
-    assert clean_inline('It ends with a </Location> directive; use <Directory "/srv/www"> or <VirtualHost *:80>.') == (
-        'It ends with a `</Location>` directive; use `<Directory "/srv/www">` or `<VirtualHost *:80>`.')
-    assert clean_inline('Some <b>bold</b> and <a href="x">linked</a> text, where x < y and y > z.') == (
-        "Some bold and linked text, where x < y and y > z.")
-    assert split_sentences(".. note::\n\n   Tasks are scheduled soon.\n\n.. versionadded:: 3.7") == [
-        "Tasks are scheduled soon."]
-
-
-def test_fenced_code_is_never_read_as_sentences_or_headings() -> None:
-    text = ("# Tasks\n\nCreate a task like this:\n\n```\n# Wait for 1 hour\n"
-            "task = tg.create_task(say_after(2, 'world')).\n```\n\nTasks run concurrently with the caller.\n")
-    units = split_units(text)
-    assert [u.text for u in units if not u.code] == ["Create a task like this.",
-                                                     "Tasks run concurrently with the caller."]
-    assert split_sentences(text) == ["Create a task like this.", "Tasks run concurrently with the caller."]
-    assert {u.heading for u in units} == {"Tasks"}  # the "#" comment inside the fence is no heading
-    assert units[1].code and units[1].text == "# Wait for 1 hour\ntask = tg.create_task(say_after(2, 'world'))."
-    assert units[2].paragraph > units[0].paragraph + 1  # code stood between them
 
 
 def test_an_options_header_row_names_the_paragraphs_under_it() -> None:
@@ -108,12 +64,6 @@ def test_a_two_column_table_row_is_a_statement_of_its_own() -> None:
     assert not cited_passages({"S1": ("core", section)}, "What is the syntax of the Directory section?")
 
 
-def test_a_colon_and_period_before_code_is_a_lead_in_not_a_sentence_ending_in_both() -> None:
-    units = split_units("Use update_state() to update a task's state:.\n\n```\ntask.update_state(state='X')\n```\n")
-    assert [(u.text, u.intro, u.code) for u in units] == [
-        ("Use update_state() to update a task's state.", True, False), ("task.update_state(state='X')", False, True)]
-
-
 def test_an_api_entry_quotes_its_signature_as_the_term_of_its_description() -> None:
     # A Sphinx API reference puts each signature on its own line right above its description; read as one line
     # they ran together ("update(results) Extend from iterable of results.").
@@ -126,38 +76,6 @@ def test_an_api_entry_quotes_its_signature_as_the_term_of_its_description() -> N
     quoted = [text for passage in cited_passages({"S1": ("celery.result", page)}, "How do I extend a result set?")
               for text, _ in passage]
     assert "update(results): Extend from iterable of results." in quoted  # the term even where words are shared
-
-
-def test_sentences_keep_their_closing_brackets_and_do_not_break_inside_parentheses() -> None:
-    text = ('An ErrorDocument that points to a remote URL (ie. anything with a method such as http in front of it) '
-            'makes a redirect. (The delay is modified by jitter. It is enabled.) He said "stop." Then he left.')
-    assert split_sentences(text) == [
-        "An ErrorDocument that points to a remote URL (ie. anything with a method such as http in front of it) makes "
-        "a redirect.", "(The delay is modified by jitter. It is enabled.)", 'He said "stop."', "Then he left."]
-
-
-def test_a_dot_standing_alone_is_a_path_not_a_full_stop() -> None:
-    # CMake's "If no --config argument is specified, cmake --build . will use build.ninja." was quoted as
-    # "… cmake --build." and its second half dropped as a fragment.
-    assert split_sentences("If no --config argument is specified, cmake --build . will use build.ninja. Then go.") == [
-        "If no --config argument is specified, cmake --build . will use build.ninja.", "Then go."]
-
-
-def test_a_sentence_may_open_with_a_tag_name() -> None:
-    # Apache's "<Location> sections are processed …" ran on from the sentence before it, one claim of two statements.
-    text = "It ends with a </Location> directive. <Location> sections are processed in order. Use a < b."
-    assert split_sentences(text) == ["It ends with a `</Location>` directive.",
-                                     "`<Location>` sections are processed in order.", "Use a < b."]
-
-
-def test_a_term_that_ends_one_search_passage_is_not_the_term_of_the_next() -> None:
-    # Two search passages of one page, each under the "[section: …]" line the search tool writes: the first ends
-    # with a definition term whose text was not shown; it labelled the next passage's sentence, which the claim
-    # check then rightly failed ("SQLITE_OMIT_DISKIO: An INSERT statement with multiple values …").
-    text = ("[section: 9. Options To Omit Features]\nThis option causes the interfaces to be omitted from the build."
-            "\n\nSQLITE_OMIT_DISKIO\n\n[section: 9. Options To Omit Features]\n"
-            "An INSERT statement with multiple values in the VALUES clause is implemented as a compound SELECT.\n")
-    assert [u.label for u in split_units(text)] == ["", ""]
 
 
 def test_code_a_sentence_introduces_comes_with_it_as_a_fenced_block() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from deep_research_mcp.llm.offline import context, select, semantic
-from deep_research_mcp.llm.offline.extract import split_units
+from deep_research_mcp.llm.offline.units import split_units
 
 # The same sentence, its own paragraph, on three pages of one title: it names the topic's words but means nothing
 # alone ("Its use …"), so only the section it stands in tells which copy is about sort memory.

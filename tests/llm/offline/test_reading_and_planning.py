@@ -6,20 +6,12 @@ from __future__ import annotations
 from deep_research_mcp import prompts
 from deep_research_mcp.llm.base import Message, ToolSpec
 from deep_research_mcp.llm.offline import OfflineModel
-from deep_research_mcp.llm.offline.extract import (
-    answer_cues,
-    documents,
-    is_prose,
-    rank,
-    split_units,
-    states,
-    stem,
-    without_scope,
-)
+from deep_research_mcp.llm.offline.extract import answer_cues, documents, is_prose, rank, states, stem, without_scope
 from deep_research_mcp.llm.offline.model import retrieved_sections, write_report
 from deep_research_mcp.llm.offline.planner import plan_topics, split_items
 from deep_research_mcp.llm.offline.research import section_reader, sections_to_read
 from deep_research_mcp.llm.offline.select import cited_sentences
+from deep_research_mcp.llm.offline.units import split_units
 
 SEARCH = ToolSpec("search_documents", "Search", {
     "type": "object", "properties": {"query": {"type": "string"}, "k": {"type": "integer"}}, "required": ["query"],
@@ -156,24 +148,6 @@ def test_a_term_ending_one_passage_does_not_label_the_next_passage_of_the_page()
     _, text = documents(shown)["S1"]
     banner = next(u for u in split_units(text) if "stable version" in u.text)
     assert banner.label == "" and not banner.text.startswith("add_task_queue")
-
-
-def test_a_table_of_contents_labels_nothing() -> None:
-    # HAProxy's contents: "8.5." / "Session state at disconnection" / "8.6." read as "Session state …: 8.6.".
-    units = split_units("8.4.\n\nTiming events\n\n8.5.\n\nSession state at disconnection\n\n8.6.\n\n"
-                        "Non-printable characters\n\n# 8.5 Session state\n\nThe state is logged at disconnection.\n")
-    assert all(u.label == "" for u in units) and not any(u.text.endswith("8.6.") for u in units)
-    # A term on its own line still labels the paragraph under it.
-    term = split_units("shared_buffers (integer)\n\nSets the amount of memory.\n")
-    assert term[0].label == "shared_buffers (integer)"
-
-
-def test_a_quoted_word_ending_in_a_mark_does_not_end_the_sentence() -> None:
-    # Cut after "amend!", the quote said the opposite of the page: "commits change authorship of <commit> …".
-    units = split_units('Neither "fixup!" nor "amend!" commits change authorship of <commit> when applied by git '
-                        "rebase --autosquash. See git-rebase(1) for details. It is not. git commit also runs it.")
-    assert [u.text for u in units][0].startswith('Neither "fixup!" nor "amend!" commits change authorship')
-    assert "git commit also runs it." in [u.text for u in units]  # a command opens a sentence in lower case
 
 
 def test_a_sentence_about_a_term_is_found_through_its_label() -> None:

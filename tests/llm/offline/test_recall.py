@@ -5,23 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deep_research_mcp.llm.offline.extract import clean_inline, documents, split_units
+from deep_research_mcp.llm.offline.extract import documents
 from deep_research_mcp.llm.offline.select import candidates_of, cited_passages, cited_sentences
-
-
-def test_a_placeholder_in_a_name_is_kept_as_code_and_real_tags_still_go() -> None:
-    # Read as a tag, "<fieldname>" vanished: "clean_()" misquotes the page and loses the documented name.
-    assert clean_inline("Call clean_<fieldname>() on the form.") == "Call `clean_<fieldname>()` on the form."
-    assert clean_inline("Templates go to <app_label>/<model_name>_list.html.") == (
-        "Templates go to `<app_label>/<model_name>_list.html`.")
-    # Escaped as an inert "&lt;your@email.address>" it read as raw markup in git's manual's reports.
-    assert clean_inline("an identity of the form Your Name <your@email.address>.") == (
-        "an identity of the form Your Name `<your@email.address>`.")
-    # A placeholder of several words (git's object format), also inside a code span already made of a name.
-    assert clean_inline("a header <ascii type without space> + <byte\\0>, maintenance.<task>.schedule.") == (
-        "a header `<ascii type without space>` + `<byte\\0>`, `maintenance.<task>.schedule`.")
-    assert clean_inline("A <b>bold</b> word, a <a href='x'>link</a>,<br/> and a < b > c.") == (
-        "A bold word, a link, and a < b > c.")
+from deep_research_mcp.llm.offline.units import split_units
 
 
 def test_a_sentence_shown_twice_on_one_page_is_one_candidate(tmp_path: Path) -> None:
@@ -136,18 +122,3 @@ def test_each_side_of_a_comparison_is_researched_even_when_it_holds_every_word()
     assert topics == ["How does VACUUM differ from VACUUM FULL?", "When is autovacuum triggered?", "VACUUM",
                       "VACUUM FULL"]
 
-
-def test_a_word_with_an_expression_in_angle_brackets_is_one_code_span() -> None:
-    """CMake's names and generator expressions ("CMAKE_<LANG>_FLAGS_<CONFIG>", "$<CONFIG:Debug>") were cut into
-    pieces: "_FLAGS_" read as an underscored name, "$" and ":" fell outside the span, and the rest showed as "&lt;"."""
-    assert clean_inline("It uses CMAKE_<LANG>_FLAGS_<CONFIG> values.") == (
-        "It uses `CMAKE_<LANG>_FLAGS_<CONFIG>` values.")
-    assert clean_inline("the $<CONFIG> and $<CONFIG:Debug> expressions") == (
-        "the `$<CONFIG>` and `$<CONFIG:Debug>` expressions")
-    assert clean_inline("(e.g. -DCMAKE_POLICY_DEFAULT_CMP<NNNN>=<OLD|NEW>).") == (
-        "(e.g. `-DCMAKE_POLICY_DEFAULT_CMP<NNNN>=<OLD|NEW>`).")
-    assert clean_inline("args <string[]> array of argument strings.") == "args `<string[]>` array of argument strings."
-    # A term already in a code span is not wrapped again; brackets that do not pair up are left as text.
-    assert clean_inline("`--repeat-until-fail <n>` Equivalent to until-fail:<n>.") == (
-        "`--repeat-until-fail <n>` Equivalent to `until-fail:<n>`.")
-    assert clean_inline("where x<y> z and a<b") == "where `x<y>` z and a<b"

@@ -88,15 +88,6 @@ def test_a_sentence_pointing_at_the_following_with_nothing_after_it_is_not_quote
     assert notes and not any("the following" in text for text in notes)
 
 
-def test_typewriter_quotes_are_not_code_spans() -> None:
-    from deep_research_mcp.llm.offline.extract import clean_inline
-
-    # The grave accent of "`/'" opened a code span that ran into the next real one: raw markup in the report.
-    assert clean_inline("None of the wildcards match a `/' character, so <Directory \"/*/x\"> fails.") == (
-        "None of the wildcards match a ‘/’ character, so `<Directory \"/*/x\">` fails.")
-    assert clean_inline("Use `don't` here.") == "Use `don't` here."
-
-
 def test_a_lead_in_whose_items_are_already_quoted_is_not_quoted_alone() -> None:
     # FindPython's "… can be set to one of the following:" came after its (long) items, alone, promising nothing.
     first = ("FIRST: The virtual environment interpreter is used before any other standard paths, "

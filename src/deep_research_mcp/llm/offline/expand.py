@@ -19,7 +19,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from .extract import GENERIC, STOPWORDS, content_terms, split_units, stem, without_scope, word_set
+from .extract import GENERIC, STOPWORDS, content_terms, stem, without_scope, word_set
+from .units import split_units
 
 FEEDBACK_DOCUMENTS = 3  # the documents the first searches ranked highest, taken as relevant
 EXPANSION_TERMS = 6

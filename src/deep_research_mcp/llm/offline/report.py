@@ -16,24 +16,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 
 from ... import prompts
-from .extract import (
-    STOPWORDS,
-    between,
-    code_tags,
-    content_terms,
-    documents,
-    dunders_as_code,
-    finish,
-    jaccard,
-    outside_code,
-    rank,
-    split_carried,
-    terms,
-    word_set,
-    words,
-)
+from .extract import STOPWORDS, between, content_terms, documents, jaccard, rank, split_carried, terms, word_set, words
+from .inline import code_tags, dunders_as_code, outside_code
 from .planner import dropped_parts, plan_parts, split_clauses
 from .select import cited_passages, needs_previous
+from .units import finish
 
 REPORT_SENTENCES = 60  # in the sections, after the short answer
 MIN_SECTION_SENTENCES = 5
@@ -565,7 +552,7 @@ def heading(topic: str) -> str:
 
 def _names_as_code(text: str) -> str:
     """A title's or heading's angle-bracket names and special method names ("__call__") as code, as a quoted
-    sentence's are (`extract.clean_inline`); code spans the question already holds are left as they are."""
+    sentence's are (`inline.clean_inline`); code spans the question already holds are left as they are."""
     return outside_code(code_tags(text), dunders_as_code)
 
 

@@ -17,25 +17,21 @@ from typing import Any
 
 from . import context, semantic
 from .extract import (
-    LABEL_WORDS,
     RELATIVE_FLOOR,
     STOPWORDS,
-    Unit,
     asked,
     content_terms,
-    ends_open,
     flat_words,
     focus,
     holds,
-    is_signature,
     jaccard,
-    prose_words,
     rank,
-    split_units,
     terms,
     word_set,
     words,
 )
+from .inline import prose_words
+from .units import LABEL_WORDS, Unit, ends_open, is_signature, split_units
 
 MIN_WORDS = 5  # shorter candidates are fragments ("See below.", "Default: 5.")
 MAX_FOLLOWERS = 6  # list items brought along by the sentence that introduces them
