@@ -88,6 +88,24 @@ def _undoubled(stem: str) -> str:
     return stem
 
 
+# A run of capitalised keywords ("WITHOUT ROWID", "IF NOT EXISTS", "ON DELETE CASCADE") names one thing, and its
+# stopwords are what tell it apart: "WITHOUT ROWID" without "WITHOUT" is every page on rowids. Such a run also
+# counts as one compound term ("without_rowid"), in the question and in the documents alike.
+_KEYWORD_RUN = re.compile(r"(?<![\w-])[A-Z][A-Z0-9_]+(?:[ \t]+[A-Z][A-Z0-9_]+)+(?![\w-])")
+
+
+def keyword_runs(text: str) -> list[str]:
+    """The compound terms of `text`'s capitalised keyword runs that hold a stopword, in order."""
+    if not _KEYWORD_RUN.search(text):
+        return []
+    out: list[str] = []
+    for run in _KEYWORD_RUN.findall(text):
+        words = run.lower().split()
+        if any(w in STOPWORDS for w in words) and any(w not in STOPWORDS for w in words):
+            out.append("_".join(stem(w) for w in words))
+    return out
+
+
 def terms(text: str) -> list[str]:
     """Stemmed words that carry meaning, in order, repeats kept (term frequencies count)."""
     return list(_terms(text))
@@ -103,6 +121,7 @@ def _terms(text: str) -> tuple[str, ...]:
         for part in [word, *parts] if len(parts) > 1 else parts:
             if part not in STOPWORDS and (len(part) > 1 or part.isdigit()):
                 out.append(stem(part))
+    out += keyword_runs(text)
     return tuple(out)
 
 
@@ -113,6 +132,8 @@ def content_terms(text: str) -> list[str]:
         if word in STOPWORDS or word in GENERIC or (len(word) < 2 and not word.isdigit()):
             continue
         seen.setdefault(stem(word), None)
+    for compound in keyword_runs(text):
+        seen.setdefault(compound, None)
     return list(seen)
 
 

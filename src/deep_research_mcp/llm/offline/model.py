@@ -55,6 +55,8 @@ _SHOWN_DOCUMENT = re.compile(
     r'^<document id="S\d+">\nTitle: ([^\n]*)\nLocation: ([^\n]*)\n\n(.*?)\n</document>', re.MULTILINE | re.DOTALL
 )
 _SECTION_LINE = re.compile(r"^(?:\[section:\s*(.+?)\]|#{1,6}\s+(.+?))\s*$", re.MULTILINE)
+# A fenced block's lines are code: a shell comment ("# tweak the working tree …") is not a section to read.
+_FENCED = re.compile(r"^(```|~~~)[^\n]*\n.*?(?:^\1[^\n]*$|\Z)", re.MULTILINE | re.DOTALL)
 
 
 class OfflineModel:
@@ -233,7 +235,7 @@ def retrieved_sections(messages: list[Message]) -> list[tuple[str, str, str, str
         if message.role != "tool":
             continue
         for title, locator, body in _SHOWN_DOCUMENT.findall(message.content):
-            for marker, heading in _SECTION_LINE.findall(body):
+            for marker, heading in _SECTION_LINE.findall(_FENCED.sub("", body)):
                 found.append((locator.strip(), title.strip(), (marker or heading).strip(), body))
     return found
 

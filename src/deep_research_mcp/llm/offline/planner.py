@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 
 from ... import prompts
-from .extract import GENERIC, STOPWORDS, content_terms, split_carried, stem, without_scope, word_set
+from .extract import GENERIC, STOPWORDS, content_terms, keyword_runs, split_carried, stem, without_scope, word_set
 
 MAX_TOPICS = 5
 MAX_ITEM_WORDS = 5
@@ -25,6 +25,9 @@ _CUES = word_set(
     """compare compares compared comparing comparison contrast contrasting difference differences differ differs
     distinguish versus vs"""
 )
+# Words that frame an aside or an illustration ("including when …", "e.g. …"), and the tails of contractions a
+# curly apostrophe splits off ("we’re"): never a search term.
+_ASIDES = word_set("including especially particularly notably regarding concerning e.g i.e etc re ve ll")
 # Evaluative words also signal a comparison but stay in the focus ("which is cheaper" is what to research).
 _EVALUATIVE = word_set("better worse faster slower cheaper costlier safer prefer preferable choose")
 _ARTICLES = frozenset({"the", "a", "an"})
@@ -363,22 +366,42 @@ def subject_of(text: str) -> tuple[str, bool]:
             kept = 1
             while kept < len(words) and _is_special(words[kept], False):
                 kept += 1
+            # A keyword run later in the same phrase is a name of its own ("SQLite table WITHOUT ROWID").
+            later = [w for w in words[kept:] if w in _keyword_words(text)]
             words = words[:kept]
+            if later:
+                rest = [w for _, w in run]
+                start = rest.index(later[0])
+                end = start
+                while end < len(rest) and _is_special(rest[end], False):
+                    end += 1
+                special.append(" ".join(words))
+                words = rest[start:end]
         special.append(" ".join(words))
     if special:
         return ", ".join(special[:2]), True
     return next((" ".join(word for _, word in run) for run in runs if len(run) >= 2), ""), False
 
 
+def _keyword_words(text: str) -> frozenset[str]:
+    """The stopwords `text` spells as part of a capitalised keyword run ("WITHOUT" of "WITHOUT ROWID"): subject words
+    there, as the run names one thing (`keyword_runs`)."""
+    stems = {w for run in keyword_runs(text) for w in run.split("_")}
+    return frozenset(t for t in _TOKEN.findall(text) if t.isupper() and stem(t.lower()) in stems) if stems else frozenset()
+
+
 def _indexed_words(text: str) -> list[tuple[int, str]]:
-    return [(i, t) for i, t in enumerate(_TOKEN.findall(text)) if t not in _PUNCT and not _is_stop(t.lower())]
+    named = _keyword_words(text)
+    return [(i, t) for i, t in enumerate(_TOKEN.findall(text))
+            if t not in _PUNCT and (t in named or not _is_stop(t.lower()))]
 
 
 def _runs(text: str) -> list[list[tuple[int, str]]]:
     """Runs of consecutive subject words (with their token positions): roughly the noun phrases."""
     runs: list[list[tuple[int, str]]] = [[]]
+    named = _keyword_words(text)
     for position, token in enumerate(_TOKEN.findall(text)):
-        if token in _PUNCT or _is_stop(token.lower()):
+        if token in _PUNCT or (_is_stop(token.lower()) and token not in named):
             if runs[-1]:
                 runs.append([])
         else:
@@ -561,9 +584,10 @@ def _thing(run: list[str]) -> list[str]:
 def salient_words(text: str) -> list[str]:
     """Subject words as written (one per stem), in order."""
     seen: dict[str, str] = {}
+    named = _keyword_words(text)
     for token in _TOKEN.findall(text):
         low = token.lower()
-        if token in _PUNCT or _is_stop(low) or low in _EVALUATIVE:
+        if token in _PUNCT or (_is_stop(low) and token not in named) or low in _EVALUATIVE:
             continue
         seen.setdefault(stem(low), token)
     return list(seen.values())
@@ -708,7 +732,10 @@ def _phrase(tokens: list[str]) -> str:
 
 
 def _is_stop(word: str) -> bool:
-    return word in STOPWORDS or word in GENERIC or word in _CUES
+    if "'" in word or "\u2019" in word:  # a contraction: "doesn't", "I'm", "we've" say nothing a page is about
+        base = re.split("['\u2019]", word, maxsplit=1)[0]
+        return word.endswith(("n't", "n\u2019t")) or base in STOPWORDS
+    return word in STOPWORDS or word in GENERIC or word in _CUES or word in _ASIDES
 
 
 def _is_item_word(word: str) -> bool:
