@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from deep_research_mcp.llm.offline.planner import plan_parts, split_items
+from deep_research_mcp.llm.offline.extract import content_terms, terms
+from deep_research_mcp.llm.offline.planner import plan_parts, salient_words, split_items
 from deep_research_mcp.llm.offline.report import heading
 
 
@@ -135,3 +136,22 @@ def test_a_clause_naming_only_a_judgement_is_about_the_clause_before() -> None:
     parts = plan_parts("Our reservoir silts up. What are my options to flush the sediment through sluice gates? "
                        "What are the drawbacks?")
     assert parts[-1].startswith("What are the drawbacks (") and "sluice" in parts[-1]
+
+
+def test_a_capitalised_keyword_run_keeps_its_stopwords_as_one_name() -> None:
+    # SQLite's "WITHOUT ROWID" had been carried as "ROWID": every page on rowids matched the later asks.
+    parts = plan_parts("When should I declare a Tidebase vault WITHOUT LEDGER? What does it change about how the "
+                       "vault is stored, and when is it slower than a normal vault?")
+    assert parts[0].endswith("WITHOUT LEDGER?")
+    assert all("WITHOUT LEDGER" in part for part in parts[1:]), parts
+    assert content_terms("a vault WITHOUT LEDGER") == ["vault", "ledger", "without_ledger"]
+    assert "without_ledger" in terms("Every WITHOUT LEDGER vault must have a KEY.")
+    assert "without_ledger" not in terms("A vault without ledger pages.")  # plain words are not the keyword
+    assert "without_ledger" in content_terms("IF NOT EXISTS and WITHOUT LEDGER") and "if_not_exist" in terms(
+        "CREATE VAULT IF NOT EXISTS")
+
+
+def test_contractions_and_aside_words_are_not_search_words() -> None:
+    words = salient_words("How does the keeper apply them, including when a patch doesn't apply cleanly? I'm sure "
+                          "we’re close, e.g. on Sundays.")
+    assert words == ["keeper", "apply", "patch", "cleanly", "sure", "close", "Sundays"]

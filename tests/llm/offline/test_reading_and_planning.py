@@ -83,6 +83,17 @@ def test_sections_whose_headings_name_the_topic_are_read() -> None:
     assert section_reader([SEARCH, COMPLETE]) is None
 
 
+def test_a_comment_inside_a_code_block_is_not_a_section_to_read() -> None:
+    # git-bisect's example script: its "# tweak the working tree …" comment had been read as a section heading.
+    result = shown("S1", "git-bisect(1)", "/docs/git-bisect.html",
+                   "[section: EXAMPLES]\n```\n$ cat ~/test.sh\n#!/bin/sh\n\n# tweak the working tree by merging the "
+                   "hot-fix branch\nmake\n```\n\n## Bisect a build with a hot-fix branch\nMerge it first.")
+    found = retrieved_sections([Message("tool", result, name="search_documents")])
+    assert [heading for _, _, heading, _ in found] == ["EXAMPLES", "Bisect a build with a hot-fix branch"]
+    assert ("/docs/git-bisect.html", "tweak the working tree by merging the hot-fix branch") not in sections_to_read(
+        "merging the hot-fix branch into the working tree", found)
+
+
 async def test_the_researcher_reads_sections_after_its_searches() -> None:
     model = OfflineModel()
     system = prompts.RESEARCHER_SYSTEM.format(date="d", max_tool_calls=10, complete="ResearchComplete", think="think")

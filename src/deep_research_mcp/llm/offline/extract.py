@@ -95,14 +95,26 @@ _KEYWORD_RUN = re.compile(r"(?<![\w-])[A-Z][A-Z0-9_]+(?:[ \t]+[A-Z][A-Z0-9_]+)+(
 
 
 def keyword_runs(text: str) -> list[str]:
-    """The compound terms of `text`'s capitalised keyword runs that hold a stopword, in order."""
+    """The compound terms of `text`'s capitalised keyword runs, one per stopword group: the stopwords with the word
+    after them ("WITHOUT ROWID", and "IF NOT EXISTS" also inside "CREATE TABLE IF NOT EXISTS"), or with the word
+    before them at the run's end ("UNION ALL", "GROUP BY"). In order."""
     if not _KEYWORD_RUN.search(text):
         return []
     out: list[str] = []
     for run in _KEYWORD_RUN.findall(text):
         words = run.lower().split()
-        if any(w in STOPWORDS for w in words) and any(w not in STOPWORDS for w in words):
-            out.append("_".join(stem(w) for w in words))
+        i = 0
+        while i < len(words):
+            if words[i] not in STOPWORDS:
+                i += 1
+                continue
+            j = i
+            while j < len(words) and words[j] in STOPWORDS:
+                j += 1
+            group = words[i : j + 1] if j < len(words) else words[i - 1 : j] if i else []
+            if len(group) > j - i:  # a stopword group with a word of its own beside it
+                out.append("_".join(stem(w) for w in group))
+            i = j
     return out
 
 

@@ -387,7 +387,9 @@ def _keyword_words(text: str) -> frozenset[str]:
     """The stopwords `text` spells as part of a capitalised keyword run ("WITHOUT" of "WITHOUT ROWID"): subject words
     there, as the run names one thing (`keyword_runs`)."""
     stems = {w for run in keyword_runs(text) for w in run.split("_")}
-    return frozenset(t for t in _TOKEN.findall(text) if t.isupper() and stem(t.lower()) in stems) if stems else frozenset()
+    if not stems:
+        return frozenset()
+    return frozenset(t for t in _TOKEN.findall(text) if t.isupper() and stem(t.lower()) in stems)
 
 
 def _indexed_words(text: str) -> list[tuple[int, str]]:
