@@ -155,3 +155,9 @@ def test_contractions_and_aside_words_are_not_search_words() -> None:
     words = salient_words("How does the keeper apply them, including when a patch doesn't apply cleanly? I'm sure "
                           "we’re close, e.g. on Sundays.")
     assert words == ["keeper", "apply", "patch", "cleanly", "sure", "close", "Sundays"]
+
+
+def test_a_keyword_run_is_one_item_and_its_or_joins_nothing() -> None:
+    assert plan_parts("What is the difference between MERGE and MERGE ALL?") == ["MERGE", "MERGE ALL"]
+    assert [p.partition(":")[0] for p in plan_parts(
+        "How do I use STORE OR SKIP and ON CLASH DO NOTHING in Tidebase?")] == ["STORE OR SKIP", "ON CLASH DO NOTHING"]

@@ -500,7 +500,7 @@ def split_items(text: str) -> list[str]:
     listed = _colon_list(text)
     if listed:
         return listed
-    tokens = _TOKEN.findall(_COMPARED.sub(" versus ", text))
+    tokens = _keywords_whole(_TOKEN.findall(_COMPARED.sub(" versus ", text)))
     found = _find_items(tokens)
     if found is None:
         return []
@@ -593,6 +593,24 @@ def salient_words(text: str) -> list[str]:
             continue
         seen.setdefault(stem(low), token)
     return list(seen.values())
+
+
+def _keywords_whole(tokens: list[str]) -> list[str]:
+    """`tokens` with each capitalised keyword run that holds a stopword as one token: the "OR" of "INSERT OR
+    REPLACE" joins no items, and "UNION ALL" is an item apart from "UNION"."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        j = i
+        while j < len(tokens) and len(tokens[j]) > 1 and tokens[j].isupper() and tokens[j].replace("_", "").isalnum():
+            j += 1
+        if j - i >= 2 and keyword_runs(" ".join(tokens[i:j])):
+            out.append(" ".join(tokens[i:j]))
+            i = j
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
 
 
 def _find_items(tokens: list[str]) -> tuple[int, int, list[str]] | None:
