@@ -161,3 +161,7 @@ def test_a_keyword_run_is_one_item_and_its_or_joins_nothing() -> None:
     assert plan_parts("What is the difference between MERGE and MERGE ALL?") == ["MERGE", "MERGE ALL"]
     assert [p.partition(":")[0] for p in plan_parts(
         "How do I use STORE OR SKIP and ON CLASH DO NOTHING in Tidebase?")] == ["STORE OR SKIP", "ON CLASH DO NOTHING"]
+
+
+def test_a_question_in_capitals_is_not_a_keyword_run() -> None:
+    assert plan_parts("WHAT IS THE DIFFERENCE BETWEEN A SLUICE AND A WEIR?") == ["SLUICE", "WEIR"]

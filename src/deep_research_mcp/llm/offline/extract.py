@@ -91,6 +91,7 @@ def _undoubled(stem: str) -> str:
 # A run of capitalised keywords ("WITHOUT ROWID", "IF NOT EXISTS", "ON DELETE CASCADE") names one thing, and its
 # stopwords are what tell it apart: "WITHOUT ROWID" without "WITHOUT" is every page on rowids. Such a run also
 # counts as one compound term ("without_rowid"), in the question and in the documents alike.
+SHOUTED_WORDS = 6  # "CREATE TABLE IF NOT EXISTS" alone is a keyword run, a six-word question in capitals is not
 _KEYWORD_RUN = re.compile(r"(?<![\w-])[A-Z][A-Z0-9_]+(?:[ \t]+[A-Z][A-Z0-9_]+)+(?![\w-])")
 
 
@@ -98,7 +99,7 @@ def keyword_runs(text: str) -> list[str]:
     """The compound terms of `text`'s capitalised keyword runs, one per stopword group: the stopwords with the word
     after them ("WITHOUT ROWID", and "IF NOT EXISTS" also inside "CREATE TABLE IF NOT EXISTS"), or with the word
     before them at the run's end ("UNION ALL", "GROUP BY"). In order."""
-    if not _KEYWORD_RUN.search(text):
+    if not _KEYWORD_RUN.search(text) or _shouted(text):
         return []
     out: list[str] = []
     for run in _KEYWORD_RUN.findall(text):
@@ -116,6 +117,11 @@ def keyword_runs(text: str) -> list[str]:
                 out.append("_".join(stem(w) for w in group))
             i = j
     return out
+
+
+def _shouted(text: str) -> bool:
+    """Whether `text` is all capitals at sentence length ("HOW DO I RESET MY PASSWORD?"): emphasis, not keywords."""
+    return not any(c.islower() for c in text) and len(TOKEN.findall(text.lower())) >= SHOUTED_WORDS
 
 
 def terms(text: str) -> list[str]:

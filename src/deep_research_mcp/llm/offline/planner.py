@@ -598,6 +598,8 @@ def salient_words(text: str) -> list[str]:
 def _keywords_whole(tokens: list[str]) -> list[str]:
     """`tokens` with each capitalised keyword run that holds a stopword as one token: the "OR" of "INSERT OR
     REPLACE" joins no items, and "UNION ALL" is an item apart from "UNION"."""
+    if not keyword_runs(" ".join(tokens)):  # none, or the whole request is in capitals
+        return tokens
     out: list[str] = []
     i = 0
     while i < len(tokens):
