@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deep_research_mcp.llm.offline.extract import documents
+from deep_research_mcp.llm.offline.extract import documents, flags, rank
 from deep_research_mcp.llm.offline.select import candidates_of, cited_passages, cited_sentences
 from deep_research_mcp.llm.offline.units import split_units
 
@@ -122,3 +122,12 @@ def test_each_side_of_a_comparison_is_researched_even_when_it_holds_every_word()
     assert topics == ["How does VACUUM differ from VACUUM FULL?", "When is autovacuum triggered?", "VACUUM",
                       "VACUUM FULL"]
 
+
+
+def test_a_one_letter_option_is_a_term_of_its_own() -> None:
+    # "-U" lower-cased to a one-letter word counted as nothing, so a question about the flag ranked on "flag".
+    texts = ["The sluice flag marks a gate that is open.", "A red flag is raised at high water.",
+             "Alias expansion while reading is suppressed when the loader is given the option -U.",
+             "Each flag is listed in the gate log.", "With -u the loader reads every gate twice."]
+    assert [r.index for r in rank(texts, "What does the -U flag do?")][:1] == [2]
+    assert flags("git am -3, then -n (not -N) but not x-y, a - b or --force") == ["-3", "-n", "-N"]

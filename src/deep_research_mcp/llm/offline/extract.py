@@ -119,6 +119,17 @@ def keyword_runs(text: str) -> list[str]:
     return out
 
 
+# A one-letter option ("-U", "-n", "-3"): lower-cased and one character long, its letter counted as nothing, so
+# "What does the -U flag do?" ranked the sentences on "flag". It is a term of its own, its case kept ("-n" is not
+# "-N").
+_FLAG = re.compile(r"(?<![\w-])-[A-Za-z0-9](?![\w-])")
+
+
+def flags(text: str) -> list[str]:
+    """The one-letter options `text` names, as written, in order."""
+    return _FLAG.findall(text)
+
+
 def _shouted(text: str) -> bool:
     """Whether `text` is all capitals at sentence length ("HOW DO I RESET MY PASSWORD?"): emphasis, not keywords."""
     return not any(c.islower() for c in text) and len(TOKEN.findall(text.lower())) >= SHOUTED_WORDS
@@ -140,6 +151,8 @@ def _terms(text: str) -> tuple[str, ...]:
             if part not in STOPWORDS and (len(part) > 1 or part.isdigit()):
                 out.append(stem(part))
     out += keyword_runs(text)
+    if "-" in text:
+        out += flags(text)
     return tuple(out)
 
 
@@ -150,7 +163,7 @@ def content_terms(text: str) -> list[str]:
         if word in STOPWORDS or word in GENERIC or (len(word) < 2 and not word.isdigit()):
             continue
         seen.setdefault(stem(word), None)
-    for compound in keyword_runs(text):
+    for compound in [*keyword_runs(text), *flags(text)]:
         seen.setdefault(compound, None)
     return list(seen)
 
