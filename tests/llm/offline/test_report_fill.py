@@ -137,3 +137,21 @@ def test_a_section_left_with_nothing_but_a_sentence_the_answer_quoted_among_othe
     passage = [("Unset the bit to change the file.", ["S1"]), ("This is helpful on slow file systems.", ["S1"])]
     assert _once([passage], {"Unset the bit to change the file."}) == []
     assert _once([passage], {"Unset the bit to change the file."}, {"Unset the bit to change the file."}) == [passage]
+
+
+def test_a_short_report_quotes_the_page_a_section_is_about_first() -> None:
+    from deep_research_mcp import prompts
+
+    # Topic 1's first ten notes quote ten pages once each, its next fifteen the page most of them quote (S1); topic
+    # 2's all quote S2. At --length short each section has room for about fifteen sentences.
+    notes = {1: [10 + n if n < 10 else 1 for n in range(25)], 2: [2] * 25}
+    short = prompts.REPORT_LENGTH["short"]
+    report = write_report(f"{_findings(notes)}\n\nAdditional instructions for this report:\n{short}")
+    first = report.split("\n## ", 2)[1]  # topic 1's section
+    pages = [int(n) for n in re.findall(r"\[S(\d+)\]", first)]
+    assert 10 <= len(pages) <= 20  # a short report's share, not all 25
+    # The page the topic is about leads and keeps its passages; pages quoted once only fill what room is left.
+    assert pages[0] == 1 and pages.count(1) >= len(pages) - 5, pages
+    # Each page's passages keep their order: the best first.
+    quoted = [int(n) for n in re.findall(r"Statement t1n(\d+) ", first)]
+    assert [n for n in quoted if n >= 10] == sorted(n for n in quoted if n >= 10)
