@@ -103,7 +103,7 @@ def listed_locators(report: str) -> list[str]:
 def assert_every_fact_is_cited(report: str) -> None:
     for block in body_of(report).split("\n\n")[1:]:
         block = block.strip()
-        if block.startswith(("#", "> Claim check: ", "```")) or block.startswith(("Nothing in the searched documents matched", "- ")):
+        if block.startswith(("#", "> Claim check: ", "```", "Nothing in the searched documents matched", "- ")):
             continue  # a fenced example follows the cited sentence that brings it
         for sentence in re.split(r"(?<=\])\s+(?=\S)", block):
             assert re.search(r"\[\d+(?:, \d+)*\]$", sentence), f"uncited: {sentence!r}"
