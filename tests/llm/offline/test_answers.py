@@ -340,6 +340,13 @@ def test_titles_and_headings_are_short_and_never_cut_mid_word() -> None:
     # One clause too long for a title is cut at a comma, not after the last word that fits ("… and reject the ones").
     assert report_title("How do I limit how many requests per second a single client IP can make, and reject the ones "
                         "over the limit?") == "How do I limit how many requests per second a single client IP can make"
+    # A statement before the question sets the scene: the title is the question ("Users can edit some templates on
+    # my site" named nothing asked), unless the question names nothing without it.
+    assert report_title("Users can edit some templates on my site. How do I keep them from running arbitrary code?"
+                        ) == "How do I keep them from running arbitrary code?"
+    assert report_title("My templates print user input; it is not escaped. how do I turn on autoescaping?") == (
+        "How do I turn on autoescaping?")
+    assert report_title("I found a file named mydb.db-journal. What is it?") == "I found a file named mydb.db-journal"
     # The backticks of a name made code count too: 62 characters once "<name>" became `<name>`.
     coded = heading("What does a plain <name> placeholder accept (Werkzeug, 0001)?")
     assert len(coded) <= 60 and coded.startswith("What does a plain `<name>` placeholder accept"), coded

@@ -137,3 +137,49 @@ def test_a_section_left_with_nothing_but_a_sentence_the_answer_quoted_among_othe
     passage = [("Unset the bit to change the file.", ["S1"]), ("This is helpful on slow file systems.", ["S1"])]
     assert _once([passage], {"Unset the bit to change the file."}) == []
     assert _once([passage], {"Unset the bit to change the file."}, {"Unset the bit to change the file."}) == [passage]
+
+
+def test_a_short_report_quotes_the_page_a_section_is_about_first() -> None:
+    from deep_research_mcp import prompts
+
+    # Topic 1's first ten notes quote ten pages once each, its next fifteen the page most of them quote (S1); topic
+    # 2's all quote S2. At --length short each section has room for about fifteen sentences.
+    notes = {1: [10 + n if n < 10 else 1 for n in range(25)], 2: [2] * 25}
+    short = prompts.REPORT_LENGTH["short"]
+    report = write_report(f"{_findings(notes)}\n\nAdditional instructions for this report:\n{short}")
+    first = report.split("\n## ", 2)[1]  # topic 1's section
+    pages = [int(n) for n in re.findall(r"\[S(\d+)\]", first)]
+    assert 10 <= len(pages) <= 20  # a short report's share, not all 25
+    # The page the topic is about leads and keeps its passages; pages quoted once only fill what room is left.
+    assert pages[0] == 1 and pages.count(1) >= len(pages) - 5, pages
+    # Each page's passages keep their order: the best first.
+    quoted = [int(n) for n in re.findall(r"Statement t1n(\d+) ", first)]
+    assert [n for n in quoted if n >= 10] == sorted(n for n in quoted if n >= 10)
+
+
+def test_the_answer_prefers_passages_sharing_more_than_one_word_with_their_topic() -> None:
+    # The first note, from a page quoted once, shares one word with the question: "drop(ped)".
+    findings = (
+        "## How do I make HAProxy drop root privileges after it starts?\n\n"
+        "The silent-drop action makes the client believe the connection was dropped, and saves resources. [S7]\n"
+        "The uid keyword changes the process's user ID once HAProxy has started as root. [S1]\n"
+        "HAProxy must be started as root to bind to ports below 1024. [S1]\n"
+        "Counters are tracked by the stick-table of the frontend. [S1]\n"
+        "A chroot jail limits what a compromised process can reach once its privileges are dropped. [S1]\n")
+    report = write_report("Research brief:\nHow do I make HAProxy drop root privileges after it starts?\n\n"
+                          f"Findings (cited notes from the researchers):\n{findings}")
+    answer, section = report.split("\n## ", 1)
+    assert answer.split("\n\n")[1].startswith("The uid keyword changes the process's user ID")
+    assert "silent-drop" not in answer and "silent-drop" in section  # still quoted, in its section
+
+
+def test_the_answer_quotes_a_sentence_its_page_states_twice_once() -> None:
+    findings = (
+        "## How is the location protected?\n\n"
+        "Configure the location to be protected as the example below shows. [S4] "
+        "Configure the location to be protected as the example below shows. [S4]\n"
+        "Digest authentication sends no password in the clear over the network. [S4]\n"
+        "The realm names the protected area that the browser shows to the user. [S5]\n")
+    report = write_report("Research brief:\nHow is a location protected?\n\n"
+                          f"Findings (cited notes from the researchers):\n{findings}")
+    assert report.count("Configure the location to be protected") == 1

@@ -124,8 +124,8 @@ def plan_parts(question: str) -> list[str]:
         rest = text[scope.end():]
         text = f"{scope.group(1)}. {rest[0].upper()}{rest[1:]}"
     sentences = split_request(text)
-    scene = " ".join(s for s in sentences if not _is_ask(s))
-    asks = [s for s in sentences if _is_ask(s)]
+    scene = " ".join(s for s in sentences if not is_ask(s))
+    asks = [s for s in sentences if is_ask(s)]
     if not asks or not scene:
         asks, scene = sentences, ""
     clauses = [c for a in asks for c in split_clauses(a)]
@@ -285,7 +285,8 @@ _ASKING = re.compile(
 _FOLLOW_ON = re.compile(r"^(?:and\s+)?(?:what|how)\s+about\b", re.IGNORECASE)
 
 
-def _is_ask(sentence: str) -> bool:
+def is_ask(sentence: str) -> bool:
+    """Whether a sentence of a request asks (a question, or a request in the imperative) rather than sets the scene."""
     return sentence.endswith("?") or bool(_ASKING.match(sentence))
 
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field, replace
 
 from ... import prompts
 from .extract import STOPWORDS, between, content_terms, documents, jaccard, rank, split_carried, terms, word_set, words
+from .extract import asked as topic_ask  # write_report's `asked` holds the rewrite instructions
 from .inline import code_tags, dunders_as_code, outside_code
-from .planner import dropped_parts, plan_parts, split_clauses
+from .planner import dropped_parts, is_ask, plan_parts, split_clauses
 from .select import cited_passages, needs_previous
 from .units import finish
 
@@ -30,6 +31,7 @@ SUMMARY_MIN, SUMMARY_MAX = 3, 6
 # whose main page was quoted often, x1.0 for that page.
 SUMMARY_PAGE_WEIGHT = 0.8
 SUMMARY_PASSAGE = 3  # sentences a passage may have to be quoted whole in the answer
+SUMMARY_CHANCE_MASS = 0.5  # a page quoted less than half as often as the run's main page may share a word by chance
 PARAGRAPH_SENTENCES = 3
 TITLE_CHARS = 100
 HEADING_CHARS = 60
@@ -195,7 +197,8 @@ def write_report(user_text: str) -> str:
     sections = _arranged(sections, asked)
     summary, used = _summary(sections, asked, brief)
     lent = {passage[0][0] for passage in summary if passage}  # first sentences the answer borrowed
-    cited = [note for passage in summary for note in passage if note[1]]
+    # Each sentence once: a page that states a sentence twice gave a passage holding it twice.
+    cited = list({note[0]: note for passage in summary for note in passage if note[1]}.values())
     if cited and asked.bullets:
         lines.append("\n".join(f"- {_cite(*note)}" for note in cited))
     elif cited:  # a single passage stays with its section: then there is no separate answer, not an empty one
@@ -220,6 +223,8 @@ def write_report(user_text: str) -> str:
         # All it found leans on sentences the answer borrowed ("It has 24 turbines …" after the sentence the answer
         # quotes): quoted whole, the section keeps the facts only it states, rather than vanishing.
         offered.append(rests or [p for p in fresh if len(p) > 1 and p[0][0] in lent])
+    if asked.shorter:
+        offered = [_main_page_first(section, passages) for section, passages in zip(sections, offered, strict=True)]
     chosen = _fill(offered, cap, budget, used)
     said = {text for text, _ in cited}  # what the answer quotes
     if not asked.shorter:
@@ -227,7 +232,7 @@ def write_report(user_text: str) -> str:
     for section, candidates, kept in zip(sections, offered, chosen, strict=True):
         if not section.passages:
             lines.append(f"## {heading(section.topic) if section.topic else 'Findings'}")
-            lines.append(section.nothing or NOTHING_FOUND)
+            lines.append(_found_nothing(section.topic))
             continue
         if not candidates:
             continue  # everything found for this topic is already quoted above: no section repeats it
@@ -261,6 +266,21 @@ def _fill(offered: list[list[list[Note]]], cap: int, budget: int, used: list[lis
                 left -= len(passage)
                 used.append(passage)
     return [[p for pi, p in enumerate(passages) if pi in picked[si]] for si, passages in enumerate(offered)]
+
+
+def _main_page_first(section: Section, passages: list[list[Note]]) -> list[list[Note]]:
+    """A short report's order of a section's passages: those of its main page first, then the rest, each in the
+    notes' order.
+
+    The notes come best first for their topic one sentence at a time (`select.cited_passages`); which page the
+    topic is about shows only across them all: the page most of them quote (`_main_page`). Its passages hold more
+    of the answer than the best-ranked sentences of pages that only mention the topic, which is why a standard report
+    adds them beyond its share (`_main_page_extra`). A short report has no room beyond its share, so they go first
+    within it (tune halves at --length short, facts kept: flask 48 -> 48, django 55 -> 57, werkzeug 46 -> 44,
+    celery 45 -> 48 for as many sentences; ranking the passages by the topic's words instead lost 1 to 2 per corpus).
+    """
+    main = _main_page(section)
+    return sorted(passages, key=lambda passage: _first_page(passage) != main)  # stable: the notes' order within
 
 
 def _quoted_first(sections: list[Section]) -> dict[str, int]:
@@ -354,6 +374,18 @@ def _summary(
     texts = [" ".join(text for text, _ in passage) for _, passage in pool]
     contexts = [sections[si].topic for si, _ in pool]
     ranked = [r.index for r in rank(texts, brief, contexts=contexts, priors=priors, min_matches=1)]
+    # A passage that shares a single word with its topic, on a page the research hardly quoted, shares it by chance
+    # ("drop" brought a passage about silent-drop to a question about dropping privileges): it comes after the
+    # others. `rank` cannot tell, since a passage's topic supplies the words it lacks (to it, every passage of a
+    # one-topic question names them all). One word on a page quoted often stays where it ranks: that page is about
+    # the topic (see `_page_mass`). Tune halves of flask, django, werkzeug and celery: recall unchanged, the
+    # answers' facts 46 -> 47. Putting every one-word passage last instead: 46 -> 49, and the answers' sentences
+    # sharing fewer than two of the question's words 55 -> 42 of 245, but a passage sharing two words by chance
+    # ("server", "downloads") then came before the page the research quoted most.
+    chance = [_shared_words(text, sections[si].topic) < min(2, len(content_terms(sections[si].topic)))
+              and mass.get(_first_page(passage), 0.0) < SUMMARY_CHANCE_MASS
+              for text, (si, passage) in zip(texts, pool, strict=True)]
+    ranked = [i for i in ranked if not chance[i]] + [i for i in ranked if chance[i]]
     # Passages no word of the question reaches still answer their own topic: each section's first comes next.
     ranked += [i for i in range(len(pool)) if i not in ranked]
     chosen: list[int] = []
@@ -384,6 +416,16 @@ def _summary(
     ordered = sorted(chosen, key=lambda c: (pool[c][0], ranked.index(c)))
     # A whole passage quoted in the summary leaves its section; one that lent its first sentence stays there whole.
     return [pool[c][1] for c in ordered], [pool[c][1] for c in chosen if full[id(pool[c][1])] is pool[c][1]]
+
+
+def _shared_words(text: str, topic: str) -> int:
+    """How many of `topic`'s words `text` names: a name's parts count for it ("TaskGroup" for "asyncio.TaskGroup"),
+    and so does a word of five letters or more that begins the other ("cancell", from "cancelled", for
+    "cancellation"): the terms' stemming leaves such forms apart."""
+    bag = set(terms(text))
+    return sum(1 for term in content_terms(topic)
+               if any(a == b or min(len(a), len(b)) >= 5 and (a.startswith(b) or b.startswith(a))
+                      for a in {term, *terms(term)} for b in bag))
 
 
 def _page_mass(sections: list[Section]) -> dict[str, float]:
@@ -497,6 +539,17 @@ def _empty_report(title: str, sections: list[Section], asked: Instructions) -> s
     return "\n\n".join(lines) + "\n"
 
 
+def _found_nothing(topic: str) -> str:
+    """What a section that found nothing tells the reader: what it looked for, that nothing matched, and what to try.
+    The researcher's note lists its searches, keyword strings and words learnt from the documents: how the engine
+    searched, which says nothing to a reader and reads as if the report had failed (a report that found nothing at
+    all lists them under "What was searched")."""
+    ask = _names_as_code(" ".join(topic_ask(topic).split()))
+    looked = f'"{ask}"' if ask else "this part of the question"
+    return (f"Nothing in the searched documents matched {looked}; try asking it in other words, or searching "
+            "documents that cover it.")
+
+
 def report_title(brief: str) -> str:
     """The question itself, or its first clause when the whole is long; never cut inside a clause. What it names in
     angle brackets (`<Directory>`, `</Location>`) is code, as in the quoted sentences."""
@@ -505,7 +558,13 @@ def report_title(brief: str) -> str:
 
 def _title(brief: str) -> str:
     text = " ".join(brief.split())
-    first = re.split(r"(?<=[.!?])\s+", text, maxsplit=1)[0].strip() or "Research report"
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()] or ["Research report"]
+    # A statement before the question sets the scene ("Users can edit some templates on my site. How do I keep them
+    # from running arbitrary code?"): the title is the question, unless it names nothing without the scene ("What
+    # is it?" after "I found a file named mydb.db-journal.").
+    asked = next((s for s in sentences if is_ask(s)), None)
+    first = asked if asked is not None and content_terms(asked) else sentences[0]
+    first = first[0].upper() + first[1:]
     if len(first) <= TITLE_CHARS:
         return first.rstrip(".")
     clause = split_clauses(first)[0]
