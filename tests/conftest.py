@@ -46,8 +46,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.
 # Weights are seconds (setup + call + teardown) measured with 2 workers on a loaded 2-core machine; only their order
 # and rough size matter. A name that no longer matches is simply not moved.
 LONG_TESTS = {
-    # A real 135M model on llama.cpp; left in collection order it ran last, alone. ~0.6 of its time at 8192 tokens
-    # since the server runs at 2048, but kept first: it is the test whose time swings most with load.
+    # A real 135M model on llama.cpp; left in collection order it ran last, alone. 82 s in a suite at load 2-3 since
+    # its server runs one thread at 1024 tokens (184 s before, at load 3-5), kept first: its time swings most with load.
     "tests/llm/test_llama_cpp.py::test_a_research_on_smollm2_completes_citing_only_retrieved_documents": 70,
     "tests/evaluation/test_report_readability.py::test_every_tune_report_is_free_of_readability_defects[django]": 56,
     "tests/server/test_clients_node.py::test_mcpc_over_http_does_every_operation": 61,

@@ -202,6 +202,9 @@ def mcpc(node22: dict[str, str]) -> Iterator[Callable[[str, str], Mcpc]]:
         client.close()
 
 
+# Twelve mcpc commands, each a Node process (~1.5-2.5 s alone): in a full suite at load ~5 the call took 50 s and,
+# with its setup and the session's close, the whole item passed the default 60 s (an error at teardown).
+@pytest.mark.timeout(180)
 def test_mcpc_over_http_does_every_operation(mcpc: Callable[[str, str], Mcpc], served: Process) -> None:
     client = mcpc(served.url, "@dr-http")
     every_operation(client.call, client.read)
