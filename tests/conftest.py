@@ -37,12 +37,12 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.
     yield
 
 
-# -- Scheduling: the two xdist workers should finish together -----------------------------------------------------
-# `--dist worksteal` (pyproject addopts) hands each worker a contiguous half of the collection and lets an idle
-# worker steal the tail of the other's queue. Left in collection order, a long test can start last and keep one
-# worker busy while the other is done. So the long tests below are dealt out first, longest first, each to the half
-# whose share of them is smaller (longest-processing-time-first), at the front of that half; every other test keeps
-# its collection order (module fixtures stay shared) and what gets stolen at the end is short.
+# -- Scheduling: the xdist workers should finish together -----------------------------------------------------------
+# `--dist worksteal` (pyproject addopts) hands each worker a contiguous share of the collection and lets an idle
+# worker steal the tail of another's queue. Left in collection order, a long test can start last and keep one
+# worker busy while the others are done. So the long tests below are dealt out first, longest first, each to the
+# worker whose share of them is smaller (longest-processing-time-first), at the front of that share; every other
+# test keeps its collection order (module fixtures stay shared) and what gets stolen at the end is short.
 # Weights are seconds (setup + call + teardown) measured with 2 workers on a loaded 2-core machine; only their order
 # and rough size matter. A name that no longer matches is simply not moved.
 LONG_TESTS = {
