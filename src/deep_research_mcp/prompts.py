@@ -14,6 +14,9 @@ JUDGE_SCHEMA = "ClaimJudgements"
 CONDUCT_RESEARCH = "ConductResearch"
 RESEARCH_COMPLETE = "ResearchComplete"
 THINK = "think"
+# Where text shown to a model was left out: between the parts of a page or transcript cut to a budget
+# (`engine.fit`), and between two passages of one page shown apart. The offline reader treats a line of it as a break.
+ELISION = "[…]"
 
 STAGE_MARKERS: dict[str, str] = {
     "clarify": "You decide whether a research request needs clarification.",

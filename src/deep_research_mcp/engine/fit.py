@@ -16,9 +16,10 @@ from __future__ import annotations
 import math
 import re
 
+from .. import prompts
 from .support.check import STOPWORDS
 
-GAP = "\n\n[…]\n\n"
+GAP = f"\n\n{prompts.ELISION}\n\n"
 _BLOCKS = re.compile(r"\n[ \t]*\n+")
 _HEADING = re.compile(r"^(#{1,6} .+|Result of [\w.-]+:)$")
 _CITED = re.compile(r"\[(?:S\d+|\d+)(?:,\s*(?:S\d+|\d+))*\]")

@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ... import prompts
+
 # Hyphenated, dotted and snake_case compounds stay one token ("deep-research-mcp" is a name, not three words).
 TOKEN = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
 _PART = re.compile(r"[-_.]")
@@ -45,7 +47,7 @@ GENERIC = word_set(
 _ALNUM = re.compile(r"[a-z0-9]+")
 _ANAPHORA = re.compile(r"^(?:it|its|this|these|that|those|they|their|he|she|his|her)\b", re.IGNORECASE)
 _BOILERPLATE = re.compile(r"^(?:see|read|click|visit|learn more|for more|check out|subscribe|sign up)\b", re.IGNORECASE)
-PASSAGE_BREAK = "[…]"  # between two passages of one page shown apart (`documents`)
+PASSAGE_BREAK = prompts.ELISION  # between two passages of one page shown apart (`documents`)
 _UNIT = re.compile(
     r"\d(?:[\d.,]*)\s?(?:%|percent|[kmgt]?w\b|[kmgt]wh\b|km\b|cm\b|mm\b|m\b|kg\b|g\b|t\b|ms\b|s\b|sec|seconds?\b|"
     r"minutes?\b|hours?\b|days?\b|weeks?\b|months?\b|years?\b|°|[kmgt]b\b|usd\b|eur\b|tokens?\b|chars?\b|"
