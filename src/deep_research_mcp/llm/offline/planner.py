@@ -357,6 +357,7 @@ def subject_of(text: str) -> tuple[str, bool]:
     several words; and whether it is named. A code-like word keeps the words after it ("row-level security"); a
     capitalised name only the names after it ("PostgreSQL support" is a name and a verb)."""
     runs = _runs(without_scope(text))  # "… in PostgreSQL" says where, not what
+    named = _keyword_words(text)
     special: list[str] = []
     for run in runs:
         marks = [i for i, (position, word) in enumerate(run) if _is_special(word, position == 0)]
@@ -364,24 +365,26 @@ def subject_of(text: str) -> tuple[str, bool]:
             continue
         words = [word for _, word in run[marks[0] :]]
         if not _is_code_like(words[0]):
-            kept = 1
-            while kept < len(words) and _is_special(words[kept], False):
-                kept += 1
+            kept = _names_from(words, 0)
             # A keyword run later in the same phrase is a name of its own ("SQLite table WITHOUT ROWID").
-            later = [w for w in words[kept:] if w in _keyword_words(text)]
-            words = words[:kept]
-            if later:
-                rest = [w for _, w in run]
-                start = rest.index(later[0])
-                end = start
-                while end < len(rest) and _is_special(rest[end], False):
-                    end += 1
-                special.append(" ".join(words))
-                words = rest[start:end]
+            later = next((i for i in range(kept, len(words)) if words[i] in named), None)
+            if later is not None:
+                special.append(" ".join(words[:kept]))
+                words = words[later : _names_from(words, later)]
+            else:
+                words = words[:kept]
         special.append(" ".join(words))
     if special:
         return ", ".join(special[:2]), True
     return next((" ".join(word for _, word in run) for run in runs if len(run) >= 2), ""), False
+
+
+def _names_from(words: list[str], start: int) -> int:
+    """The end of the names that begin at `words[start]`: it, then every name right after it."""
+    end = start + 1
+    while end < len(words) and _is_special(words[end], False):
+        end += 1
+    return end
 
 
 def _keyword_words(text: str) -> frozenset[str]:
