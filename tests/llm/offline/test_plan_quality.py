@@ -54,6 +54,12 @@ def test_a_facet_naming_a_thing_is_kept() -> None:
         "How do I set up continuous WAL archiving and recover the database to a point in time?")
 
 
+def test_a_facet_naming_an_option_keeps_its_dashes() -> None:
+    parts = plan_parts("How do I make an option that can be given several times, and a -v flag that counts how often "
+                       "it was given?")
+    assert "-v flag" in parts and "v flag" not in parts
+
+
 def test_a_clause_sharing_a_word_with_the_first_carries_no_bare_name() -> None:
     parts = plan_parts("How does Django store passwords, which hashers can I use, and how do I enforce password "
                        "strength rules?")

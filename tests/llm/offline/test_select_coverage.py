@@ -94,3 +94,22 @@ def test_words_the_planner_carried_into_an_ask_do_not_outrank_the_asks_own() -> 
     assert asked("How do I call fetch(url)?") == "How do I call fetch(url)?"
     [(first, _), *_] = cited_sentences({"S1": ("Builds", BUILD_CACHE)}, topic, limit=2)
     assert "Cached objects are kept for 14 days" in first
+
+
+SSL_DOCS = {
+    "S1": ("Community Updates", "## Bugfixes\n\nFix multiple Set-Cookie headers properly. Fix the behaviour of "
+           "decoding an exhausted stream properly."),
+    "S2": ("Advanced Usage", "## SSL Cert Verification\n\nYou can pass verify the path to a CA_BUNDLE file with "
+           "certificates of trusted CAs. By default, SSL verification is enabled and Requests raises an SSLError "
+           "with CERTIFICATE_VERIFY_FAILED when it cannot verify the certificate."),
+}
+
+
+def test_an_ask_whose_object_is_a_pronoun_is_ranked_by_what_it_carries() -> None:
+    # "fix it properly": without what "it" is, the ask's words are a verb and its manner, and a changelog's "Fix …
+    # properly" matches them best.
+    topic = "How do I fix it properly instead of turning verification off (SSL, CERTIFICATE_VERIFY_FAILED)?"
+    assert asked(topic) == topic
+    assert asked("How do I keep those tests from running (CTest)?") == "How do I keep those tests from running?"
+    [(first, ids), *_] = cited_sentences(SSL_DOCS, topic, limit=2)
+    assert ids == ["S2"], first

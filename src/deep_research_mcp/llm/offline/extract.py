@@ -378,7 +378,17 @@ def asked(topic: str) -> str:
     the records kept" says "kept for 60 days". An ask of fewer words ("What is it (mydb.db-journal)?") keeps them."""
     topic = without_scope(topic)
     ask, carried = split_carried(topic)
+    if POINTED_KEEPS and _POINTED.search(ask):
+        return topic
     return ask if carried and len(content_terms(ask)) >= ASKED_TERMS else topic
+
+
+POINTED_KEEPS = True
+# An ask whose object is a pronoun ("How do I fix it properly …", "make them give up") is about what the carried words
+# name: without them its own words are a verb and its manner ("fix properly"), which a changelog's "Fix …" matches.
+_POINTED = re.compile(r"\b(?:fix|stop|make|get|keep|turn|set|change|use|configure|do|avoid|disable|enable|prevent|"
+                      r"undo|remove|delete|find|read|run|debug|solve|handle)\s+(?:it|them|(?:this|that|those|these)(?=\s*(?:[?.!,]|$)))\b",
+                      re.IGNORECASE)
 
 
 def focus(label: str, wanted: set[str]) -> float:

@@ -19,6 +19,8 @@ MAX_TOPICS = 5
 MAX_ITEM_WORDS = 5
 
 _TOKEN = re.compile(r"[^\W_][\w'./+#~^-]*[\w+#]|[^\W_]|[,;:?!.]")
+# A facet names an option with its dashes ("-v flag", not "v flag"); elsewhere a bare dash does not make a word a name.
+_OPTION_TOKEN = re.compile(r"(?:(?<![\w-])--?(?=[^\W_]))?(?:[^\W_][\w'./+#~^-]*[\w+#]|[^\W_])|[,;:?!.]")
 _PUNCT = frozenset(",;:?!.")
 # Words that make a question a comparison; they are structure, so they never belong to an item or to the focus.
 _CUES = word_set(
@@ -553,7 +555,7 @@ def facets(text: str, limit: int = 2) -> list[str]:
     """Narrower topics from the question's own noun-phrase-like runs of subject words, only when the question has
     several such runs and each facet brings terms the other facets do not cover."""
     runs: list[list[str]] = [[]]
-    for token in _TOKEN.findall(text):
+    for token in _OPTION_TOKEN.findall(text):
         if token in _PUNCT or _is_stop(token.lower()):
             if runs[-1]:
                 runs.append([])

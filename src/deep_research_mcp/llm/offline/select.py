@@ -65,6 +65,13 @@ _CHANGELOG = re.compile(r"\brelease notes?\b|\bchange ?log\b|\bwhat[’']s new\b
                         r"^changes\b|"  # the Pallets projects' (Jinja, Flask, Werkzeug) changelog page: "Changes"
                         r"^[\w.]+-v?\d+(?:\.\d+)+\w*\s*:",  # an announcement: "pytest-2.3.3: integration fixes"
                         re.IGNORECASE)
+# A section headed by a version alone ("2.28.1 (2022-06-29)", "Version 8.1.3", "pytest 7.2.0 (2022-10-23)") is one
+# release's entry, whatever the page's title: Requests keeps its release history on a page titled "Community Updates".
+_VERSION_HEADING = re.compile(
+    r"^(?:(?:version|release|v)\s*)?v?\d+(?:\.\d+)+[\w.+-]*(?:\s*\([^)]*\))?$"
+    r"|^[\w.-]+\s+v?\d+(?:\.\d+)+[\w.+-]*\s*\([^)]*\d{4}[^)]*\)$",
+    re.IGNORECASE,
+)
 # A topic about what changed wants exactly those pages.
 _ASKS_CHANGES = re.compile(r"\b(?:release|releases|changed?|changes|new in|versions?|deprecat\w*|removed|added|"
                            r"upgrad\w*)\b", re.IGNORECASE)
@@ -332,7 +339,7 @@ def _scores(
         unit = candidate.unit
         contexts.append(f"{title} {unit.heading} {unit.lead}")
         prior = pages.get(candidate.owner, 1.0)
-        if _CHANGELOG.search(title):
+        if _CHANGELOG.search(title) or _VERSION_HEADING.match(" ".join(unit.heading.split())):
             prior *= changelog
         prior *= LEAD_PRIOR if candidate.position < 3 else 1.0  # pages tend to state their point first
         # A page or section titled with the topic is about it, even where a sentence does not repeat the words.
