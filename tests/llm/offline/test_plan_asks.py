@@ -147,3 +147,13 @@ def test_a_statement_before_a_semicolon_sets_the_scene_and_a_product_prefix_name
     # Its title is the first ask; the "and" of the second is not lost in one long clause.
     assert split_clauses("HAProxy: how do I send /api elsewhere, and how do I check it?")[0] == (
         "HAProxy: how do I send /api elsewhere?")
+
+
+def test_one_action_on_two_described_things_is_two_asks() -> None:
+    question = ("How do I make an option that can be given several times, and a -v flag that counts how often it "
+                "was given?")
+    assert split_clauses(question) == ["How do I make an option that can be given several times?",
+                                       "How do I make a -v flag that counts how often it was given?"]
+    # Two things named without a clause each, or an "and" inside one description, stay one ask.
+    assert len(split_clauses("How do I make a backup, and a restore?")) == 1
+    assert len(split_clauses("How do I create a branch that tracks a remote and pushes to it?")) == 1

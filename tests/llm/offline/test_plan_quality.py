@@ -55,9 +55,8 @@ def test_a_facet_naming_a_thing_is_kept() -> None:
 
 
 def test_a_facet_naming_an_option_keeps_its_dashes() -> None:
-    parts = plan_parts("How do I make an option that can be given several times, and a -v flag that counts how often "
-                       "it was given?")
-    assert "-v flag" in parts and "v flag" not in parts
+    parts = plan_parts("What does the -x flag do when running test suites?")
+    assert "-x flag" in parts and "x flag" not in parts
 
 
 def test_a_clause_sharing_a_word_with_the_first_carries_no_bare_name() -> None:

@@ -457,8 +457,24 @@ def split_clauses(text: str) -> list[str]:
         if len(pieces) > 1 and not _ASKING.match(_SCOPE_PREFIX.sub("", pieces[0])):
             # "For a leaderboard query, what is …": an opening phrase, not an ask of its own.
             pieces[:2] = [f"{pieces[0]}, {pieces[1]}"]
-        out += [c for p in pieces for c in _action_series(p[0].upper() + p[1:] + mark)]
+        out += [c for p in pieces for a in _action_series(p[0].upper() + p[1:] + mark) for c in _object_pair(a)]
     return out
+
+
+# "How do I make an option that can be given several times, and a -v flag that counts …?": one action, two things
+# to make, each described by a clause of its own; a page tells how to make one of them.
+_OBJECT_PAIR = re.compile(r"^(how\s+(?:do|can|should|could|would)\s+(?:i|we|you)\s+\w+\s+)((?:a|an)\s+\S+(?:\s+\S+)+?),"
+                          r"\s+and\s+((?:a|an)\s+\S+(?:\s+\S+)+)([?.!])$", re.IGNORECASE)
+
+
+def _object_pair(clause: str) -> list[str]:
+    """`clause` as one ask per thing when it asks how to do one action to two described things ("make an X that …,
+    and a Y that …"), each of three words or more; `[clause]` otherwise."""
+    match = _OBJECT_PAIR.match(clause)
+    if not match or min(len(match.group(2).split()), len(match.group(3).split())) < 3:
+        return [clause]
+    opening, first, second, mark = match.groups()
+    return [f"{opening}{first}{mark}", f"{opening}{second}{mark}"]
 
 
 # "How do I make it retry when the call fails, wait longer between attempts, and give up after a while?": three
