@@ -341,12 +341,23 @@ def test_titles_and_headings_are_short_and_never_cut_mid_word() -> None:
     assert report_title("How do I limit how many requests per second a single client IP can make, and reject the ones "
                         "over the limit?") == "How do I limit how many requests per second a single client IP can make"
     # A statement before the question sets the scene: the title is the question ("Users can edit some templates on
-    # my site" named nothing asked), unless the question names nothing without it.
+    # my site" named nothing asked), with the scene when the question points back at it ("them", "it") and both are
+    # short enough.
+    assert report_title("Users can run some templates on my site. How do I make sure the sandbox is on?"
+                        ) == "How do I make sure the sandbox is on?"
     assert report_title("Users can edit some templates on my site. How do I keep them from running arbitrary code?"
-                        ) == "How do I keep them from running arbitrary code?"
+                        ) == "Users can edit some templates on my site. How do I keep them from running arbitrary code?"
     assert report_title("My templates print user input; it is not escaped. how do I turn on autoescaping?") == (
         "How do I turn on autoescaping?")
-    assert report_title("I found a file named mydb.db-journal. What is it?") == "I found a file named mydb.db-journal"
+    assert report_title("I found a file named mydb.db-journal. What is it?") == (
+        "I found a file named mydb.db-journal. What is it?")
+    # Only the ask's first clause comes along; a scene too long for a title is left out.
+    assert report_title("My requests to a slow API sometimes hang forever. How do I make them give up after a few "
+                        "seconds, and can I set that once for every request in a session?") == (
+        "My requests to a slow API sometimes hang forever. How do I make them give up after a few seconds?")
+    assert report_title("We run a large fleet of build machines that share one cache folder over NFS, and every "
+                        "night the jobs that start at midnight collide with the backup jobs that copy the same folder. "
+                        "How do I stop them?") == "How do I stop them?"
     # The backticks of a name made code count too: 62 characters once "<name>" became `<name>`.
     coded = heading("What does a plain <name> placeholder accept (Werkzeug, 0001)?")
     assert len(coded) <= 60 and coded.startswith("What does a plain `<name>` placeholder accept"), coded

@@ -134,7 +134,7 @@ def plan_parts(question: str) -> list[str]:
     # A later clause may name one thing only ("… and what is a Lock for?"), or nothing but what it points at ("What
     # is it?" after a statement naming it); the first of a bare question must say more than one word.
     clauses = [c for i, c in enumerate(clauses)
-               if len(content_terms(c)) >= (2 if i == 0 and not scene else 1) or ((scene or i) and _refers(c))
+               if len(content_terms(c)) >= (2 if i == 0 and not scene else 1) or ((scene or i) and refers(c))
                or _next_action(clauses, i)]
     if len(clauses) < 2 and not (scene and clauses):
         return _tidy(split_items(text)) or _tidy([text, *facets(text)])
@@ -157,7 +157,7 @@ def _ask_topic(clauses: list[str], i: int, topics: list[str], scene: str) -> str
     an earlier ask (`topics` holds the earlier asks' topics)."""
     clause = clauses[i]
     # The first earlier ask that names its own subject: what "it" and "them" point at, and "What about X?" asks again.
-    own = next((c for c in clauses[:i] if not _refers(c) and content_terms(c)), "")
+    own = next((c for c in clauses[:i] if not refers(c) and content_terms(c)), "")
     if i and _FOLLOW_ON.match(clause):
         # "What about a Django project?" asks an earlier ask's question again, of something else.
         return _carried(clause, key_phrases(own or clauses[0]))
@@ -169,9 +169,9 @@ def _ask_topic(clauses: list[str], i: int, topics: list[str], scene: str) -> str
         # is about what the ask before it asked, not about the question's opening; an ask before that points back
         # too passes on what it was given.
         before = clauses[i - 1]
-        given = _given(topics[i - 1]) if _refers(before) else ""
+        given = _given(topics[i - 1]) if refers(before) else ""
         return _carried(clause, given or key_phrases(before) or _plain(before))
-    if _refers(clause):
+    if refers(clause):
         if own:
             return with_subject(clause, own)
         # Nothing asked before names it: the scene does ("mydb.db-journal", "huge data file"), unless the ask names
@@ -197,7 +197,7 @@ def _given(topic: str) -> str:
     return split_carried(topic)[1]
 
 
-def _refers(clause: str) -> bool:
+def refers(clause: str) -> bool:
     """Whether `clause` points back at something named before ("it", "their defaults", "such an index"); the "it" of
     "is it OK to …" points at nothing."""
     return any(t.lower() in _REFERRING for t in _TOKEN.findall(_DUMMY_IT.sub(" ", clause)))
@@ -327,28 +327,28 @@ def _tidy(topics: list[str]) -> list[str]:
 def with_subject(clause: str, first: str) -> str:
     """`clause` with the subject of `first` appended when the clause names nothing specific of its own, or points
     back at it. A clause whose words already contain the subject's ("autovacuum" holds "vacuum") is left alone."""
-    refers = _refers(clause) or _only_vague(clause)
-    if not refers and any(_is_special(w, i == 0) for i, w in _indexed_words(clause)):
+    pointing = refers(clause) or _only_vague(clause)
+    if not pointing and any(_is_special(w, i == 0) for i, w in _indexed_words(clause)):
         return clause
     subject, named = subject_of(first)
     if named:
         subject = ", ".join(_trimmed(p.split()) for p in subject.split(", "))
     # Without a pointing word, only a named subject is carried: "how does the citation pass work" after "how does
     # the scope phase work" is a topic of its own, while "which parts run remotely" after "… postgres_fdw" is not.
-    if not subject or not (refers or named):
+    if not subject or not (pointing or named):
         return clause
     own = content_terms(clause)
     # A short word inside a longer one is a different word ("test" in "pytest"); a longer one is the same thing
     # ("vacuum" in "autovacuum").
     if any(any(term == word or (len(term) >= 5 and term in word) for word in own) for term in content_terms(subject)):
         return clause
-    if refers and not named:
+    if pointing and not named:
         # Nothing named to carry: the first clause's own words say what "them" are ("tests pass fail
         # intermittently"), more than its first two words do.
         subject = _plain(first)
     # A subject of bare names ("Django", "PostgreSQL") is often the documentation's own name: a clause that already
     # shares a word with the first ("… enforce password strength rules" after "… store passwords") needs no more.
-    if not refers and not any(_is_code_like(w) for w in subject.split()) and set(own) & set(content_terms(first)):
+    if not pointing and not any(_is_code_like(w) for w in subject.split()) and set(own) & set(content_terms(first)):
         return clause
     body = clause.rstrip("?.!")
     return f"{body} ({subject}){clause[len(body):]}"

@@ -19,7 +19,7 @@ from ... import prompts
 from .extract import STOPWORDS, between, content_terms, documents, jaccard, rank, split_carried, terms, word_set, words
 from .extract import asked as topic_ask  # write_report's `asked` holds the rewrite instructions
 from .inline import code_tags, dunders_as_code, outside_code
-from .planner import dropped_parts, is_ask, plan_parts, split_clauses
+from .planner import dropped_parts, is_ask, plan_parts, refers, split_clauses
 from .select import cited_passages, needs_previous
 from .units import finish
 
@@ -34,6 +34,7 @@ SUMMARY_PASSAGE = 3  # sentences a passage may have to be quoted whole in the an
 SUMMARY_CHANCE_MASS = 0.5  # a page quoted less than half as often as the run's main page may share a word by chance
 PARAGRAPH_SENTENCES = 3
 TITLE_CHARS = 100
+SCENE_TITLE_CHARS = 160  # a scene sentence and the ask that points back at it
 HEADING_CHARS = 60
 NOTHING_FOUND = "No relevant passages were found for this topic."
 WRITER_NOTE = "> Writer's note: "  # engine/writer.py turns these lines into run warnings
@@ -559,12 +560,22 @@ def report_title(brief: str) -> str:
 def _title(brief: str) -> str:
     text = " ".join(brief.split())
     sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()] or ["Research report"]
-    # A statement before the question sets the scene ("Users can edit some templates on my site. How do I keep them
-    # from running arbitrary code?"): the title is the question, unless it names nothing without the scene ("What
-    # is it?" after "I found a file named mydb.db-journal.").
+    # A statement before the question sets the scene ("Users can edit some templates on my site. How do I run them
+    # safely?"): the title is the question, unless it names nothing without the scene ("What is it?" after "I found
+    # a file named mydb.db-journal."). An ask that points back at the scene ("How do I fix it properly?" after "I get
+    # CERTIFICATE_VERIFY_FAILED against our internal server.") is read with it, when the two are short enough.
     asked = next((s for s in sentences if is_ask(s)), None)
+    scene = [s for s in sentences if not is_ask(s)]
+    if asked is not None and len(scene) == 1 and refers(asked):
+        both = f"{scene[0]} {_short(asked[0].upper() + asked[1:])}"
+        if len(both) <= SCENE_TITLE_CHARS:
+            return both
     first = asked if asked is not None and content_terms(asked) else sentences[0]
-    first = first[0].upper() + first[1:]
+    return _short(first[0].upper() + first[1:])
+
+
+def _short(first: str) -> str:
+    """`first`, or its first clause when it is long; never cut inside a clause."""
     if len(first) <= TITLE_CHARS:
         return first.rstrip(".")
     clause = split_clauses(first)[0]
