@@ -290,6 +290,59 @@ def test_prose_kept_in_pre_text_blocks_is_read_as_paragraphs_and_examples_stay_c
                           "listed below in the table.") and prose.words >= 20
 
 
+_HELP_PAGE = """<html><body><h1>Vim documentation: change</h1><pre>
+This file describes commands that delete or change text.  In this context,
+changing text means deleting the text and replacing it with other text using
+one command.  You can undo all of these commands.
+
+==============================================================================
+4. Complex changes                                      *complex-change*
+
+4.2 Substitute                                          *:substitute*
+                                                        *:s* *:su*
+:[range]s[ubstitute]/{pattern}/{string}/[flags] [count]
+                        For each line in [range] replace a match of {pattern}
+                        with {string}.  When [range] and [count] are omitted,
+                        replace in the current line only.
+
+VIMINFO FILE NAME                                       *viminfo-file-name*
+
+#       A count before "D", "o" and "O" has no effect on the
+        command that follows it in Vi compatible mode.
+
+The steps are taken in this order:
+7. Set binary options
+8. Perform GUI initializations
+</pre></body></html>"""
+
+
+def test_a_page_that_is_one_long_pre_of_prose_is_read_as_text() -> None:
+    # Vim's help (and manual pages turned into HTML): the whole page is one <pre>, prose wrapped at 80 columns, with
+    # numbered titles and command synopses; read as code, none of it was ever a sentence to quote.
+    filler = "\n\n" + "More words of filler text here. " * 40
+    text = html_to_text(_HELP_PAGE.replace("</pre>", filler + "</pre>")).text
+    paragraphs = text.split("\n\n")
+    assert ("This file describes commands that delete or change text. In this context, changing text means deleting "
+            "the text and replacing it with other text using one command. You can undo all of these commands."
+            ) in paragraphs
+    assert "## 4. Complex changes" in paragraphs and "### 4.2 Substitute" in paragraphs
+    assert "#### Viminfo file name" in paragraphs
+    assert "```\n                                                        *:s* *:su*\n:[range]s[ubstitute]/{pattern}/" \
+           "{string}/[flags] [count]\n```" in text  # the synopsis stays code, its description is prose
+    assert any(p.startswith("For each line in [range] replace a match of {pattern} with {string}.") for p in paragraphs)
+    assert any(p.startswith('`#` A count before "D"') for p in paragraphs)  # a flag, not a heading line
+    assert "## 7. Set binary options" not in text  # a step of a list: no rule above it, no help tag
+    # The same <pre> beside more text than it holds is an example on a page, and stays code.
+    beside = html_to_text(_HELP_PAGE.replace("<pre>", "<p>" + "Words of the page around it. " * 200 + "</p><pre>"))
+    assert "```\nThis file describes commands" in beside.text
+
+
+def test_a_long_code_listing_that_is_the_whole_page_stays_code() -> None:
+    listing = "\n".join(f"def handler_{i}(request):\n    return respond(request, status={i})\n" for i in range(80))
+    text = html_to_text(f"<html><body><pre>{listing}</pre></body></html>").text
+    assert text.startswith("```\ndef handler_0(request):") and text.count("```") == 2
+
+
 def test_a_tag_written_out_in_the_text_is_code_not_markup() -> None:
     text = html_to_text("<p>It converts line breaks into HTML &lt;br&gt; and &lt;p class=x&gt; tags.</p>").text
     assert text == "It converts line breaks into HTML `<br>` and `<p class=x>` tags."

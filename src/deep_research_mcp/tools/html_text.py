@@ -223,21 +223,75 @@ def _captions_out(pre: Any) -> list[str]:
     return [caption for caption in captions if caption]
 
 
-def _pre_chunks(text: str) -> list[tuple[str, bool]]:
+def _pre_chunks(text: str, *, page: bool = False) -> list[tuple[str, bool]]:
     """A `<pre class="text">`'s blank-line-separated chunks, each with whether it is prose: HAProxy's manuals keep
     their prose in such blocks, wrapped at 80 columns, beside the examples. A chunk is prose when most of its lines
     (the last aside) hold five words or more and it has a sentence end; prose is one line, its wrapping undone; the
-    rest stays code."""
+    rest stays code. A chunk that opens with a few short lines before its prose (Vim's help: a command's synopsis,
+    then its indented description) is that code, then that prose. On a text page (`page`) rules and titles are
+    chunks of their own."""
     chunks: list[tuple[str, bool]] = []
-    for chunk in re.split(r"\n\s*\n", text):
-        lines = [line for line in chunk.split("\n") if line.strip()]
-        if not lines:
-            continue
-        body = lines[:-1] or lines  # a paragraph's last line may be short
-        wordy = sum(1 for line in body if len(line.split()) >= 5)
-        prose = wordy >= 0.7 * len(body) and bool(re.search(r"[.!?](?:\s|$)", chunk))
-        chunks.append((" ".join(chunk.split()) if prose else chunk.strip("\n"), prose))
+    for block in re.split(r"\n\s*\n", text):
+        lines = [line for line in block.split("\n") if line.strip()]
+        for group in _titles_apart(lines) if page else [lines]:
+            chunks += _chunk(group)
     return chunks
+
+
+def _titles_apart(lines: list[str]) -> list[list[str]]:
+    """A text page's lines in groups, each rule line and tagged title line a group of its own: Vim's help sets
+    "4.2 Substitute   *:substitute*" right under a rule and right above its command's synopsis."""
+    groups: list[list[str]] = [[]]
+    for line in lines:
+        if _RULE.match(line) or _TAGGED_HEADING.match(line) or ("*" in line and _NUMBERED_HEADING.match(line)):
+            groups += [[line], []]
+        else:
+            groups[-1].append(line)
+    return [group for group in groups if group]
+
+
+def _chunk(lines: list[str]) -> list[tuple[str, bool]]:
+    """One chunk's (text, is prose) parts: prose as one line, code as written, a short lead before prose apart."""
+    if not lines:
+        return []
+    if _is_prose(lines):
+        return [(" ".join(" ".join(lines).split()), True)]
+    lead = next((k for k in range(1, min(len(lines) - 1, PRE_LEAD_LINES) + 1) if _is_prose(lines[k:])), None)
+    if lead is None:
+        return [("\n".join(lines), False)]
+    return [("\n".join(lines[:lead]), False), (" ".join(" ".join(lines[lead:]).split()), True)]
+
+
+PRE_LEAD_LINES = 3
+
+
+def _is_prose(lines: list[str]) -> bool:
+    body = lines[:-1] or lines  # a paragraph's last line may be short
+    wordy = sum(1 for line in body if len(line.split()) >= 5)
+    return wordy >= 0.7 * len(body) and bool(re.search(r"[.!?](?:\s|$)", "\n".join(lines)))
+
+
+# A `<pre>` this long, holding most of its page, that is partly prose is a text page shown in a fixed font (Vim's
+# help, man pages and RFCs turned into HTML), not code: read chunk by chunk like HAProxy's `<pre class="text">`. A
+# code listing this long is rarely a third prose by `_pre_chunks`' rule (lines of five words or more ending a
+# sentence).
+PAGE_PRE_CHARS = 2_000
+PAGE_PRE_SHARE = 0.5  # of the page's visible text
+PAGE_PRE_PROSE = 0.3
+
+
+# A numbered title alone on a line of a text page, Vim's help tags after it: "4.2 Substitute      *:substitute*".
+_NUMBERED_HEADING = re.compile(
+    r"^\s*(\d{1,2}(?:\.\d{1,2})*)\.?\s+([A-Z][\w'-]*(?: [\w'-]+){0,7})(?:\s+\*[^*\s]+\*)*\s*$")
+_RULE = re.compile(r"^\s*(?:={10,}|-{10,})\s*$")
+# Two words or more in capitals with help tags, a subsection of Vim's help: "VIMINFO FILE NAME  *viminfo-file-name*"
+# (not a key's synopsis: "CTRL-W S  *CTRL-W_S*").
+_TAGGED_HEADING = re.compile(r"^\s*([A-Z]{2,}(?: [A-Z]{2,}){1,7})(?:\s+\*[^*\s]+\*)+\s*$")
+
+
+def _prose_share(chunks: list[tuple[str, bool]]) -> float:
+    total = sum(len(chunk) for chunk, _ in chunks)
+    return sum(len(chunk) for chunk, prose in chunks if prose) / total if total else 0.0
 
 
 _INLINE_CODE = frozenset({"code", "kbd", "samp", "tt"})
@@ -269,8 +323,9 @@ class _Walk:
     """One depth-first pass over the tree (lxml's iterwalk, so no recursion: nesting depth is the page's to
     choose). Text sits in `element.text` (before the first child) and `element.tail` (after the element closes)."""
 
-    def __init__(self, writer: _Writer) -> None:
+    def __init__(self, writer: _Writer, page_chars: int = 0) -> None:
         self.out = writer
+        self.page_chars = page_chars  # the page's visible text: a `<pre>` holding most of it may be a text page
         self.cells = 0  # inside a table cell: blocks become spaces so the row stays one line
         self.row_cells: list[int] = []  # cells written so far in each open table row
         self.lists: list[int | None] = []  # per open list: the next number, or None when unordered
@@ -320,6 +375,10 @@ class _Walk:
         """A paragraph of prose found inside a `<pre>`: the same text path (words counted, written-out tags as code)
         as any paragraph's."""
         self.out.end_line(2)
+        if text.startswith("#"):  # Vim's "#  A count before …" (the flag '#'): a sentence, not a heading line
+            mark = text.split(" ", 1)[0]
+            self.out.text(_code_span(mark))
+            text = text[len(mark):]
         self._text(text)
         self.out.end_line(2)
 
@@ -338,11 +397,23 @@ class _Walk:
             for caption in _captions_out(node):  # HAProxy's "<pre><div class="example-desc">Redirect all …</div><code>"
                 self._paragraph(caption)
             text = _code_text(node)
-            if _PROSE_PRE.isdisjoint((node.get("class") or "").split()):
+            page = len(text) >= max(PAGE_PRE_CHARS, PAGE_PRE_SHARE * self.page_chars)
+            chunks = _pre_chunks(text, page=True) if page else []
+            if _PROSE_PRE.isdisjoint((node.get("class") or "").split()) and _prose_share(chunks) < PAGE_PRE_PROSE:
                 out.code(text)
                 return False
-            for chunk, prose in _pre_chunks(text):
-                if prose:
+            after_rule = False
+            for chunk, prose in chunks or _pre_chunks(text):
+                ruled, after_rule = after_rule, bool(_RULE.match(chunk))
+                numbered = _NUMBERED_HEADING.match(chunk) if chunks else None
+                # A numbered line is a section's title after a rule or with its help tags; else a step of a list.
+                if numbered and (ruled or "*" in chunk):
+                    # "4.2 Substitute   *:substitute*" on a line of its own: a section of the text page.
+                    number, title = numbered.groups()
+                    out.heading(2 + number.count("."), f"{number if '.' in number else number + '.'} {title}")
+                elif chunks and (tagged := _TAGGED_HEADING.match(chunk)):
+                    out.heading(4, tagged.group(1).capitalize())
+                elif prose:
                     self._paragraph(chunk)
                 else:
                     out.code(chunk)
@@ -507,8 +578,9 @@ def html_to_text(html: str) -> HtmlText:
         _drop_requirement_marks(tree)
     writer = _Writer()
     body = tree.find("body")
-    walk = _Walk(writer)
-    complete = walk.run(body if body is not None else tree)
+    root = body if body is not None else tree
+    walk = _Walk(writer, len(_text_of(root)))
+    complete = walk.run(root)
     return HtmlText(title=_page_title(title, writer.first_heading), text=writer.result(),
                     truncated=truncated or not complete, words=walk.words, linked_words=walk.linked_words)
 

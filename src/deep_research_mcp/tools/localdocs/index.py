@@ -43,7 +43,9 @@ from .parsing import (
 # 7: a paragraph of nothing but a command is code, each definition term opens a block, site footers are dropped.
 # 8: prose kept in <pre class="text"> is read as paragraphs, an example's caption apart from its code, drop-downs are
 #    chrome (HAProxy's manuals); a tag written out in the text is a code span; texinfo navigation and menus are chrome.
-SCHEMA_VERSION = 8
+# 9: a <pre> holding most of its page, partly prose, is a text page read chunk by chunk (Vim's help, Postfix's manual
+#    pages), its numbered title lines ("4.2 Substitute") headings.
+SCHEMA_VERSION = 9
 _REDIRECT = re.compile(r"<meta\s(?=[^>]*http-equiv\s*=\s*[\"']?refresh\b)[^>]*content\s*=\s*[\"']?\s*0\s*;\s*url=",
                        re.IGNORECASE)
 _REDIRECT_HEAD = 8_192  # a refresh is in the head
