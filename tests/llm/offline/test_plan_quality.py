@@ -43,6 +43,7 @@ def test_named_things_still_are_items(question: str, items: list[str]) -> None:
      "Django project"),
     ("How can I stop a test session early after failures and inspect the state of a failing test in a debugger?",
      "failing test"),
+    ("How do I write logs from one program into their own file instead of syslog?", "file instead"),
 ])
 def test_facets_are_things_not_verbs_adjectives_or_a_bare_name(question: str, junk: str) -> None:
     parts = plan_parts(question)

@@ -55,10 +55,11 @@ _ACTIONS = word_set(
     drop strip"""
 )
 # Leading words that make a run of subject words a clause fragment rather than a thing ("including generating",
-# "failing test"): participles and quantifiers.
+# "failing test"): participles and quantifiers; and adverbs, which name no thing anywhere ("file instead").
 _NOT_A_THING = word_set(
     """including using failing generating running having getting making doing following based according several
-    many various early late unless asked described given goes project projects documentation docs manual"""
+    many various early late unless asked described given goes project projects documentation docs manual instead
+    automatically manually properly correctly separately directly"""
 )
 # Phrases that set two things against each other work like "versus" ("How does X differ from Y?").
 _COMPARED = re.compile(
