@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
 import re
 import sqlite3
@@ -308,6 +309,29 @@ def test_binary_huge_non_utf8_unsupported_and_symlinks(index: DocumentIndex, tmp
     # A file that turns binary or grows too big leaves the index.
     write(root / "ok.md", b"\x00\x01")
     assert index.index_directory(root, max_file_bytes=10_000).removed == 1
+
+
+def test_gzipped_documents_and_text_files_without_a_suffix(index: DocumentIndex, tmp_path: Path) -> None:
+    # Debian's /usr/share/doc/<package>: README.gz, NEWS.md.gz, Nginx's examples/php, a page's source gzipped beside it.
+    root = tmp_path / "pkgdoc"
+    write(root / "README.gz", gzip.compress(b"Marmoset tuning\n\nThe marmoset daemon reads its settings at start."))
+    write(root / "NEWS.md.gz", gzip.compress(b"# Release 2.0\n\nThe quokka option is gone."))
+    write(root / "examples" / "php", "Passing PHP to the wombat socket needs the fastcgi block below.")
+    write(root / "guide.html", "<title>Guide</title><h1>Guide</h1><p>Echidna setup explained in full.</p>")
+    write(root / "guide.md.gz", gzip.compress(b"# Guide\n\nEchidna setup explained in full."))
+    write(root / "bomb.txt.gz", gzip.compress(b"a" * 50_000))  # small on disk, over the cap unpacked
+    write(root / "broken.md.gz", b"\x1f\x8b not really gzip")
+    write(root / "tool", b"\x7fELF\x00\x00\x01")
+    write(root / "font.ttf.gz", gzip.compress(b"\x00\x01"))
+    stats = index.index_directory(root, max_file_bytes=10_000)
+    assert (stats.indexed, stats.skipped_duplicate, stats.skipped_large, stats.errors) == (4, 1, 1, 1)
+    assert (stats.skipped_binary, stats.skipped_unsupported) == (1, 1)  # the ELF file; the gzipped font
+    [readme] = index.search("marmoset daemon", k=1)
+    assert readme.path.endswith("README.gz") and readme.title == "README.gz"
+    [php] = index.search("wombat socket", k=1)
+    assert php.title == "php"  # titled by the file's own name, not the name it is read by
+    assert index.search("quokka", k=1)[0].title == "Release 2.0"  # gzipped markdown is markdown
+    assert [p.path for p in index.search("echidna")] == [str(root / "guide.html")]  # the source copy is a duplicate
 
 
 def test_many_files_with_progress(index: DocumentIndex, tmp_path: Path) -> None:

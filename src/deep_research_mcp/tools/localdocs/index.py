@@ -25,13 +25,16 @@ from ...errors import InputError
 from .filters import GENERATED_DESCRIPTION, PathFilter
 from .kinds import COMPILATION_MIN_SECTIONS, WEIGHTS, is_compilation, page_kind
 from .parsing import (
+    GZIP_SUFFIX,
     HTML_SUFFIXES,
+    KINDS_DESCRIPTION,
     MARKDOWN_SUFFIXES,
     RST_SUFFIXES,
-    SUPPORTED_SUFFIXES,
     Section,
     chunk_sections,
     decode_text,
+    document_name,
+    gunzipped,
     parse_document,
 )
 
@@ -157,7 +160,7 @@ class IndexStats:
 
     def nothing_indexed(self, root: Path) -> str:
         """The message for a pass that found no document at all."""
-        kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        kinds = KINDS_DESCRIPTION
         reasons = self.skipped_reasons()
         found = f"{self.seen:,} files found, none of them a document: {reasons}" if self.seen else "the folder is empty"
         return f"no documents to index under {root} (looked for {kinds}; {found})"
@@ -339,7 +342,8 @@ class DocumentIndex:
         """Index one file. `twin` is the HTML page this file may be a text copy of: when it is (same title, the
         same words), the file is skipped as a duplicate and the page is kept. `prefix`: the length of the indexed
         folder's path and separator, so `entry.path[prefix:]` is the file's path under it."""
-        if os.path.splitext(entry.name)[1].lower() not in SUPPORTED_SUFFIXES or entry.is_symlink():
+        name = document_name(entry.name)
+        if name is None or entry.is_symlink():
             stats.skipped_unsupported += 1
             return
         try:
@@ -363,12 +367,21 @@ class DocumentIndex:
         if len(data) > limit:
             stats.skipped_large += 1
             return
-        decoded = decode_text(data, entry.name)
+        content: bytes | None = data
+        if name != entry.name and entry.name.lower().endswith(GZIP_SUFFIX):
+            content = gunzipped(data, limit)
+            if content is None:
+                stats.errors += 1  # named .gz, not gzip data (or cut short): unreadable
+                return
+            if len(content) > limit:
+                stats.skipped_large += 1
+                return
+        decoded = decode_text(content, name)
         if decoded is None:
             stats.skipped_binary += 1
             return
         text, legacy = decoded
-        if Path(entry.name).suffix.lower() in HTML_SUFFIXES and _REDIRECT.search(text[:_REDIRECT_HEAD]):
+        if Path(name).suffix.lower() in HTML_SUFFIXES and _REDIRECT.search(text[:_REDIRECT_HEAD]):
             # Texinfo and Sphinx leave a stub per moved node ("The node you are looking for is at Aliasing."): 144
             # of zsh's 186 pages. Titled like the topic, a stub won search slots and said nothing.
             stats.skipped_redirect += 1
@@ -380,7 +393,7 @@ class DocumentIndex:
         parsed = None
         if twin is not None:
             # A text copy of a page is reStructuredText or markdown whatever its .txt says (x.rst.txt, Django's x.txt).
-            parsed = parse_document(_copy_source_name(entry.name), text)
+            parsed = parse_document(_copy_source_name(name) if name.lower().endswith(".txt") else name, text)
             if self._same_page(db, twin, parsed.title, parsed.sections):
                 stats.skipped_duplicate += 1
                 return
@@ -390,7 +403,9 @@ class DocumentIndex:
             stats.unchanged += 1
             return
         if parsed is None:
-            parsed = parse_document(entry.name, text)
+            parsed = parse_document(name, text)
+        if parsed.title == name != entry.name:  # titled by its name: the file's own ("php", not "php.txt")
+            parsed = dataclasses.replace(parsed, title=entry.name)
         stats.legacy_encoding += legacy
         kind = page_kind(entry.path[prefix:].replace(os.sep, "/"), parsed.title, parsed.first_heading,
                          parsed.link_share, parsed.words)
@@ -699,12 +714,16 @@ def _copy_source_name(name: str) -> str:
 
 
 def _html_twin(path: str, root: str) -> str | None:
-    """For a .txt file that may be a text copy of a page, the page's path when that file exists: Sphinx keeps
-    `<root>/_sources/a/b.rst.txt` (or `b.txt`) for `<root>/a/b.html`; other tools put `b.txt` beside `b.html`."""
-    name = os.path.basename(path)
-    if not name.lower().endswith(".txt"):
+    """For a text file that may be a copy of a page, the page's path when that file exists: Sphinx keeps
+    `<root>/_sources/a/b.rst.txt` (or `b.txt`) for `<root>/a/b.html`; other tools put `b.txt` or the page's source
+    (`b.md`, gzipped by Debian: Node's `b.md.gz`) beside `b.html`."""
+    name = document_name(os.path.basename(path)) or ""
+    if name.lower().endswith(".txt"):
+        stem = os.path.splitext(_copy_source_name(name))[0]
+    elif os.path.splitext(name)[1].lower() in RST_SUFFIXES | MARKDOWN_SUFFIXES:
+        stem = os.path.splitext(name)[0]
+    else:
         return None
-    stem = os.path.splitext(_copy_source_name(name))[0]
     folder = os.path.dirname(path)
     parts = os.path.relpath(folder, root).split(os.sep)
     if "_sources" in parts:

@@ -8,7 +8,11 @@ headings, never an exception, because one odd file must not stop a whole directo
 from __future__ import annotations
 
 import contextlib
+import gzip
+import io
+import os
 import re
+import zlib
 from dataclasses import dataclass
 
 from ..html_text import FENCE, closes_fence, html_to_text
@@ -19,6 +23,32 @@ RST_SUFFIXES = frozenset({".rst"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 TEXT_SUFFIXES = frozenset({".txt"})
 SUPPORTED_SUFFIXES = MARKDOWN_SUFFIXES | RST_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES
+# Files a package documents itself in with a suffix that says nothing of their syntax (README.Debian, NEWS.Debian):
+# plain text, as every file without a suffix is (README, Nginx's examples/php) when its bytes are text.
+DOC_NAMES = frozenset({"readme", "news", "install", "changes", "changelog", "history", "faq", "todo", "bugs",
+                       "notes", "usage", "hacking", "contributing", "thanks", "authors"})
+GZIP_SUFFIX = ".gz"  # Debian compresses every document over 4 kB: README.gz, manual.html.gz, NEWS.md.gz
+KINDS_DESCRIPTION = f"{', '.join(sorted(SUPPORTED_SUFFIXES))}, text files without a suffix, each also gzipped"
+
+
+def document_name(name: str) -> str | None:
+    """The name whose syntax a file is read by, or None when it is no document: "guide.md" itself, "guide.md.gz" as
+    "guide.md", "README", "php" and "README.Debian.gz" as plain text ("README.txt"); "logo.png" None."""
+    base = name[: -len(GZIP_SUFFIX)] if name.lower().endswith(GZIP_SUFFIX) else name
+    suffix = os.path.splitext(base)[1].lower()
+    if suffix in SUPPORTED_SUFFIXES:
+        return base
+    return f"{base}.txt" if not suffix or base.split(".", 1)[0].lower() in DOC_NAMES else None
+
+
+def gunzipped(data: bytes, limit: int) -> bytes | None:
+    """`data` decompressed, at most `limit` + 1 bytes of it (so a small file that unpacks to gigabytes costs no more
+    than a large one read plainly); None when it is not gzip data."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            return stream.read(limit + 1)
+    except (OSError, EOFError, zlib.error):
+        return None
 
 PASSAGE_CHARS = 1_500
 BINARY_PROBE_BYTES = 8_192
