@@ -64,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-tool-calls", type=int, help="tool calls per researcher (default 10)")
     run.add_argument("--max-iterations", type=int, help="supervisor turns (default 6)")
     run.add_argument("--no-clarify", action="store_true", help="never stop to ask a clarifying question")
-    run.add_argument("--docs", type=Path, help="a folder of documents to research in (.md, .rst, .txt, .html, README-style text; also gzipped)")
+    run.add_argument("--docs", type=Path,
+                     help="a folder of documents to research in (.md, .rst, .txt, .html, text without a suffix; "
+                          "each also gzipped)")
     add_glob_arguments(run)
     run.add_argument("-o", "--output", type=Path, help="report path (default ./reports/<run id>.<format>)")
     add_format_argument(run)

@@ -48,7 +48,9 @@ from .parsing import (
 #    chrome (HAProxy's manuals); a tag written out in the text is a code span; texinfo navigation and menus are chrome.
 # 9: a <pre> holding most of its page, partly prose, is a text page read chunk by chunk (Vim's help, Postfix's manual
 #    pages), its numbered title lines ("4.2 Substitute") headings.
-SCHEMA_VERSION = 9
+# 10: gzipped documents (x.md.gz, README.gz) and text files without a suffix are read; a page's gzipped or plain
+#     markdown source beside it is the same page.
+SCHEMA_VERSION = 10
 _REDIRECT = re.compile(r"<meta\s(?=[^>]*http-equiv\s*=\s*[\"']?refresh\b)[^>]*content\s*=\s*[\"']?\s*0\s*;\s*url=",
                        re.IGNORECASE)
 _REDIRECT_HEAD = 8_192  # a refresh is in the head
