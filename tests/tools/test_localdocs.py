@@ -545,6 +545,21 @@ def test_rst_markup_reads_as_plain_text_and_fenced_code() -> None:
         assert markup not in first + second, markup
 
 
+def test_code_in_plain_text_is_fenced_and_prose_stays_as_written() -> None:
+    # Nginx's notes on PHP: prose, a shell command, an init script; read as prose the script became "sentences".
+    text = ("== Using PHP ==\n\nThe php-fpm option is considerably harder to debug.\nIt needs a pool.\n\n"
+            "# sudo apt-get install php5-fpm\n\n"
+            'start() {\n        start-stop-daemon --quiet --start --chuid "www-data" \\\n'
+            "          php-cgi -b /tmp/phpcgi.socket &\n}\n\nA note (with a parenthesis) stays prose.")
+    body = parse_document("php", text).sections[0].body
+    assert body.startswith("== Using PHP ==\n\nThe php-fpm option is considerably harder to debug.\nIt needs a pool.")
+    assert "```\n# sudo apt-get install php5-fpm\n```" in body
+    assert "```\nstart() {\n        start-stop-daemon" in body
+    assert body.endswith("A note (with a parenthesis) stays prose.")
+    fenced = "Text.\n\n```\nx = {1}; y = (2)\n```"
+    assert parse_document("done.txt", fenced).sections[0].body == fenced  # fenced already: left as it is
+
+
 def test_asciidoc_references_in_plain_text_read_as_their_labels() -> None:
     # git's glossary-content.txt: "<<def_commit_object,commit object>>" was quoted into reports as it is, and the
     # "[1]" of "linkgit:git-clone[1]" read as a citation.

@@ -50,7 +50,8 @@ from .parsing import (
 #    pages), its numbered title lines ("4.2 Substitute") headings.
 # 10: gzipped documents (x.md.gz, README.gz) and text files without a suffix are read; a page's gzipped or plain
 #     markdown source beside it is the same page.
-SCHEMA_VERSION = 10
+# 11: code in plain-text files is fenced (a block opening with a comment or prompt, or dense in code punctuation).
+SCHEMA_VERSION = 11
 _REDIRECT = re.compile(r"<meta\s(?=[^>]*http-equiv\s*=\s*[\"']?refresh\b)[^>]*content\s*=\s*[\"']?\s*0\s*;\s*url=",
                        re.IGNORECASE)
 _REDIRECT_HEAD = 8_192  # a refresh is in the head

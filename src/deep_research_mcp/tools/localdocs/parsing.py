@@ -140,12 +140,34 @@ def parse_document(name: str, text: str) -> ParsedDocument:
     elif suffix in RST_SUFFIXES:
         sections = rst_sections(rst_to_text(text))
     else:
-        text = _MAN_LINK.sub(r"\1(\2)", _XREF.sub(lambda m: m.group(2) or m.group(1), text))
+        text = _fenced_code(_MAN_LINK.sub(r"\1(\2)", _XREF.sub(lambda m: m.group(2) or m.group(1), text)))
         sections = [Section("", 0, text.strip())] if text.strip() else []
     if not title:
         title = next((s.heading for s in sections if s.heading), "") or name
     return ParsedDocument(title=" ".join(title.split())[:MAX_TITLE_CHARS], sections=sections, words=words,
                           link_share=link_share)
+
+
+_CODE_MARKS = frozenset("{}();=$\\|")
+
+
+def _fenced_code(text: str) -> str:
+    """Plain text with its code fenced: a blank-line-separated block that opens with a shell comment or prompt, or
+    holds code punctuation in one character of 25 (four marks at least), with its lines as written; a title marked
+    with "==" is not code. Nginx's notes on PHP hold an init
+    script, which read as prose became "sentences" ("start() { start-stop-daemon --quiet … }."). Text already
+    fenced is left as it is."""
+    if any(FENCE.match(line) for line in text.splitlines()):
+        return text
+    blocks = re.split(r"(\n[ \t]*\n)", text)
+    for i in range(0, len(blocks), 2):
+        block = blocks[i]
+        body = "".join(block.split())
+        marks = sum(c in _CODE_MARKS for c in body)
+        if body and not body.startswith("==") and (block.lstrip().startswith(("#", "$ ", "% ", ">>> "))
+                                                   or (marks >= 4 and marks * 25 >= len(body))):
+            blocks[i] = f"```\n{block.strip(chr(10))}\n```"
+    return "".join(blocks)
 
 
 def markdown_sections(text: str) -> list[Section]:
