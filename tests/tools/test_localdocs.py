@@ -560,6 +560,15 @@ def test_code_in_plain_text_is_fenced_and_prose_stays_as_written() -> None:
     assert parse_document("done.txt", fenced).sections[0].body == fenced  # fenced already: left as it is
 
 
+def test_markdown_escapes_and_roff_font_switches_are_read_outside_code() -> None:
+    # go-md2man's sources (Buildah, Podman): "buildah\-build", "\fB\fC\-\-ignorefile\fR" were quoted as written.
+    text = ("## NAME\nbuildah\\-build - Build an image\n\nWhen the \\fB\\fC\\-\\-ignorefile\\fR option is given, "
+            "`a\\-b` stays; so does C:\\Users.\n\n```\nsed 's/x\\-y/z/'\n```\n")
+    body = "\n".join(s.body for s in parse_document("buildah-build.1.md", text).sections)
+    assert "buildah-build - Build an image" in body and "When the --ignorefile option is given" in body
+    assert "`a\\-b` stays; so does C:\\Users." in body and "sed 's/x\\-y/z/'" in body
+
+
 def test_asciidoc_references_in_plain_text_read_as_their_labels() -> None:
     # git's glossary-content.txt: "<<def_commit_object,commit object>>" was quoted into reports as it is, and the
     # "[1]" of "linkgit:git-clone[1]" read as a citation.

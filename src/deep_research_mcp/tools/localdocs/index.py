@@ -51,7 +51,8 @@ from .parsing import (
 # 10: gzipped documents (x.md.gz, README.gz) and text files without a suffix are read; a page's gzipped or plain
 #     markdown source beside it is the same page.
 # 11: code in plain-text files is fenced (a block opening with a comment or prompt, or dense in code punctuation).
-SCHEMA_VERSION = 11
+# 12: markdown's backslash escapes and roff font switches are read outside code ("buildah\-build", "\fB").
+SCHEMA_VERSION = 12
 _REDIRECT = re.compile(r"<meta\s(?=[^>]*http-equiv\s*=\s*[\"']?refresh\b)[^>]*content\s*=\s*[\"']?\s*0\s*;\s*url=",
                        re.IGNORECASE)
 _REDIRECT_HEAD = 8_192  # a refresh is in the head

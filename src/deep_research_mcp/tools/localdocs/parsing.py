@@ -136,7 +136,7 @@ def parse_document(name: str, text: str) -> ParsedDocument:
             found = _FRONT_TITLE.search(front.group(1))
             title = found.group(1).strip("'\"") if found else ""
             text = text[front.end() :]
-        sections = markdown_sections(text)
+        sections = markdown_sections(_unescaped(text))
     elif suffix in RST_SUFFIXES:
         sections = rst_sections(rst_to_text(text))
     else:
@@ -146,6 +146,38 @@ def parse_document(name: str, text: str) -> ParsedDocument:
         title = next((s.heading for s in sections if s.heading), "") or name
     return ParsedDocument(title=" ".join(title.split())[:MAX_TITLE_CHARS], sections=sections, words=words,
                           link_share=link_share)
+
+
+# Outside code, markdown's backslash escapes stand for the character ("buildah\-build" is "buildah-build"), and the
+# roff font switches that man-page converters leave in markdown ("\fB\fC\-\-ignorefile\fR") for nothing.
+_ESCAPE = re.compile(r"\\f(?:[BIRPC]|\([A-Z]{2})|\\([!-/:-@\[-`{-~])")
+_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
+
+
+def _unescaped(text: str) -> str:
+    """Markdown with its backslash escapes and roff font switches read, except in fenced code and code spans."""
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        opener = FENCE.match(line)
+        if fence is not None:
+            fence = None if closes_fence(line, fence) else fence
+        elif opener:
+            fence = opener.group(1)
+        else:
+            pieces, last = [], 0
+            for span in _CODE_SPAN.finditer(line):  # the text between code spans is read, the spans kept
+                pieces += [_read_escapes(line[last : span.start()]), span.group()]
+                last = span.end()
+            line = "".join([*pieces, _read_escapes(line[last:])])
+        out.append(line)
+    return "\n".join(out)
+
+
+def _read_escapes(text: str) -> str:
+    return _ESCAPE.sub(lambda m: m.group(1) or "", text)
 
 
 _CODE_MARKS = frozenset("{}();=$\\|")
