@@ -54,7 +54,8 @@ from ..engine.support.lexical import (
     words,
 )
 from ..engine.support.report import Claim, ParsedReport, parse_report
-from ..tools.localdocs.parsing import parse_document
+from ..tools.localdocs.index import DEFAULT_MAX_FILE_BYTES as MAX_DOCUMENT_BYTES
+from ..tools.localdocs.parsing import GZIP_SUFFIX, document_name, gunzipped, parse_document
 from .questions import Question
 from .readability import check_report, counts
 
@@ -122,9 +123,13 @@ def document_text(path: Path) -> str:
     `<<def_repository,repository>>` says "repository", `linkgit:git-clone[1]` says "git-clone(1)") and what the
     engine quotes: judged against the raw file, a faithful quote would fail on the markup's extra words. One
     reader for both (`localdocs.parsing.parse_document`), not a copy of its rules that could drift."""
-    raw = path.read_text(encoding="utf-8", errors="replace")
-    if path.suffix.lower() not in (".html", ".htm"):
-        parsed = parse_document(path.name, raw)
+    data = path.read_bytes()
+    name = document_name(path.name) or path.name
+    if name != path.name and path.name.lower().endswith(GZIP_SUFFIX):  # Debian's x.html.gz, changelog.gz
+        data = gunzipped(data, MAX_DOCUMENT_BYTES) or b""
+    raw = data.decode("utf-8", errors="replace")
+    if Path(name).suffix.lower() not in (".html", ".htm"):
+        parsed = parse_document(name, raw)
         return "\n\n".join(part for section in parsed.sections for part in (section.heading, section.body) if part)
     parser = _Text()
     parser.feed(raw)
