@@ -323,8 +323,14 @@ def test_gzipped_documents_and_text_files_without_a_suffix(index: DocumentIndex,
     write(root / "broken.md.gz", b"\x1f\x8b not really gzip")
     write(root / "tool", b"\x7fELF\x00\x00\x01")
     write(root / "font.ttf.gz", gzip.compress(b"\x00\x01"))
+    # Debian's packaging beside the documents: generated, skipped unless included.
+    write(root / "changelog.Debian.gz", gzip.compress(b"pkg (1.0-1) unstable; urgency=medium\n\n  * Upload."))
+    write(root / "changelog.gz", gzip.compress(b"Jeff King (5):\n      send-email: drop FakeTerm hack"))
+    write(root / "copyright", "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/")
+    write(root / "changelog" / "v2.html", "<h1>Release 2.1</h1><p>The numbat flag arrived.</p>")  # a Sphinx folder
     stats = index.index_directory(root, max_file_bytes=10_000)
-    assert (stats.indexed, stats.skipped_duplicate, stats.skipped_large, stats.errors) == (4, 1, 1, 1)
+    assert stats.skipped_generated == 3 and index.search("numbat")
+    assert (stats.indexed, stats.skipped_duplicate, stats.skipped_large, stats.errors) == (5, 1, 1, 1)
     assert (stats.skipped_binary, stats.skipped_unsupported) == (1, 1)  # the ELF file; the gzipped font
     [readme] = index.search("marmoset daemon", k=1)
     assert readme.path.endswith("README.gz") and readme.title == "README.gz"

@@ -71,8 +71,8 @@ def test_index_takes_include_and_exclude_globs_and_says_what_it_skipped(
     code, _, err = run_cli(capsys, "index", str(docs), "--db", str(db), "--exclude", "ref/b.html", "-q")
     assert code == 0, err
     assert ("indexed 1 files, 0 unchanged, 0 removed, 4 skipped (2 generated (Sphinx _sources/, _static/, _images/, "
-            "_modules/, genindex, search and module-index pages; --include to keep), 2 excluded by "
-            "--include/--exclude)") in err
+            "_modules/, genindex, search and module-index pages; Debian's changelog and copyright files; --include to "
+            "keep), 2 excluded by --include/--exclude)") in err
     code, _, err = run_cli(capsys, "index", str(docs), "--db", str(db), "--include", "ref/**", "-q")
     assert code == 0 and "indexed 1 files, 1 unchanged, 0 removed, 3 skipped (3 excluded" in err  # b.html is back
     code, out, err = run_cli(capsys, "index", str(docs), "--db", str(db), "--include", "nothing/**")

@@ -18,11 +18,17 @@ from typing import Literal
 
 # What Sphinx and DocBook generate next to the pages: source copies, assets, highlighted module source, and index or
 # search pages whose text is a list of every term with links, which matches any query and answers none.
+# And what Debian's packaging installs beside a package's documents: its change logs (`changelog.Debian.gz`, and
+# upstream's raw log renamed `changelog.gz`: git's is a 3 MB shortlog whose "Jeff King (5): send-email: drop …" lines
+# were quoted into 9 of 18 git reports once gzipped files were read) and the license text. Not a bare "changelog": a
+# pattern without "/" names folders too, and Sphinx trees keep release notes in a changelog/ folder.
 GENERATED: tuple[str, ...] = (
     "_sources/", "_static/", "_images/", "_downloads/", "_modules/",
     "genindex.html", "genindex-*.html", "search.html", "py-modindex.html", "bookindex.html",
+    "changelog.gz", "changelog.Debian", "changelog.Debian.gz", "copyright",
 )
-GENERATED_DESCRIPTION = "Sphinx _sources/, _static/, _images/, _modules/, genindex, search and module-index pages"
+GENERATED_DESCRIPTION = ("Sphinx _sources/, _static/, _images/, _modules/, genindex, search and module-index pages; "
+                         "Debian's changelog and copyright files")
 
 Verdict = Literal["keep", "excluded", "generated"]
 
