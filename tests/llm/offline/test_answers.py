@@ -497,3 +497,21 @@ def test_special_method_names_in_the_title_and_headings_are_code() -> None:
     # Bare, Markdown reads "__call__" as bold "call" (a mangled identifier to the readability check).
     assert heading("What hooks besides __call__ can it define") == "What hooks besides `__call__` can it define"
     assert report_title("How do __enter__() and `__exit__` work?") == "How do `__enter__()` and `__exit__` work?"
+
+
+def test_a_facet_of_a_single_ask_goes_on_under_the_asks_heading() -> None:
+    question = "How do I set up tab completion for my click CLI in bash and zsh?"
+    topics = plan_parts(question)
+    assert topics[1:] == ["tab completion", "click CLI"]  # facets: narrower searches for the same answer
+    notes = [
+        ("Click provides tab completion support for Bash (version 4.4 and up), Zsh, and Fish. [S1] "
+         "Completion is only available if a script is installed and invoked through an entry point. [S1]"),
+        ("The completion script is sourced from the shell's startup file, such as ~/.bashrc for Bash. [S1] "
+         "Generated scripts can be saved to a file and sourced from there to start shells faster. [S1]"),
+        "The CliRunner invokes a Click command line script in isolation for tests. [S2]",
+    ]
+    findings = "\n\n".join(f"## {topic}\n\n{note}" for topic, note in zip(topics, notes, strict=True))
+    report = _report(question, findings)
+    headings = re.findall(r"^## (.+)$", report, re.MULTILINE)
+    assert headings == ["Set up tab completion for my click CLI in bash and zsh"], headings
+    assert "CliRunner" in report and "startup file" in report  # what the facets found is still quoted

@@ -111,7 +111,18 @@ def covered(topic: str, known: Sequence[str]) -> bool:
 
 
 def plan_parts(question: str) -> list[str]:
-    """Every part of the question worth its own researcher, in the order they should be researched.
+    """Every part of the question worth its own researcher, in the order they should be researched (see `_plan`)."""
+    return _plan(question)[0]
+
+
+def facet_parts(question: str) -> list[str]:
+    """The parts of `plan_parts` that are facets of a single ask ("tab completion" of "How do I set up tab completion
+    for my click CLI?"): narrower searches for the same answer, not parts of the question of their own."""
+    return _plan(question)[1]
+
+
+def _plan(question: str) -> tuple[list[str], list[str]]:
+    """(every part of the question worth its own researcher, the facets among them).
 
     A question of several asks gets one topic per ask; a later ask that names nothing specific ("what are their
     defaults?") carries the subject of the first along, and every item an ask compares or enumerates is researched
@@ -120,7 +131,7 @@ def plan_parts(question: str) -> list[str]:
     say what the asks' pronouns point at ("What is it?" after "I found a file named mydb.db-journal.")."""
     text = " ".join(question.split())
     if not text:
-        return []
+        return [], []
     if scope := _SCOPE_PREFIX.match(text):
         # "HAProxy: how do I send /api to another backend, and …?" names where it asks, as a scene would: read as
         # a list after a colon, its asks were items ("another backend").
@@ -138,7 +149,10 @@ def plan_parts(question: str) -> list[str]:
                if len(content_terms(c)) >= (2 if i == 0 and not scene else 1) or ((scene or i) and refers(c))
                or _next_action(clauses, i)]
     if len(clauses) < 2 and not (scene and clauses):
-        return _tidy(split_items(text)) or _tidy([text, *facets(text)])
+        if items := _tidy(split_items(text)):
+            return items, []
+        parts = _tidy([text, *facets(text)])
+        return parts, parts[1:]
     topics: list[str] = []
     for i in range(len(clauses)):
         topics.append(_ask_topic(clauses, i, topics, scene))
@@ -146,7 +160,7 @@ def plan_parts(question: str) -> list[str]:
     # An item is researched on its own even when its words are all the comparison's: "VACUUM FULL" is one side of
     # "How does VACUUM differ from VACUUM FULL?", not the same topic.
     clause_topics = _tidy(topics)
-    return [*clause_topics, *(item for item in _tidy(items) if item not in clause_topics)]
+    return [*clause_topics, *(item for item in _tidy(items) if item not in clause_topics)], []
 
 
 _SCOPE_PREFIX = re.compile(r"^([A-Z][\w.+#-]*(?: [A-Z][\w.+#-]*){0,2}):\s+(?=(?i:how|what|which|why|when|where|who|"

@@ -19,7 +19,7 @@ from ... import prompts
 from .extract import STOPWORDS, between, content_terms, documents, jaccard, rank, split_carried, terms, word_set, words
 from .extract import asked as topic_ask  # write_report's `asked` holds the rewrite instructions
 from .inline import code_tags, dunders_as_code, outside_code
-from .planner import dropped_parts, is_ask, plan_parts, refers, split_clauses
+from .planner import dropped_parts, facet_parts, is_ask, plan_parts, refers, split_clauses
 from .select import cited_passages, needs_previous
 from .units import finish
 
@@ -230,16 +230,25 @@ def write_report(user_text: str) -> str:
     said = {text for text, _ in cited}  # what the answer quotes
     if not asked.shorter:
         chosen = _main_page_extra(sections, offered, chosen, used)
+    # A facet of a single ask ("tab completion" of "How do I set up tab completion for my click CLI?") searched for
+    # the same answer: what it found goes on under the ask's heading, not under a heading of two loose words.
+    facets = set(facet_parts(brief)) if planned else set()
+    headed = False
     for section, candidates, kept in zip(sections, offered, chosen, strict=True):
+        facet = section.topic in facets
         if not section.passages:
-            lines.append(f"## {heading(section.topic) if section.topic else 'Findings'}")
-            lines.append(_found_nothing(section.topic))
+            if not facet:
+                lines.append(f"## {heading(section.topic) if section.topic else 'Findings'}")
+                lines.append(_found_nothing(section.topic))
             continue
         if not candidates:
             continue  # everything found for this topic is already quoted above: no section repeats it
         if not (kept := _once(kept, said, lent)):
             continue  # all it quotes, the report has already said
-        lines.append(f"## {heading(section.topic) if section.topic else 'Findings'}")
+        if not facet or not headed:
+            topic = sections[0].topic if facet else section.topic
+            lines.append(f"## {heading(topic) if topic else 'Findings'}")
+            headed = True
         lines += _paragraphs(kept, asked.bullets)
     return "\n\n".join(lines) + "\n"
 
