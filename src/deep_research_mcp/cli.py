@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-cache", action="store_true",
                      help="neither read nor write the cache (by default answers are reused, and a rerun resumes)")
     index = sub.add_parser("index", help="build or update the full-text index of a folder of documents")
-    index.add_argument("dir", type=Path, help="folder of .md/.markdown/.txt/.rst/.html/.htm files")
+    index.add_argument("dir", type=Path, help="folder of .md/.markdown/.txt/.rst/.html/.htm files and text files "
+                                              "without a suffix, each also gzipped")
     index.add_argument("--db", type=Path, help="index file (default: <data dir>/index/<hash of the folder>.sqlite)")
     index.add_argument("-q", "--quiet", action="store_true", help="no live progress")
     add_glob_arguments(index)

@@ -313,6 +313,7 @@ def test_report_when_nothing_was_found() -> None:
     assert long_brief.startswith(title[2:]) and not title.endswith((" of", " the"))
     assert "Nothing relevant to this question was found in the searched documents" in report
     assert '- coffee: "coffee"; "coffee health".' in report
+    assert report.rstrip().endswith("`deep-research index FOLDER` lists what it indexed and what it skipped, and why.")
     assert "[S" not in report
     gathered = write_report(prompts.REPORT_USER.format(brief="x y", findings="No findings were gathered.",
                                                        instructions=""))

@@ -546,7 +546,15 @@ def _empty_report(title: str, sections: list[Section], asked: Instructions) -> s
         what = section.nothing.partition("Searched:")[2].strip().rstrip(".") or "no searches were recorded"
         searched.append(f"- {heading(section.topic) if section.topic else 'Research'}: {what}.")
     lines.append("\n".join(searched))
+    lines.append(NOTHING_TO_TRY)
     return "\n\n".join(lines) + "\n"
+
+
+# What a reader can do about a report that found nothing: the searches listed above are the engine's own, so the
+# report ends with the two things that usually help (Vim's help, all code to the reader before session 14, found
+# nothing for any question: the index summary said what was read).
+NOTHING_TO_TRY = ("Try asking in the words the documents use, or check what the searched folder holds: "
+                  "`deep-research index FOLDER` lists what it indexed and what it skipped, and why.")
 
 
 def _found_nothing(topic: str) -> str:
