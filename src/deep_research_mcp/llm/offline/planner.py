@@ -18,9 +18,10 @@ from .extract import GENERIC, STOPWORDS, content_terms, keyword_runs, split_carr
 MAX_TOPICS = 5
 MAX_ITEM_WORDS = 5
 
-_TOKEN = re.compile(r"[^\W_][\w'./+#~^-]*[\w+#]|[^\W_]|[,;:?!.]")
+_WORD = r"[^\W_][\w'./+#~^-]*[\w+#]|[^\W_]"
+_TOKEN = re.compile(rf"{_WORD}|[,;:?!.]")
 # A facet names an option with its dashes ("-v flag", not "v flag"); elsewhere a bare dash does not make a word a name.
-_OPTION_TOKEN = re.compile(r"(?:(?<![\w-])--?(?=[^\W_]))?(?:[^\W_][\w'./+#~^-]*[\w+#]|[^\W_])|[,;:?!.]")
+_OPTION_TOKEN = re.compile(rf"(?:(?<![\w-])--?(?=[^\W_]))?(?:{_WORD})|[,;:?!.]")
 _PUNCT = frozenset(",;:?!.")
 # Words that make a question a comparison; they are structure, so they never belong to an item or to the focus.
 _CUES = word_set(
@@ -111,18 +112,15 @@ def covered(topic: str, known: Sequence[str]) -> bool:
 
 
 def plan_parts(question: str) -> list[str]:
-    """Every part of the question worth its own researcher, in the order they should be researched (see `_plan`)."""
-    return _plan(question)[0]
+    """Every part of the question worth its own researcher, in the order they should be researched (see
+    `plan_with_facets`)."""
+    return plan_with_facets(question)[0]
 
 
-def facet_parts(question: str) -> list[str]:
-    """The parts of `plan_parts` that are facets of a single ask ("tab completion" of "How do I set up tab completion
-    for my click CLI?"): narrower searches for the same answer, not parts of the question of their own."""
-    return _plan(question)[1]
-
-
-def _plan(question: str) -> tuple[list[str], list[str]]:
-    """(every part of the question worth its own researcher, the facets among them).
+def plan_with_facets(question: str) -> tuple[list[str], list[str]]:
+    """(every part of the question worth its own researcher, the facets among them). A facet belongs to a single ask
+    ("tab completion" of "How do I set up tab completion for my click CLI?"): a narrower search for the same answer,
+    not a part of the question of its own.
 
     A question of several asks gets one topic per ask; a later ask that names nothing specific ("what are their
     defaults?") carries the subject of the first along, and every item an ask compares or enumerates is researched
@@ -478,7 +476,8 @@ def split_clauses(text: str) -> list[str]:
 
 # "How do I make an option that can be given several times, and a -v flag that counts …?": one action, two things
 # to make, each described by a clause of its own; a page tells how to make one of them.
-_OBJECT_PAIR = re.compile(r"^(how\s+(?:do|can|should|could|would)\s+(?:i|we|you)\s+\w+\s+)((?:a|an)\s+\S+(?:\s+\S+)+?),"
+_HOW_DO_I_OPENING = r"how\s+(?:do|can|should|could|would)\s+(?:i|we|you)\s+"
+_OBJECT_PAIR = re.compile(rf"^({_HOW_DO_I_OPENING}\w+\s+)((?:a|an)\s+\S+(?:\s+\S+)+?),"
                           r"\s+and\s+((?:a|an)\s+\S+(?:\s+\S+)+)([?.!])$", re.IGNORECASE)
 
 
@@ -494,7 +493,7 @@ def _object_pair(clause: str) -> list[str]:
 
 # "How do I make it retry when the call fails, wait longer between attempts, and give up after a while?": three
 # things to do, each an ask of its own ("How do I give up after a while?"), as a page tells one of them at a time.
-_HOW_DO_I = re.compile(r"^(how\s+(?:do|can|should|could|would)\s+(?:i|we|you)\s+)(.+)([?.!])$", re.IGNORECASE)
+_HOW_DO_I = re.compile(rf"^({_HOW_DO_I_OPENING})(.+)([?.!])$", re.IGNORECASE)
 
 
 def _action_series(clause: str) -> list[str]:

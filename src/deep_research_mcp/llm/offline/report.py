@@ -19,7 +19,7 @@ from ... import prompts
 from .extract import STOPWORDS, between, content_terms, documents, jaccard, rank, split_carried, terms, word_set, words
 from .extract import asked as topic_ask  # write_report's `asked` holds the rewrite instructions
 from .inline import code_tags, dunders_as_code, outside_code
-from .planner import dropped_parts, facet_parts, is_ask, plan_parts, refers, split_clauses
+from .planner import dropped_parts, is_ask, plan_with_facets, refers, split_clauses
 from .select import cited_passages, needs_previous
 from .units import finish
 
@@ -204,7 +204,7 @@ def write_report(user_text: str) -> str:
         lines.append("\n".join(f"- {_cite(*note)}" for note in cited))
     elif cited:  # a single passage stays with its section: then there is no separate answer, not an empty one
         lines.append(" ".join(_cite(*note) for note in cited))
-    planned = plan_parts(brief)
+    planned, facet_parts = plan_with_facets(brief)
     if planned and any(s.topic in planned for s in sections):  # the offline planner's plan: it can say what it left
         left = dropped_parts(brief, [s.topic for s in sections])
         if left and not (asked.only or asked.omit):
@@ -232,7 +232,7 @@ def write_report(user_text: str) -> str:
         chosen = _main_page_extra(sections, offered, chosen, used)
     # A facet of a single ask ("tab completion" of "How do I set up tab completion for my click CLI?") searched for
     # the same answer: what it found goes on under the ask's heading, not under a heading of two loose words.
-    facets = set(facet_parts(brief)) if planned else set()
+    facets = set(facet_parts)
     headed = False
     for section, candidates, kept in zip(sections, offered, chosen, strict=True):
         facet = section.topic in facets
