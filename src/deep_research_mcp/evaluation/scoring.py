@@ -55,7 +55,7 @@ from ..engine.support.lexical import (
 )
 from ..engine.support.report import Claim, ParsedReport, parse_report
 from ..tools.localdocs.index import DEFAULT_MAX_FILE_BYTES as MAX_DOCUMENT_BYTES
-from ..tools.localdocs.parsing import GZIP_SUFFIX, document_name, gunzipped, parse_document
+from ..tools.localdocs.parsing import document_bytes, document_name, parse_document
 from .questions import Question
 from .readability import check_report, counts
 
@@ -123,11 +123,9 @@ def document_text(path: Path) -> str:
     `<<def_repository,repository>>` says "repository", `linkgit:git-clone[1]` says "git-clone(1)") and what the
     engine quotes: judged against the raw file, a faithful quote would fail on the markup's extra words. One
     reader for both (`localdocs.parsing.parse_document`), not a copy of its rules that could drift."""
-    data = path.read_bytes()
     name = document_name(path.name) or path.name
-    if name != path.name and path.name.lower().endswith(GZIP_SUFFIX):  # Debian's x.html.gz, changelog.gz
-        data = gunzipped(data, MAX_DOCUMENT_BYTES) or b""
-    raw = data.decode("utf-8", errors="replace")
+    # Debian's x.html.gz is read unpacked, as the engine reads it.
+    raw = (document_bytes(path.name, path.read_bytes(), MAX_DOCUMENT_BYTES) or b"").decode("utf-8", errors="replace")
     if Path(name).suffix.lower() not in (".html", ".htm"):
         parsed = parse_document(name, raw)
         return "\n\n".join(part for section in parsed.sections for part in (section.heading, section.body) if part)

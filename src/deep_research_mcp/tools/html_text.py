@@ -21,6 +21,7 @@ even linear work on megabytes should not hold the event loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -323,9 +324,9 @@ class _Walk:
     """One depth-first pass over the tree (lxml's iterwalk, so no recursion: nesting depth is the page's to
     choose). Text sits in `element.text` (before the first child) and `element.tail` (after the element closes)."""
 
-    def __init__(self, writer: _Writer, page_chars: int = 0) -> None:
+    def __init__(self, writer: _Writer) -> None:
         self.out = writer
-        self.page_chars = page_chars  # the page's visible text: a `<pre>` holding most of it may be a text page
+        self.root: Any = None  # the element `run` walks: its text, measured when a long `<pre>` asks, sizes the page
         self.cells = 0  # inside a table cell: blocks become spaces so the row stays one line
         self.row_cells: list[int] = []  # cells written so far in each open table row
         self.lists: list[int | None] = []  # per open list: the next number, or None when unordered
@@ -336,6 +337,7 @@ class _Walk:
 
     def run(self, root: Any) -> bool:
         """Walk the tree; False when it stopped at `MAX_ELEMENTS`."""
+        self.root = root
         walker = etree.iterwalk(root, events=("start", "end"))
         budget = MAX_ELEMENTS
         for event, element in walker:
@@ -371,6 +373,11 @@ class _Walk:
         if self.link is not None:
             self.linked_words += count
 
+    @functools.cached_property
+    def page_chars(self) -> int:
+        """The page's visible text, in characters: read once, and only for a page with a long `<pre>`."""
+        return len(_text_of(self.root)) if self.root is not None else 0
+
     def _paragraph(self, text: str) -> None:
         """A paragraph of prose found inside a `<pre>`: the same text path (words counted, written-out tags as code)
         as any paragraph's."""
@@ -397,7 +404,7 @@ class _Walk:
             for caption in _captions_out(node):  # HAProxy's "<pre><div class="example-desc">Redirect all …</div><code>"
                 self._paragraph(caption)
             text = _code_text(node)
-            page = len(text) >= max(PAGE_PRE_CHARS, PAGE_PRE_SHARE * self.page_chars)
+            page = len(text) >= PAGE_PRE_CHARS and len(text) >= PAGE_PRE_SHARE * self.page_chars
             chunks = _pre_chunks(text, page=True) if page else []
             if _PROSE_PRE.isdisjoint((node.get("class") or "").split()) and _prose_share(chunks) < PAGE_PRE_PROSE:
                 out.code(text)
@@ -578,9 +585,8 @@ def html_to_text(html: str) -> HtmlText:
         _drop_requirement_marks(tree)
     writer = _Writer()
     body = tree.find("body")
-    root = body if body is not None else tree
-    walk = _Walk(writer, len(_text_of(root)))
-    complete = walk.run(root)
+    walk = _Walk(writer)
+    complete = walk.run(body if body is not None else tree)
     return HtmlText(title=_page_title(title, writer.first_heading), text=writer.result(),
                     truncated=truncated or not complete, words=walk.words, linked_words=walk.linked_words)
 

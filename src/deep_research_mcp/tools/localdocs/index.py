@@ -25,7 +25,6 @@ from ...errors import InputError
 from .filters import GENERATED_DESCRIPTION, PathFilter
 from .kinds import COMPILATION_MIN_SECTIONS, WEIGHTS, is_compilation, page_kind
 from .parsing import (
-    GZIP_SUFFIX,
     HTML_SUFFIXES,
     KINDS_DESCRIPTION,
     MARKDOWN_SUFFIXES,
@@ -33,8 +32,8 @@ from .parsing import (
     Section,
     chunk_sections,
     decode_text,
+    document_bytes,
     document_name,
-    gunzipped,
     parse_document,
 )
 
@@ -371,15 +370,13 @@ class DocumentIndex:
         if len(data) > limit:
             stats.skipped_large += 1
             return
-        content: bytes | None = data
-        if name != entry.name and entry.name.lower().endswith(GZIP_SUFFIX):
-            content = gunzipped(data, limit)
-            if content is None:
-                stats.errors += 1  # named .gz, not gzip data (or cut short): unreadable
-                return
-            if len(content) > limit:
-                stats.skipped_large += 1
-                return
+        content = document_bytes(entry.name, data, limit)
+        if content is None:
+            stats.errors += 1  # named .gz, not gzip data (or cut short): unreadable
+            return
+        if len(content) > limit:  # unpacked past the cap
+            stats.skipped_large += 1
+            return
         decoded = decode_text(content, name)
         if decoded is None:
             stats.skipped_binary += 1
@@ -397,7 +394,7 @@ class DocumentIndex:
         parsed = None
         if twin is not None:
             # A text copy of a page is reStructuredText or markdown whatever its .txt says (x.rst.txt, Django's x.txt).
-            parsed = parse_document(_copy_source_name(name) if name.lower().endswith(".txt") else name, text)
+            parsed = parse_document(_copy_source_name(name), text)
             if self._same_page(db, twin, parsed.title, parsed.sections):
                 stats.skipped_duplicate += 1
                 return
@@ -711,8 +708,10 @@ def _words(text: str) -> set[str]:
 
 
 def _copy_source_name(name: str) -> str:
-    """The name to parse a text copy by: x.rst.txt → x.rst, x.md.txt → x.md, and a bare x.txt (Django's sources
-    are reStructuredText named .txt) → x.rst."""
+    """The name to parse a text copy of a page by: x.rst.txt → x.rst, x.md.txt → x.md, and a bare x.txt (Django's
+    sources are reStructuredText named .txt) → x.rst; a source named by its own syntax (x.md) as it is."""
+    if not name.lower().endswith(".txt"):
+        return name
     stem = name[: -len(".txt")]
     return stem if os.path.splitext(stem)[1].lower() in RST_SUFFIXES | MARKDOWN_SUFFIXES else stem + ".rst"
 
@@ -721,12 +720,8 @@ def _html_twin(path: str, root: str) -> str | None:
     """For a text file that may be a copy of a page, the page's path when that file exists: Sphinx keeps
     `<root>/_sources/a/b.rst.txt` (or `b.txt`) for `<root>/a/b.html`; other tools put `b.txt` or the page's source
     (`b.md`, gzipped by Debian: Node's `b.md.gz`) beside `b.html`."""
-    name = document_name(os.path.basename(path)) or ""
-    if name.lower().endswith(".txt"):
-        stem = os.path.splitext(_copy_source_name(name))[0]
-    elif os.path.splitext(name)[1].lower() in RST_SUFFIXES | MARKDOWN_SUFFIXES:
-        stem = os.path.splitext(name)[0]
-    else:
+    stem, syntax = os.path.splitext(_copy_source_name(document_name(os.path.basename(path)) or ""))
+    if syntax.lower() not in RST_SUFFIXES | MARKDOWN_SUFFIXES:
         return None
     folder = os.path.dirname(path)
     parts = os.path.relpath(folder, root).split(os.sep)

@@ -41,6 +41,12 @@ def document_name(name: str) -> str | None:
     return f"{base}.txt" if not suffix or base.split(".", 1)[0].lower() in DOC_NAMES else None
 
 
+def document_bytes(file_name: str, data: bytes, limit: int) -> bytes | None:
+    """The document a file named `file_name` holds: `data` itself, or unpacked when the file is gzipped (see
+    `gunzipped`); None when a gzipped file is not gzip data."""
+    return gunzipped(data, limit) if file_name.lower().endswith(GZIP_SUFFIX) else data
+
+
 def gunzipped(data: bytes, limit: int) -> bytes | None:
     """`data` decompressed, at most `limit` + 1 bytes of it (so a small file that unpacks to gigabytes costs no more
     than a large one read plainly); None when it is not gzip data."""
@@ -186,9 +192,8 @@ _CODE_MARKS = frozenset("{}();=$\\|")
 def _fenced_code(text: str) -> str:
     """Plain text with its code fenced: a blank-line-separated block that opens with a shell comment or prompt, or
     holds code punctuation in one character of 25 (four marks at least), with its lines as written; a title marked
-    with "==" is not code. Nginx's notes on PHP hold an init
-    script, which read as prose became "sentences" ("start() { start-stop-daemon --quiet … }."). Text already
-    fenced is left as it is."""
+    with "==" is not code. Nginx's notes on PHP hold an init script, which read as prose became "sentences"
+    ("start() { start-stop-daemon --quiet … }."). Text already fenced is left as it is."""
     if any(FENCE.match(line) for line in text.splitlines()):
         return text
     blocks = re.split(r"(\n[ \t]*\n)", text)
@@ -198,7 +203,8 @@ def _fenced_code(text: str) -> str:
         marks = sum(c in _CODE_MARKS for c in body)
         if body and not body.startswith("==") and (block.lstrip().startswith(("#", "$ ", "% ", ">>> "))
                                                    or (marks >= 4 and marks * 25 >= len(body))):
-            blocks[i] = f"```\n{block.strip(chr(10))}\n```"
+            code = block.strip("\n")
+            blocks[i] = f"```\n{code}\n```"
     return "".join(blocks)
 
 
