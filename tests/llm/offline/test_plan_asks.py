@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from deep_research_mcp.llm.offline.planner import dropped_parts, plan_parts, plan_topics, split_clauses, split_items
+from deep_research_mcp.llm.offline.asks import split_clauses
+from deep_research_mcp.llm.offline.planner import dropped_parts, plan_parts, plan_topics, split_items
 from deep_research_mcp.llm.offline.report import heading
 
 LOCKFILE = ("After the upgrade I noticed a file called cache.lockfile beside our Redis dump. What is it, why does it "

@@ -4,7 +4,8 @@ searches for a topic, and with which tool, is `research.py`'s).
 The rules are deliberately shallow (word lists and punctuation, no parsing): statements before or between the asks
 set the scene and are no topic, each ask is a topic (with what its pronouns point at carried along in parentheses),
 comparisons and enumerations of things become one topic per item, anything else stays one topic with at most two
-narrower facets. Shallow rules fail safe: when no split is recognised, the question itself is researched.
+narrower facets. Shallow rules fail safe: when no split is recognised, the question itself is researched. Where the
+asks are (sentences, scene statements, several asks in one sentence) is `asks.py`'s.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from collections.abc import Sequence
 
 from ... import prompts
+from .asks import ASKING, SCOPE_PREFIX, is_ask, next_action, split_clauses, split_request
 from .extract import GENERIC, STOPWORDS, content_terms, keyword_runs, split_carried, stem, without_scope, word_set
 
 MAX_TOPICS = 5
@@ -70,23 +72,6 @@ _COMPARED = re.compile(
 # Words that point back at an earlier clause's subject ("what are *their* defaults?").
 _COUNTERPART = re.compile(r"\b(?:instead of|rather than|in place of)\b.*$", re.IGNORECASE)
 _REFERRING = word_set("it its it's they them their theirs this these those that each both such ours")
-# Where a sentence ends: after "?", "!" or ";" closing a word (a "?" standing alone is SQLite's parameter, not an
-# end), or after a period before a capital ("2 a.m. local time" goes on).
-_SENTENCE_END = re.compile(r"(?<=\S[?!;])\s+|(?<=\.)\s+(?=[A-Z])")
-_AUX = r"(?:is|are|was|were|does|do|did|can|could|should|would|will|has|have|may|must)"
-_WH = r"(?:how|what|why|when|where|which|who|whose)"
-# Where an ask sentence holds a further ask: "…, and how does Y…", "…, and since which version…", "…, what is the
-# default, …" (a question word with its verb close behind, not a relative "which"), "…, is the option worth it".
-_CLAUSE_SPLIT = re.compile(
-    rf",?\s+(?:and|but|also|then)\s+(?=(?:(?:since|in|for|from|on|at|by|with|under|until|after|before|to)\s+)?"
-    rf"(?:{_WH}|{_AUX}|has|have)\b)"
-    rf"|,\s+(?=(?:how|what|why|where|which|who)(?:\s+[\w'-]+){{0,3}}?\s+{_AUX}\b)"
-    rf"|,\s+(?=when\s+{_AUX}\b)"
-    rf"|,\s+(?={_AUX}\s+(?:the|a|an|it|this|that|there|i|we|you|my|our|its|their|such)\b)",
-    re.IGNORECASE,
-)
-
-
 def plan_topics(question: str, max_topics: int = MAX_TOPICS, known: Sequence[str] = ()) -> list[str]:
     """Sub-topics to research in parallel, each self-contained, at most `max_topics`, without duplicates: the
     first `max_topics` of `plan_parts` that no `known` topic (a follow-up's earlier run) covers. The report names the
@@ -130,7 +115,7 @@ def plan_with_facets(question: str) -> tuple[list[str], list[str]]:
     text = " ".join(question.split())
     if not text:
         return [], []
-    if scope := _SCOPE_PREFIX.match(text):
+    if scope := SCOPE_PREFIX.match(text):
         # "HAProxy: how do I send /api to another backend, and …?" names where it asks, as a scene would: read as
         # a list after a colon, its asks were items ("another backend").
         rest = text[scope.end():]
@@ -145,7 +130,7 @@ def plan_with_facets(question: str) -> tuple[list[str], list[str]]:
     # is it?" after a statement naming it); the first of a bare question must say more than one word.
     clauses = [c for i, c in enumerate(clauses)
                if len(content_terms(c)) >= (2 if i == 0 and not scene else 1) or ((scene or i) and refers(c))
-               or _next_action(clauses, i)]
+               or next_action(clauses, i)]
     if len(clauses) < 2 and not (scene and clauses):
         if items := _tidy(split_items(text)):
             return items, []
@@ -161,10 +146,6 @@ def plan_with_facets(question: str) -> tuple[list[str], list[str]]:
     return [*clause_topics, *(item for item in _tidy(items) if item not in clause_topics)], []
 
 
-_SCOPE_PREFIX = re.compile(r"^([A-Z][\w.+#-]*(?: [A-Z][\w.+#-]*){0,2}):\s+(?=(?i:how|what|which|why|when|where|who|"
-                           r"can|could|should|is|are|do|does)\b)")
-
-
 def _ask_topic(clauses: list[str], i: int, topics: list[str], scene: str) -> str:
     """The topic for ask `clauses[i]`: the ask with what it is about carried along in parentheses, from the scene or
     an earlier ask (`topics` holds the earlier asks' topics)."""
@@ -174,7 +155,7 @@ def _ask_topic(clauses: list[str], i: int, topics: list[str], scene: str) -> str
     if i and _FOLLOW_ON.match(clause):
         # "What about a Django project?" asks an earlier ask's question again, of something else.
         return _carried(clause, key_phrases(own or clauses[0]))
-    if _next_action(clauses, i) and not _names(clause) and (given := _given(topics[i - 1])):
+    if next_action(clauses, i) and not _names(clause) and (given := _given(topics[i - 1])):
         # "How do I wait longer between attempts?" after "How do I make it retry (Celery)?": the same thing's.
         return _carried(clause, given)
     if i and (_only_vague(clause) or (len(content_terms(clause)) <= 1 and not _names(clause))):
@@ -289,20 +270,7 @@ _TRAILING = word_set(
 )
 
 
-# Sentences that ask: a question, or a request in the imperative ("Compare a group, chunks and map/starmap.").
-_ASKING = re.compile(
-    r"^(?:(?:in|for|since|to|from|at|on|by|with|under|until)\s+(?=(?:what|which|how|whom)\b))?"
-    r"(?:how|what|which|why|when|where|who|whose|whom|is|are|was|were|do|does|did|can|could|should|would|will|"
-    r"may|must|has|have|shall|explain|describe|compare|contrast|list|tell|show|give|summari[sz]e|outline|recommend|"
-    r"suggest|name|define|walk)\b",
-    re.IGNORECASE,
-)
 _FOLLOW_ON = re.compile(r"^(?:and\s+)?(?:what|how)\s+about\b", re.IGNORECASE)
-
-
-def is_ask(sentence: str) -> bool:
-    """Whether a sentence of a request asks (a question, or a request in the imperative) rather than sets the scene."""
-    return sentence.endswith("?") or bool(_ASKING.match(sentence))
 
 
 def _carried(clause: str, subject: str) -> str:
@@ -444,93 +412,6 @@ def _is_code_like(word: str) -> bool:
     return any(c.isdigit() for c in word) or bool(set(word) & set("_./#+-"))
 
 
-def split_request(text: str) -> list[str]:
-    """The sentences of a request, each ending in its own mark ("?" when the request does and it had none)."""
-    ends_with_question = text.rstrip().endswith("?")
-    out: list[str] = []
-    pieces = _SENTENCE_END.split(text)
-    last = len(pieces) - 1
-    for number, raw in enumerate(pieces):
-        sentence = raw.strip(" ,;")
-        if sentence:
-            # A statement before a ";" is no question ("My users get logged out …; how do I …?"): it sets the scene.
-            asks = ends_with_question and (number == last or bool(_ASKING.match(sentence)))
-            out.append(sentence if sentence[-1] in "?.!" else sentence + ("?" if asks else "."))
-    return out
-
-
-def split_clauses(text: str) -> list[str]:
-    """Separate questions asked in one request ("How does X…, and how does Y…?", "What is X, what is its
-    default?"), each ending as its sentence does."""
-    out: list[str] = []
-    for sentence in split_request(text):
-        mark = sentence[-1]
-        pieces = [p.strip(" ,;") for p in _CLAUSE_SPLIT.split(sentence[:-1])]
-        pieces = [p for p in pieces if p]
-        if len(pieces) > 1 and not _ASKING.match(_SCOPE_PREFIX.sub("", pieces[0])):
-            # "For a leaderboard query, what is …": an opening phrase, not an ask of its own.
-            pieces[:2] = [f"{pieces[0]}, {pieces[1]}"]
-        out += [c for p in pieces for a in _action_series(p[0].upper() + p[1:] + mark) for c in _object_pair(a)]
-    return out
-
-
-# "How do I make an option that can be given several times, and a -v flag that counts …?": one action, two things
-# to make, each described by a clause of its own; a page tells how to make one of them.
-_HOW_DO_I_OPENING = r"how\s+(?:do|can|should|could|would)\s+(?:i|we|you)\s+"
-_OBJECT_PAIR = re.compile(rf"^({_HOW_DO_I_OPENING}\w+\s+)((?:a|an)\s+\S+(?:\s+\S+)+?),"
-                          r"\s+and\s+((?:a|an)\s+\S+(?:\s+\S+)+)([?.!])$", re.IGNORECASE)
-
-
-def _object_pair(clause: str) -> list[str]:
-    """`clause` as one ask per thing when it asks how to do one action to two described things ("make an X that …,
-    and a Y that …"), each of three words or more; `[clause]` otherwise."""
-    match = _OBJECT_PAIR.match(clause)
-    if not match or min(len(match.group(2).split()), len(match.group(3).split())) < 3:
-        return [clause]
-    opening, first, second, mark = match.groups()
-    return [f"{opening}{first}{mark}", f"{opening}{second}{mark}"]
-
-
-# "How do I make it retry when the call fails, wait longer between attempts, and give up after a while?": three
-# things to do, each an ask of its own ("How do I give up after a while?"), as a page tells one of them at a time.
-_HOW_DO_I = re.compile(rf"^({_HOW_DO_I_OPENING})(.+)([?.!])$", re.IGNORECASE)
-
-
-def _action_series(clause: str) -> list[str]:
-    """`clause` as one ask per action of a "How do I A, B(,) and C?" series; `[clause]` unless it is one. Three
-    actions or more, each of several words and each after the first opening on a word that can start an action:
-    "How do I create, list and clean them up?" is one ask about one thing, and "How do I set the timeout, the retry
-    count and the backoff?" lists things (`split_items`' business), not actions. What follows the last action
-    stays with it ("…, and search commit messages, even across file renames?")."""
-    match = _HOW_DO_I.match(clause)
-    if not match:
-        return [clause]
-    opening, rest, mark = match.groups()
-    raw = re.split(r",\s+", rest)
-    last = next((i for i, p in enumerate(raw) if i >= 2 and _CONJUNCTION.match(p)), None)
-    if last is not None:
-        pieces = [*raw[:last], ", ".join([_CONJUNCTION.sub("", raw[last], count=1), *raw[last + 1 :]])]
-    else:
-        pieces = [*raw[:-1], *re.split(r"\s+(?:and|or)\s+", raw[-1], maxsplit=1)]
-    if (len(pieces) < 3 or any(len(p.split()) < 2 for p in pieces)
-            or any(not p[0].islower() or p.split()[0].lower() in _NO_ACTION for p in pieces[1:])):
-        return [clause]
-    return [f"{opening}{piece}{mark}" for piece in pieces]
-
-
-def _next_action(clauses: list[str], i: int) -> bool:
-    """Whether `clauses[i]` goes on from a "How do I …?" before it: a series' next action."""
-    return i > 0 and bool(_HOW_DO_I.match(clauses[i])) and bool(_HOW_DO_I.match(clauses[i - 1]))
-
-
-_CONJUNCTION = re.compile(r"^(?:and|or)\s+")
-_NO_ACTION = word_set(
-    """the a an its their my our your his her this that these those to of in on for with by at from as into onto
-    over under when where while if then also so which what who how why even only just all each every both either
-    other another some any more most less"""
-)
-
-
 def split_items(text: str) -> list[str]:
     """One topic per compared or enumerated item, each carrying the rest of the question as its focus."""
     listed = _colon_list(text)
@@ -563,7 +444,7 @@ def _colon_list(text: str) -> list[str]:
     if len(pieces) < 2 or any(len(p.split()) > 7 for p in pieces):
         return []
     head_words = [w for w in _TOKEN.findall(head) if w not in _PUNCT]
-    while head_words and (_is_stop(head_words[0].lower()) or _ASKING.match(head_words[0])):
+    while head_words and (_is_stop(head_words[0].lower()) or ASKING.match(head_words[0])):
         head_words.pop(0)
     subject = " ".join(head_words)
     items = [re.sub(r"^(?:the|a|an)\s+", "", p.strip(), flags=re.IGNORECASE) for p in pieces]

@@ -16,10 +16,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 
 from ... import prompts
+from .asks import is_ask, split_clauses
 from .extract import STOPWORDS, between, content_terms, documents, jaccard, rank, split_carried, terms, word_set, words
 from .extract import asked as topic_ask  # write_report's `asked` holds the rewrite instructions
 from .inline import code_tags, dunders_as_code, outside_code
-from .planner import dropped_parts, is_ask, plan_with_facets, refers, split_clauses
+from .planner import dropped_parts, plan_with_facets, refers
 from .select import cited_passages, needs_previous
 from .units import finish
 
