@@ -122,6 +122,12 @@ def test_cited_fragments_under_five_words_are_found() -> None:
         "To signal the parent you should issue a command such as. [1] The second method uses flags. [1]",
         "After you have signaled the server, you can read about its progress by issuing. [1]",
         "Connection reuse is enabled as shown in the following example. [1]\n\n- an item is not code [1]",
+        # "It" that names something, not the "it" of "it is critical that …".
+        "It is commonly used by packagers to install software in a staging directory. [1]",
+        "It's easy to install as it does not require compilation. [1]",
+        # Code before a heading is not what a pointer after the heading points at.
+        ("Configure the page size of the view like this: [1]\n\n```\npaginate_by = 2\n```\n\n## Limits\n\n"
+         "This limits the page size. [1]"),
     ],
 )
 def test_openers_that_point_at_nothing_are_found(text: str) -> None:
@@ -140,7 +146,13 @@ def test_pointers_with_their_antecedent_in_the_paragraph_are_fine() -> None:
             "Inheritance allows several features declarative partitioning lacks, such as: [1] Child tables may have "
             "extra columns not present in the parent. [1]\n\n"
             # A definition term as code, then its definition: "This option" points at the term.
-            "`subtree[=<path>]`: This option is a more advanced form of the subtree strategy. [1]")
+            "`subtree[=<path>]`: This option is a more advanced form of the subtree strategy. [1]\n\n"
+            # An example, then the sentence that points at it.
+            "```\nclass ContactListView(ListView):\n    paginate_by = 2\n```\n\n"
+            "This limits the number of objects per page and adds a paginator to the context. [1]\n\n"
+            # "It" that points at nothing, as grammar wants it.
+            "It's tempting to use the assume-unchanged bit for this, but it does not work that way. [1]\n\n"
+            "It is critical that pooled connections are not shared with a forked process. [1]")
     assert check_report(body(text)) == []
 
 

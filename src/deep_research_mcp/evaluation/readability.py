@@ -9,7 +9,8 @@ Each check is a pure function of the report text, so it judges any engine's repo
   name (a Sphinx `_sources/x.rst.txt` copy beside `x.html`), or the same title.
 - `short_fragment` — a cited claim under `MIN_FRAGMENT_WORDS` words.
 - `dangling_opener` — a paragraph or list item that opens with a word pointing back at nothing before it in the
-  same paragraph ("The former…", "Thus…", "It…", "These…"), or a lead-in ("…one of the following:") whose list
+  same paragraph ("The former…", "Thus…", "It…", "These…") and does not follow a code block (what "This prints…"
+  points at), or a lead-in ("…one of the following:") whose list
   never comes.
 - `mangled_identifier` — an identifier a reader cannot trust: a special method printed without its underscores
   (`enter()` for `__enter__()`), or a dunder name outside a code span, which Markdown renders as bold text.
@@ -69,8 +70,13 @@ _OPENER = re.compile(
     re.IGNORECASE,
 )
 # "It is possible to …" and "That is, …"-free forms that refer forward, not back.
+# "It" with nothing to point at: "It is possible to …", "It's tempting to …", "It is critical that …".
 _SELF_CONTAINED = re.compile(r"^\W*(?:it is (?:possible|recommended|important|not possible|also possible|"
-                             r"often|usually|best|safe|a good idea))", re.IGNORECASE)
+                             r"often|usually|best|safe|a good idea)"
+                             r"|it(?: is|['’]s)(?: (?:almost|nearly|usually|often|generally|also|always|not|very|"
+                             r"quite|still|therefore|thus))* (?:necessary|essential|critical|crucial|vital|tempting|"
+                             r"advisable|better|preferable|worth|common practice|a (?:good|bad) idea|important|"
+                             r"possible|impossible|recommended|safe|safer|best)\b)", re.IGNORECASE)
 # A lead-in to a list ("… one of the following:") may have its items quoted as the next sentences; a lead-in to code
 # ("… a command such as:", "… shown in the following example.", "… its progress by issuing:") needs a fenced block
 # right after it, which is never part of a paragraph.
@@ -269,6 +275,11 @@ def _next_line(lines: list[str], last: int) -> str:
     return next((line for line in lines[last:] if line.strip()), "")
 
 
+def _line_before(lines: list[str], first: int) -> str:
+    """The last non-blank raw line before line number `first` (1-based)."""
+    return next((line for line in reversed(lines[: first - 1]) if line.strip()), "")
+
+
 def _fragments_and_openers(lines: list[str]) -> Iterator[Finding]:
     quoted: set[str] = set()
     for number, text, following in _paragraphs(lines):
@@ -277,7 +288,9 @@ def _fragments_and_openers(lines: list[str]) -> Iterator[Finding]:
         plain = " ".join(MARKER_GROUP.sub("", text).split())
         # A paragraph that opens with a definition term as code ("`subtree[=<path>]`: This option …") names what
         # its pointer points at; blanked, the term left only its colon.
-        opener = bool(_OPENER.match(plain)) and not _SELF_CONTAINED.match(plain) and not plain.startswith(":")
+        # Right after a code block, "This prints …" points at the example.
+        opener = (bool(_OPENER.match(plain)) and not _SELF_CONTAINED.match(plain) and not plain.startswith(":")
+                  and not _FENCE.match(_line_before(lines, number)))
         if opener:
             yield Finding("dangling_opener", number, _excerpt(plain))
         for match in matches:

@@ -12,7 +12,13 @@ from deep_research_mcp.llm.offline import OfflineModel
 from deep_research_mcp.llm.offline.planner import dropped_parts, plan_parts, plan_topics
 from deep_research_mcp.llm.offline.report import heading, parse_instructions, report_title, write_report
 from deep_research_mcp.llm.offline.research import feedback_query, tool_arguments
-from deep_research_mcp.llm.offline.select import cited_passages, heading_label, statement
+from deep_research_mcp.llm.offline.select import (
+    MAX_CODE_LINES,
+    cited_passages,
+    heading_label,
+    needs_previous,
+    statement,
+)
 from deep_research_mcp.llm.offline.units import split_units
 
 # --- reading ----------------------------------------------------------------------------------------------------
@@ -42,6 +48,19 @@ def test_a_version_note_is_quoted_only_when_it_names_what_changed() -> None:
     assert statement("New in version 2.2: The max_form_parts parameter limits the parts.") == (
         "The max_form_parts parameter limits the parts.")
     assert statement("This function now ensures that the limit was reached.") != ""  # no note: the usual rules
+
+
+def test_a_manual_page_option_entry_is_a_statement_and_dummy_it_points_at_nothing() -> None:
+    # postqueue(1): "-p Produce a traditional sendmail-style queue listing." states what -p does; a bullet's dash
+    # followed by a space is no option.
+    assert statement("-p Produce a traditional sendmail-style queue listing.") != ""
+    assert statement("--grep=<pattern> Limit the commits output to ones with a matching message.") != ""
+    assert statement("- a list item's dash.") == ""
+    assert not needs_previous("It’s tempting to try to use the assume-unchanged bit for this purpose.")
+    assert not needs_previous("It's almost always better to re-fetch the object from the database.")
+    assert not needs_previous("It is critical that pooled connections are not shared to a forked process.")
+    assert needs_previous("It is commonly used by packagers to install software in a staging directory.")
+    assert needs_previous("It's easy to install as it does not require compilation.")
 
 
 def test_a_two_column_table_row_is_a_statement_of_its_own() -> None:
@@ -136,13 +155,28 @@ def test_a_sentence_that_points_back_brings_what_it_points_at() -> None:
 
 def test_an_aside_opener_with_nothing_quotable_before_it_is_quoted_alone() -> None:
     # SQLite: "Of course, all database connections sharing the in-memory database need to be in the same process."
-    # stands after a sentence that points at code; "Of course" marks tone, it points at nothing.
-    page = ("## Shared cache\n\n```\nrc = sqlite3_open(\"file::memory:?cache=shared\", &db);\n```\n\n"
+    # stands after a sentence that points at code; "Of course" marks tone, it points at nothing. The code here is
+    # too long to quote as an example, so what points at it cannot be quoted either.
+    code = "\n".join(f'rc = sqlite3_open("file::memory:?cache=shared", &db{n});' for n in range(MAX_CODE_LINES + 1))
+    page = (f"## Shared cache\n\n```\n{code}\n```\n\n"
             "This allows separate database connections to share the same in-memory database. Of course, all "
             "database connections sharing the in-memory database need to be in the same process.\n")
     passages = _texts(cited_passages({"S1": ("In-memory databases", page)}, "connections sharing in-memory database"))
     assert passages == [["Of course, all database connections sharing the in-memory database need to be in the same "
                          "process."]]
+
+
+def test_a_sentence_pointing_at_a_short_example_is_quoted_after_it_with_its_lead_in() -> None:
+    # Django's ListView: "This limits …" points at the class above it, which a lead-in introduces.
+    page = ("## Paginating a ListView\n\nThe ListView supports pagination of its objects like this:\n\n"
+            "```\nclass ContactListView(ListView):\n    paginate_by = 2\n    model = Contact\n```\n\n"
+            "This limits the number of objects per page and adds a paginator and page_obj to the context.\n")
+    passages = cited_passages({"S1": ("Pagination", page)}, "paginator page_obj objects per page")
+    assert passages == [[
+        ("The ListView supports pagination of its objects like this:", ["S1"]),
+        ("```\nclass ContactListView(ListView):\n    paginate_by = 2\n    model = Contact\n```", []),
+        ("This limits the number of objects per page and adds a paginator and page_obj to the context.", ["S1"]),
+    ]]
 
 
 def test_a_sentence_with_nothing_before_it_to_refer_to_is_left_out() -> None:

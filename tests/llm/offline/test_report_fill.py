@@ -183,3 +183,24 @@ def test_the_answer_quotes_a_sentence_its_page_states_twice_once() -> None:
     report = write_report("Research brief:\nHow is a location protected?\n\n"
                           f"Findings (cited notes from the researchers):\n{findings}")
     assert report.count("Configure the location to be protected") == 1
+
+
+def test_code_a_sentence_points_at_stands_before_it_and_the_two_stay_one_passage() -> None:
+    from deep_research_mcp.llm.offline.report import parse_findings
+
+    # The notes' form (model.compress_notes): a passage that opens with code starts after a blank line; the
+    # pointing sentence right after the code reads on from it. Code right after a line is that line's example.
+    findings = (
+        "## Pagination\n\n"
+        "A ListView paginates its objects when given a page size. [S2]\n\n"
+        "```\nclass ContactListView(ListView):\n    paginate_by = 2\n```\n"
+        "This limits the number of objects per page and adds a paginator to the context. [S1]\n"
+        "Use the paginator in the template as shown here: [S1]\n```\n{{ page_obj.number }}\n```\n")
+    section = parse_findings(findings)[0]
+    assert [[text[:12] for text, _ in passage] for passage in section.passages] == [
+        ["A ListView p"], ["```\nclass Co", "This limits "], ["Use the pagi", "```\n{{ page_"]]
+    report = write_report("Research brief:\nHow do I paginate a ListView?\n\n"
+                          f"Findings (cited notes from the researchers):\n{findings}")
+    answer, body = report.split("\n## ", 1)
+    assert "This limits" not in answer  # alone, it would point at nothing
+    assert "paginate_by = 2\n```\n\nThis limits the number of objects per page" in body

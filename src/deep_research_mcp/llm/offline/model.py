@@ -281,11 +281,24 @@ def compress_notes(user_text: str) -> str:
     if not passages:
         return nothing_found(searched_queries(transcript))
     # One passage per line: the report keeps a line's sentences together ("It …" stays after what it refers to);
-    # code a passage introduces follows it as a fenced block.
+    # its code stands where it stood on the page, as a fenced block. A passage that opens with code (the example a
+    # "This …" sentence points at) starts after a blank line, so the code is not read as the previous one's
+    # (`report.parse_findings`).
     lines: list[str] = []
     for passage in passages:
-        lines.append(" ".join(f"{text} [{', '.join(ids)}]" for text, ids in passage if ids))
-        lines += [text for text, ids in passage if not ids]
+        if passage and not passage[0][1] and lines:
+            lines.append("")
+        sentences: list[str] = []
+        for text, ids in passage:
+            if ids:
+                sentences.append(f"{text} [{', '.join(ids)}]")
+                continue
+            if sentences:
+                lines.append(" ".join(sentences))
+                sentences = []
+            lines.append(text)
+        if sentences:
+            lines.append(" ".join(sentences))
     return "\n".join(lines)
 
 

@@ -75,18 +75,29 @@ def parse_findings(
             sections.append(section)
             continue
         fence: list[str] | None = None
+        # Code right after a passage's line belongs to it (it introduced it); after a blank line, or first in the
+        # section, code opens a passage: the example a "This …" sentence right after it points at. A pointing
+        # line right after code reads on from it, so it joins the code's passage.
+        opens = True  # the next code block opens a passage
+        after_code = False
         for raw in body.splitlines():
             if raw.strip().startswith("```"):
                 if fence is None:
                     fence = [raw.rstrip()]
                     continue
                 fence.append(raw.rstrip())
-                if section.passages:  # code belongs to the passage that introduced it
-                    section.passages[-1].append(("\n".join(fence), []))
-                fence = None
+                code: Note = ("\n".join(fence), [])
+                if opens or not section.passages:
+                    section.passages.append([code])
+                else:
+                    section.passages[-1].append(code)
+                fence, opens, after_code = None, False, True
                 continue
             if fence is not None:
                 fence.append(raw.rstrip())
+                continue
+            if not raw.strip():
+                opens, after_code = True, False
                 continue
             # A bullet's marker, not the dashes of an option the note opens with ("--grep=<pattern> Limit …").
             line = re.sub(r"^(?:[-*•+]\s+)+", "", raw.strip()).lstrip("*").strip()
@@ -100,8 +111,19 @@ def parse_findings(
                 if text.strip(".!?;: "):
                     # A lead-in the notes quote with its items after it keeps its colon ("…, such as:").
                     passage.append((text if text.endswith(":") else finish(text), list(dict.fromkeys(ids))))
-            if passage:
+            if passage and after_code and needs_previous(passage[0][0]):
+                section.passages[-1] += passage
+            elif passage:
                 section.passages.append(passage)
+            opens = after_code = False
+        # Code no sentence read on from is the example of the passage before it, as a writer's notes mean it.
+        merged: list[list[Note]] = []
+        for passage in section.passages:
+            if merged and not any(ids for _, ids in passage):
+                merged[-1] += passage
+            elif any(ids for _, ids in passage):
+                merged.append(passage)
+        section.passages = merged
         sections.append(section)
     return sections
 
@@ -452,23 +474,38 @@ def _first_page(passage: list[Note]) -> str:
 
 def _paragraphs(passages: list[list[Note]], bullets: bool) -> list[str]:
     """Passages joined into paragraphs of a few sentences, never split; a code block stands as a block of its own
-    right after the sentence that introduces it."""
+    where its passage has it: after the sentence that introduces it, or before the one that points at it."""
     out: list[str] = []
     current: list[str] = []
     for passage in passages:
         cited = [_cite(*note) for note in passage if note[1]]
         code = [text for text, ids in passage if not ids]
         if bullets:
-            out.append(f"- {' '.join(cited)}")
-            out += code
+            item: list[str] = []
+            for text, ids in passage:  # a bullet per run of sentences, code where it stands
+                if ids:
+                    item.append(_cite(text, ids))
+                    continue
+                if item:
+                    out.append(f"- {' '.join(item)}")
+                    item = []
+                out.append(text)
+            if item:
+                out.append(f"- {' '.join(item)}")
             continue
         if current and (code or len(current) + len(cited) > PARAGRAPH_SENTENCES):
             out.append(" ".join(current))
             current = []
-        current += cited
-        if code:
+        for text, ids in passage:
+            if ids:
+                current.append(_cite(text, ids))
+                continue
+            if current:
+                out.append(" ".join(current))
+                current = []
+            out.append(text)  # the code stands where the page had it: after its lead-in, before "This …"
+        if code and current:  # a passage with code is a paragraph of its own
             out.append(" ".join(current))
-            out += code
             current = []
     if current:
         out.append(" ".join(current))
