@@ -50,6 +50,22 @@ def test_a_version_note_is_quoted_only_when_it_names_what_changed() -> None:
     assert statement("This function now ensures that the limit was reached.") != ""  # no note: the usual rules
 
 
+def test_a_pointer_that_opens_a_short_heading_or_follows_a_term_line_is_quoted_with_it() -> None:
+    # Flask: "This is what a very basic blueprint looks like." opens "My First Blueprint"; Exim's spec sets an
+    # option's term on a line of its own above "This option requests Exim to thaw …".
+    page = ("## My First Blueprint\n\nThis is what a very basic blueprint looks like in the flaskr tutorial app.\n")
+    assert _texts(cited_passages({"S1": ("Blueprints", page)}, "very basic blueprint")) == [
+        ["My First Blueprint: This is what a very basic blueprint looks like in the flaskr tutorial app."]]
+    page = ("## Command line options\n\n-Mt <message id> <message id> ...\n\nThis option requests Exim to thaw any "
+            "of the listed messages that are frozen, so that delivery attempts can resume.\n")
+    assert _texts(cited_passages({"S1": ("Exim", page)}, "thaw frozen messages")) == [
+        ["-Mt `<message id>` `<message id>`: This option requests Exim to thaw any of the listed messages that are "
+         "frozen, so that delivery attempts can resume."]]
+    # Under a generic heading, with nothing before it, it still points at nothing.
+    page = "## Notes\n\nThis option requests Exim to thaw any of the listed messages that are frozen.\n"
+    assert cited_passages({"S1": ("Exim", page)}, "thaw frozen messages") == []
+
+
 def test_a_manual_page_option_entry_is_a_statement_and_dummy_it_points_at_nothing() -> None:
     # postqueue(1): "-p Produce a traditional sendmail-style queue listing." states what -p does; a bullet's dash
     # followed by a space is no option.
