@@ -237,7 +237,9 @@ async def test_compress_writes_cited_sentences_and_says_when_nothing_was_found()
     )
     notes = (await model.complete(_compress_request("La Rance capacity", transcript))).text
     lines = notes.splitlines()
-    assert lines[0] == "La Rance has a capacity of 240 MW. [S3]"
+    # "It opened in 1966." is too short to quote alone and finishes what the first says: one claim. "Brittany has
+    # many beaches." is short too, but about something else.
+    assert lines[0] == "La Rance has a capacity of 240 MW. It opened in 1966. [S3]"
     assert all(re.search(r"\[S3\]$", line) for line in lines)
     empty = (await model.complete(_compress_request("coffee health effects", transcript))).text
     assert empty == 'No relevant passages were found for this topic. Searched: "La Rance capacity".'

@@ -66,6 +66,16 @@ def test_a_pointer_that_opens_a_short_heading_or_follows_a_term_line_is_quoted_w
     assert cited_passages({"S1": ("Exim", page)}, "thaw frozen messages") == []
 
 
+def test_short_sentences_that_finish_a_quoted_one_are_quoted_with_it() -> None:
+    # Node's option lists: "Default: 16384." is too short to stand alone, and the default is often the fact asked.
+    page = ("## Options\n\nThe cost option sets the CPU and memory cost parameter of scrypt. Default: 16384. "
+            "Must be a power of two greater than one.\n\nFor example, if.\n")
+    notes = [text for passage in _texts(cited_passages({"S1": ("Crypto", page)}, "scrypt cost parameter"))
+             for text in passage]
+    assert notes[0] == "The cost option sets the CPU and memory cost parameter of scrypt. Default: 16384."
+    assert not any("For example, if" in text for text in notes)  # a sentence cut short is no tail
+
+
 def test_a_manual_page_option_entry_is_a_statement_and_dummy_it_points_at_nothing() -> None:
     # postqueue(1): "-p Produce a traditional sendmail-style queue listing." states what -p does; a bullet's dash
     # followed by a space is no option.

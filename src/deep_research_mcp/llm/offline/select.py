@@ -493,6 +493,7 @@ def _assemble(
             passage = host
             before = before[len(quoted_before):]
         members = [*before, index, *after]
+        last_tail = -1
         for position, member in enumerate(members):
             if member in taken:
                 continue
@@ -514,16 +515,49 @@ def _assemble(
             headed = _headed(unit, text)
             if headed != text:
                 ids, text = [owner], headed  # the heading is this page's: another page stating the sentence has its own
+            tail = [] if text.endswith(":") else _short_tail(units, member, set(members) | taken)
+            if tail:
+                ids, text = [owner], " ".join([text, *(units[t][2].text for t in tail)])
+                taken.update(tail)
+                last_tail = max(last_tail, tail[-1])
             passage.append((text, ids))
             quoted.append(words(text))
             taken.add(member)
             used += 1
         if passage:
-            ends_at[id(passage)] = max((m for m in [*before, index, *after] if m in taken), default=index)
+            ends_at[id(passage)] = max((m for m in [*before, index, *after, last_tail] if m in taken), default=index)
             if all(p is not passage for p in passages):
                 passages.append(passage)
             chosen.append(ci)
     return passages
+
+
+# How a short sentence that only finishes the one before it opens: with what it is ("Default: 8.", "Type: int."), or
+# with no subject of its own ("Defaults to false.", "Do not use.", "Set app.json.sort_keys instead.").
+_FINISHING = re.compile(r"^(?:(?:default|type|values?|range|units?|since|example|added|changed|deprecated)\b\s*:|"
+                        r"(?:defaults?|do|does|set|use|see|must|should|can|cannot|may|only|not|never|always|implies|"
+                        r"requires|ignored|validated|deprecated|removed|added|overrides|enabled|disabled)\b)",
+                        re.IGNORECASE)
+MAX_TAIL = 2  # short sentences a quoted sentence takes along ("Default: 16384.", "It is OFF by default.")
+
+
+def _short_tail(units: list[tuple[str, int, Unit]], index: int, taken: set[int]) -> list[int]:
+    """The sentences right after `index` in its paragraph too short to be quoted alone (under `MIN_WORDS` words:
+    "Default: 8.", "This is the default.", "Set app.json.sort_keys instead."): they finish what it says, so it
+    quotes them with it, as one claim."""
+    if MAX_TAIL <= 0:
+        return []
+    owner, _, unit = units[index]
+    out: list[int] = []
+    for after in range(index + 1, min(len(units), index + 1 + MAX_TAIL)):
+        other_owner, _, other = units[after]
+        if (after in taken or other_owner != owner or other.code or other.paragraph != unit.paragraph
+                or other.heading != unit.heading or other.intro or not statement(other.text)
+                or prose_words(other.text) >= MIN_WORDS or unfinished(other.text)
+                or not (needs_previous(other.text) or _FINISHING.match(other.text))):
+            break  # "For example, if." was cut short by markup; "Brittany has many beaches." says something else
+        out.append(after)
+    return out
 
 
 def _near(a: int, b: int, bags: list[set[str]], vectors: _Vectors | None) -> bool:
